@@ -1,0 +1,175 @@
+"""flowsite settings: everything comes from the environment (django-environ).
+
+With nothing set, flowsite runs on an embedded default: SQLite under ./var and a
+filesystem Celery broker, so `make demo` needs no server. Production sets DATABASE_URL,
+CELERY_BROKER_URL and DJANGO_SECRET_KEY (see README, "Configuration").
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(environ.Env().str("FLOWSITE_VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+
+DEBUG = env.bool("DEBUG", default=False)
+TESTING = env.bool("FLOWSITE_TESTING", default=False)
+
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required unless DEBUG or FLOWSITE_TESTING is on")
+    SECRET_KEY = "insecure-dev-only-key"
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "trades",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "flowsite.urls"
+WSGI_APPLICATION = "flowsite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+# Embedded default: SQLite in WAL mode, so the worker writes while the API reads.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'flowsite.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if test_name := env.str("FLOWSITE_TEST_DB_NAME", default=""):
+        # A unique test database per run, so concurrent runs never collide.
+        DATABASES["default"]["TEST"] = {"NAME": test_name}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- Celery ---------------------------------------------------------------------------
+# Embedded default: kombu's filesystem transport under ./var/broker (demo only; use Redis).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+_BROKER_DIR = VAR_DIR / "broker"
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for _folder in ("queue", "processed"):
+        (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.filesystem.html
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "data_folder_in": str(_BROKER_DIR / "queue"),
+        "data_folder_out": str(_BROKER_DIR / "queue"),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
+    # A message not acked within this many seconds is redelivered; keep it well above the
+    # task time limits below.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+    }
+    if prefix := env.str("CELERY_KEY_PREFIX", default=""):
+        # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = prefix
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-late
+CELERY_TASK_ACKS_LATE = True
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-reject-on-worker-lost
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-prefetch-multiplier
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-ignore-result
+CELERY_TASK_IGNORE_RESULT = True
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend (none: results unused)
+CELERY_RESULT_BACKEND = None
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-time-limit
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-routes
+CELERY_TASK_ROUTES = {"trades.ingest_batch": {"queue": "ingest"}}
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-send-task-events
+# Task events feed Flower and the benchmark (one event per batch, not per trade).
+CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=True)
+CELERY_TASK_SEND_SENT_EVENT = False
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-connection-retry-on-startup
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Polygon / Massive ------------------------------------------------------------------
+POLYGON_API_KEY = env.str("POLYGON_API_KEY", default="")
+POLYGON_FEED = env.str("POLYGON_FEED", default="delayed")  # "delayed" or "realtime"
+if POLYGON_FEED not in ("delayed", "realtime"):
+    raise ImproperlyConfigured(f"POLYGON_FEED must be 'delayed' or 'realtime', not {POLYGON_FEED!r}")
+# A full ws://host:port or wss://host that overrides the feed's host (the local feed, a proxy).
+POLYGON_WS_URL = env.str("POLYGON_WS_URL", default="")
+
+# --- Listener tuning ---------------------------------------------------------------------
+STREAM_BATCH_TRADES = env.int("STREAM_BATCH_TRADES", default=5000)  # publish after N trades
+STREAM_BATCH_MS = env.int("STREAM_BATCH_MS", default=200)  # ... or after T milliseconds
+STREAM_BUFFER_TRADES = env.int("STREAM_BUFFER_TRADES", default=2_000_000)  # bound before dropping
+STREAM_STATS_SECONDS = env.float("STREAM_STATS_SECONDS", default=5.0)
+STREAM_SUBSCRIPTION_REFRESH_SECONDS = env.float("STREAM_SUBSCRIPTION_REFRESH_SECONDS", default=5.0)
+# Workers re-read profiles and watchlists at most this often (the 5-second promise).
+FLOW_CONFIG_TTL_SECONDS = env.float("FLOW_CONFIG_TTL_SECONDS", default=2.0)
+# The listener lock (one listener per Polygon account): Redis when the broker is Redis,
+# otherwise a lock file.
+STREAM_LOCK_URL = env.str("STREAM_LOCK_URL", default=CELERY_BROKER_URL)
+STREAM_LOCK_FILE = VAR_DIR / "stream.lock"
+
+# --- Logging ---------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"websockets": {"level": "WARNING"}},
+}

@@ -1,0 +1,28 @@
+"""The trade's date in America/New_York, from a SIP timestamp in milliseconds."""
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+NEW_YORK = ZoneInfo("America/New_York")
+_MS_PER_HOUR = 3_600_000
+_date_by_hour: dict[int, date] = {}
+
+
+def new_york_date(sip_timestamp_ms: int) -> date:
+    """New York's calendar date at that instant.
+
+    New York's UTC offset changes only on whole hours, so the date is constant within a
+    UTC hour and one cache entry per hour keeps this off the hot path's profile.
+    """
+    hour = sip_timestamp_ms // _MS_PER_HOUR
+    cached = _date_by_hour.get(hour)
+    if cached is None:
+        if len(_date_by_hour) > 100_000:
+            _date_by_hour.clear()
+        moment = datetime.fromtimestamp(hour * 3600, tz=timezone.utc).astimezone(NEW_YORK)
+        cached = _date_by_hour[hour] = moment.date()
+    return cached
+
+
+def utc_datetime(sip_timestamp_ms: int) -> datetime:
+    return datetime.fromtimestamp(sip_timestamp_ms / 1000, tz=timezone.utc)

@@ -1,0 +1,181 @@
+"""flowsite's tables: what to watch, what we know about contracts, and the stored hits."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from trades.domain import conditions
+from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT
+
+
+def default_excluded_conditions() -> list[int]:
+    return sorted(conditions.DEFAULT_EXCLUDED)
+
+
+class Watchlist(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def symbols(self) -> list[str]:
+        return [ticker.symbol for ticker in self.tickers.all()]
+
+
+class WatchedTicker(models.Model):
+    """One underlying on a watchlist; ``*`` stands for every underlying."""
+
+    watchlist = models.ForeignKey(Watchlist, on_delete=models.CASCADE, related_name="tickers")
+    symbol = models.CharField(max_length=16, help_text="Underlying ticker, e.g. AAPL, SPX, BRK.B; * for all.")
+
+    class Meta:
+        ordering = ["symbol"]
+        constraints = [models.UniqueConstraint(fields=["watchlist", "symbol"], name="unique_ticker_per_watchlist")]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class FilterProfile(models.Model):
+    """One set of rules. A null bound is off; a trade is a hit if it passes every enabled rule."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    description = models.CharField(max_length=300, blank=True)
+    enabled = models.BooleanField(default=True)
+    watchlist = models.ForeignKey(Watchlist, on_delete=models.PROTECT, related_name="profiles")
+    min_premium = models.DecimalField(
+        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Dollars: price × size × shares per contract."
+    )
+    min_size = models.PositiveIntegerField(null=True, blank=True, help_text="Contracts.")
+    min_dte = models.PositiveIntegerField(null=True, blank=True, help_text="Days to expiry, inclusive.")
+    max_dte = models.PositiveIntegerField(null=True, blank=True, help_text="Days to expiry, inclusive.")
+    size_gt_open_interest = models.BooleanField(
+        default=False, help_text="Trade size strictly greater than the contract's open interest."
+    )
+    strike_band = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="Fraction 0–1 of the listed strike range, centred on the spot price (0.40 is usual).",
+    )
+    exclude_conditions = models.JSONField(
+        default=default_excluded_conditions, blank=True, help_text="Condition codes that never make a hit."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(min_dte__isnull=True) | models.Q(max_dte__isnull=True) | models.Q(min_dte__lte=models.F("max_dte")),
+                name="profile_min_dte_le_max_dte",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(strike_band__isnull=True) | models.Q(strike_band__gt=0, strike_band__lte=1),
+                name="profile_strike_band_fraction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subscription(models.Model):
+    """A WebSocket channel the listener subscribes to; none enabled means ``T.*``."""
+
+    channel = models.CharField(max_length=64, unique=True, help_text="T.* (every options trade) or T.O:AAPL251220C00190000.")
+    enabled = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.channel
+
+
+class Underlying(models.Model):
+    """An underlying's spot price and listed strike range, each with when it was read."""
+
+    ticker = models.CharField(max_length=16, unique=True)
+    spot = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    spot_updated_at = models.DateTimeField(null=True, blank=True)
+    strike_min = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    strike_max = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    strikes_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["ticker"]
+
+    def __str__(self) -> str:
+        return self.ticker
+
+
+class OptionContract(models.Model):
+    symbol = models.CharField(max_length=32, unique=True, help_text="OCC symbol, e.g. O:AAPL251220C00190000.")
+    root = models.CharField(max_length=8, db_index=True)
+    underlying = models.CharField(max_length=16, db_index=True)
+    expiry = models.DateField()
+    right = models.CharField(max_length=1, choices=[("C", "Call"), ("P", "Put")])
+    strike = models.DecimalField(max_digits=12, decimal_places=3)
+    shares_per_contract = models.PositiveIntegerField(default=DEFAULT_SHARES_PER_CONTRACT)
+    open_interest = models.PositiveIntegerField(null=True, blank=True)
+    open_interest_updated_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["underlying", "expiry", "strike", "right"]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class TradeSource(models.TextChoices):
+    LIVE = "live"
+    REPLAY = "replay"
+    BACKFILL = "backfill"
+
+
+class OptionTrade(models.Model):
+    """A trade that matched at least one profile, with what the rules saw when judging it."""
+
+    trade_key = models.CharField(max_length=96, unique=True, help_text="Natural key: symbol#sequence, or REST fields.")
+    symbol = models.CharField(max_length=32, db_index=True)
+    underlying = models.CharField(max_length=16)
+    root = models.CharField(max_length=8)
+    expiry = models.DateField()
+    right = models.CharField(max_length=1, choices=[("C", "Call"), ("P", "Put")])
+    strike = models.DecimalField(max_digits=12, decimal_places=3)
+    price = models.DecimalField(max_digits=12, decimal_places=4)
+    size = models.PositiveIntegerField()
+    shares_per_contract = models.PositiveIntegerField()
+    premium = models.DecimalField(max_digits=16, decimal_places=2)
+    dte = models.IntegerField()
+    exchange = models.IntegerField()
+    conditions = models.JSONField(default=list, blank=True)
+    sequence = models.BigIntegerField(null=True, blank=True)
+    sip_timestamp = models.BigIntegerField(help_text="Milliseconds since the epoch (SIP).")
+    traded_at = models.DateTimeField()
+    open_interest = models.PositiveIntegerField(null=True, blank=True, help_text="As the rules saw it.")
+    spot = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True, help_text="As the rules saw it.")
+    profiles = models.ManyToManyField(FilterProfile, through="TradeMatch", related_name="trades")
+    source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-sip_timestamp", "-id"]
+        indexes = [
+            models.Index(fields=["-sip_timestamp"], name="trade_newest_first"),
+            models.Index(fields=["underlying", "-sip_timestamp"], name="trade_by_underlying"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.size}@{self.price}"
+
+
+class TradeMatch(models.Model):
+    trade = models.ForeignKey(OptionTrade, on_delete=models.CASCADE)
+    profile = models.ForeignKey(FilterProfile, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["trade", "profile"], name="unique_trade_profile")]
