@@ -1,6 +1,6 @@
 """The trade's date in America/New_York, from a SIP timestamp in milliseconds."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -19,10 +19,10 @@ def new_york_date(sip_timestamp_ms: int) -> date:
     if cached is None:
         if len(_date_by_hour) > 100_000:
             _date_by_hour.clear()
-        moment = datetime.fromtimestamp(hour * 3600, tz=timezone.utc).astimezone(NEW_YORK)
+        moment = datetime.fromtimestamp(hour * 3600, tz=UTC).astimezone(NEW_YORK)
         cached = _date_by_hour[hour] = moment.date()
     return cached
 
 
 def utc_datetime(sip_timestamp_ms: int) -> datetime:
-    return datetime.fromtimestamp(sip_timestamp_ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(sip_timestamp_ms / 1000, tz=UTC)

@@ -116,7 +116,7 @@ def parse_trade(event: dict, roots: dict[str, RootInfo]) -> Trade:
     timestamp = event.get("t")
     exchange = event.get("x")
     sequence = event.get("q")
-    if type(price) not in (int, float) or not (price > 0 and math.isfinite(price)):
+    if not isinstance(price, int | float) or isinstance(price, bool) or not (price > 0 and math.isfinite(price)):
         raise InvalidTrade(f"price 'p' must be a positive number, got {price!r}")
     if type(size) is not int or size <= 0:
         raise InvalidTrade(f"size 's' must be a positive integer, got {size!r}")
@@ -179,9 +179,8 @@ def passes_trade_rules(trade: Trade, profile: Profile) -> bool:
 
 def passes_reference_rules(trade: Trade, profile: Profile, reference: Reference) -> bool:
     """Size above open interest (strict) and the strike band (inclusive); unknown data fails."""
-    if profile.size_gt_open_interest:
-        if reference.open_interest is None or not trade.size > reference.open_interest:
-            return False
+    if profile.size_gt_open_interest and (reference.open_interest is None or trade.size <= reference.open_interest):
+        return False
     if profile.strike_band is not None:
         band = strike_band(reference, profile.strike_band)
         strike = trade.option.strike_float

@@ -1,0 +1,147 @@
+"""The worker's service against real PostgreSQL: what a batch stores, and what it refuses."""
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+
+from trades.models import FilterProfile, OptionContract, OptionTrade, Underlying, Watchlist, WatchedTicker
+from trades.services import flow_rules
+from trades.services.ingest import ingest_frames
+
+NY = ZoneInfo("America/New_York")
+T0 = int(datetime(2025, 12, 5, 10, 30, tzinfo=NY).timestamp() * 1000)
+
+
+def frame(*events) -> str:
+    return orjson.dumps(list(events)).decode()
+
+
+def trade(sym="O:AAPL251220C00190000", p=6.0, s=100, q=1, **extra):
+    return {"ev": "T", "sym": sym, "x": 302, "p": p, "s": s, "c": [209], "t": T0 + q, "q": q, **extra}
+
+
+@pytest.fixture(autouse=True)
+def fresh_rules():
+    flow_rules.forget_flow_rules()
+    yield
+    flow_rules.forget_flow_rules()
+
+
+@pytest.fixture
+def only_smart_money(db):
+    """Only the shipped MAG7 preset: premium ≥ $50K, 0–30 DTE."""
+    FilterProfile.objects.exclude(name="mag7-smart-money").update(enabled=False)
+
+
+def stored_keys() -> set[str]:
+    return set(OptionTrade.objects.values_list("trade_key", flat=True))
+
+
+def test_a_batch_stores_exactly_its_hits_and_counts_the_rest(only_smart_money):
+    frames = [
+        '[{"ev":"status","status":"connected","message":"Connected Successfully"}]',
+        frame(
+            trade(q=1),  # hit: $60K, 15 DTE
+            trade(q=2, p=4.0),  # $40K: under the threshold
+            trade(q=3, sym="O:XYZ251220C00190000"),  # not on the watchlist
+            trade(q=4, c=[201]),  # cancelled
+            trade(q=5, s=0),  # malformed: zero size
+            trade(q=6, sym="O:AAPL251128C00190000"),  # expired before the trade
+            {"ev": "T", "sym": "O:AAPL251220C00190000", "q": 7},  # malformed: fields missing
+            "not an event",  # malformed item
+            {"ev": "Q", "sym": "O:AAPL251220C00190000"},  # a quote on a shared channel
+            trade(q=8, sym="O:MSFT260102P00400000", p=10.0, s=60),  # hit: $60K put, 28 DTE
+        ),
+        "{not json",  # malformed frame
+    ]
+    report = ingest_frames(frames)
+    assert stored_keys() == {"O:AAPL251220C00190000#1", "O:MSFT260102P00400000#8"}
+    assert report.as_dict() == {
+        "trades": 8,
+        "status": 1,
+        "ignored": 1,
+        "rejected": 5,
+        "candidates": 2,
+        "hits": 2,
+        "stored": 2,
+    }
+    msft = OptionTrade.objects.get(sequence=8)
+    assert (msft.underlying, msft.right, msft.strike, msft.premium, msft.dte) == ("MSFT", "P", 400, 60_000, 28)
+    assert list(msft.profiles.values_list("name", flat=True)) == ["mag7-smart-money"]
+
+
+def test_a_redelivered_batch_stores_nothing_twice(only_smart_money):
+    frames = [frame(trade(q=1), trade(q=1), trade(q=2))]
+    first, second = ingest_frames(frames), ingest_frames(frames)
+    assert (first.stored, second.stored, second.hits) == (2, 0, 3)  # hits counts prints
+    assert OptionTrade.objects.count() == 2
+    assert OptionTrade.objects.get(sequence=1).profiles.count() == 1
+
+
+def test_a_hit_is_logged_as_smart_money(only_smart_money, caplog):
+    caplog.set_level("INFO", logger="trades.services.ingest")
+    ingest_frames([frame(trade(q=1, p=8.5))])
+    assert "💰 Smart Money: O:AAPL251220C00190000 $85000 premium, 15 DTE [mag7-smart-money]" in caplog.text
+
+
+def test_rejected_items_are_logged_with_the_item(only_smart_money, caplog):
+    ingest_frames([frame(trade(q=1, s=-5))])
+    assert "size 's' must be a positive integer, got -5" in caplog.text
+    assert "O:AAPL251220C00190000" in caplog.text
+
+
+@pytest.mark.django_db
+def test_reference_rules_use_open_interest_spot_and_the_contracts_multiplier():
+    FilterProfile.objects.update(enabled=False)
+    watchlist = Watchlist.objects.create(name="amc")
+    WatchedTicker.objects.create(watchlist=watchlist, symbol="AMC")
+    FilterProfile.objects.create(
+        name="amc-oi-band",
+        watchlist=watchlist,
+        min_premium=5_000,
+        size_gt_open_interest=True,
+        strike_band=Decimal("0.4"),
+    )
+    Underlying.objects.create(ticker="AMC", spot=5, strike_min=1, strike_max=21)  # band [1, 9]
+    for strike, open_interest in [(5, 99), (9, 99), (10, 99), (6, 100)]:
+        OptionContract.objects.create(
+            symbol=f"O:AMC1260116C{strike * 1000:08d}",
+            root="AMC1",
+            underlying="AMC",
+            expiry="2026-01-16",
+            right="C",
+            strike=strike,
+            shares_per_contract=10,  # an adjusted contract
+            open_interest=open_interest,
+        )
+    batch = [
+        trade(sym="O:AMC1260116C00005000", p=5.0, s=100, q=1),  # $5,000 at ×10; 100 > 99; in band
+        trade(sym="O:AMC1260116C00009000", p=5.0, s=100, q=2),  # band edge 9: inclusive
+        trade(sym="O:AMC1260116C00010000", p=5.0, s=100, q=3),  # outside the band
+        trade(sym="O:AMC1260116C00006000", p=5.0, s=100, q=4),  # 100 is not > 100
+        trade(sym="O:AMC1260116C00007000", p=5.0, s=100, q=5),  # unknown contract: open interest unknown
+    ]
+    ingest_frames([frame(*batch)])
+    hits = OptionTrade.objects.order_by("sequence")
+    assert [t.sequence for t in hits] == [1, 2]
+    assert [(t.underlying, t.shares_per_contract, t.premium, t.open_interest, t.spot) for t in hits] == [
+        ("AMC", 10, 5000, 99, 5),
+        ("AMC", 10, 5000, 99, 5),
+    ]
+
+
+def test_a_threshold_change_reaches_the_worker_within_the_ttl(only_smart_money, settings):
+    settings.FLOW_CONFIG_TTL_SECONDS = 0  # the default is 2 s; here every batch re-reads
+    ingest_frames([frame(trade(q=1, p=4.0))])
+    assert OptionTrade.objects.count() == 0
+    FilterProfile.objects.filter(name="mag7-smart-money").update(min_premium=40_000)
+    ingest_frames([frame(trade(q=1, p=4.0))])
+    assert stored_keys() == {"O:AAPL251220C00190000#1"}
+
+
+def test_an_unknown_source_is_refused(only_smart_money):
+    with pytest.raises(ValueError, match="unknown trade source"):
+        ingest_frames([], source="somewhere")
