@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from trades.models import FilterProfile, OptionContract, OptionTrade, Underlying, Watchlist, WatchedTicker
+from trades.models import FilterProfile, OptionContract, OptionTrade, Underlying, WatchedTicker, Watchlist
 from trades.services import flow_rules
 from trades.services.ingest import ingest_frames
 

@@ -71,7 +71,9 @@ class FilterProfile(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(min_dte__isnull=True) | models.Q(max_dte__isnull=True) | models.Q(min_dte__lte=models.F("max_dte")),
+                condition=models.Q(min_dte__isnull=True)
+                | models.Q(max_dte__isnull=True)
+                | models.Q(min_dte__lte=models.F("max_dte")),
                 name="profile_min_dte_le_max_dte",
             ),
             models.CheckConstraint(
@@ -87,7 +89,9 @@ class FilterProfile(models.Model):
 class Subscription(models.Model):
     """A WebSocket channel the listener subscribes to; none enabled means ``T.*``."""
 
-    channel = models.CharField(max_length=64, unique=True, help_text="T.* (every options trade) or T.O:AAPL251220C00190000.")
+    channel = models.CharField(
+        max_length=64, unique=True, help_text="T.* (every options trade) or T.O:AAPL251220C00190000."
+    )
     enabled = models.BooleanField(default=True)
 
     def __str__(self) -> str:

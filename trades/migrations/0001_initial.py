@@ -6,165 +6,243 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='FilterProfile',
+            name="FilterProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=100, unique=True)),
-                ('description', models.CharField(blank=True, max_length=300)),
-                ('enabled', models.BooleanField(default=True)),
-                ('min_premium', models.DecimalField(blank=True, decimal_places=2, help_text='Dollars: price × size × shares per contract.', max_digits=14, null=True)),
-                ('min_size', models.PositiveIntegerField(blank=True, help_text='Contracts.', null=True)),
-                ('min_dte', models.PositiveIntegerField(blank=True, help_text='Days to expiry, inclusive.', null=True)),
-                ('max_dte', models.PositiveIntegerField(blank=True, help_text='Days to expiry, inclusive.', null=True)),
-                ('size_gt_open_interest', models.BooleanField(default=False, help_text="Trade size strictly greater than the contract's open interest.")),
-                ('strike_band', models.DecimalField(blank=True, decimal_places=3, help_text='Fraction 0–1 of the listed strike range, centred on the spot price (0.40 is usual).', max_digits=4, null=True)),
-                ('exclude_conditions', models.JSONField(blank=True, default=trades.models.default_excluded_conditions, help_text='Condition codes that never make a hit.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.SlugField(max_length=100, unique=True)),
+                ("description", models.CharField(blank=True, max_length=300)),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "min_premium",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Dollars: price × size × shares per contract.",
+                        max_digits=14,
+                        null=True,
+                    ),
+                ),
+                ("min_size", models.PositiveIntegerField(blank=True, help_text="Contracts.", null=True)),
+                ("min_dte", models.PositiveIntegerField(blank=True, help_text="Days to expiry, inclusive.", null=True)),
+                ("max_dte", models.PositiveIntegerField(blank=True, help_text="Days to expiry, inclusive.", null=True)),
+                (
+                    "size_gt_open_interest",
+                    models.BooleanField(
+                        default=False, help_text="Trade size strictly greater than the contract's open interest."
+                    ),
+                ),
+                (
+                    "strike_band",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=3,
+                        help_text="Fraction 0–1 of the listed strike range, centred on the spot price (0.40 is usual).",
+                        max_digits=4,
+                        null=True,
+                    ),
+                ),
+                (
+                    "exclude_conditions",
+                    models.JSONField(
+                        blank=True,
+                        default=trades.models.default_excluded_conditions,
+                        help_text="Condition codes that never make a hit.",
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='OptionContract',
+            name="OptionContract",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(help_text='OCC symbol, e.g. O:AAPL251220C00190000.', max_length=32, unique=True)),
-                ('root', models.CharField(db_index=True, max_length=8)),
-                ('underlying', models.CharField(db_index=True, max_length=16)),
-                ('expiry', models.DateField()),
-                ('right', models.CharField(choices=[('C', 'Call'), ('P', 'Put')], max_length=1)),
-                ('strike', models.DecimalField(decimal_places=3, max_digits=12)),
-                ('shares_per_contract', models.PositiveIntegerField(default=100)),
-                ('open_interest', models.PositiveIntegerField(blank=True, null=True)),
-                ('open_interest_updated_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "symbol",
+                    models.CharField(help_text="OCC symbol, e.g. O:AAPL251220C00190000.", max_length=32, unique=True),
+                ),
+                ("root", models.CharField(db_index=True, max_length=8)),
+                ("underlying", models.CharField(db_index=True, max_length=16)),
+                ("expiry", models.DateField()),
+                ("right", models.CharField(choices=[("C", "Call"), ("P", "Put")], max_length=1)),
+                ("strike", models.DecimalField(decimal_places=3, max_digits=12)),
+                ("shares_per_contract", models.PositiveIntegerField(default=100)),
+                ("open_interest", models.PositiveIntegerField(blank=True, null=True)),
+                ("open_interest_updated_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['underlying', 'expiry', 'strike', 'right'],
+                "ordering": ["underlying", "expiry", "strike", "right"],
             },
         ),
         migrations.CreateModel(
-            name='OptionTrade',
+            name="OptionTrade",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trade_key', models.CharField(help_text='Natural key: symbol#sequence, or REST fields.', max_length=96, unique=True)),
-                ('symbol', models.CharField(db_index=True, max_length=32)),
-                ('underlying', models.CharField(max_length=16)),
-                ('root', models.CharField(max_length=8)),
-                ('expiry', models.DateField()),
-                ('right', models.CharField(choices=[('C', 'Call'), ('P', 'Put')], max_length=1)),
-                ('strike', models.DecimalField(decimal_places=3, max_digits=12)),
-                ('price', models.DecimalField(decimal_places=4, max_digits=12)),
-                ('size', models.PositiveIntegerField()),
-                ('shares_per_contract', models.PositiveIntegerField()),
-                ('premium', models.DecimalField(decimal_places=2, max_digits=16)),
-                ('dte', models.IntegerField()),
-                ('exchange', models.IntegerField()),
-                ('conditions', models.JSONField(blank=True, default=list)),
-                ('sequence', models.BigIntegerField(blank=True, null=True)),
-                ('sip_timestamp', models.BigIntegerField(help_text='Milliseconds since the epoch (SIP).')),
-                ('traded_at', models.DateTimeField()),
-                ('open_interest', models.PositiveIntegerField(blank=True, help_text='As the rules saw it.', null=True)),
-                ('spot', models.DecimalField(blank=True, decimal_places=4, help_text='As the rules saw it.', max_digits=14, null=True)),
-                ('source', models.CharField(choices=[('live', 'Live'), ('replay', 'Replay'), ('backfill', 'Backfill')], default='live', max_length=10)),
-                ('received_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "trade_key",
+                    models.CharField(
+                        help_text="Natural key: symbol#sequence, or REST fields.", max_length=96, unique=True
+                    ),
+                ),
+                ("symbol", models.CharField(db_index=True, max_length=32)),
+                ("underlying", models.CharField(max_length=16)),
+                ("root", models.CharField(max_length=8)),
+                ("expiry", models.DateField()),
+                ("right", models.CharField(choices=[("C", "Call"), ("P", "Put")], max_length=1)),
+                ("strike", models.DecimalField(decimal_places=3, max_digits=12)),
+                ("price", models.DecimalField(decimal_places=4, max_digits=12)),
+                ("size", models.PositiveIntegerField()),
+                ("shares_per_contract", models.PositiveIntegerField()),
+                ("premium", models.DecimalField(decimal_places=2, max_digits=16)),
+                ("dte", models.IntegerField()),
+                ("exchange", models.IntegerField()),
+                ("conditions", models.JSONField(blank=True, default=list)),
+                ("sequence", models.BigIntegerField(blank=True, null=True)),
+                ("sip_timestamp", models.BigIntegerField(help_text="Milliseconds since the epoch (SIP).")),
+                ("traded_at", models.DateTimeField()),
+                ("open_interest", models.PositiveIntegerField(blank=True, help_text="As the rules saw it.", null=True)),
+                (
+                    "spot",
+                    models.DecimalField(
+                        blank=True, decimal_places=4, help_text="As the rules saw it.", max_digits=14, null=True
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("live", "Live"), ("replay", "Replay"), ("backfill", "Backfill")],
+                        default="live",
+                        max_length=10,
+                    ),
+                ),
+                ("received_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['-sip_timestamp', '-id'],
+                "ordering": ["-sip_timestamp", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Subscription',
+            name="Subscription",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(help_text='T.* (every options trade) or T.O:AAPL251220C00190000.', max_length=64, unique=True)),
-                ('enabled', models.BooleanField(default=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "channel",
+                    models.CharField(
+                        help_text="T.* (every options trade) or T.O:AAPL251220C00190000.", max_length=64, unique=True
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Underlying',
+            name="Underlying",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ticker', models.CharField(max_length=16, unique=True)),
-                ('spot', models.DecimalField(blank=True, decimal_places=4, max_digits=14, null=True)),
-                ('spot_updated_at', models.DateTimeField(blank=True, null=True)),
-                ('strike_min', models.DecimalField(blank=True, decimal_places=3, max_digits=12, null=True)),
-                ('strike_max', models.DecimalField(blank=True, decimal_places=3, max_digits=12, null=True)),
-                ('strikes_updated_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ticker", models.CharField(max_length=16, unique=True)),
+                ("spot", models.DecimalField(blank=True, decimal_places=4, max_digits=14, null=True)),
+                ("spot_updated_at", models.DateTimeField(blank=True, null=True)),
+                ("strike_min", models.DecimalField(blank=True, decimal_places=3, max_digits=12, null=True)),
+                ("strike_max", models.DecimalField(blank=True, decimal_places=3, max_digits=12, null=True)),
+                ("strikes_updated_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['ticker'],
+                "ordering": ["ticker"],
             },
         ),
         migrations.CreateModel(
-            name='Watchlist',
+            name="Watchlist",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('description', models.CharField(blank=True, max_length=300)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("description", models.CharField(blank=True, max_length=300)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.CreateModel(
-            name='TradeMatch',
+            name="TradeMatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('profile', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='trades.filterprofile')),
-                ('trade', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='trades.optiontrade')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("profile", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="trades.filterprofile")),
+                ("trade", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to="trades.optiontrade")),
             ],
         ),
         migrations.AddField(
-            model_name='optiontrade',
-            name='profiles',
-            field=models.ManyToManyField(related_name='trades', through='trades.TradeMatch', to='trades.filterprofile'),
+            model_name="optiontrade",
+            name="profiles",
+            field=models.ManyToManyField(related_name="trades", through="trades.TradeMatch", to="trades.filterprofile"),
         ),
         migrations.CreateModel(
-            name='WatchedTicker',
+            name="WatchedTicker",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('symbol', models.CharField(help_text='Underlying ticker, e.g. AAPL, SPX, BRK.B; * for all.', max_length=16)),
-                ('watchlist', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tickers', to='trades.watchlist')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "symbol",
+                    models.CharField(help_text="Underlying ticker, e.g. AAPL, SPX, BRK.B; * for all.", max_length=16),
+                ),
+                (
+                    "watchlist",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tickers", to="trades.watchlist"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['symbol'],
+                "ordering": ["symbol"],
             },
         ),
         migrations.AddField(
-            model_name='filterprofile',
-            name='watchlist',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='profiles', to='trades.watchlist'),
+            model_name="filterprofile",
+            name="watchlist",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="profiles", to="trades.watchlist"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tradematch',
-            constraint=models.UniqueConstraint(fields=('trade', 'profile'), name='unique_trade_profile'),
+            model_name="tradematch",
+            constraint=models.UniqueConstraint(fields=("trade", "profile"), name="unique_trade_profile"),
         ),
         migrations.AddIndex(
-            model_name='optiontrade',
-            index=models.Index(fields=['-sip_timestamp'], name='trade_newest_first'),
+            model_name="optiontrade",
+            index=models.Index(fields=["-sip_timestamp"], name="trade_newest_first"),
         ),
         migrations.AddIndex(
-            model_name='optiontrade',
-            index=models.Index(fields=['underlying', '-sip_timestamp'], name='trade_by_underlying'),
+            model_name="optiontrade",
+            index=models.Index(fields=["underlying", "-sip_timestamp"], name="trade_by_underlying"),
         ),
         migrations.AddConstraint(
-            model_name='watchedticker',
-            constraint=models.UniqueConstraint(fields=('watchlist', 'symbol'), name='unique_ticker_per_watchlist'),
+            model_name="watchedticker",
+            constraint=models.UniqueConstraint(fields=("watchlist", "symbol"), name="unique_ticker_per_watchlist"),
         ),
         migrations.AddConstraint(
-            model_name='filterprofile',
-            constraint=models.CheckConstraint(condition=models.Q(('min_dte__isnull', True), ('max_dte__isnull', True), ('min_dte__lte', models.F('max_dte')), _connector='OR'), name='profile_min_dte_le_max_dte'),
+            model_name="filterprofile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("min_dte__isnull", True),
+                    ("max_dte__isnull", True),
+                    ("min_dte__lte", models.F("max_dte")),
+                    _connector="OR",
+                ),
+                name="profile_min_dte_le_max_dte",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='filterprofile',
-            constraint=models.CheckConstraint(condition=models.Q(('strike_band__isnull', True), models.Q(('strike_band__gt', 0), ('strike_band__lte', 1)), _connector='OR'), name='profile_strike_band_fraction'),
+            model_name="filterprofile",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("strike_band__isnull", True),
+                    models.Q(("strike_band__gt", 0), ("strike_band__lte", 1)),
+                    _connector="OR",
+                ),
+                name="profile_strike_band_fraction",
+            ),
         ),
     ]
