@@ -99,7 +99,7 @@ STATIC_ROOT = VAR_DIR / "static"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 _BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.filesystem.html
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
@@ -107,6 +107,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_BROKER_DIR / "queue"),
         "processed_folder": str(_BROKER_DIR / "processed"),
         "store_processed": False,
+        # Exchange tables (pidbox, fanout); kombu's default is ./control in the working directory.
+        "control_folder": str(_BROKER_DIR / "control"),
+        # A polling transport: with prefetch 1 a worker takes at most one message per poll,
+        # so kombu's default of 1 s would cap it at one batch per second.
+        "polling_interval": 0.01,
     }
 else:
     # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
@@ -114,6 +119,10 @@ else:
     # task time limits below.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+        # How often each worker sweeps for messages whose visibility timeout ran out (a worker
+        # died holding them). kombu's default sweeps every 10 s × 10 = 100 s; every 10 s is cheap.
+        "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": 1,
     }
     if prefix := env.str("CELERY_KEY_PREFIX", default=""):
         # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
@@ -162,6 +171,12 @@ FLOW_CONFIG_TTL_SECONDS = env.float("FLOW_CONFIG_TTL_SECONDS", default=2.0)
 # otherwise a lock file.
 STREAM_LOCK_URL = env.str("STREAM_LOCK_URL", default=CELERY_BROKER_URL)
 STREAM_LOCK_FILE = VAR_DIR / "stream.lock"
+# Redis key of the listener lock (the broker's key prefix keeps test runs apart), and its
+# lease: a listener that dies without releasing frees the lock after this many seconds.
+STREAM_LOCK_KEY = env.str("STREAM_LOCK_KEY", default=env.str("CELERY_KEY_PREFIX", default="") + "flowsite:stream:lock")
+STREAM_LOCK_LEASE_SECONDS = env.float("STREAM_LOCK_LEASE_SECONDS", default=30.0)
+# How long a stopping listener waits for the broker to take what it still holds.
+STREAM_FLUSH_TIMEOUT_SECONDS = env.float("STREAM_FLUSH_TIMEOUT_SECONDS", default=10.0)
 
 # --- Logging ---------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

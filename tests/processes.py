@@ -1,0 +1,79 @@
+"""Real flowsite processes for the end-to-end tests: a Celery worker and `manage.py stream`.
+
+They run against this test run's own PostgreSQL database and Redis key prefix (see
+tests/bootstrap.py), so they see what the test wrote and nothing of other runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import environ
+import redis
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process: the test database by name, the run's Redis prefix."""
+    database = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{connection.settings_dict['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1", **extra}
+
+
+def start(args: list[str], log: Path, **env: str) -> subprocess.Popen:
+    """Start a child in its own process group, so a test can SIGKILL the worker and its pool."""
+    handle = log.open("wb")
+    return subprocess.Popen(
+        args, cwd=ROOT, env=process_env(**env), stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def start_worker(log: Path, concurrency: int = 1, **env: str) -> subprocess.Popen:
+    args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", "ingest", "-c", str(concurrency)]
+    args += ["-l", "INFO", "--without-mingle", "--without-gossip", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"]
+    return start(args, log, **{"CELERY_UNACKED_RESTORE_INTERVAL": "1", **env})
+
+
+def manage(*args: str) -> list[str]:
+    return [sys.executable, str(ROOT / "manage.py"), *args]
+
+
+def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+    """Signal the whole process group; wait; SIGKILL if it lingers. Returns the exit code."""
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    return process.returncode
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def broker() -> redis.Redis:
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL)
+
+
+def ingest_queue_idle() -> bool:
+    """No message waiting in `ingest` and none delivered but unacknowledged."""
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    client = broker()
+    return client.llen(f"{prefix}ingest") == 0 and client.hlen(f"{prefix}unacked") == 0
