@@ -1,0 +1,191 @@
+"""``GET /api/pulse/smart-money``: the newest stored hits as JSON."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from trades.api import MAX_LIMIT, serialize_trade
+from trades.domain.calendar import utc_datetime
+from trades.models import FilterProfile, OptionTrade, TradeMatch
+
+URL = "/api/pulse/smart-money"
+T0 = 1_748_874_605_123  # 2025-06-02T14:30:05.123Z
+
+
+def make_trade(n: int, *, sip_timestamp: int = T0, profiles: tuple[str, ...] = (), **fields: Any) -> OptionTrade:
+    symbol = fields.pop("symbol", "O:AAPL250620C00190000")
+    values: dict[str, Any] = {
+        "trade_key": f"{symbol}#{n}",
+        "symbol": symbol,
+        "underlying": "AAPL",
+        "root": "AAPL",
+        "expiry": date(2025, 6, 20),
+        "right": "C",
+        "strike": Decimal("190.000"),
+        "price": Decimal("1.5400"),
+        "size": 100,
+        "shares_per_contract": 100,
+        "premium": Decimal("15400.00"),
+        "dte": 18,
+        "exchange": 302,
+        "conditions": [209],
+        "sequence": n,
+        "sip_timestamp": sip_timestamp,
+        "traded_at": utc_datetime(sip_timestamp),
+        "open_interest": 50,
+        "spot": Decimal("195.1200"),
+        "received_at": timezone.now(),
+    }
+    trade = OptionTrade.objects.create(**(values | fields))
+    for name in profiles:
+        TradeMatch.objects.create(trade=trade, profile=FilterProfile.objects.get(name=name))
+    return trade
+
+
+def results(client: Client, query: str = "") -> list[dict[str, Any]]:
+    response = client.get(URL + query)
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "application/json"
+    return response.json()["results"]
+
+
+@pytest.mark.django_db
+def test_exact_json_of_a_trade(client: Client):
+    make_trade(651921857, profiles=("mag7-smart-money", "classic-unusual-activity"))
+    make_trade(
+        7,
+        symbol="O:SPXW250602P05900500",
+        underlying="SPX",
+        root="SPXW",
+        expiry=date(2025, 6, 2),
+        right="P",
+        strike=Decimal("5900.500"),
+        price=Decimal("12.0500"),
+        size=3,
+        premium=Decimal("3615.00"),
+        dte=0,
+        exchange=65,
+        conditions=[],
+        sequence=None,
+        sip_timestamp=T0 - 123,
+    )
+
+    assert client.get(URL).json() == {
+        "results": [
+            {
+                "symbol": "O:AAPL250620C00190000",
+                "ticker": "AAPL",
+                "strike": 190.0,
+                "expiry": "2025-06-20",
+                "side": "CALL",
+                "price": 1.54,
+                "size": 100,
+                "premium": 15400.0,
+                "dte": 18,
+                "exchange": 302,
+                "conditions": [209],
+                "sequence": 651921857,
+                "timestamp": "2025-06-02T14:30:05.123Z",
+                "profiles": ["classic-unusual-activity", "mag7-smart-money"],
+            },
+            {
+                "symbol": "O:SPXW250602P05900500",
+                "ticker": "SPX",
+                "strike": 5900.5,
+                "expiry": "2025-06-02",
+                "side": "PUT",
+                "price": 12.05,
+                "size": 3,
+                "premium": 3615.0,
+                "dte": 0,
+                "exchange": 65,
+                "conditions": [],
+                "sequence": None,
+                "timestamp": "2025-06-02T14:30:05.000Z",
+                "profiles": [],
+            },
+        ]
+    }
+
+
+@pytest.mark.django_db
+def test_serialize_trade_is_json_ready_without_a_custom_encoder():
+    trade = make_trade(1, profiles=("mag7-smart-money",))
+    assert json.loads(json.dumps(serialize_trade(trade))) == serialize_trade(trade)
+
+
+@pytest.mark.django_db
+def test_newest_first_by_sip_timestamp_then_id(client: Client):
+    oldest = make_trade(1, sip_timestamp=T0 - 1000)
+    tie_first = make_trade(2, sip_timestamp=T0)
+    tie_second = make_trade(3, sip_timestamp=T0)
+    newest = make_trade(4, sip_timestamp=T0 + 1)
+    middle = make_trade(5, sip_timestamp=T0 - 1)  # inserted last, but not newest
+
+    sequences = [row["sequence"] for row in results(client)]
+
+    assert sequences == [t.sequence for t in (newest, tie_second, tie_first, middle, oldest)]
+
+
+@pytest.mark.django_db
+def test_limit_defaults_to_ten(client: Client):
+    for sequence in range(12):
+        make_trade(sequence, sip_timestamp=T0 + sequence)
+    assert [row["sequence"] for row in results(client)] == list(range(11, 1, -1))
+
+
+@pytest.mark.django_db
+def test_limit(client: Client):
+    for sequence in range(5):
+        make_trade(sequence, sip_timestamp=T0 + sequence)
+    assert [row["sequence"] for row in results(client, "?limit=2")] == [4, 3]
+    assert len(results(client, "?limit=1")) == 1
+    assert len(results(client, f"?limit={MAX_LIMIT}")) == 5
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit", ["0", "-1", str(MAX_LIMIT + 1), "abc", "", "1.5", " 5", "+5", "1_0", "١٠"])
+def test_a_bad_or_out_of_range_limit_is_a_400(client: Client, limit: str):
+    response = client.get(URL, {"limit": limit})
+    assert response.status_code == 400
+    assert response.json() == {"error": f"limit must be an integer from 1 to {MAX_LIMIT}"}
+
+
+@pytest.mark.django_db
+def test_ticker_filter_is_case_insensitive(client: Client):
+    make_trade(1)
+    make_trade(2, symbol="O:MSFT250620P00400000", underlying="MSFT", root="MSFT")
+    make_trade(3, symbol="O:SPXW250620P05900000", underlying="SPX", root="SPXW")
+
+    assert [row["symbol"] for row in results(client, "?ticker=msft")] == ["O:MSFT250620P00400000"]
+    assert [row["symbol"] for row in results(client, "?ticker=%20Spx%20")] == ["O:SPXW250620P05900000"]
+    assert results(client, "?ticker=NVDA") == []
+    assert len(results(client, "?ticker=")) == 3  # blank: no filter
+
+
+@pytest.mark.django_db
+def test_query_count_does_not_grow_with_rows(client: Client, django_assert_max_num_queries):
+    for sequence in range(30):
+        make_trade(sequence, sip_timestamp=T0 + sequence, profiles=("mag7-smart-money", "classic-unusual-activity"))
+
+    with django_assert_max_num_queries(2):  # the trades, then their profiles
+        rows = results(client, "?limit=25")
+
+    assert len(rows) == 25
+    assert all(row["profiles"] == ["classic-unusual-activity", "mag7-smart-money"] for row in rows)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_only_get_is_allowed(method: str):
+    client = Client(enforce_csrf_checks=True)  # as a real client: no CSRF token
+    response = getattr(client, method)(URL)
+    assert response.status_code == 405
+    assert response["Allow"] == "GET"

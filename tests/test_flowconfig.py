@@ -1,0 +1,403 @@
+"""Config as code: ``manage.py flowconfig export`` / ``import`` and the service behind them."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from trades.domain.conditions import DEFAULT_EXCLUDED
+from trades.models import FilterProfile, Subscription, WatchedTicker, Watchlist
+from trades.presets import CLASSIC_TICKERS, MAG7
+from trades.services.flowconfig import ConfigError, export_config, import_config
+
+DEFAULT_CONDITIONS = sorted(DEFAULT_EXCLUDED)
+
+
+def run(*args: str, stdin: str | None = None) -> str:
+    out = io.StringIO()
+    options: dict[str, Any] = {"stdout": out}
+    if stdin is not None:
+        options["stdin"] = io.StringIO(stdin)
+    call_command("flowconfig", *args, **options)
+    return out.getvalue()
+
+
+def db_state() -> dict[str, Any]:
+    """Everything an import may touch, including the updated_at stamps."""
+    return {
+        "profiles": list(FilterProfile.objects.order_by("name").values()),
+        "watchlists": list(Watchlist.objects.order_by("name").values()),
+        "tickers": sorted(WatchedTicker.objects.values_list("watchlist__name", "symbol")),
+        "subscriptions": sorted(Subscription.objects.values_list("channel", "enabled")),
+    }
+
+
+def profile(**overrides: Any) -> dict[str, Any]:
+    spec = {
+        "name": "big-puts",
+        "enabled": True,
+        "tickers": ["spy", "QQQ", "spy"],
+        "min_premium": 1234.5,
+        "min_size": 10,
+        "min_dte": 1,
+        "max_dte": 7,
+        "size_gt_open_interest": True,
+        "strike_band": 0.25,
+        "exclude_conditions": [237, 201, 201],
+    }
+    return spec | overrides
+
+
+@pytest.fixture
+def custom_setup() -> None:
+    """Presets plus a disabled wildcard profile and a mix of subscriptions."""
+    everything = Watchlist.objects.create(name="everything")
+    WatchedTicker.objects.create(watchlist=everything, symbol="*")
+    FilterProfile.objects.create(
+        name="whales",
+        description="Any ticker, $1M+",
+        enabled=False,
+        watchlist=everything,
+        min_premium=Decimal("1000000.50"),
+        strike_band=Decimal("0.125"),
+        exclude_conditions=[202, 201, 240],
+    )
+    Subscription.objects.create(channel="T.*")
+    Subscription.objects.create(channel="T.O:AAPL251220C00190000", enabled=False)
+
+
+# --- export -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_export_of_the_presets():
+    assert export_config() == {
+        "subscriptions": [],
+        "profiles": [
+            {
+                "name": "classic-unusual-activity",
+                "description": "Watchlist, premium ≥ $25K, ≥ 100 contracts, size above open interest, "
+                "strike within 40% band.",
+                "enabled": True,
+                "watchlist": "classic",
+                "tickers": sorted(CLASSIC_TICKERS),
+                "min_premium": 25000,
+                "min_size": 100,
+                "min_dte": None,
+                "max_dte": None,
+                "size_gt_open_interest": True,
+                "strike_band": 0.4,
+                "exclude_conditions": DEFAULT_CONDITIONS,
+            },
+            {
+                "name": "mag7-smart-money",
+                "description": "MAG7, premium ≥ $50K, 0–30 days to expiry.",
+                "enabled": True,
+                "watchlist": "mag7",
+                "tickers": sorted(MAG7),
+                "min_premium": 50000,
+                "min_size": None,
+                "min_dte": 0,
+                "max_dte": 30,
+                "size_gt_open_interest": False,
+                "strike_band": None,
+                "exclude_conditions": DEFAULT_CONDITIONS,
+            },
+        ],
+    }
+
+
+@pytest.mark.django_db
+def test_export_emits_plain_numbers(custom_setup):
+    exported = {p["name"]: p for p in export_config()["profiles"]}
+    assert exported["mag7-smart-money"]["min_premium"] == 50000
+    assert type(exported["mag7-smart-money"]["min_premium"]) is int  # whole dollars print as 50000
+    whales = exported["whales"]
+    assert whales["min_premium"] == 1000000.5 and type(whales["min_premium"]) is float
+    assert whales["strike_band"] == 0.125 and type(whales["strike_band"]) is float
+    assert whales["tickers"] == ["*"]
+    assert whales["enabled"] is False
+    assert whales["exclude_conditions"] == [201, 202, 240]
+
+
+@pytest.mark.django_db
+def test_export_command_prints_pretty_json(custom_setup):
+    out = run("export")
+    assert json.loads(out) == export_config()
+    assert out.startswith('{\n  "subscriptions": [\n    "T.*"\n  ],')
+    assert '"min_premium": 50000,' in out
+    assert "Decimal" not in out
+
+
+# --- import: round trip and idempotence -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_export_import_round_trip_is_identity(custom_setup):
+    exported = export_config()
+    FilterProfile.objects.all().delete()
+    Watchlist.objects.all().delete()
+    Subscription.objects.all().delete()
+
+    report = import_config(copy.deepcopy(exported))
+
+    assert export_config() == exported
+    assert report.created == ["classic-unusual-activity", "mag7-smart-money", "whales"]
+    assert report.watchlists_created == ["classic", "mag7", "everything"]
+    assert report.subscriptions_enabled == ["T.*"]
+
+
+@pytest.mark.django_db
+def test_importing_the_export_into_the_same_database_changes_nothing(custom_setup):
+    before = db_state()
+    report = import_config(export_config())
+    assert not report.changed
+    assert report.unchanged == ["classic-unusual-activity", "mag7-smart-money", "whales"]
+    assert db_state() == before  # the disabled subscription stays, disabled
+
+
+@pytest.mark.django_db
+def test_import_twice_changes_nothing_the_second_time(tmp_path: Path):
+    file = tmp_path / "flow.json"
+    file.write_text(json.dumps({"subscriptions": ["T.*"], "profiles": [profile()]}))
+
+    first = run("import", str(file))
+    after_first = db_state()
+    second = run("import", str(file))
+
+    assert "created profile big-puts" in first
+    assert "created watchlist big-puts" in first
+    assert "enabled subscription T.*" in first
+    assert db_state() == after_first
+    assert "unchanged profile big-puts" in second
+    assert "nothing to change" in second
+
+
+@pytest.mark.django_db
+def test_import_normalises_values():
+    import_config({"profiles": [profile()]})
+
+    big_puts = FilterProfile.objects.get(name="big-puts")
+    assert big_puts.watchlist.name == "big-puts"  # no "watchlist" key: named after the profile
+    assert big_puts.watchlist.symbols == ["QQQ", "SPY"]  # upper-cased, de-duplicated
+    assert big_puts.min_premium == Decimal("1234.50")
+    assert big_puts.strike_band == Decimal("0.250")
+    assert big_puts.exclude_conditions == [201, 237]
+    assert big_puts.description == ""
+
+
+@pytest.mark.django_db
+def test_import_updates_by_name_and_resets_missing_keys_to_defaults():
+    report = import_config({"profiles": [{"name": "mag7-smart-money", "watchlist": "mag7", "tickers": MAG7}]})
+
+    mag7 = FilterProfile.objects.get(name="mag7-smart-money")
+    assert report.updated == {"mag7-smart-money": ["description", "min_premium", "min_dte", "max_dte"]}
+    assert (mag7.min_premium, mag7.min_dte, mag7.max_dte, mag7.description) == (None, None, None, "")
+    assert report.not_in_file == ["classic-unusual-activity"]
+
+
+@pytest.mark.django_db
+def test_profiles_absent_from_the_file_are_left_alone_and_reported(tmp_path: Path):
+    classic_before = FilterProfile.objects.filter(name="classic-unusual-activity").values().get()
+    file = tmp_path / "flow.json"
+    file.write_text(json.dumps({"profiles": [profile()]}))
+
+    out = run("import", str(file))
+
+    assert FilterProfile.objects.filter(name="classic-unusual-activity").values().get() == classic_before
+    assert "left alone (not in the file): profile classic-unusual-activity" in out
+    assert "left alone (not in the file): profile mag7-smart-money" in out
+
+
+@pytest.mark.django_db
+def test_wildcard_tickers():
+    import_config({"profiles": [profile(name="firehose", tickers=["*"], watchlist="all")]})
+
+    firehose = FilterProfile.objects.get(name="firehose")
+    assert firehose.watchlist.symbols == ["*"]
+    exported = next(p for p in export_config()["profiles"] if p["name"] == "firehose")
+    assert (exported["watchlist"], exported["tickers"]) == ("all", ["*"])
+
+
+@pytest.mark.django_db
+def test_watchlist_tickers_are_replaced_and_shared_by_profiles():
+    import_config(
+        {
+            "profiles": [
+                profile(name="a", watchlist="shared", tickers=["NVDA", "amd"]),
+                profile(name="b", watchlist="shared", tickers=["AMD", "NVDA"]),
+                profile(name="mag7-smart-money", watchlist="mag7", tickers=["AAPL"]),
+            ]
+        }
+    )
+
+    shared = Watchlist.objects.get(name="shared")
+    assert shared.symbols == ["AMD", "NVDA"]
+    assert set(shared.profiles.values_list("name", flat=True)) == {"a", "b"}
+    assert Watchlist.objects.get(name="mag7").symbols == ["AAPL"]
+
+
+@pytest.mark.django_db
+def test_subscriptions_in_the_file_replace_the_enabled_set(custom_setup):
+    Subscription.objects.create(channel="T.O:MSFT251220P00400000")
+    report = import_config({"subscriptions": ["T.O:AAPL251220C00190000", "T.O:NVDA251220C00150000"]})
+
+    assert sorted(Subscription.objects.values_list("channel", "enabled")) == [
+        ("T.*", False),
+        ("T.O:AAPL251220C00190000", True),  # re-enabled
+        ("T.O:MSFT251220P00400000", False),
+        ("T.O:NVDA251220C00150000", True),  # created
+    ]
+    assert report.subscriptions_enabled == ["T.O:AAPL251220C00190000", "T.O:NVDA251220C00150000"]
+    assert report.subscriptions_disabled == ["T.*", "T.O:MSFT251220P00400000"]
+    assert FilterProfile.objects.count() == 3  # no "profiles" key: profiles untouched
+
+
+@pytest.mark.django_db
+def test_import_from_stdin():
+    out = run("import", "-", stdin=json.dumps({"profiles": [profile()]}))
+    assert "created profile big-puts" in out
+    assert FilterProfile.objects.filter(name="big-puts").exists()
+
+
+@pytest.mark.django_db
+def test_a_failure_while_applying_rolls_everything_back(monkeypatch):
+    def fail(*args: Any) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("trades.services.flowconfig._apply_subscriptions", fail)  # runs after the profiles
+    before = db_state()
+    with pytest.raises(RuntimeError):
+        import_config({"subscriptions": ["T.*"], "profiles": [profile()]})
+    assert db_state() == before
+
+
+@pytest.mark.django_db
+def test_dry_run_reports_and_changes_nothing(tmp_path: Path):
+    file = tmp_path / "flow.json"
+    file.write_text(json.dumps({"subscriptions": ["T.*"], "profiles": [profile()]}))
+    before = db_state()
+
+    out = run("import", str(file), "--dry-run")
+
+    assert "created profile big-puts" in out
+    assert "dry run: nothing was changed" in out
+    assert db_state() == before
+
+
+# --- import: bad files --------------------------------------------------------------------------
+
+VALID = {"subscriptions": ["T.*"], "profiles": [profile(name="first-ok", tickers=["AAPL"]), profile()]}
+
+
+def bad(path: list[str | int], value: Any) -> dict[str, Any]:
+    """VALID with the value at ``path`` replaced (or deleted, for the DELETE marker)."""
+    data = copy.deepcopy(VALID)
+    target: Any = data
+    for step in path[:-1]:
+        target = target[step]
+    if value is DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return data
+
+
+DELETE = object()
+
+BAD_FILES = [
+    (bad(["bogus"], 1), "bogus: unknown key"),
+    (bad(["profiles", 1, "min_premum"], 1), "profiles[1].min_premum: unknown key"),
+    (bad(["profiles", 1, "name"], DELETE), "profiles[1].name: is required"),
+    (bad(["profiles", 1, "tickers"], DELETE), "profiles[1].tickers: is required"),
+    (bad(["profiles", 1, "name"], "first-ok"), "profiles[1].name: duplicate of profiles[0]"),
+    (bad(["profiles", 1, "name"], "not a slug"), "profiles[1].name: must be a slug"),
+    (bad(["profiles", 1, "enabled"], "yes"), "profiles[1].enabled: must be true or false"),
+    (bad(["profiles", 1, "min_size"], "5"), "profiles[1].min_size: must be an integer"),
+    (bad(["profiles", 1, "min_size"], True), "profiles[1].min_size: must be an integer"),
+    (bad(["profiles", 1, "min_size"], 1.5), "profiles[1].min_size: must be an integer"),
+    (bad(["profiles", 1, "min_size"], -1), "profiles[1].min_size: must be ≥ 0"),
+    (bad(["profiles", 1, "min_premium"], -0.01), "profiles[1].min_premium: must be ≥ 0"),
+    (bad(["profiles", 1, "min_premium"], "50000"), "profiles[1].min_premium: must be a number"),
+    (bad(["profiles", 1, "min_premium"], float("nan")), "profiles[1].min_premium: must be a number"),
+    (bad(["profiles", 1, "min_premium"], 0.001), "profiles[1].min_premium: must have at most 2 decimal places"),
+    (bad(["profiles", 1, "min_dte"], -1), "profiles[1].min_dte: must be ≥ 0"),
+    (bad(["profiles", 1, "min_dte"], 8), "profiles[1].max_dte: must be ≥ min_dte"),
+    (bad(["profiles", 1, "strike_band"], 0), "profiles[1].strike_band: must be in (0, 1]"),
+    (bad(["profiles", 1, "strike_band"], 1.01), "profiles[1].strike_band: must be in (0, 1]"),
+    (bad(["profiles", 1, "strike_band"], -0.4), "profiles[1].strike_band: must be in (0, 1]"),
+    (bad(["profiles", 1, "tickers"], []), "profiles[1].tickers: must be a non-empty list of strings"),
+    (bad(["profiles", 1, "tickers"], "AAPL"), "profiles[1].tickers: must be a non-empty list of strings"),
+    (bad(["profiles", 1, "tickers"], ["AAPL", 7]), "profiles[1].tickers[1]: must be a string"),
+    (bad(["profiles", 1, "tickers"], ["AAPL", " "]), "profiles[1].tickers[1]: must be a ticker"),
+    (bad(["profiles", 1, "watchlist"], "first-ok"), "profiles[1].tickers: watchlist 'first-ok' has other tickers"),
+    (bad(["profiles", 1, "exclude_conditions"], 201), "profiles[1].exclude_conditions: must be a list of integers"),
+    (bad(["profiles", 1, "exclude_conditions"], [201, "202"]), "profiles[1].exclude_conditions[1]: must be an integer"),
+    (bad(["profiles", 1, "exclude_conditions"], [-1]), "profiles[1].exclude_conditions[0]: must be ≥ 0"),
+    (bad(["profiles", 1], ["x"]), "profiles[1]: must be an object"),
+    (bad(["profiles"], {"name": "x"}), "profiles: must be a list of objects"),
+    (bad(["subscriptions"], "T.*"), "subscriptions: must be a list of strings"),
+    (bad(["subscriptions"], ["T.*", 1]), "subscriptions[1]: must be a string"),
+    (bad(["subscriptions"], ["T.*,Q.*"]), "subscriptions[0]: must be one channel"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("data", "message"), BAD_FILES, ids=[message for _, message in BAD_FILES])
+def test_a_bad_file_names_the_path_and_changes_nothing(tmp_path: Path, custom_setup, data, message):
+    file = tmp_path / "flow.json"
+    file.write_text(json.dumps(data))
+    before = db_state()
+
+    with pytest.raises(CommandError) as error:
+        run("import", str(file))
+
+    assert message in str(error.value)
+    assert "nothing was changed" in str(error.value)
+    assert db_state() == before
+
+
+@pytest.mark.django_db
+def test_the_valid_file_used_by_the_bad_file_cases_imports():
+    # Guards the cases above: each fails for its one bad value, not for something else.
+    report = import_config(copy.deepcopy(VALID))
+    assert report.created == ["first-ok", "big-puts"]
+
+
+@pytest.mark.django_db
+def test_every_error_is_reported_at_once():
+    data = bad(["profiles", 1, "min_size"], -1)
+    data["profiles"][0]["strike_band"] = 2
+    with pytest.raises(ConfigError) as error:
+        import_config(data)
+    assert error.value.errors == [
+        "profiles[0].strike_band: must be in (0, 1]",
+        "profiles[1].min_size: must be ≥ 0",
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{", "is not valid JSON"), ("[]", "(top level): must be an object")],
+)
+def test_unparseable_files(text: str, message: str):
+    before = db_state()
+    with pytest.raises(CommandError) as error:
+        run("import", "-", stdin=text)
+    assert message in str(error.value)
+    assert db_state() == before
+
+
+@pytest.mark.django_db
+def test_a_missing_file():
+    with pytest.raises(CommandError, match=r"cannot read /nonexistent/flow\.json: No such file"):
+        run("import", "/nonexistent/flow.json")

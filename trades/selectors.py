@@ -1,0 +1,16 @@
+"""Reads: the queries views, the API and (later) webhooks use to fetch stored data."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+
+from trades.models import FilterProfile, OptionTrade
+
+
+def latest_trades(*, limit: int, underlying: str | None = None) -> list[OptionTrade]:
+    """The newest stored hits (by SIP time, then id), with their matched profiles: two queries."""
+    trades = OptionTrade.objects.order_by("-sip_timestamp", "-id")
+    if underlying is not None:
+        trades = trades.filter(underlying=underlying)
+    profiles = Prefetch("profiles", queryset=FilterProfile.objects.only("id", "name"))
+    return list(trades.prefetch_related(profiles)[:limit])
