@@ -123,6 +123,8 @@ else:
         # died holding them). kombu's default sweeps every 10 s × 10 = 100 s; every 10 s is cheap.
         "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
         "unacked_restore_throttle": 1,
+        # A broker that drops packets must not hang the listener's publisher forever.
+        "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=5.0),
     }
     if prefix := env.str("CELERY_KEY_PREFIX", default=""):
         # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html

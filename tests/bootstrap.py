@@ -15,3 +15,16 @@ os.environ["FLOWSITE_TEST_DB_NAME"] = f"test_flowsite_{RUN_ID}"
 os.environ["CELERY_BROKER_URL"] = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ["CELERY_KEY_PREFIX"] = f"flowsite-test-{RUN_ID}:"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowsite.settings")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove this run's Redis keys (queues, the listener lock); the database is dropped by pytest-django."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    try:
+        keys = list(client.scan_iter(match=f"{os.environ['CELERY_KEY_PREFIX']}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError:
+        pass  # the broker being down is reported by the tests themselves

@@ -1,0 +1,204 @@
+"""`manage.py stream` for real: a subprocess against the local feed, Redis and the test database."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from kombu import Connection
+
+from tests import processes
+from tests.test_stream_publisher import IngestQueue
+from trades.feed.server import DEFAULT_API_KEY, FeedServer
+from trades.feed.source import Frame, PrebuiltSource, frame_from_events
+from trades.models import Subscription
+
+pytestmark = pytest.mark.django_db  # the child reads subscriptions from this run's test database
+
+SYMBOL = "O:AAPL251220C00190000"
+
+
+def trade_frames(count: int, trades_each: int = 3, first_q: int = 0) -> list[Frame]:
+    return [
+        frame_from_events(
+            [
+                {"ev": "T", "sym": SYMBOL, "x": 302, "p": 1.5, "s": 10, "c": [209], "t": 1764948600000, "q": q}
+                for q in range(first_q + n * trades_each, first_q + (n + 1) * trades_each)
+            ]
+        )
+        for n in range(count)
+    ]
+
+
+def texts(frames: list[Frame]) -> list[str]:
+    return [frame.payload.decode() for frame in frames]
+
+
+STATUS_ONLY = frame_from_events([{"ev": "status", "status": "info", "message": "replay starts"}])
+FRAMES = trade_frames(5)
+
+
+@pytest.fixture
+def ingest_queue() -> Iterator[IngestQueue]:
+    with Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
+        queue = IngestQueue(conn)
+        queue.purge()
+        yield queue
+
+
+@pytest.fixture
+def start_feed() -> Iterator[Callable[..., FeedServer]]:
+    feeds: list[FeedServer] = []
+
+    def start(frames: list[Frame] = FRAMES, **options: object) -> FeedServer:
+        feed = FeedServer(source=PrebuiltSource(frames), **options)  # type: ignore[arg-type]
+        feed.start_in_thread()
+        feeds.append(feed)
+        return feed
+
+    yield start
+    for feed in feeds:
+        feed.stop()
+
+
+@pytest.fixture
+def listeners() -> Iterator[list[subprocess.Popen]]:
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        processes.stop(process, signal.SIGKILL)
+
+
+def stream_env(ws_url: str, api_key: str = DEFAULT_API_KEY, **extra: str) -> dict[str, str]:
+    return processes.process_env(POLYGON_WS_URL=ws_url, POLYGON_API_KEY=api_key, **extra)
+
+
+def run_stream(ws_url: str, *args: str, api_key: str = DEFAULT_API_KEY) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        processes.manage("stream", *args),
+        cwd=processes.ROOT,
+        env=stream_env(ws_url, api_key),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def start_stream(listeners: list[subprocess.Popen], log: Path, ws_url: str, *args: str, **env: str) -> subprocess.Popen:
+    env = {"POLYGON_WS_URL": ws_url, "POLYGON_API_KEY": DEFAULT_API_KEY, **env}
+    process = processes.start(processes.manage("stream", *args), log, **env)
+    listeners.append(process)
+    return process
+
+
+def wait_for_log(log: Path, text: str, timeout: float = 10, count: int = 1) -> None:
+    processes.wait_for(lambda: log.read_text().count(text) >= count, timeout, f"{text!r} in {log.name}")
+
+
+def test_frames_reach_the_ingest_queue_and_once_exits_0_after_a_clean_close(start_feed, ingest_queue) -> None:
+    feed = start_feed([STATUS_ONLY, *FRAMES], close_when_done=True)
+
+    result = run_stream(feed.ws_url, "--once", "--source", "replay", "--batch-trades", "6")
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "✅ Authenticated successfully!" in output
+    assert "📡 Subscribed to T.*" in output
+    assert "📡 Polygon status info: replay starts" in output
+    expected = texts(FRAMES)  # the status-only frame is not forwarded; 6 trades per message
+    assert ingest_queue.read(3) == [
+        (expected[0:2], {"source": "replay"}),
+        (expected[2:4], {"source": "replay"}),
+        (expected[4:5], {"source": "replay"}),
+    ]
+    assert ingest_queue.is_empty()
+
+
+def test_a_wrong_key_fails_authentication_and_exits_non_zero(start_feed) -> None:
+    feed = start_feed(close_when_done=True)
+
+    result = run_stream(feed.ws_url, "--once", api_key="not-the-key")
+
+    assert result.returncode != 0
+    assert "❌ Authentication failed: authentication failed" in result.stderr
+    assert feed.stats.authenticated == 0
+
+
+def test_no_api_key_is_a_clear_error(start_feed) -> None:
+    result = run_stream("ws://127.0.0.1:9", "--once", api_key="")
+    assert result.returncode != 0
+    assert "POLYGON_API_KEY" in result.stderr
+
+
+def test_reconnects_after_a_1011_disconnect(start_feed, ingest_queue) -> None:
+    frames = trade_frames(4, trades_each=1)
+    feed = start_feed(frames, close_when_done=True, disconnect_after=2)
+
+    result = run_stream(feed.ws_url, "--once", "--batch-ms", "0")
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "WebSocket connection failed: ConnectionClosedError: received 1011" in output
+    assert "Reconnecting in" in output
+    assert output.count("✅ Authenticated successfully!") == 2
+    assert feed.stats.authenticated == 2
+    assert ingest_queue.read_frames(6) == texts(frames[:2] + frames)  # the feed replays from the start
+    assert ingest_queue.is_empty()
+
+
+def test_a_second_listener_exits_non_zero_while_the_first_holds_the_lock(start_feed, listeners, tmp_path) -> None:
+    feed = start_feed()
+    first = start_stream(listeners, tmp_path / "first.log", feed.ws_url)
+    wait_for_log(tmp_path / "first.log", "✅ Authenticated successfully!")
+
+    second = run_stream(feed.ws_url)
+
+    assert second.returncode != 0
+    assert "Another stream listener is running" in second.stderr
+    assert feed.stats.authenticated == 1, "the second listener never connected"
+    assert processes.stop(first) == 0
+
+
+def test_sigterm_flushes_what_is_buffered_and_exits_0(start_feed, listeners, ingest_queue, tmp_path) -> None:
+    feed = start_feed()  # stays open after the frames
+    log = tmp_path / "stream.log"
+    process = start_stream(
+        listeners, log, feed.ws_url, "--batch-ms", "600000", "--batch-trades", "1000", STREAM_STATS_SECONDS="0.1"
+    )
+    wait_for_log(log, "15 trades buffered")
+    assert ingest_queue.is_empty()
+
+    assert processes.stop(process, signal.SIGTERM) == 0
+
+    assert ingest_queue.read(1) == [(texts(FRAMES), {"source": "live"})]
+    output = log.read_text()
+    assert "🛑 Stopping" in output
+    assert "Flushing 15 buffered trades" in output
+    assert "👋 Listener stopped: 1 messages (15 trades) published, 0 trades dropped" in output
+
+
+def test_connection_failures_are_reported_and_retried_until_stopped(listeners, tmp_path) -> None:
+    log = tmp_path / "stream.log"
+    process = start_stream(listeners, log, "ws://127.0.0.1:9")  # nothing listens on the discard port
+
+    wait_for_log(log, "WebSocket connection failed: ConnectionRefusedError", count=2)
+
+    assert processes.stop(process, signal.SIGTERM) == 0
+
+
+@pytest.mark.django_db(transaction=True)  # the child must see the committed row
+def test_a_new_subscription_row_reaches_the_live_connection_within_10_s(start_feed, listeners, tmp_path) -> None:
+    feed = start_feed()
+    log = tmp_path / "stream.log"
+    process = start_stream(listeners, log, feed.ws_url)
+    wait_for_log(log, "📡 Subscribed to T.*")
+
+    Subscription.objects.create(channel=f"T.{SYMBOL}")
+
+    wait_for_log(log, f"📡 Subscribed to T.{SYMBOL}", timeout=10)
+    wait_for_log(log, "📡 Unsubscribed from T.*")
+    assert processes.stop(process) == 0

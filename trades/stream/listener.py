@@ -1,0 +1,373 @@
+"""The supervisor: one Polygon connection at a time, reconnecting with backoff.
+
+`WebSocketClient.connect` returns on a clean close and, with `max_reconnects=0`, raises on an
+error close, so every reconnect goes through `supervise()`'s backoff. Each connection gets a
+fresh client: a reused one would not resubscribe. Connection *attempts* that fail before the
+handshake are retried inside websockets (polygon makes every error retryable) with the same
+backoff, and reported through `WebSocketsLog`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+from polygon import WebSocketClient
+from polygon.exceptions import AuthError
+
+from trades.services.subscriptions import FIREHOSE, enabled_channels
+from trades.stream.config import ClientOptions
+from trades.stream.frames import StatusEvent, count_trades, may_hold_status, status_events
+from trades.stream.lock import ListenerLock
+from trades.stream.publisher import BatchPublisher
+from trades.stream.stats import StatsReporter, StreamStats
+
+logger = logging.getLogger(__name__)
+
+# A connection that lived this long was healthy: the next failure starts backoff afresh.
+STABLE_CONNECTION_SECONDS = 60.0
+CLOSE_TIMEOUT_SECONDS = 3.0
+ERROR_STATUSES = {"max_connections", "error", "force_disconnect", "auth_timeout", "auth_failed"}
+WARNING_STATUSES = {"slow_consumer"}
+
+
+class ListenerLockHeld(RuntimeError):
+    pass
+
+
+class Outcome(enum.Enum):
+    CLOSED = "closed"  # the server closed cleanly
+    FAILED = "failed"
+    AUTH_FAILED = "auth_failed"
+    STOPPED = "stopped"  # we were asked to stop
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter: a random delay in [0, min(cap, base × 2^n)]."""
+
+    base: float = 1.0
+    cap: float = 60.0
+    attempt: int = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap, self.base * 2 ** min(self.attempt, 30))
+        self.attempt += 1
+        return random.uniform(0, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+    def fresh_delays(self) -> Iterator[float]:
+        """A new series for websockets' `reconnect_delays`."""
+        series = Backoff(self.base, self.cap)
+        while True:
+            yield series.next_delay()
+
+
+class WebSocketsLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """websockets' logger, with its failed connection attempts reported as ours."""
+
+    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
+        # websockets: "connect failed; reconnecting in %.1f seconds: %s" (delay, reason)
+        if isinstance(msg, str) and msg.startswith("connect failed") and len(args) == 2:
+            delay, reason = args
+            logger.warning("WebSocket connection failed: %s (retrying in %.1f s)", reason, delay)
+            return
+        super().log(level, msg, *args, **kwargs)
+
+
+def read_enabled_channels() -> list[str]:
+    # Runs in a worker thread that lives on: drop a broken or expired connection first.
+    close_old_connections()
+    return enabled_channels()
+
+
+def log_status(event: StatusEvent) -> None:
+    subscribed = event.message.removeprefix("subscribed to: ")
+    unsubscribed = event.message.removeprefix("unsubscribed to: ")
+    if event.status == "success" and subscribed != event.message:
+        logger.info("📡 Subscribed to %s", subscribed)
+    elif event.status == "success" and unsubscribed != event.message:
+        logger.info("📡 Unsubscribed from %s", unsubscribed)
+    elif event.status in ERROR_STATUSES:
+        logger.error("❌ Polygon status %s: %s", event.status, event.message)
+    elif event.status in WARNING_STATUSES:
+        logger.warning("⚠️ Polygon status %s: %s", event.status, event.message)
+    else:
+        logger.info("📡 Polygon status %s: %s", event.status, event.message)
+
+
+class Listener:
+    def __init__(
+        self,
+        *,
+        options: ClientOptions,
+        publisher: BatchPublisher,
+        lock: ListenerLock,
+        stats: StreamStats,
+        channels: list[str] | None = None,
+        once: bool = False,
+        refresh_seconds: float = 5.0,
+        stats_seconds: float = 5.0,
+        flush_timeout_seconds: float = 10.0,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.options = options
+        self.publisher = publisher
+        self.lock = lock
+        self.stats = stats
+        self.fixed_channels = channels  # --channels: the database is not consulted
+        self.once = once
+        self.refresh_seconds = refresh_seconds
+        self.stats_seconds = stats_seconds
+        self.flush_timeout_seconds = flush_timeout_seconds
+        self.backoff = backoff or Backoff()
+        self.channels: set[str] = set(channels or [])
+        self.client: WebSocketClient | None = None
+        self.exit_code = 0
+        self.exit_reason = ""
+        self._authenticated_websocket: object = None
+        self._stop = asyncio.Event()
+        self._reporter = StatsReporter(stats)
+
+    @classmethod
+    def from_settings(
+        cls,
+        options: ClientOptions,
+        *,
+        publisher: BatchPublisher,
+        lock: ListenerLock,
+        stats: StreamStats,
+        channels: list[str] | None = None,
+        once: bool = False,
+    ) -> Listener:
+        return cls(
+            options=options,
+            publisher=publisher,
+            lock=lock,
+            stats=stats,
+            channels=channels,
+            once=once,
+            refresh_seconds=settings.STREAM_SUBSCRIPTION_REFRESH_SECONDS,
+            stats_seconds=settings.STREAM_STATS_SECONDS,
+            flush_timeout_seconds=settings.STREAM_FLUSH_TIMEOUT_SECONDS,
+        )
+
+    # --- the whole life -------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Hold the lock, listen until stopped, flush, release. Returns the exit code."""
+        if not self.lock.acquire():
+            raise ListenerLockHeld(
+                f"Another stream listener is running (it holds the {self.lock.description}); "
+                "Polygon allows one connection per account, so this one exits."
+            )
+        logger.info("🔒 Listener lock held (%s)", self.lock.description)
+        self.publisher.start()
+        try:
+            asyncio.run(self.supervise())
+        finally:
+            self._ignore_sigterm()
+            self.flush()
+            self.lock.release()
+        return self.exit_code
+
+    async def supervise(self) -> None:
+        self._install_signal_handlers()
+        background = [asyncio.create_task(self.report_stats_forever())]
+        if self.fixed_channels is None:
+            background.append(asyncio.create_task(self.refresh_subscriptions_forever()))
+        if self.lock.renew_every_seconds:
+            background.append(asyncio.create_task(self.renew_lock_forever(self.lock.renew_every_seconds)))
+        try:
+            if self.fixed_channels is None:
+                await self.refresh_subscriptions()
+            while not self._stop.is_set():
+                started = time.monotonic()
+                outcome = await self.connect_once()
+                if outcome is Outcome.AUTH_FAILED:
+                    self.fail("authentication failed")
+                if outcome is Outcome.CLOSED and self.once:
+                    logger.info("The server closed the connection; --once: stopping")
+                    break
+                if self._stop.is_set():
+                    break
+                if time.monotonic() - started >= STABLE_CONNECTION_SECONDS:
+                    self.backoff.reset()
+                await self.pause_before_reconnect(self.backoff.next_delay())
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            self._remove_signal_handlers()
+
+    def flush(self) -> None:
+        buffered = self.publisher.trades_buffered
+        if buffered:
+            logger.info("Flushing %d buffered trades to the broker", buffered)
+        if not self.publisher.stop(self.flush_timeout_seconds):
+            logger.error("❌ Could not flush everything: %d trades left unpublished", self.publisher.trades_buffered)
+            self.fail("could not flush to the broker")
+        logger.info(
+            "👋 Listener stopped: %d messages (%d trades) published, %d trades dropped",
+            self.stats.messages_published,
+            self.stats.trades_published,
+            self.stats.trades_dropped,
+        )
+
+    def request_stop(self) -> None:
+        if not self._stop.is_set():
+            logger.info("🛑 Stopping: closing the connection, then flushing")
+        self._stop.set()
+
+    def fail(self, reason: str) -> None:
+        self.exit_code = 1
+        self.exit_reason = self.exit_reason or reason
+        self._stop.set()
+
+    # --- one connection -----------------------------------------------------------------------
+
+    async def connect_once(self) -> Outcome:
+        channels = sorted(self.channels or {FIREHOSE})
+        client = self.client = self.options.build_client(channels)
+        logger.info("🔌 Connecting to %s (channels: %s)", self.options.url, ", ".join(channels))
+        connection = asyncio.create_task(
+            client.connect(
+                self.on_frame,
+                logger=WebSocketsLog(logging.getLogger("websockets.client")),
+                reconnect_delays=self.backoff.fresh_delays,
+            )
+        )
+        stop_requested = asyncio.create_task(self._stop.wait())
+        await asyncio.wait({connection, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
+        stop_requested.cancel()
+        if not connection.done():
+            await self.close_client(client, connection)
+            return Outcome.STOPPED
+        try:
+            connection.result()
+        except AuthError as exc:
+            logger.error("❌ Authentication failed: %s", exc)
+            return Outcome.AUTH_FAILED
+        except Exception as exc:
+            logger.warning("WebSocket connection failed: %s: %s", type(exc).__name__, exc)
+            return Outcome.FAILED
+        logger.info("WebSocket connection closed by the server")
+        return Outcome.CLOSED
+
+    async def close_client(self, client: WebSocketClient, connection: asyncio.Task[None]) -> None:
+        if client.websocket is not None:
+            with suppress(Exception):
+                await asyncio.wait_for(client.close(), CLOSE_TIMEOUT_SECONDS)
+        # Closing makes connect() return; if it was between attempts, cancel it.
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(connection), CLOSE_TIMEOUT_SECONDS)
+        connection.cancel()
+        await asyncio.gather(connection, return_exceptions=True)
+
+    async def pause_before_reconnect(self, delay: float) -> None:
+        logger.info("Reconnecting in %.1f s", delay)
+        with suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def on_frame(self, message: str | bytes) -> None:
+        """The client's processor: runs inside the receive loop, so only cheap work here."""
+        frame = message.decode() if isinstance(message, bytes) else message
+        self.note_connection()
+        self.stats.frames_received += 1
+        trades = count_trades(frame)
+        self.stats.trades_received += trades
+        if may_hold_status(frame):
+            self.handle_statuses(frame)
+            if not trades:
+                return
+        self.publisher.offer(frame, trades)
+
+    def note_connection(self) -> None:
+        # Raw mode hides auth_success (the client consumes it); a first frame proves it.
+        websocket = self.client.websocket if self.client else None
+        if websocket is not self._authenticated_websocket:
+            self._authenticated_websocket = websocket
+            self.stats.connections += 1
+            logger.info("✅ Authenticated successfully!")
+
+    def handle_statuses(self, frame: str) -> None:
+        for event in status_events(frame):
+            self.stats.recent_statuses.append(event)
+            log_status(event)
+
+    # --- background tasks ----------------------------------------------------------------------
+
+    async def refresh_subscriptions_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_seconds)
+            await self.refresh_subscriptions()
+
+    async def refresh_subscriptions(self) -> None:
+        try:
+            channels = await asyncio.to_thread(read_enabled_channels)
+        except Exception as exc:
+            logger.warning("Could not read subscriptions (keeping %s): %s", sorted(self.channels) or [FIREHOSE], exc)
+            return
+        self.apply_channels(channels)
+
+    def apply_channels(self, channels: list[str]) -> None:
+        """Subscribe the live connection to exactly `channels`; the client applies it within ~1 s.
+
+        Runs on the client's loop. We state the whole set rather than calling subscribe()/
+        unsubscribe(): their wildcard rule (unsubscribing T.* drops every T.… channel) would
+        also drop explicit channels we still want.
+        """
+        desired = set(channels)
+        if desired == self.channels:
+            return
+        if self.channels:
+            added, removed = sorted(desired - self.channels), sorted(self.channels - desired)
+            logger.info("📡 Subscriptions changed: +%s -%s", added or "[]", removed or "[]")
+        self.channels = desired
+        if self.client is not None:
+            self.client.scheduled_subs = set(desired)
+            self.client.schedule_resub = True
+
+    async def report_stats_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.stats_seconds)
+            logger.info(self._reporter.report(self.publisher.trades_buffered))
+
+    async def renew_lock_forever(self, every_seconds: float) -> None:
+        while True:
+            await asyncio.sleep(every_seconds)
+            if not await asyncio.to_thread(self.lock.renew):
+                logger.error("❌ Lost the listener lock (%s); another listener may be running", self.lock.description)
+                self.fail("lost the listener lock")
+
+    # --- signals ----------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self.request_stop)
+
+    def _ignore_sigterm(self) -> None:
+        # Already stopping: a second SIGTERM must not cut the flush short (it is bounded anyway).
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+    def _remove_signal_handlers(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
