@@ -1,0 +1,358 @@
+"""The local feed's WebSocket server: Polygon's options stream protocol over any Source.
+
+Runs as the main loop of ``manage.py feed`` or in a thread of its own (tests, the benchmark).
+A REST side can later answer plain HTTP requests on the same port through websockets'
+``serve(process_request=...)`` hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+
+from trades.feed.protocol import (
+    AUTH_FAILED,
+    AUTH_SUCCESS,
+    AUTH_TIMEOUT,
+    CONNECTED,
+    MAX_CONNECTIONS,
+    ProtocolError,
+    Subscriptions,
+    error_frame,
+    handle_control,
+    parse_control,
+)
+from trades.feed.source import Source, limit_trades
+
+log = logging.getLogger("trades.feed")
+
+DEFAULT_API_KEY = "flowsite-local"
+# Refusals (wrong key, no auth, wrong market, kicked by a newer connection) close with 1008: an
+# error close, so the polygon client reconnects as it would against Polygon.
+REFUSED = CloseCode.POLICY_VIOLATION
+FAULT = CloseCode.INTERNAL_ERROR
+# Bigger than websockets' default (32 KiB): fewer waits for the socket when blasting frames.
+WRITE_LIMIT = 1024 * 1024
+# Seconds to wait for a client's answer to our close frame before dropping the TCP connection
+# (a client that raised AuthError never answers).
+CLOSE_TIMEOUT = 1.0
+
+
+@dataclass
+class FeedStats:
+    connections: int = 0  # WebSocket connections accepted
+    authenticated: int = 0
+    open: int = 0  # connections open now
+    kicked: int = 0  # older connections closed because of max_connections
+    frames_sent: int = 0
+    trades_sent: int = 0
+
+
+@dataclass(eq=False)
+class FeedConnection:
+    number: int
+    ws: ServerConnection
+    subscriptions: Subscriptions = field(default_factory=Subscriptions)
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+    streamer: asyncio.Task[None] | None = None
+    trades_sent: int = 0
+
+
+class Pacer:
+    """Paces frames to ``rate`` trades per second by sleeping before each frame; 0 is no limit."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.started: float | None = None
+        self.trades = 0
+
+    async def wait(self, trades: int) -> None:
+        if self.rate <= 0:
+            await asyncio.sleep(0)  # let other connections and control messages through
+            return
+        now = time.monotonic()
+        if self.started is None:
+            self.started = now
+        due = self.started + self.trades / self.rate
+        self.trades += trades
+        await asyncio.sleep(max(0.0, due - now))
+
+
+class FeedServer:
+    def __init__(
+        self,
+        *,
+        source: Source,
+        api_key: str = DEFAULT_API_KEY,
+        rate: float = 0.0,
+        frame_size: int = 100,
+        trades: int | None = None,
+        close_when_done: bool = False,
+        max_connections: int | None = 1,
+        disconnect_after: int | None = None,
+        auth_timeout: float = 5.0,
+        market: str = "options",
+    ) -> None:
+        """A Polygon-protocol feed of ``source``.
+
+        rate: trades per second (0 = as fast as possible); trades: stop each connection's stream
+        after this many; close_when_done: close with 1000 when the stream ends (else stay open);
+        max_connections: per key, a newer connection kicks the oldest (None = no limit);
+        disconnect_after: close the first streaming connection with 1011 after this many trades.
+        """
+        self.source = source
+        self.api_key = api_key
+        self.rate = rate
+        self.frame_size = frame_size
+        self.trades = trades
+        self.close_when_done = close_when_done
+        self.max_connections = max_connections
+        self.disconnect_after = disconnect_after
+        self.auth_timeout = auth_timeout
+        self.market = market
+        self.stats = FeedStats()
+        self.address: tuple[str, int] | None = None
+        self._admitted: list[FeedConnection] = []  # authenticated and open, oldest first
+        self._fault_armed = disconnect_after is not None
+        self._background: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def ws_url(self) -> str:
+        """What POLYGON_WS_URL should be set to (the client appends /options)."""
+        if self.address is None:
+            raise RuntimeError("the feed is not running")
+        return f"ws://{self.address[0]}:{self.address[1]}"
+
+    # --- Running -----------------------------------------------------------------------
+
+    async def run(self, host: str = "127.0.0.1", port: int = 8765, ready: Callable[[], None] | None = None) -> None:
+        """Serve until request_stop() or stop(); ``ready`` is called once the port is bound."""
+        self._loop = asyncio.get_running_loop()
+        async with serve(
+            self._handle, host, port, compression=None, close_timeout=CLOSE_TIMEOUT, write_limit=WRITE_LIMIT
+        ) as server:
+            self.address = bound_address(server)
+            if ready is not None:
+                ready()
+            await self._stopping.wait()
+        for task in list(self._background):
+            task.cancel()
+
+    def request_stop(self) -> None:
+        """Stop serving; call on the server's loop (a signal handler)."""
+        self._stopping.set()
+
+    def start_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        """Serve from a daemon thread; return the bound (host, port) once it accepts connections."""
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def serve_forever() -> None:
+            try:
+                asyncio.run(self.run(host, port, ready=ready.set))
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+
+        self._thread = threading.Thread(target=serve_forever, name="feed-server", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            raise failure[0]
+        assert self.address is not None
+        return self.address
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread started by start_in_thread (open connections get 1001)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # --- One connection --------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        self.stats.connections += 1
+        self.stats.open += 1
+        conn = FeedConnection(self.stats.connections, ws)
+        log.info("connection %d from %s", conn.number, format_peer(ws))
+        try:
+            await self._converse(conn)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._release(conn)
+            log.info("connection %d closed (code %s) after %d trades", conn.number, ws.close_code, conn.trades_sent)
+
+    async def _converse(self, conn: FeedConnection) -> None:
+        ws = conn.ws
+        path = urlsplit(ws.request.path).path if ws.request else ""
+        if path != f"/{self.market}":
+            log.warning("connection %d asked for %r; this feed serves /%s", conn.number, path, self.market)
+            await ws.send(error_frame(f"unknown market path {path!r}: this feed serves /{self.market}"))
+            await ws.close(REFUSED, "unknown market")
+            return
+        await ws.send(CONNECTED)
+        if not await self._authenticate(conn):
+            return
+        self._admit(conn)
+        conn.streamer = asyncio.create_task(self._stream(conn))
+        async for message in ws:
+            for reply in handle_control(conn.subscriptions, message):
+                await ws.send(reply)
+            log.info(
+                "connection %d: %s (channels now: %d)", conn.number, shorten(message), len(conn.subscriptions.channels)
+            )
+            if conn.subscriptions:
+                conn.subscribed.set()
+            else:
+                conn.subscribed.clear()
+
+    async def _authenticate(self, conn: FeedConnection) -> bool:
+        ws = conn.ws
+        deadline = asyncio.get_running_loop().time() + self.auth_timeout
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    text = await ws.recv()
+            except TimeoutError:
+                log.warning("connection %d sent no auth within %.1f s", conn.number, self.auth_timeout)
+                await ws.send(AUTH_TIMEOUT)
+                await ws.close(REFUSED, "authentication timeout")
+                return False
+            try:
+                message = parse_control(text)
+            except ProtocolError as exc:
+                await ws.send(error_frame(str(exc)))
+                continue
+            if message.action != "auth":
+                await ws.send(error_frame("not authenticated: send an auth action first"))
+                continue
+            if not hmac.compare_digest(message.params.encode(), self.api_key.encode()):
+                log.warning("connection %d: authentication failed", conn.number)
+                await ws.send(AUTH_FAILED)
+                await ws.close(REFUSED, "authentication failed")
+                return False
+            await ws.send(AUTH_SUCCESS)
+            log.info("connection %d authenticated", conn.number)
+            return True
+
+    def _admit(self, conn: FeedConnection) -> None:
+        self.stats.authenticated += 1
+        self._admitted.append(conn)
+        if self.max_connections is None:
+            return
+        while len(self._admitted) > self.max_connections:
+            older = self._admitted.pop(0)
+            log.warning(
+                "connection %d kicks connection %d (max_connections=%d)",
+                conn.number,
+                older.number,
+                self.max_connections,
+            )
+            self._kick(older)
+
+    def _kick(self, conn: FeedConnection) -> None:
+        self.stats.kicked += 1
+        if conn.streamer is not None:
+            conn.streamer.cancel()
+
+        async def tell_and_close() -> None:
+            try:
+                await conn.ws.send(MAX_CONNECTIONS)
+                await conn.ws.close(REFUSED, "max connections")
+            except ConnectionClosed:
+                pass
+
+        # In the background: a slow older client must not hold up the newer one.
+        self._spawn(tell_and_close())
+
+    def _release(self, conn: FeedConnection) -> None:
+        self.stats.open -= 1
+        if conn in self._admitted:
+            self._admitted.remove(conn)
+        if conn.streamer is not None:
+            conn.streamer.cancel()
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _claim_fault(self) -> int | None:
+        """The fault injection's trade count for the first streaming connection, None for the rest."""
+        if not self._fault_armed:
+            return None
+        self._fault_armed = False
+        return self.disconnect_after
+
+    # --- Streaming ------------------------------------------------------------------------
+
+    async def _stream(self, conn: FeedConnection) -> None:
+        try:
+            await self._stream_source(conn)
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("connection %d: the source failed", conn.number)
+            await conn.ws.close(FAULT, "feed source failed")
+
+    async def _stream_source(self, conn: FeedConnection) -> None:
+        ws = conn.ws
+        await conn.subscribed.wait()
+        fault_after = self._claim_fault()
+        limit = min_limit(self.trades, fault_after)
+        pacer = Pacer(self.rate)
+        streamed = 0
+        for frame in limit_trades(self.source.frames(self.frame_size), limit):
+            await conn.subscribed.wait()  # paused while the client has no channels
+            await pacer.wait(frame.trades)
+            selected = conn.subscriptions.select(frame)
+            if selected is not None:
+                await ws.send(selected.payload, text=True)
+                conn.trades_sent += selected.trades
+                self.stats.frames_sent += 1
+                self.stats.trades_sent += selected.trades
+            streamed += frame.trades
+        if fault_after is not None and streamed >= fault_after:
+            log.warning("connection %d: injected fault, closing with 1011 after %d trades", conn.number, streamed)
+            await ws.close(FAULT, "injected fault")
+            return
+        log.info("connection %d: the source is done after %d trades", conn.number, streamed)
+        if self.close_when_done:
+            await ws.close()
+
+
+def min_limit(*limits: int | None) -> int | None:
+    """The smallest of the limits that are set; None when none is."""
+    present = [limit for limit in limits if limit is not None]
+    return min(present) if present else None
+
+
+def bound_address(server: Server) -> tuple[str, int]:
+    host, port = server.sockets[0].getsockname()[:2]
+    return str(host), int(port)
+
+
+def format_peer(ws: ServerConnection) -> str:
+    peer = ws.remote_address
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+
+
+def shorten(message: str | bytes, limit: int = 200) -> str:
+    text = message.decode(errors="replace") if isinstance(message, bytes) else message
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
