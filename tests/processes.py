@@ -68,6 +68,16 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, interva
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def eventually(condition: Callable[[], object], timeout: float, interval: float = 0.1) -> bool:
+    """Wait until the condition holds, or the time is up; the caller asserts, with its own diff."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(interval)
+    return True
+
+
 def broker() -> redis.Redis:
     return redis.Redis.from_url(settings.CELERY_BROKER_URL)
 

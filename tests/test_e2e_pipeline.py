@@ -95,7 +95,7 @@ def test_the_tape_stores_exactly_the_hand_computed_hits(tmp_path):
         )
         assert stream.returncode == 0, stream.stdout + stream.stderr
         assert "✅ Authenticated successfully!" in stream.stderr + stream.stdout
-        # The listener has exited, so every batch is in the broker: idle means judged and stored.
+        processes.eventually(lambda: stored() == EXPECTED, timeout=30)
         processes.wait_for(processes.ingest_queue_idle, 30, "the ingest queue to drain")
     finally:
         processes.stop(worker)
