@@ -10,10 +10,12 @@ from trades.domain.rules import (
     Profile,
     Reference,
     RootInfo,
+    is_too_small,
     matching_profiles,
     parse_trade,
     passes_reference_rules,
     passes_trade_rules,
+    price_size_floor,
     strike_band,
 )
 
@@ -169,3 +171,28 @@ def test_a_hit_records_every_profile_it_matched():
     with_oi = Profile(id=3, name="oi", tickers=frozenset({"AAPL"}), size_gt_open_interest=True)
     matched = matching_profiles(trade(), [big, huge, with_oi], Reference(open_interest=10))
     assert [p.name for p in matched] == ["p", "oi"]
+
+
+def test_the_price_size_floor_is_the_smallest_minimum_premium_at_the_largest_multiplier():
+    small, big = profile(min_premium=25_000), profile(min_premium=50_000)
+    assert price_size_floor([small, big], {}) == pytest.approx(249.99995)
+    assert price_size_floor([small, big], {"AMC1": RootInfo("AMC", 1000)}) == pytest.approx(24.999995)
+    assert price_size_floor([small, profile()], {}) is None  # a profile without a minimum premium
+    assert price_size_floor([], {}) is None
+
+
+@pytest.mark.parametrize(
+    ("price", "size", "too_small"),
+    [
+        (2.49, 100, True),  # $24,900
+        (2.50, 100, False),  # exactly $25,000: could be a hit
+        (0, 100, False),  # malformed: left to the full parse, which rejects it
+        (1.0, 0, False),
+        (1.0, -5, False),
+        (1.0, True, False),
+        ("1.0", 1, False),
+        (None, 1, False),
+    ],
+)
+def test_only_well_formed_prints_are_too_small(price, size, too_small):
+    assert is_too_small({"p": price, "s": size}, price_size_floor([profile(min_premium=25_000)], {})) is too_small

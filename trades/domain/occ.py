@@ -54,7 +54,7 @@ class OptionSymbol:
 
 def parse_occ(symbol: object) -> OptionSymbol:
     """Parse ``O:AAPL251220C00190000``; raise InvalidSymbol with the reason otherwise."""
-    if not isinstance(symbol, str):
+    if type(symbol) is not str:
         raise InvalidSymbol(f"symbol must be a string, got {type(symbol).__name__}")
     return _parse_occ_cached(symbol)
 

@@ -106,17 +106,18 @@ class Reference:
 
 
 def parse_trade(event: dict, roots: dict[str, RootInfo]) -> Trade:
-    """Build a Trade from a Polygon options trade event (``ev == "T"``), or raise InvalidTrade."""
+    """Build a Trade from a Polygon options trade event (``ev == "T"``), or raise InvalidTrade.
+
+    This runs for every trade of the firehose, so it is written for speed: exact type checks
+    (which also refuse bools), positional construction, no generators.
+    """
+    get = event.get
     try:
-        option = parse_occ(event.get("sym"))
+        option = parse_occ(get("sym"))
     except InvalidSymbol as exc:
         raise InvalidTrade(str(exc)) from None
-    price = event.get("p")
-    size = event.get("s")
-    timestamp = event.get("t")
-    exchange = event.get("x")
-    sequence = event.get("q")
-    if not ((type(price) is float or type(price) is int) and 0 < price < math.inf):  # excludes bool and NaN
+    price, size, timestamp, exchange, sequence = get("p"), get("s"), get("t"), get("x"), get("q")
+    if not ((type(price) is float or type(price) is int) and 0 < price < math.inf):  # NaN fails too
         raise InvalidTrade(f"price 'p' must be a positive number, got {price!r}")
     if type(size) is not int or size <= 0:
         raise InvalidTrade(f"size 's' must be a positive integer, got {size!r}")
@@ -126,31 +127,65 @@ def parse_trade(event: dict, roots: dict[str, RootInfo]) -> Trade:
         raise InvalidTrade(f"exchange 'x' must be an integer, got {exchange!r}")
     if sequence is not None and (type(sequence) is not int or sequence < 0):
         raise InvalidTrade(f"sequence 'q' must be a non-negative integer, got {sequence!r}")
-    conditions = _parse_conditions(event.get("c"))
+    conditions = _parse_conditions(get("c"))
     trade_date = new_york_date(timestamp)
     if option.expiry < trade_date:
         raise InvalidTrade(f"contract expired {option.expiry} before the trade's date {trade_date}")
     root = roots.get(option.root)
+    if root is None:
+        underlying, shares_per_contract = underlying_for_root(option.root), DEFAULT_SHARES_PER_CONTRACT
+    else:
+        underlying, shares_per_contract = root.underlying, root.shares_per_contract
     return Trade(
-        option=option,
-        underlying=root.underlying if root else underlying_for_root(option.root),
-        shares_per_contract=root.shares_per_contract if root else DEFAULT_SHARES_PER_CONTRACT,
-        price=float(price),
-        size=size,
-        exchange=exchange,
-        conditions=conditions,
-        sip_timestamp=timestamp,
-        sequence=sequence,
-        trade_date=trade_date,
+        option,
+        underlying,
+        shares_per_contract,
+        float(price),
+        size,
+        exchange,
+        conditions,
+        timestamp,
+        sequence,
+        trade_date,
     )
 
 
 def _parse_conditions(raw: object) -> tuple[int, ...]:
     if raw is None:
         return ()
-    if type(raw) is not list or any(type(code) is not int for code in raw):
-        raise InvalidTrade(f"conditions 'c' must be a list of integers, got {raw!r}")
-    return tuple(raw)
+    if type(raw) is list:
+        for code in raw:
+            if type(code) is not int:
+                break
+        else:
+            return tuple(raw)
+    raise InvalidTrade(f"conditions 'c' must be a list of integers, got {raw!r}")
+
+
+def price_size_floor(profiles: list[Profile], roots: dict[str, RootInfo]) -> float | None:
+    """The price × size under which no profile's minimum premium can be met, even at the largest
+    known multiplier; None when some profile has no minimum premium (then nothing is too small)."""
+    minimums = [profile.min_premium for profile in profiles]
+    if not minimums or None in minimums:
+        return None
+    largest_multiplier = max([DEFAULT_SHARES_PER_CONTRACT, *(root.shares_per_contract for root in roots.values())])
+    return (min(m for m in minimums if m is not None) - 0.005) / largest_multiplier
+
+
+def is_too_small(event: dict, price_size_floor: float) -> bool:
+    """True for a well-formed print whose price × size is under the floor: it cannot be a hit.
+
+    The fast path of the firehose: two lookups instead of a full parse. Anything odd about
+    price or size answers False, so the full parse sees it and rejects it with a reason.
+    """
+    price, size = event.get("p"), event.get("s")
+    return (
+        (type(price) is float or type(price) is int)
+        and type(size) is int
+        and price > 0
+        and size > 0
+        and price * size < price_size_floor
+    )
 
 
 def with_contract(trade: Trade, underlying: str, shares_per_contract: int) -> Trade:
@@ -162,11 +197,16 @@ def with_contract(trade: Trade, underlying: str, shares_per_contract: int) -> Tr
 
 def passes_trade_rules(trade: Trade, profile: Profile) -> bool:
     """The rules that need only the trade: ticker, size, premium, DTE, conditions."""
-    if not profile.watches(trade.underlying):
+    tickers = profile.tickers
+    if trade.underlying not in tickers and WILDCARD not in tickers:
         return False
     if profile.min_size is not None and trade.size < profile.min_size:
         return False
-    if profile.min_premium is not None and trade.premium < profile.min_premium:
+    # Unrounded premium against min − half a cent: the same answer as the rounded premium ≥ min,
+    # without a round() per trade and profile.
+    if profile.min_premium is not None and (
+        trade.price * trade.size * trade.shares_per_contract < profile.min_premium - 0.005
+    ):
         return False
     if profile.min_dte is not None or profile.max_dte is not None:
         dte = trade.dte

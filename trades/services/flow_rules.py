@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import F, Q
 
 from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT
-from trades.domain.rules import WILDCARD, Profile, RootInfo
+from trades.domain.rules import WILDCARD, Profile, RootInfo, price_size_floor
 from trades.models import FilterProfile, OptionContract
 
 
@@ -26,6 +26,10 @@ class FlowRules:
     @property
     def watches_everything(self) -> bool:
         return any(WILDCARD in profile.tickers for profile in self.profiles)
+
+    @property
+    def price_size_floor(self) -> float | None:
+        return price_size_floor(self.profiles, self.roots)
 
 
 def load_flow_rules() -> FlowRules:

@@ -25,6 +25,7 @@ from trades.domain.rules import (
     Profile,
     Reference,
     Trade,
+    is_too_small,
     matching_profiles,
     parse_trade,
     passes_trade_rules,
@@ -123,9 +124,11 @@ def _trade_events(frames: list[str], report: IngestReport) -> Iterator[dict]:
 
 def _candidates(events: Iterator[dict], rules: FlowRules, report: IngestReport) -> list[Trade]:
     """Trades that pass the trade-only rules of at least one profile."""
-    profiles, roots = rules.profiles, rules.roots
+    profiles, roots, floor = rules.profiles, rules.roots, rules.price_size_floor
     candidates = []
     for event in events:
+        if floor is not None and is_too_small(event, floor):
+            continue  # most prints: too small for any profile, no need to parse the rest
         try:
             trade = parse_trade(event, roots)
         except InvalidTrade as exc:
