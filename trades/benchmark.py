@@ -1,0 +1,253 @@
+"""The throughput benchmark: synthetic trades through feed → listener → Redis → worker → PostgreSQL.
+
+Real parts only: the local feed runs in this process; `manage.py stream` and a Celery worker
+run as their own processes; the worker's Celery task events (one per batch) say how many
+trades it judged and how long it was busy. Nothing here asserts a speed: it prints numbers.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from celery import Celery
+
+from trades.feed.server import FeedServer
+from trades.feed.source import Frame, PrebuiltSource
+from trades.feed.synthetic import pregenerate_frames
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "flowsite-bench"
+
+
+@dataclass
+class WorkerTally:
+    """What the worker's task-succeeded events say, accumulated as they arrive."""
+
+    batches: int = 0
+    trades: int = 0
+    hits: int = 0
+    stored: int = 0
+    busy_seconds: float = 0.0
+    last_done: float = 0.0  # wall clock of the last batch's completion
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, event: dict) -> None:
+        counts = ast.literal_eval(event.get("result") or "{}")
+        with self.lock:
+            self.batches += 1
+            self.trades += counts.get("trades", 0)
+            self.hits += counts.get("hits", 0)
+            self.stored += counts.get("stored", 0)
+            self.busy_seconds += event.get("runtime", 0.0)
+            self.last_done = max(self.last_done, event.get("timestamp", 0.0))
+
+
+class TimedSource(PrebuiltSource):
+    """Prebuilt frames that note the wall clock of the first frame handed to the server."""
+
+    first_sent: float | None = None
+
+    def frames(self, frame_size: int) -> Iterator[Frame]:
+        for frame in super().frames(frame_size):
+            if self.first_sent is None:
+                self.first_sent = time.time()
+            yield frame
+
+
+@dataclass
+class Usage:
+    """A process's peak memory (with its children's) and CPU time (its reaped children included)."""
+
+    peak_mb: float
+    cpu_seconds: float
+
+
+class PeakMemory:
+    """Samples VmHWM of a process and its children from /proc until stopped.
+
+    ru_maxrss of a child is no use here: it counts the moment between fork and exec, when the
+    child still maps this process's prebuilt frames. VmHWM starts afresh at exec.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peaks_kb: dict[int, int] = {}
+        self.running = True
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while self.running:
+            for pid in [self.pid, *children(self.pid)]:
+                if (peak := vm_hwm_kb(pid)) is not None:
+                    self.peaks_kb[pid] = max(peak, self.peaks_kb.get(pid, 0))
+            time.sleep(0.05)
+
+    def stop(self) -> float:
+        """Stop sampling; the peak in MB summed over the process and its children."""
+        self.running = False
+        return sum(self.peaks_kb.values()) / 1024
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def vm_hwm_kb(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def cpu_seconds(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Result:
+    trades: int
+    generated_in: float
+    listener_seconds: float
+    listener: Usage
+    worker: WorkerTally
+    worker_processes: int
+    worker_usage: Usage
+    end_to_end_seconds: float
+    feed: Usage
+    pool: str
+
+    def lines(self) -> list[str]:
+        def rate(seconds: float) -> str:
+            return f"{self.trades / seconds:>12,.0f} trades/s" if seconds > 0 else "n/a"
+
+        def usage(of: Usage) -> str:
+            per_cpu = self.trades / of.cpu_seconds if of.cpu_seconds else 0
+            return f"CPU {of.cpu_seconds:5.2f} s ({per_cpu:,.0f} trades per CPU second), peak RSS {of.peak_mb:.0f} MB"
+
+        per_busy = self.worker.trades / self.worker.busy_seconds if self.worker.busy_seconds else 0
+        return [
+            f"trades      {self.trades:,} synthetic, frames of 100 (generated in {self.generated_in:.2f} s, untimed)",
+            f"listener    {rate(self.listener_seconds)}  {self.listener_seconds:5.2f} s first frame → exit   "
+            + usage(self.listener),
+            f"worker      {per_busy:>12,.0f} trades/s  per busy second of one of {self.worker_processes} "
+            f"{self.pool} process(es); {self.worker.batches} batches   " + usage(self.worker_usage),
+            f"end to end  {rate(self.end_to_end_seconds)}  {self.end_to_end_seconds:5.2f} s first frame sent → "
+            "last batch stored",
+            f"hits        {self.worker.hits:,} judged hits, {self.worker.stored:,} stored",
+            "feed        in this process, with the event receiver   " + usage(self.feed),
+        ]
+
+
+def run(app: Celery, trades: int, worker_processes: int, pool: str, child_env: dict[str, str], log_dir: Path) -> Result:
+    started = time.perf_counter()
+    source = TimedSource(pregenerate_frames(trades, frame_size=100))
+    generated_in = time.perf_counter() - started
+    own_cpu_before = cpu_seconds(resource.getrusage(resource.RUSAGE_SELF))
+
+    tally = WorkerTally()
+    receiver = start_event_receiver(app, tally)
+    worker = start_worker(worker_processes, pool, child_env, log_dir / "worker.log")
+    worker_memory = PeakMemory(worker.pid)
+    try:
+        wait_for_worker(app)
+        feed = FeedServer(source=source, api_key=API_KEY, close_when_done=True, max_connections=None)
+        host, port = feed.start_in_thread()
+        try:
+            listener, listener_exit = run_listener(f"ws://{host}:{port}", child_env, log_dir / "stream.log")
+            sent = feed.stats.trades_sent
+        finally:
+            feed.stop()
+        wait_until(lambda: tally.trades >= sent, timeout=300, what=f"the worker to judge {sent:,} trades")
+    finally:
+        worker_usage = stop(worker, worker_memory)
+        receiver.should_stop = True
+    first = source.first_sent or 0.0
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return Result(
+        trades=sent,
+        generated_in=generated_in,
+        listener_seconds=listener_exit - first,
+        listener=listener,
+        worker=tally,
+        worker_processes=worker_processes,
+        worker_usage=worker_usage,
+        end_to_end_seconds=tally.last_done - first,
+        feed=Usage(own.ru_maxrss / 1024, cpu_seconds(own) - own_cpu_before),
+        pool=pool,
+    )
+
+
+def start_event_receiver(app: Celery, tally: WorkerTally):  # type: ignore[no-untyped-def]
+    connection = app.connection_for_read()
+    receiver = app.events.Receiver(connection, handlers={"task-succeeded": tally.add})
+    threading.Thread(target=receiver.capture, kwargs={"limit": None, "timeout": None}, daemon=True).start()
+    return receiver
+
+
+def start_worker(processes: int, pool: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    args = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "flowsite",
+        "worker",
+        "-Q",
+        "ingest",
+        "-P",
+        pool,
+        "-c",
+        str(processes),
+    ]
+    args += ["-E", "-l", "WARNING", "--without-mingle", "--without-gossip", "-n", f"bench-{os.getpid()}@%h"]
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def wait_for_worker(app: Celery) -> None:
+    wait_until(lambda: app.control.ping(timeout=0.5), timeout=60, what="the worker to answer a ping")
+
+
+def run_listener(url: str, env: dict[str, str], log: Path) -> tuple[Usage, float]:
+    """Run `manage.py stream --once` to the end; return its peak memory and when it exited."""
+    listener_env = {**env, "POLYGON_WS_URL": url, "POLYGON_API_KEY": API_KEY}
+    args = [sys.executable, str(ROOT / "manage.py"), "stream", "--once", "--source", "replay"]
+    process = subprocess.Popen(args, cwd=ROOT, env=listener_env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    memory = PeakMemory(process.pid)
+    _, status, usage = os.wait4(process.pid, 0)
+    exited = time.time()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"the listener exited with {process.returncode}; see {log}")
+    return Usage(memory.stop(), cpu_seconds(usage)), exited
+
+
+def stop(process: subprocess.Popen, memory: PeakMemory) -> Usage:
+    """Warm-stop the worker; its CPU time includes its pool processes, which it reaps."""
+    peak_mb = memory.stop()
+    process.send_signal(signal.SIGTERM)
+    _, _, usage = os.wait4(process.pid, 0)
+    return Usage(peak_mb, cpu_seconds(usage))
+
+
+def wait_until(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)

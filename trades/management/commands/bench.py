@@ -1,0 +1,63 @@
+"""`manage.py bench`: trades per second through the real pipeline, printed (never asserted)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+
+from flowsite.celery import app
+from trades import benchmark
+
+
+class Command(BaseCommand):
+    help = "Replay synthetic trades through feed → listener → Redis → worker → PostgreSQL and print the rates."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--trades", type=int, default=1_000_000)
+        parser.add_argument("--workers", type=int, default=2, help="Worker pool processes (the machine has 2 cores).")
+        parser.add_argument("--pool", choices=["prefork", "solo"], default="prefork", help="Celery worker pool.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.require_real_services()
+        original_name = connection.settings_dict["NAME"]
+        bench_name = f"flowsite_bench_{uuid.uuid4().hex[:8]}"
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = bench_name
+        self.stdout.write(f"Creating database {bench_name} (dropped afterwards) …")
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        try:
+            with tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
+                result = benchmark.run(
+                    app, options["trades"], options["workers"], options["pool"], self.child_env(bench_name), Path(logs)
+                )
+        finally:
+            connection.creation.destroy_test_db(original_name, verbosity=0)
+            self.forget_broker_keys()
+        for line in result.lines():
+            self.stdout.write(line)
+
+    def require_real_services(self) -> None:
+        if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis"):
+            raise CommandError(
+                "the benchmark runs on PostgreSQL and Redis: set DATABASE_URL and CELERY_BROKER_URL (make bench does)"
+            )
+
+    def child_env(self, database: str) -> dict[str, str]:
+        db = connection.settings_dict
+        url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{database}"
+        return {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
+
+    def forget_broker_keys(self) -> None:
+        prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix")
+        if prefix:
+            client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+            keys = list(client.scan_iter(match=f"{prefix}*"))
+            if keys:
+                client.delete(*keys)
