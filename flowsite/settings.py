@@ -101,6 +101,9 @@ _BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport, but writing each message atomically (see flowsite/broker.py).
+    # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-transport
+    CELERY_BROKER_TRANSPORT = "flowsite.broker:FilesystemTransport"
     # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.filesystem.html
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(_BROKER_DIR / "queue"),

@@ -43,8 +43,8 @@ def smart_money_profile():
     FilterProfile.objects.create(name="big", watchlist=watchlist, min_premium=50_000, max_dte=30)
 
 
-def stored_sequences() -> list[int]:
-    return sorted(OptionTrade.objects.values_list("sequence", flat=True))
+def stored_sequences() -> list[int | None]:
+    return list(OptionTrade.objects.order_by("sequence").values_list("sequence", flat=True))
 
 
 def test_a_worker_killed_mid_batch_loses_nothing(smart_money_profile, tmp_path):

@@ -195,4 +195,6 @@ def test_the_price_size_floor_is_the_smallest_minimum_premium_at_the_largest_mul
     ],
 )
 def test_only_well_formed_prints_are_too_small(price, size, too_small):
-    assert is_too_small({"p": price, "s": size}, price_size_floor([profile(min_premium=25_000)], {})) is too_small
+    floor = price_size_floor([profile(min_premium=25_000)], {})
+    assert floor is not None
+    assert is_too_small({"p": price, "s": size}, floor) is too_small

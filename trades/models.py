@@ -183,3 +183,6 @@ class TradeMatch(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["trade", "profile"], name="unique_trade_profile")]
+
+    def __str__(self) -> str:
+        return f"{self.trade_id} matched {self.profile_id}"

@@ -1,0 +1,22 @@
+# One image for every flowsite process: web, worker, beat, stream, flower and the local feed.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    FLOWSITE_VAR_DIR=/app/var
+
+RUN useradd --create-home --uid 10001 flowsite
+WORKDIR /app
+
+# Dependencies first, so a code change does not reinstall them.
+COPY requirements/base.txt requirements/base.txt
+RUN pip install -r requirements/base.txt
+
+COPY . .
+RUN mkdir -p var && chown flowsite:flowsite var
+USER flowsite
+
+EXPOSE 8000
+CMD ["gunicorn", "flowsite.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

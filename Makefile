@@ -1,0 +1,65 @@
+# flowsite: the commands you need. `make demo` to see it run, `make test` before you push.
+#
+# The virtualenv lives in .venv. A stamp file per requirements file records what was
+# installed, so pip runs again only when the requirements change.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test services lint bench clean distclean
+
+help:
+	@echo "make demo    run feed, worker, listener and web locally (SQLite + filesystem broker, no servers)"
+	@echo "make test    run the tests against PostgreSQL and Redis on 127.0.0.1 (started if need be)"
+	@echo "make lint    ruff check, ruff format --check, mypy"
+	@echo "make bench   run the pipeline benchmark on PostgreSQL and Redis (started if need be)"
+	@echo "make clean   remove ./var (demo database and broker) and caches; distclean also removes .venv"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+		{ echo "flowsite needs Python 3.11 or newer: put python3.11 on PATH or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.base.stamp: requirements/base.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/base.txt
+	touch $@
+
+# dev.txt includes base.txt, so installing it also satisfies the base stamp.
+$(VENV)/.dev.stamp: requirements/dev.txt requirements/base.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $(VENV)/.base.stamp $@
+
+# The demo always runs on the embedded default, whatever the shell exports.
+demo: $(VENV)/.base.stamp
+	env -u DATABASE_URL -u CELERY_BROKER_URL DEBUG=1 $(BIN)/python manage.py demo $(ARGS)
+
+test: $(VENV)/.dev.stamp services
+	$(BIN)/python -m pytest $(ARGS)
+
+services: $(VENV)/.base.stamp
+	PYTHON=$(BIN)/python bash scripts/ensure-services
+
+# mypy imports the settings, which want a secret key unless DEBUG is on.
+lint: $(VENV)/.dev.stamp
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=1 $(BIN)/mypy .
+
+# On PostgreSQL and Redis: the local ones the tests use unless DATABASE_URL and
+# CELERY_BROKER_URL say otherwise (the bench creates and drops its own database).
+# DEBUG stays off (it records every query); a throwaway key satisfies the settings.
+bench: $(VENV)/.base.stamp services
+	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-bench-only-not-secret} \
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0} \
+	CELERY_KEY_PREFIX=$${CELERY_KEY_PREFIX:-flowsite-bench:} \
+	$(BIN)/python manage.py bench $(ARGS)
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
