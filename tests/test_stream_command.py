@@ -8,11 +8,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from kombu import Connection
 
 from tests import processes
-from tests.test_stream_publisher import IngestQueue
 from trades.feed.server import DEFAULT_API_KEY, FeedServer
 from trades.feed.source import Frame, PrebuiltSource, frame_from_events
 from trades.models import Subscription
@@ -40,14 +37,6 @@ def texts(frames: list[Frame]) -> list[str]:
 
 STATUS_ONLY = frame_from_events([{"ev": "status", "status": "info", "message": "replay starts"}])
 FRAMES = trade_frames(5)
-
-
-@pytest.fixture
-def ingest_queue() -> Iterator[IngestQueue]:
-    with Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
-        queue = IngestQueue(conn)
-        queue.purge()
-        yield queue
 
 
 @pytest.fixture

@@ -6,15 +6,14 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import suppress
 from urllib.parse import urlsplit
 
 import pytest
 from celery import Celery
 from django.conf import settings
-from kombu import Connection, Queue
 
+from tests.broker import IngestQueue
 from trades.stream.publisher import BatchPublisher, celery_publish
 from trades.stream.stats import StreamStats
 
@@ -26,50 +25,6 @@ def trade_frame(n: int, trades: int = 1) -> str:
         f'{{"ev":"T","sym":"O:AAPL251220C00190000","p":1.5,"s":1,"q":{n * 100 + i}}}' for i in range(trades)
     )
     return f"[{events}]"
-
-
-class IngestQueue:
-    """Reads `trades.ingest_batch` messages back from the prefixed `ingest` queue."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.queue = Queue("ingest", no_declare=True)(connection.default_channel)
-
-    def purge(self) -> None:
-        with suppress(Exception):
-            self.queue.purge()
-
-    def read(self, count: int, timeout: float = 10.0) -> list[tuple[list[str], dict]]:
-        messages: list[tuple[list[str], dict]] = []
-        deadline = time.monotonic() + timeout
-        while len(messages) < count and time.monotonic() < deadline:
-            message = self.queue.get(no_ack=True)
-            if message is None:
-                time.sleep(0.02)
-                continue
-            assert message.headers["task"] == "trades.ingest_batch"
-            args, kwargs, _embed = message.decode()
-            messages.append((args[0], kwargs))
-        return messages
-
-    def read_frames(self, count: int, timeout: float = 10.0) -> list[str]:
-        """The frames of as many messages as it takes to reach `count` frames."""
-        frames: list[str] = []
-        deadline = time.monotonic() + timeout
-        while len(frames) < count and time.monotonic() < deadline:
-            for message_frames, _kwargs in self.read(1, timeout=deadline - time.monotonic()):
-                frames += message_frames
-        return frames
-
-    def is_empty(self) -> bool:
-        return self.queue.get(no_ack=True) is None
-
-
-@pytest.fixture
-def ingest_queue() -> Iterator[IngestQueue]:
-    with Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
-        queue = IngestQueue(conn)
-        queue.purge()
-        yield queue
 
 
 @pytest.fixture
