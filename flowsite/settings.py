@@ -8,6 +8,7 @@ CELERY_BROKER_URL and DJANGO_SECRET_KEY (see README, "Configuration").
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -163,6 +164,60 @@ if POLYGON_FEED not in ("delayed", "realtime"):
     raise ImproperlyConfigured(f"POLYGON_FEED must be 'delayed' or 'realtime', not {POLYGON_FEED!r}")
 # A full ws://host:port or wss://host that overrides the feed's host (the local feed, a proxy).
 POLYGON_WS_URL = env.str("POLYGON_WS_URL", default="")
+
+# --- Reference data (Polygon REST) ----------------------------------------------------------
+POLYGON_REST_URL = env.str("POLYGON_REST_URL", default="https://api.polygon.io")
+POLYGON_REST_CONNECT_TIMEOUT = env.float("POLYGON_REST_CONNECT_TIMEOUT", default=5.0)
+POLYGON_REST_READ_TIMEOUT = env.float("POLYGON_REST_READ_TIMEOUT", default=30.0)
+POLYGON_REST_RETRIES = env.int("POLYGON_REST_RETRIES", default=5)  # for 429 and 5xx, with backoff
+# A rule judged on data older than this marks the trade `stale_reference` (seconds).
+OPEN_INTEREST_MAX_AGE_SECONDS = env.int("OPEN_INTEREST_MAX_AGE_SECONDS", default=36 * 3600)  # published daily
+SPOT_MAX_AGE_SECONDS = env.int("SPOT_MAX_AGE_SECONDS", default=15 * 60)
+STRIKES_MAX_AGE_SECONDS = env.int("STRIKES_MAX_AGE_SECONDS", default=4 * 24 * 3600)
+# Celery beat, in New York time (crontab fields: minute hour day-of-week).
+REFRESH_CONTRACTS_CRON = env.str("REFRESH_CONTRACTS_CRON", default="0 7 mon-fri")
+REFRESH_OPEN_INTEREST_CRON = env.str("REFRESH_OPEN_INTEREST_CRON", default="15 8,12,16 mon-fri")
+SPOT_REFRESH_SECONDS = env.float("SPOT_REFRESH_SECONDS", default=60.0)  # while the market is open
+# Contracts met on the T.* firehose that are not known yet are fetched on demand, at most this
+# often per worker (Celery rate limit syntax).
+REFERENCE_ON_DEMAND = env.bool("REFERENCE_ON_DEMAND", default=True)
+REFERENCE_ON_DEMAND_RATE = env.str("REFERENCE_ON_DEMAND_RATE", default="5/s")
+
+# The shared cache: the broker's Redis, or files under ./var for the embedded default. Workers
+# use it to agree on which unknown contracts are already being fetched.
+if CELERY_BROKER_URL.startswith("redis"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CELERY_BROKER_URL,
+            "KEY_PREFIX": env.str("CELERY_KEY_PREFIX", default="") + "flowsite-cache",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+
+def _crontab(spec: str) -> crontab:
+    minute, hour, day_of_week = spec.split()
+    return crontab(minute=minute, hour=hour, day_of_week=day_of_week)
+
+
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#timezone (beat's crontabs: market time)
+CELERY_TIMEZONE = "America/New_York"
+# https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html#beat-entries
+CELERY_BEAT_SCHEDULE = {
+    "refresh-conditions-and-exchanges": {"task": "trades.refresh_conditions", "schedule": _crontab("0 6 mon-fri")},
+    "refresh-contracts": {"task": "trades.refresh_contracts", "schedule": _crontab(REFRESH_CONTRACTS_CRON)},
+    "refresh-open-interest": {"task": "trades.refresh_open_interest", "schedule": _crontab(REFRESH_OPEN_INTEREST_CRON)},
+    "refresh-spot": {"task": "trades.refresh_spot", "schedule": SPOT_REFRESH_SECONDS},
+}
+CELERY_TASK_ROUTES["trades.refresh_*"] = {"queue": "reference"}
+CELERY_TASK_ROUTES["trades.resolve_contracts"] = {"queue": "reference"}
 
 # --- Listener tuning ---------------------------------------------------------------------
 STREAM_BATCH_TRADES = env.int("STREAM_BATCH_TRADES", default=5000)  # publish after N trades

@@ -106,7 +106,10 @@ class Underlying(models.Model):
     spot_updated_at = models.DateTimeField(null=True, blank=True)
     strike_min = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
     strike_max = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
-    strikes_updated_at = models.DateTimeField(null=True, blank=True)
+    strikes_updated_at = models.DateTimeField(null=True, blank=True, help_text="When the contract list was read.")
+    open_interest_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the chain snapshot (open interest) was last read."
+    )
 
     class Meta:
         ordering = ["ticker"]
@@ -132,6 +135,46 @@ class OptionContract(models.Model):
 
     def __str__(self) -> str:
         return self.symbol
+
+
+class ConditionCategory(models.TextChoices):
+    CANCELLED = conditions.CATEGORY_CANCELLED
+    LATE = conditions.CATEGORY_LATE
+    MULTI_LEG = conditions.CATEGORY_MULTI_LEG, "Multi-leg"
+    STOCK_OPTION = conditions.CATEGORY_STOCK_OPTION, "Stock-option"
+    REGULAR = conditions.CATEGORY_REGULAR
+
+
+class OptionCondition(models.Model):
+    """Polygon's options trade conditions, loaded from /v3/reference/conditions."""
+
+    code = models.PositiveIntegerField(primary_key=True)
+    name = models.CharField(max_length=200)
+    abbreviation = models.CharField(max_length=50, blank=True)
+    category = models.CharField(max_length=20, choices=ConditionCategory.choices, default=ConditionCategory.REGULAR)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class OptionExchange(models.Model):
+    """Polygon's options exchanges, loaded from /v3/reference/exchanges."""
+
+    id = models.PositiveIntegerField(primary_key=True)
+    name = models.CharField(max_length=200)
+    acronym = models.CharField(max_length=50, blank=True)
+    mic = models.CharField(max_length=10, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class TradeSource(models.TextChoices):
@@ -163,6 +206,9 @@ class OptionTrade(models.Model):
     open_interest = models.PositiveIntegerField(null=True, blank=True, help_text="As the rules saw it.")
     spot = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True, help_text="As the rules saw it.")
     profiles = models.ManyToManyField(FilterProfile, through="TradeMatch", related_name="trades")
+    stale_reference = models.BooleanField(
+        default=False, help_text="A rule was judged on reference data older than its configured maximum age."
+    )
     source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
     received_at = models.DateTimeField()
 
