@@ -1,11 +1,14 @@
 """The worker's service against real PostgreSQL: what a batch stores, and what it refuses."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from django.conf import settings
+from django.utils import timezone
+from kombu import Connection, Queue
 
 from trades.models import FilterProfile, OptionContract, OptionTrade, Underlying, WatchedTicker, Watchlist
 from trades.services import flow_rules
@@ -67,6 +70,7 @@ def test_a_batch_stores_exactly_its_hits_and_counts_the_rest(only_smart_money):
         "candidates": 2,
         "hits": 2,
         "stored": 2,
+        "unresolved": 0,
     }
     msft = OptionTrade.objects.get(sequence=8)
     assert (msft.underlying, msft.right, msft.strike, msft.premium, msft.dte) == ("MSFT", "P", 400, 60_000, 28)
@@ -145,3 +149,64 @@ def test_a_threshold_change_reaches_the_worker_within_the_ttl(only_smart_money, 
 def test_an_unknown_source_is_refused(only_smart_money):
     with pytest.raises(ValueError, match="unknown trade source"):
         ingest_frames([], source="somewhere")
+
+
+def amc_profile(**fields) -> None:
+    FilterProfile.objects.update(enabled=False)
+    watchlist, _ = Watchlist.objects.get_or_create(name="amc")
+    WatchedTicker.objects.get_or_create(watchlist=watchlist, symbol="AMC")
+    FilterProfile.objects.create(name="amc-oi", watchlist=watchlist, min_premium=5_000, **fields)
+
+
+def amc_contract(read_at, open_interest=99) -> None:
+    OptionContract.objects.create(
+        symbol="O:AMC260116C00005000",
+        root="AMC",
+        underlying="AMC",
+        expiry="2026-01-16",
+        right="C",
+        strike=5,
+        open_interest=open_interest,
+        open_interest_updated_at=read_at,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("hours_old", "stale"), [(1, False), (37, True)])
+def test_a_hit_judged_on_old_open_interest_is_marked_stale(hours_old, stale, settings):
+    settings.OPEN_INTEREST_MAX_AGE_SECONDS = 36 * 3600
+    amc_profile(size_gt_open_interest=True)
+    amc_contract(read_at=timezone.now() - timedelta(hours=hours_old))
+    ingest_frames([frame(trade(sym="O:AMC260116C00005000", p=5.0, s=100, q=1))])
+    assert OptionTrade.objects.get().stale_reference is stale
+
+
+@pytest.mark.django_db
+def test_unknown_contracts_are_sent_once_per_batch_to_be_looked_up_and_judged_again():
+    amc_profile(size_gt_open_interest=True)
+    batch = [
+        trade(sym="O:AMC260116C00007000", p=5.0, s=100, q=1),  # unknown contract: open interest unknown
+        trade(sym="O:AMC260116C00008000", p=5.0, s=100, q=2),  # unknown too
+        trade(sym="O:AMC260116C00008000", p=0.4, s=100, q=3),  # $4,000: too small for any profile, not sent
+    ]
+    with Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
+        queue = Queue("reference", no_declare=True)(conn.default_channel)
+        queue.purge()
+        report = ingest_frames([frame(*batch)], source="replay")
+        assert (report.hits, report.unresolved) == (0, 2)
+        message = queue.get(no_ack=True)
+        assert message is not None and queue.get(no_ack=True) is None  # one message for the batch
+    assert message.headers["task"] == "trades.resolve_contracts"
+    (frames,), kwargs, _ = message.decode()
+    assert kwargs == {"source": "replay"}
+    assert [(e["sym"], e["q"], e["p"], e["s"]) for e in orjson.loads(frames[0])] == [
+        ("O:AMC260116C00007000", 1, 5.0, 100),
+        ("O:AMC260116C00008000", 2, 5.0, 100),
+    ]
+
+
+@pytest.mark.django_db
+def test_judging_again_does_not_ask_again():
+    amc_profile(size_gt_open_interest=True)
+    report = ingest_frames([frame(trade(sym="O:AMC260116C00007000", p=5.0, s=100, q=1))], resolve_unknown=False)
+    assert report.unresolved == 0

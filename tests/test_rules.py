@@ -7,16 +7,19 @@ import pytest
 
 from trades.domain.rules import (
     InvalidTrade,
+    MaxAges,
     Profile,
     Reference,
     RootInfo,
     is_too_small,
+    judged_on_stale_data,
     matching_profiles,
     parse_trade,
     passes_reference_rules,
     passes_trade_rules,
     price_size_floor,
     strike_band,
+    trade_event,
 )
 
 NY = ZoneInfo("America/New_York")
@@ -198,3 +201,26 @@ def test_only_well_formed_prints_are_too_small(price, size, too_small):
     floor = price_size_floor([profile(min_premium=25_000)], {})
     assert floor is not None
     assert is_too_small({"p": price, "s": size}, floor) is too_small
+
+
+def test_stale_data_counts_only_for_the_rules_a_matched_profile_used():
+    limits = MaxAges(open_interest=100, spot=10, strikes=1000)
+    old_oi = Reference(open_interest_age=101, spot_age=1, strikes_age=1)
+    old_spot = Reference(open_interest_age=1, spot_age=11, strikes_age=1)
+    assert judged_on_stale_data([profile(size_gt_open_interest=True)], old_oi, limits)
+    assert not judged_on_stale_data([profile(strike_band=0.4)], old_oi, limits)
+    assert judged_on_stale_data([profile(strike_band=0.4)], old_spot, limits)
+    assert not judged_on_stale_data([profile(min_premium=1)], old_spot, limits)  # no reference rule
+    assert not judged_on_stale_data([profile(size_gt_open_interest=True)], Reference(), limits)  # unknown: not old
+
+
+@pytest.mark.parametrize("overrides", [{}, {"c": ...}, {"q": ...}, {"p": 5}])
+def test_trade_event_is_the_inverse_of_parse_trade(overrides):
+    parsed = trade(**overrides)
+    again = parse_trade(trade_event(parsed), {})
+    assert (again.key, again.conditions, again.premium, again.trade_date) == (
+        parsed.key,
+        parsed.conditions,
+        parsed.premium,
+        parsed.trade_date,
+    )

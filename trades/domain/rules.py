@@ -97,12 +97,43 @@ class Profile:
 
 @dataclass(frozen=True, slots=True)
 class Reference:
-    """What the reference data knew when a trade was judged; None where unknown."""
+    """What the reference data knew when a trade was judged; None where unknown.
+
+    The ages (seconds since each value was read) let a hit say it was judged on stale data.
+    """
 
     open_interest: int | None = None
     spot: float | None = None
     strike_min: float | None = None
     strike_max: float | None = None
+    open_interest_age: float | None = None
+    spot_age: float | None = None
+    strikes_age: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MaxAges:
+    """How old (seconds) reference data may be before a rule judged on it counts as stale."""
+
+    open_interest: float
+    spot: float
+    strikes: float
+
+
+def judged_on_stale_data(profiles: list[Profile], reference: Reference, max_ages: MaxAges) -> bool:
+    """True when a matched profile's reference rule used data older than its maximum age."""
+
+    def too_old(age: float | None, limit: float) -> bool:
+        return age is not None and age > limit
+
+    for profile in profiles:
+        if profile.size_gt_open_interest and too_old(reference.open_interest_age, max_ages.open_interest):
+            return True
+        if profile.strike_band is not None and (
+            too_old(reference.spot_age, max_ages.spot) or too_old(reference.strikes_age, max_ages.strikes)
+        ):
+            return True
+    return False
 
 
 def parse_trade(event: dict, roots: dict[str, RootInfo]) -> Trade:
@@ -148,6 +179,15 @@ def parse_trade(event: dict, roots: dict[str, RootInfo]) -> Trade:
         sequence,
         trade_date,
     )
+
+
+def trade_event(trade: Trade) -> dict:
+    """The Polygon event a Trade was parsed from (the inverse of parse_trade), to judge it again."""
+    event = {"ev": "T", "sym": trade.symbol, "x": trade.exchange, "p": trade.price, "s": trade.size}
+    event |= {"c": list(trade.conditions), "t": trade.sip_timestamp}
+    if trade.sequence is not None:
+        event["q"] = trade.sequence
+    return event
 
 
 def _parse_conditions(raw: object) -> tuple[int, ...]:

@@ -16,19 +16,24 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from flowsite.celery import app
 from trades.domain.calendar import utc_datetime
 from trades.domain.rules import (
     InvalidTrade,
+    MaxAges,
     Profile,
     Reference,
     Trade,
     is_too_small,
+    judged_on_stale_data,
     matching_profiles,
     parse_trade,
     passes_trade_rules,
+    trade_event,
     with_contract,
 )
 from trades.models import OptionContract, OptionTrade, TradeMatch, TradeSource, Underlying
@@ -49,6 +54,7 @@ class IngestReport:
     candidates: int = 0  # passed the trade-only rules
     hits: int = 0  # passed every rule of at least one profile
     stored: int = 0  # hits new to the database (hits - stored were already there)
+    unresolved: int = 0  # candidates sent to be judged again once their contract is looked up
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -59,18 +65,30 @@ class Hit:
     trade: Trade
     reference: Reference
     profiles: list[Profile]
+    stale: bool = False  # a reference rule was judged on data older than its maximum age
 
 
 def ingest_frames(
-    frames: list[str], source: str = TradeSource.LIVE, received_at: datetime | None = None
+    frames: list[str],
+    source: str = TradeSource.LIVE,
+    received_at: datetime | None = None,
+    resolve_unknown: bool = True,
 ) -> IngestReport:
+    """Judge the frames and store the hits.
+
+    resolve_unknown: candidates whose contract is not in the reference data are sent, once per
+    batch, to `trades.resolve_contracts`, which looks them up and judges them again (with False:
+    that second judging, which must not ask again).
+    """
     if source not in TradeSource.values:
         raise ValueError(f"unknown trade source {source!r}; expected one of {TradeSource.values}")
     report = IngestReport()
     rules = current_flow_rules()
     candidates = _candidates(_trade_events(frames, report), rules, report)
-    hits = _judge_with_reference(candidates, rules.profiles)
+    hits, unknown = _judge_with_reference(candidates, rules.profiles)
     report.candidates, report.hits = len(candidates), len(hits)
+    if unknown and resolve_unknown and settings.REFERENCE_ON_DEMAND:
+        report.unresolved = request_contracts(unknown, source)
     if hits:
         stored = store_hits(hits, source, received_at or timezone.now())
         report.stored = len(stored)
@@ -141,30 +159,55 @@ def _candidates(events: Iterator[dict], rules: FlowRules, report: IngestReport) 
     return candidates
 
 
-def _judge_with_reference(candidates: list[Trade], profiles: list[Profile]) -> list[Hit]:
-    """All rules again, now with each contract's underlying, multiplier, open interest and spot."""
+def _judge_with_reference(candidates: list[Trade], profiles: list[Profile]) -> tuple[list[Hit], list[Trade]]:
+    """All rules again, now with each contract's underlying, multiplier, open interest and spot.
+
+    Returns the hits, and the candidates whose contract is unknown but that a profile with
+    reference rules might match once it is known.
+    """
     if not candidates:
-        return []
+        return [], []
+    now = timezone.now()
     contracts = {
         row["symbol"]: row
         for row in OptionContract.objects.filter(symbol__in={trade.symbol for trade in candidates}).values(
-            "symbol", "underlying", "shares_per_contract", "open_interest"
+            "symbol", "underlying", "shares_per_contract", "open_interest", "open_interest_updated_at"
         )
     }
     trades = [_as_contract_says(trade, contracts.get(trade.symbol)) for trade in candidates]
     underlyings = {
         row["ticker"]: row
         for row in Underlying.objects.filter(ticker__in={trade.underlying for trade in trades}).values(
-            "ticker", "spot", "strike_min", "strike_max"
+            "ticker", "spot", "spot_updated_at", "strike_min", "strike_max", "strikes_updated_at"
         )
     }
-    hits = []
+    max_ages = _max_ages()
+    reference_profiles = [profile for profile in profiles if profile.needs_reference]
+    hits, unknown = [], []
     for trade in trades:
-        reference = _reference(contracts.get(trade.symbol), underlyings.get(trade.underlying))
+        contract = contracts.get(trade.symbol)
+        reference = _reference(contract, underlyings.get(trade.underlying), now)
         matched = matching_profiles(trade, profiles, reference)
         if matched:
-            hits.append(Hit(trade, reference, matched))
-    return hits
+            hits.append(Hit(trade, reference, matched, judged_on_stale_data(matched, reference, max_ages)))
+        if contract is None and any(passes_trade_rules(trade, profile) for profile in reference_profiles):
+            unknown.append(trade)
+    return hits, unknown
+
+
+def _max_ages() -> MaxAges:
+    return MaxAges(
+        open_interest=settings.OPEN_INTEREST_MAX_AGE_SECONDS,
+        spot=settings.SPOT_MAX_AGE_SECONDS,
+        strikes=settings.STRIKES_MAX_AGE_SECONDS,
+    )
+
+
+def request_contracts(trades: list[Trade], source: str) -> int:
+    """Ask a worker to look up these trades' contracts and judge the trades again."""
+    frame = orjson.dumps([trade_event(trade) for trade in trades]).decode()
+    app.send_task("trades.resolve_contracts", args=[[frame]], kwargs={"source": source}, queue="reference")
+    return len(trades)
 
 
 def _as_contract_says(trade: Trade, contract: Mapping[str, Any] | None) -> Trade:
@@ -173,15 +216,23 @@ def _as_contract_says(trade: Trade, contract: Mapping[str, Any] | None) -> Trade
     return with_contract(trade, contract["underlying"], contract["shares_per_contract"])
 
 
-def _reference(contract: Mapping[str, Any] | None, underlying: Mapping[str, Any] | None) -> Reference:
+def _reference(contract: Mapping[str, Any] | None, underlying: Mapping[str, Any] | None, now: datetime) -> Reference:
     def optional_float(value: Decimal | None) -> float | None:
         return None if value is None else float(value)
 
+    def age(read_at: datetime | None) -> float | None:
+        return None if read_at is None else (now - read_at).total_seconds()
+
+    contract = contract or {}
+    underlying = underlying or {}
     return Reference(
-        open_interest=contract["open_interest"] if contract else None,
-        spot=optional_float(underlying["spot"]) if underlying else None,
-        strike_min=optional_float(underlying["strike_min"]) if underlying else None,
-        strike_max=optional_float(underlying["strike_max"]) if underlying else None,
+        open_interest=contract.get("open_interest"),
+        spot=optional_float(underlying.get("spot")),
+        strike_min=optional_float(underlying.get("strike_min")),
+        strike_max=optional_float(underlying.get("strike_max")),
+        open_interest_age=age(contract.get("open_interest_updated_at")),
+        spot_age=age(underlying.get("spot_updated_at")),
+        strikes_age=age(underlying.get("strikes_updated_at")),
     )
 
 
@@ -228,6 +279,7 @@ def _trade_row(hit: Hit, source: str, received_at: datetime) -> OptionTrade:
         traded_at=utc_datetime(trade.sip_timestamp),
         open_interest=reference.open_interest,
         spot=None if reference.spot is None else Decimal(repr(reference.spot)),
+        stale_reference=hit.stale,
         source=source,
         received_at=received_at,
     )
