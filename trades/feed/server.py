@@ -1,14 +1,16 @@
-"""The local feed's WebSocket server: Polygon's options stream protocol over any Source.
+"""The local feed's server: Polygon's options stream protocol over any Source, and Polygon's REST
+API (trades/feed/rest.py) over a Reference, on the same port.
 
 Runs as the main loop of ``manage.py feed`` or in a thread of its own (tests, the benchmark).
-A REST side can later answer plain HTTP requests on the same port through websockets'
-``serve(process_request=...)`` hook.
+Plain HTTP requests (no WebSocket upgrade) are answered in websockets' ``process_request`` hook,
+before any handshake: the WebSocket path is untouched.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import http
 import logging
 import threading
 import time
@@ -17,9 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
 
 from trades.feed.protocol import (
     AUTH_FAILED,
@@ -33,7 +38,9 @@ from trades.feed.protocol import (
     handle_control,
     parse_control,
 )
+from trades.feed.rest import RestApi
 from trades.feed.source import Source, limit_trades
+from trades.feed.universe import Reference, Universe
 
 log = logging.getLogger("trades.feed")
 
@@ -57,6 +64,7 @@ class FeedStats:
     kicked: int = 0  # older connections closed because of max_connections
     frames_sent: int = 0
     trades_sent: int = 0
+    rest_requests: int = 0  # plain HTTP requests answered by the REST side
 
 
 @dataclass(eq=False)
@@ -103,8 +111,10 @@ class FeedServer:
         disconnect_after: int | None = None,
         auth_timeout: float = 5.0,
         market: str = "options",
+        reference: Reference | None = None,
     ) -> None:
-        """A Polygon-protocol feed of ``source``.
+        """A Polygon-protocol feed of ``source``, and Polygon's REST API over ``reference``
+        (None: no contracts; conditions and exchanges still answer).
 
         rate: trades per second (0 = as fast as possible); trades: stop each connection's stream
         after this many; close_when_done: close with 1000 when the stream ends (else stay open);
@@ -121,6 +131,8 @@ class FeedServer:
         self.disconnect_after = disconnect_after
         self.auth_timeout = auth_timeout
         self.market = market
+        self.reference: Reference = reference if reference is not None else Universe()
+        self.rest = RestApi(self.reference, api_key)
         self.stats = FeedStats()
         self.address: tuple[str, int] | None = None
         self._admitted: list[FeedConnection] = []  # authenticated and open, oldest first
@@ -137,13 +149,26 @@ class FeedServer:
             raise RuntimeError("the feed is not running")
         return f"ws://{self.address[0]}:{self.address[1]}"
 
+    @property
+    def rest_url(self) -> str:
+        """What POLYGON_REST_URL should be set to (RESTClient's ``base``)."""
+        if self.address is None:
+            raise RuntimeError("the feed is not running")
+        return f"http://{self.address[0]}:{self.address[1]}"
+
     # --- Running -----------------------------------------------------------------------
 
     async def run(self, host: str = "127.0.0.1", port: int = 8765, ready: Callable[[], None] | None = None) -> None:
         """Serve until request_stop() or stop(); ``ready`` is called once the port is bound."""
         self._loop = asyncio.get_running_loop()
         async with serve(
-            self._handle, host, port, compression=None, close_timeout=CLOSE_TIMEOUT, write_limit=WRITE_LIMIT
+            self._handle,
+            host,
+            port,
+            compression=None,
+            close_timeout=CLOSE_TIMEOUT,
+            write_limit=WRITE_LIMIT,
+            process_request=self._process_request,
         ) as server:
             self.address = bound_address(server)
             if ready is not None:
@@ -182,6 +207,21 @@ class FeedServer:
             self._loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
             self._thread.join(timeout)
+
+    # --- REST ------------------------------------------------------------------------------
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """None lets a WebSocket upgrade through to the handshake; any other request gets its REST answer."""
+        if is_websocket_upgrade(request):
+            return None
+        self.stats.rest_requests += 1
+        host = request.headers.get("Host")  # as the client dialed us: next_url points back the same way
+        base_url = f"http://{host}" if host else self.rest_url
+        answer = self.rest.handle(request.path, request.headers.get("Authorization"), base_url)
+        level = logging.DEBUG if answer.status == 200 else logging.INFO
+        path = urlsplit(request.path).path  # not the query: it may hold apiKey
+        log.log(level, "REST %s from %s: %d", shorten(path), format_peer(connection), answer.status)
+        return json_response(answer.status, answer.body)
 
     # --- One connection --------------------------------------------------------------------
 
@@ -335,6 +375,22 @@ class FeedServer:
         log.info("connection %d: the source is done after %d trades", conn.number, streamed)
         if self.close_when_done:
             await ws.close()
+
+
+def is_websocket_upgrade(request: Request) -> bool:
+    return "websocket" in request.headers.get("Upgrade", "").lower()
+
+
+def json_response(status: int, body: dict[str, object]) -> Response:
+    payload = orjson.dumps(body)
+    headers = Headers(
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(payload))),
+            ("Connection", "close"),
+        ]
+    )
+    return Response(status, http.HTTPStatus(status).phrase, headers, payload)
 
 
 def min_limit(*limits: int | None) -> int | None:

@@ -66,6 +66,7 @@ CONDITION_SHARES = ((sorted(CANCELLED), 0.01), (sorted(LATE), 0.005), (sorted(MU
 
 CALL_SHARE = 0.58
 HORIZON_DAYS = 63  # expiries up to nine weeks out
+MAX_MONEYNESS = 0.35  # strikes within ±35% of spot
 RISK_FREE_RATE = 0.04
 POOL_BITS = 12  # 4096 print templates per iteration
 TABLE_BITS = 12  # 4096 entries in the size and condition tables
@@ -107,6 +108,35 @@ def strike_step(spot: float) -> float:
         if spot < below:
             return step
     return 25.0
+
+
+def expected_move(underlying: UnderlyingModel, days: int) -> float:
+    """One standard deviation of the underlying's move by expiry, as a fraction of spot."""
+    return max(0.005, underlying.volatility * math.sqrt(max(days, 1) / 365))
+
+
+def strike_at(underlying: UnderlyingModel, moneyness: float) -> float:
+    """The listed strike nearest ``spot × (1 + moneyness)``, moneyness clamped to ±MAX_MONEYNESS."""
+    moneyness = min(MAX_MONEYNESS, max(-MAX_MONEYNESS, moneyness))
+    step = strike_step(underlying.spot)
+    return max(1, round(underlying.spot * (1 + moneyness) / step)) * step
+
+
+def listed_strikes(underlying: UnderlyingModel) -> list[float]:
+    """Every strike strike_at can give, low to high (rounding is monotonic: no gaps)."""
+    step = strike_step(underlying.spot)
+    low = round(strike_at(underlying, -MAX_MONEYNESS) / step)
+    high = round(strike_at(underlying, MAX_MONEYNESS) / step)
+    return [index * step for index in range(low, high + 1)]
+
+
+def listed_contracts(underlying: UnderlyingModel, trade_date: date) -> Iterator[tuple[date, str, float]]:
+    """(expiry, right, strike) of every contract the flow can print for ``underlying`` on ``trade_date``."""
+    strikes = listed_strikes(underlying)
+    for expiry in fridays(trade_date):
+        for right in ("C", "P"):
+            for strike in strikes:
+                yield expiry, right, strike
 
 
 def option_price(spot: float, strike: float, right: str, days: int, volatility: float) -> float:
@@ -168,11 +198,9 @@ def print_template(
     days = (expiry - trade_date).days
     right = "C" if rng.random() < CALL_SHARE else "P"
     # Strikes spread about one expected move around spot; calls lean above it, puts below.
-    spread = max(0.005, underlying.volatility * math.sqrt(max(days, 1) / 365))
+    spread = expected_move(underlying, days)
     lean = (0.8 if right == "C" else -0.8) * spread
-    moneyness = min(0.35, max(-0.35, rng.gauss(lean, spread)))
-    step = strike_step(underlying.spot)
-    strike = max(step, round(underlying.spot * (1 + moneyness) / step) * step)
+    strike = strike_at(underlying, rng.gauss(lean, spread))
     value = option_price(underlying.spot, strike, right, days, underlying.volatility)
     # Prints land around the mid: at the bid, the ask or in between.
     price = round_to_tick(value + rng.choice((-1, 0, 0, 1)) * tick_size(value))

@@ -17,6 +17,7 @@ from trades.feed.server import DEFAULT_API_KEY, FeedServer
 from trades.feed.source import Source
 from trades.feed.synthetic import DEFAULT_TICKERS, SyntheticFlow
 from trades.feed.tape import Tape, TapeError
+from trades.feed.universe import Reference, ReferenceFileError, SyntheticReference, load_reference_file
 
 log = logging.getLogger("trades.feed")
 
@@ -92,10 +93,17 @@ class Command(BaseCommand):
             "--disconnect-after", type=non_negative_int, help="fault injection: drop the first connection (1011)"
         )
         parser.add_argument("--max-connections", type=non_negative_int, default=1, help="per key; 0 = unlimited")
+        parser.add_argument(
+            "--reference",
+            type=Path,
+            help="serve these contracts, open interest and spots on the REST side (JSON; default: the synthetic "
+            "flow's own contracts, none for a tape)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        source = self.build_source(options)
         server = FeedServer(
-            source=self.build_source(options),
+            source=source,
             api_key=options["api_key"],
             rate=options["rate"],
             frame_size=options["frame_size"],
@@ -103,6 +111,7 @@ class Command(BaseCommand):
             close_when_done=options["close_when_done"],
             max_connections=options["max_connections"] or None,
             disconnect_after=options["disconnect_after"],
+            reference=self.build_reference(options, source),
         )
         self.serve(server, options["host"], options["port"])
 
@@ -119,6 +128,20 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(str(exc)) from None
 
+    def build_reference(self, options: dict[str, Any], source: Source) -> Reference | None:
+        """What the REST side lists: the --reference file, else the synthetic flow's contracts."""
+        if options["reference"] is not None:
+            try:
+                return load_reference_file(options["reference"])
+            except ReferenceFileError as exc:
+                raise CommandError(str(exc)) from None
+        if isinstance(source, SyntheticFlow):
+            reference = SyntheticReference(source)
+            reference.universe()  # built now, not on the first request
+            return reference
+        log.warning("a tape without --reference: the REST side lists no contracts")
+        return None
+
     def serve(self, server: FeedServer, host: str, port: int) -> None:
         """Serve until SIGINT or SIGTERM, then return (exit status 0)."""
 
@@ -126,12 +149,17 @@ class Command(BaseCommand):
             assert server.address is not None
             bound_port = server.address[1]
             log.info(
-                "local feed: %s on ws://%s:%d/options at %s trades/s; point the listener at it with "
-                "POLYGON_WS_URL=ws://%s:%d POLYGON_API_KEY=%s",
+                "local feed: %s on ws://%s:%d/options at %s trades/s, REST on http://%s:%d (%s); point the "
+                "listener at it with POLYGON_REST_URL=http://%s:%d POLYGON_WS_URL=ws://%s:%d POLYGON_API_KEY=%s",
                 server.source,
                 host,
                 bound_port,
                 server.rate or "max",
+                host,
+                bound_port,
+                server.reference,
+                listener_host(host),
+                bound_port,
                 listener_host(host),
                 bound_port,
                 server.api_key,

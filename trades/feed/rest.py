@@ -1,0 +1,361 @@
+"""Polygon's REST API, the part flowsite calls, served from a Reference.
+
+``GET /v3/reference/options/contracts[/{ticker}]``, ``/v3/snapshot/options/{underlying}[/{ticker}]``,
+``/v3/reference/conditions`` and ``/v3/reference/exchanges``: the paths, parameters, paging
+(``next_url`` with a ``cursor``), key check and JSON shapes of polygon-api-client 1.16.3's
+``RESTClient``. Pure: a request target and headers in, a status and a JSON body out.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import logging
+import operator
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
+
+from trades.domain.calendar import new_york_date
+from trades.feed.reference_data import OPTIONS_CONDITIONS, OPTIONS_EXCHANGES
+from trades.feed.snapshot import contract_snapshot, number
+from trades.feed.universe import Contract, Reference, Universe
+
+log = logging.getLogger("trades.feed")
+
+T = TypeVar("T")
+Query = dict[str, str]
+Field = tuple[Callable[[Any], Any], Callable[[str], Any]]  # how to read it from an item, how to parse the parameter
+
+CONTRACT_LIMITS = (10, 1000)  # (default, maximum) per page
+SNAPSHOT_LIMITS = (10, 250)
+CONDITION_LIMITS = (10, 1000)
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "": operator.eq,
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RestResponse:
+    status: int
+    body: dict[str, Any]
+
+
+class ApiError(Exception):
+    """An answer other than 200: its HTTP status, Polygon's ``status`` and the message."""
+
+    def __init__(self, http_status: int, status: str, message: str) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.status = status
+        self.message = message
+
+    def body(self, request_id: str) -> dict[str, Any]:
+        detail = "message" if self.status == "NOT_FOUND" else "error"
+        return {"status": self.status, "request_id": request_id, detail: self.message}
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "ERROR", message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, "NOT_FOUND", message)
+
+
+# --- Parameters --------------------------------------------------------------------------
+
+
+def parse_date(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+def parse_bool(text: str) -> bool:
+    if text not in ("true", "false"):
+        raise ValueError(text)
+    return text == "true"
+
+
+def parse_contract_type(text: str) -> str:
+    if text not in ("call", "put"):
+        raise ValueError(text)
+    return text
+
+
+def parameter(query: Query, key: str, parse: Callable[[str], T], default: T) -> T:
+    if key not in query:
+        return default
+    try:
+        return parse(query[key])
+    except ValueError:
+        raise bad_request(f"invalid value for {key}: {query[key]!r}") from None
+
+
+def filters(query: Query, fields: Mapping[str, Field]) -> list[Callable[[Any], bool]]:
+    """``field``, ``field.gt``, ``.gte``, ``.lt``, ``.lte`` parameters as predicates."""
+    predicates = []
+    for key in query:
+        name, _, suffix = key.partition(".")
+        if name not in fields:
+            continue
+        if suffix not in OPERATORS:
+            raise bad_request(f"unsupported filter {key}: use {name}, {name}.gt, .gte, .lt or .lte")
+        read, parse = fields[name]
+        predicates.append(predicate(read, OPERATORS[suffix], parameter(query, key, parse, None)))
+    return predicates
+
+
+def predicate(read: Callable[[Any], Any], compare: Callable[[Any, Any], bool], wanted: Any) -> Callable[[Any], bool]:
+    return lambda item: compare(read(item), wanted)
+
+
+def select(items: Sequence[T], predicates: list[Callable[[T], bool]]) -> list[T]:
+    return [item for item in items if all(predicate(item) for predicate in predicates)]
+
+
+def sort_items(items: list[T], query: Query, keys: Mapping[str, Callable[[T], Any]], default: str) -> list[T]:
+    sort = query.get("sort", default)
+    if sort not in keys:
+        raise bad_request(f"invalid value for sort: {sort!r}; one of {', '.join(keys)}")
+    order = query.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise bad_request(f"invalid value for order: {order!r}; asc or desc")
+    return sorted(items, key=keys[sort], reverse=order == "desc")
+
+
+def page_limit(query: Query, limits: tuple[int, int]) -> int:
+    """``limit`` (default and maximum per endpoint); above the maximum is the maximum."""
+    default, maximum = limits
+    limit = parameter(query, "limit", int, default)
+    if limit < 1:
+        raise bad_request(f"invalid value for limit: {limit}; 1 to {maximum}")
+    return min(limit, maximum)
+
+
+# --- Paging: the cursor carries the query and the offset -----------------------------------
+
+
+def encode_cursor(query: Query, offset: int) -> str:
+    fields = sorted({**query, "offset": str(offset)}.items())
+    return base64.urlsafe_b64encode(urlencode(fields).encode()).decode()
+
+
+def resolve_cursor(query: Query) -> tuple[Query, int]:
+    """The query to answer and the offset to start at: from ``cursor`` when there is one."""
+    if "cursor" not in query:
+        return query, 0
+    try:
+        decoded = dict(parse_qsl(base64.urlsafe_b64decode(query["cursor"].encode()).decode(), keep_blank_values=True))
+        offset = int(decoded.pop("offset"))
+    except (binascii.Error, UnicodeDecodeError, KeyError, ValueError):
+        raise bad_request("invalid cursor") from None
+    return decoded, offset
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Any]
+    next_url: str | None
+
+
+def paginate(items: Sequence[T], query: Query, offset: int, limits: tuple[int, int], url: str) -> Page:
+    limit = page_limit(query, limits)
+    end = offset + limit
+    next_url = f"{url}?{urlencode({'cursor': encode_cursor(query, end)})}" if end < len(items) else None
+    return Page(list(items[offset:end]), next_url)
+
+
+# --- Shapes --------------------------------------------------------------------------------
+
+
+def contract_json(contract: Contract) -> dict[str, Any]:
+    """One result of ``/v3/reference/options/contracts``."""
+    result: dict[str, Any] = {}
+    if contract.additional_underlyings:
+        result["additional_underlyings"] = list(contract.additional_underlyings)
+    result.update(
+        cfi=contract.cfi,
+        contract_type=contract.contract_type,
+        exercise_style=contract.exercise_style,
+        expiration_date=contract.expiration_date.isoformat(),
+        primary_exchange=contract.primary_exchange,
+        shares_per_contract=contract.shares_per_contract,
+        strike_price=number(contract.strike_price),
+        ticker=contract.ticker,
+        underlying_ticker=contract.underlying_ticker,
+    )
+    return result
+
+
+CONTRACT_FIELDS: dict[str, Field] = {
+    "underlying_ticker": (lambda c: c.underlying_ticker, str),
+    "contract_type": (lambda c: c.contract_type, parse_contract_type),
+    "expiration_date": (lambda c: c.expiration_date, parse_date),
+    "strike_price": (lambda c: c.strike_price, float),
+}
+CONTRACT_SORTS: dict[str, Callable[[Contract], Any]] = {
+    "ticker": lambda c: c.ticker,
+    "underlying_ticker": lambda c: c.underlying_ticker,
+    "expiration_date": lambda c: c.expiration_date,
+    "strike_price": lambda c: c.strike_price,
+}
+SNAPSHOT_FIELDS = {name: CONTRACT_FIELDS[name] for name in ("contract_type", "expiration_date", "strike_price")}
+SNAPSHOT_SORTS = {name: CONTRACT_SORTS[name] for name in ("ticker", "expiration_date", "strike_price")}
+CONDITION_FIELDS: dict[str, Field] = {
+    "asset_class": (lambda c: c["asset_class"], str),
+    "id": (lambda c: c["id"], int),
+}
+CONDITION_SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "id": lambda c: c["id"],
+    "name": lambda c: c["name"],
+    "type": lambda c: c["type"],
+    "asset_class": lambda c: c["asset_class"],
+}
+
+
+# --- The API -------------------------------------------------------------------------------
+
+
+class RestApi:
+    """Answers Polygon REST requests from ``reference``'s universe; ``api_key`` guards every one."""
+
+    def __init__(self, reference: Reference, api_key: str) -> None:
+        self.reference = reference
+        self.api_key = api_key
+        self.routes: list[tuple[re.Pattern[str], Callable[..., dict[str, Any]]]] = [
+            (re.compile(r"/v3/reference/options/contracts"), self.list_contracts),
+            (re.compile(r"/v3/reference/options/contracts/(?P<ticker>[^/]+)"), self.get_contract),
+            (re.compile(r"/v3/snapshot/options/(?P<underlying>[^/]+)"), self.chain_snapshot),
+            (re.compile(r"/v3/snapshot/options/(?P<underlying>[^/]+)/(?P<ticker>[^/]+)"), self.contract_snapshot),
+            (re.compile(r"/v3/reference/conditions"), self.list_conditions),
+            (re.compile(r"/v3/reference/exchanges"), self.list_exchanges),
+        ]
+
+    def handle(self, target: str, authorization: str | None, base_url: str) -> RestResponse:
+        """Answer ``GET target`` (path and query); ``base_url`` (``http://host:port``) prefixes next_url."""
+        request_id = uuid.uuid4().hex
+        try:
+            path, query = split_target(target)
+            self.authenticate(query, authorization)
+            body = self.route(path, query, base_url)
+        except ApiError as exc:
+            return RestResponse(exc.http_status, exc.body(request_id))
+        except Exception:
+            log.exception("REST %s failed", target)
+            return RestResponse(500, {"status": "ERROR", "request_id": request_id, "error": "internal error"})
+        return RestResponse(200, ok_body(body, request_id))
+
+    def authenticate(self, query: Query, authorization: str | None) -> None:
+        key = query.pop("apiKey", None)
+        if key is None and authorization is not None and authorization.startswith("Bearer "):
+            key = authorization.removeprefix("Bearer ")
+        if key is None:
+            raise ApiError(401, "ERROR", "API Key was not provided")
+        if not hmac.compare_digest(key.encode(), self.api_key.encode()):
+            raise ApiError(401, "ERROR", "Unknown API Key")
+
+    def route(self, path: str, query: Query, base_url: str) -> dict[str, Any]:
+        for pattern, endpoint in self.routes:
+            found = pattern.fullmatch(path)
+            if found is not None:
+                arguments = {name: unquote(value) for name, value in found.groupdict().items()}
+                return endpoint(query=query, url=base_url + path, **arguments)
+        raise not_found(f"no such endpoint: {path}")
+
+    # --- Contracts ---
+
+    def list_contracts(self, query: Query, url: str) -> dict[str, Any]:
+        query, offset = resolve_cursor(query)
+        universe = self.reference.universe()
+        underlying = query.get("underlying_ticker")
+        candidates = universe.chain(underlying) if underlying is not None else universe.contracts
+        as_of = parameter(query, "as_of", parse_date, universe.as_of)
+        expired = parameter(query, "expired", parse_bool, False)
+        contracts = [contract for contract in candidates if is_expired(contract, as_of) == expired]
+        contracts = sort_items(select(contracts, filters(query, CONTRACT_FIELDS)), query, CONTRACT_SORTS, "ticker")
+        page = paginate(contracts, query, offset, CONTRACT_LIMITS, url)
+        return {"results": [contract_json(contract) for contract in page.items], "next_url": page.next_url}
+
+    def get_contract(self, query: Query, url: str, ticker: str) -> dict[str, Any]:
+        contract = self.reference.universe().contract(ticker)
+        if contract is None:
+            raise not_found(f"no options contract {ticker}")
+        return {"results": contract_json(contract)}
+
+    # --- Snapshots ---
+
+    def chain_snapshot(self, query: Query, url: str, underlying: str) -> dict[str, Any]:
+        query, offset = resolve_cursor(query)
+        universe = self.reference.universe()
+        ticker = underlying.removeprefix("I:")
+        live = [contract for contract in universe.chain(ticker) if not is_expired(contract, universe.as_of)]
+        contracts = sort_items(select(live, filters(query, SNAPSHOT_FIELDS)), query, SNAPSHOT_SORTS, "ticker")
+        page = paginate(contracts, query, offset, SNAPSHOT_LIMITS, url)
+        return {"results": snapshots(universe, page.items), "next_url": page.next_url}
+
+    def contract_snapshot(self, query: Query, url: str, underlying: str, ticker: str) -> dict[str, Any]:
+        universe = self.reference.universe()
+        contract = universe.contract(ticker)
+        if contract is None or contract.underlying_ticker != underlying.removeprefix("I:"):
+            raise not_found(f"no options contract {ticker} on {underlying}")
+        return {"results": snapshots(universe, [contract])[0]}
+
+    # --- Conditions and exchanges ---
+
+    def list_conditions(self, query: Query, url: str) -> dict[str, Any]:
+        query, offset = resolve_cursor(query)
+        conditions = select(OPTIONS_CONDITIONS, filters(query, CONDITION_FIELDS))
+        if "data_type" in query:
+            conditions = [c for c in conditions if query["data_type"] in c["data_types"]]
+        if "sip" in query:
+            conditions = [c for c in conditions if query["sip"] in c["sip_mapping"]]
+        page = paginate(sort_items(conditions, query, CONDITION_SORTS, "id"), query, offset, CONDITION_LIMITS, url)
+        return {"results": page.items, "next_url": page.next_url, "count": len(page.items)}
+
+    def list_exchanges(self, query: Query, url: str) -> dict[str, Any]:
+        exchanges = [
+            exchange
+            for exchange in OPTIONS_EXCHANGES
+            if query.get("asset_class", "options") == "options" and query.get("locale", "us") == "us"
+        ]
+        return {"results": exchanges, "count": len(exchanges)}
+
+
+def split_target(target: str) -> tuple[str, Query]:
+    """``/path?query`` → the path (no trailing slash) and its parameters (the last of repeats)."""
+    parts = urlsplit(target)
+    return parts.path.rstrip("/") or "/", dict(parse_qsl(parts.query, keep_blank_values=True))
+
+
+def ok_body(body: dict[str, Any], request_id: str) -> dict[str, Any]:
+    """Polygon's order: results, status, request_id, then next_url (only if there is a next page) and count."""
+    trailer = {key: body.pop(key) for key in ("next_url", "count") if key in body}
+    answer = {**body, "status": "OK", "request_id": request_id}
+    answer.update((key, value) for key, value in trailer.items() if value is not None)
+    return answer
+
+
+def is_expired(contract: Contract, as_of: date | None) -> bool:
+    """Expired before ``as_of``; with no as_of (a reference file without one), never."""
+    return as_of is not None and contract.expiration_date < as_of
+
+
+def snapshots(universe: Universe, contracts: Sequence[Contract]) -> list[dict[str, Any]]:
+    as_of = universe.as_of or new_york_date(time.time_ns() // 1_000_000)
+    now_ns = time.time_ns()
+    results = []
+    for contract in contracts:
+        underlying = universe.underlying(contract.underlying_ticker)
+        if underlying is not None:
+            results.append(contract_snapshot(contract, underlying, as_of, now_ns))
+    return results
