@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from trades.models import (
     FilterProfile,
+    OptionCondition,
     OptionContract,
+    OptionExchange,
     OptionTrade,
     Subscription,
     TradeMatch,
@@ -58,8 +63,17 @@ class FilterProfileAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "description", "enabled", "watchlist"]}),
         ("Rules (an empty bound is off)", {"fields": ["min_premium", "min_size", ("min_dte", "max_dte")]}),
         ("Reference rules", {"fields": ["size_gt_open_interest", "strike_band"]}),
-        ("Conditions", {"fields": ["exclude_conditions"]}),
+        ("Conditions", {"fields": ["exclude_conditions", "excluded_condition_names"]}),
     ]
+    readonly_fields = ["excluded_condition_names"]
+
+    @admin.display(description="excluded conditions, by name")
+    def excluded_condition_names(self, profile: FilterProfile) -> str:
+        codes = sorted({code for code in profile.exclude_conditions or [] if isinstance(code, int)})
+        if not codes:
+            return "none"
+        names = dict(OptionCondition.objects.filter(code__in=codes).values_list("code", "name"))
+        return "; ".join(f"{code} {names.get(code, '(not in the loaded conditions list)')}" for code in codes)
 
     @admin.display(description="DTE")
     def dte_window(self, profile: FilterProfile) -> str:
@@ -78,10 +92,63 @@ class SubscriptionAdmin(admin.ModelAdmin):
     search_fields = ["channel"]
 
 
+def age_text(then: datetime | None, now: datetime) -> str:
+    """How long ago, the way a person says it: "never", "42 s", "3 min", "5 h", "2 d"."""
+    if then is None:
+        return "never"
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    if seconds < 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
+
+
 @admin.register(Underlying)
 class UnderlyingAdmin(admin.ModelAdmin):
-    list_display = ["ticker", "spot", "spot_updated_at", "strike_min", "strike_max", "strikes_updated_at"]
+    list_display = ["ticker", "spot", "spot_age", "strike_min", "strike_max", "strikes_age", "open_interest_age"]
     search_fields = ["ticker"]
+
+    @admin.display(description="spot read", ordering="spot_updated_at")
+    def spot_age(self, underlying: Underlying) -> str:
+        return age_text(underlying.spot_updated_at, timezone.now())
+
+    @admin.display(description="strikes read", ordering="strikes_updated_at")
+    def strikes_age(self, underlying: Underlying) -> str:
+        return age_text(underlying.strikes_updated_at, timezone.now())
+
+    @admin.display(description="open interest read", ordering="open_interest_updated_at")
+    def open_interest_age(self, underlying: Underlying) -> str:
+        return age_text(underlying.open_interest_updated_at, timezone.now())
+
+
+class LoadedFromPolygonAdmin(admin.ModelAdmin):
+    """Read-mostly: rows come from Polygon (manage.py refresh_reference, beat) and are replaced on
+    every refresh, so an edit here would not last. Browse and search only."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(OptionCondition)
+class OptionConditionAdmin(LoadedFromPolygonAdmin):
+    list_display = ["code", "name", "abbreviation", "category", "updated_at"]
+    list_filter = ["category"]
+    search_fields = ["=code", "name", "abbreviation"]
+
+
+@admin.register(OptionExchange)
+class OptionExchangeAdmin(LoadedFromPolygonAdmin):
+    list_display = ["id", "name", "acronym", "mic", "updated_at"]
+    search_fields = ["=id", "name", "acronym", "mic"]
 
 
 @admin.register(OptionContract)

@@ -1,6 +1,6 @@
-"""The trade's date in America/New_York, from a SIP timestamp in milliseconds."""
+"""Market time: the trade's date in America/New_York (from a SIP timestamp) and the regular session."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -26,3 +26,20 @@ def new_york_date(sip_timestamp_ms: int) -> date:
 
 def utc_datetime(sip_timestamp_ms: int) -> datetime:
     return datetime.fromtimestamp(sip_timestamp_ms / 1000, tz=UTC)
+
+
+MARKET_OPEN = time(9, 30)
+MARKET_CLOSE = time(16, 0)
+
+
+def is_market_open(now: datetime) -> bool:
+    """Whether US options trade their regular session at that instant: New York weekdays,
+    9:30 inclusive to 16:00 exclusive.
+
+    There is no holiday calendar and no early close: on a holiday or after a 13:00 close this
+    says open, which costs at most a few spot reads that change nothing.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("is_market_open needs an aware datetime")
+    local = now.astimezone(NEW_YORK)
+    return local.weekday() < 5 and MARKET_OPEN <= local.time() < MARKET_CLOSE

@@ -1,0 +1,347 @@
+"""Polygon REST responses → the records of trades/domain/reference.py.
+
+Every loader reads all it needs before returning (nothing is written here), and judges each item
+on its own: a malformed item is logged, counted in ``issues`` and skipped, never fatal. What the
+network or the server does wrong (timeouts, 429/5xx after retries, non-200, a page that is not
+JSON) raises, so the caller keeps its old data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from itertools import islice
+from typing import Any
+
+from polygon import RESTClient
+from polygon.exceptions import BadResponse
+
+from trades.domain import conditions
+from trades.domain.occ import InvalidSymbol, parse_occ
+from trades.domain.reference import ChainSnapshot, ConditionInfo, ContractInfo, ExchangeInfo
+from trades.reference.client import ReferenceDataError
+
+logger = logging.getLogger(__name__)
+
+CONTRACTS_PAGE_SIZE = 1000  # the endpoint's maximum
+CHAIN_PAGE_SIZE = 250  # the endpoint's maximum
+CONDITIONS_PAGE_SIZE = 1000
+MAX_ISSUES_LOGGED = 20
+# Index options: the chain snapshot may want the index ticker ("I:SPX") rather than "SPX".
+INDEX_UNDERLYINGS = frozenset({"SPX", "NDX", "RUT", "VIX", "XSP", "DJX", "OEX", "XEO"})
+_PRICE_PLACES = Decimal("0.0001")
+_RIGHTS = {"call": "C", "put": "P"}
+
+
+class MalformedItem(ValueError):
+    """One item of a response that cannot become a record."""
+
+
+@dataclass
+class LoadIssues:
+    """Items skipped while loading, with the first few reasons (each one is also logged)."""
+
+    skipped: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def skip(self, what: str, reason: str, item: object) -> None:
+        self.skipped += 1
+        if self.skipped <= MAX_ISSUES_LOGGED:
+            self.reasons.append(f"{what}: {reason}")
+            logger.warning("skipped %s: %s: %.300r", what, reason, item)
+        elif self.skipped == MAX_ISSUES_LOGGED + 1:
+            logger.warning("skipping more malformed items (only the first %d are logged)", MAX_ISSUES_LOGGED)
+
+
+def normalize_ticker(ticker: str) -> str:
+    """Upper case, and Polygon's index form "I:SPX" as "SPX" (what watchlists and trades use)."""
+    ticker = ticker.strip().upper()
+    return ticker.removeprefix("I:")
+
+
+# --- contracts -------------------------------------------------------------------------------
+
+
+def load_contracts(client: RESTClient, underlying: str, issues: LoadIssues | None = None) -> list[ContractInfo]:
+    """Every listed (unexpired) contract of the underlying, all pages; SPX lists SPXW too."""
+    issues = issues if issues is not None else LoadIssues()
+    items = client.list_options_contracts(underlying_ticker=underlying, expired=False, limit=CONTRACTS_PAGE_SIZE)
+    contracts: dict[str, ContractInfo] = {}  # by symbol: a contract repeated across pages counts once
+    for item in items:
+        try:
+            contract = contract_from_reference(item)
+        except MalformedItem as exc:
+            issues.skip(f"contract of {underlying}", str(exc), item)
+            continue
+        contracts[contract.symbol] = contract
+    return list(contracts.values())
+
+
+def load_contract(client: RESTClient, symbol: str) -> ContractInfo | None:
+    """One contract by its OCC symbol, or None when Polygon's answer holds no usable contract."""
+    item = client.get_options_contract(symbol)
+    if not hasattr(item, "ticker"):  # the client returns [] for a body without "results"
+        logger.warning("no contract in Polygon's answer for %s: %.300r", symbol, item)
+        return None
+    try:
+        contract = contract_from_reference(item)
+    except MalformedItem as exc:
+        logger.warning("contract %s is malformed: %s: %.300r", symbol, exc, item)
+        return None
+    if contract.symbol != symbol:
+        logger.warning("asked for contract %s, Polygon answered %s", symbol, contract.symbol)
+        return None
+    return contract
+
+
+def contract_from_reference(item: Any) -> ContractInfo:
+    """A ContractInfo from ``/v3/reference/options/contracts`` (underlying and multiplier as given)."""
+    underlying = getattr(item, "underlying_ticker", None)
+    if not isinstance(underlying, str) or not underlying.strip():
+        raise MalformedItem(f"underlying_ticker must be a ticker, got {underlying!r}")
+    return _contract(
+        getattr(item, "ticker", None),
+        normalize_ticker(underlying),
+        getattr(item, "shares_per_contract", None),
+        getattr(item, "expiration_date", None),
+        getattr(item, "contract_type", None),
+    )
+
+
+def _contract(ticker: object, underlying: str, shares: object, expiration: object, kind: object) -> ContractInfo:
+    try:
+        option = parse_occ(ticker)
+    except InvalidSymbol as exc:
+        raise MalformedItem(str(exc)) from None
+    if expiration is not None and expiration != option.expiry.isoformat():
+        raise MalformedItem(f"expiration_date {expiration!r} disagrees with the symbol's {option.expiry}")
+    if kind is not None and _RIGHTS.get(str(kind).lower()) != option.right:
+        raise MalformedItem(f"contract_type {kind!r} disagrees with the symbol's {option.right}")
+    return ContractInfo(
+        symbol=option.symbol,
+        underlying=underlying,
+        root=option.root,
+        expiry=option.expiry,
+        right=option.right,
+        strike=option.strike,
+        shares_per_contract=_shares(shares),
+    )
+
+
+def _shares(value: object) -> int:
+    """shares_per_contract as given (adjusted contracts deliver other than 100): a positive whole number."""
+    shares = _whole_number(value)
+    if shares is None or shares <= 0:
+        raise MalformedItem(f"shares_per_contract must be a positive whole number, got {value!r}")
+    return shares
+
+
+def _whole_number(value: object) -> int | None:
+    """10 or 10.0 (JSON numbers may come as floats); None for anything else, bools, NaN and inf included."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+# --- chain snapshot, spot, one contract's snapshot ----------------------------------------------
+
+
+def load_chain(client: RESTClient, underlying: str, issues: LoadIssues | None = None) -> ChainSnapshot:
+    """The whole chain snapshot, all pages: open interest, each contract's details, the spot."""
+    issues = issues if issues is not None else LoadIssues()
+    items = _chain_items(client, underlying, CHAIN_PAGE_SIZE, first_page_only=False)
+    return chain_from_items(underlying, items, issues)
+
+
+def load_spot(client: RESTClient, underlying: str) -> Decimal | None:
+    """The underlying's price from the cheapest call an options plan allows: one contract's snapshot."""
+    items = _chain_items(client, underlying, 1, first_page_only=True)
+    return _underlying_price(items)
+
+
+def load_contract_snapshot(client: RESTClient, contract: ContractInfo) -> ChainSnapshot:
+    """One contract's snapshot as a one-contract chain: its open interest and the underlying's price.
+
+    The contract itself comes from the contracts reference, which knows the underlying and the
+    multiplier better than a snapshot's details do.
+    """
+    item = _contract_snapshot_item(client, contract)
+    open_interest: dict[str, int] = {}
+    if item is not None:
+        try:
+            found, interest = _chain_item(contract.underlying, item)
+        except MalformedItem as exc:
+            logger.warning("snapshot of %s is malformed: %s: %.300r", contract.symbol, exc, item)
+        else:
+            if found.symbol == contract.symbol and interest is not None:
+                open_interest[contract.symbol] = interest
+    price = _asset_price(item) if item is not None else None
+    return ChainSnapshot(contract.underlying, price, open_interest, [contract])
+
+
+def _contract_snapshot_item(client: RESTClient, contract: ContractInfo) -> Any | None:
+    tickers = _snapshot_tickers(contract.underlying)
+    for ticker in tickers:
+        try:
+            item = client.get_snapshot_option(ticker, contract.symbol)
+        except BadResponse:
+            if ticker == tickers[-1]:
+                raise
+            continue
+        if hasattr(item, "details"):  # the client returns [] for a body without "results"
+            return item
+    return None
+
+
+def chain_from_items(underlying: str, items: Iterable[Any], issues: LoadIssues) -> ChainSnapshot:
+    underlying = normalize_ticker(underlying)
+    open_interest: dict[str, int] = {}
+    contracts: dict[str, ContractInfo] = {}
+    price: Decimal | None = None
+    for item in items:
+        try:
+            contract, interest = _chain_item(underlying, item)
+        except MalformedItem as exc:
+            issues.skip(f"chain item of {underlying}", str(exc), item)
+            continue
+        contracts[contract.symbol] = contract
+        if interest is not None:
+            open_interest[contract.symbol] = interest
+        if price is None:
+            price = _asset_price(item)
+    return ChainSnapshot(underlying, price, open_interest, list(contracts.values()))
+
+
+def _chain_item(underlying: str, item: Any) -> tuple[ContractInfo, int | None]:
+    details = getattr(item, "details", None)
+    if details is None:
+        raise MalformedItem("no contract details")
+    contract = _contract(
+        getattr(details, "ticker", None),
+        underlying,
+        getattr(details, "shares_per_contract", None),
+        getattr(details, "expiration_date", None),
+        getattr(details, "contract_type", None),
+    )
+    return contract, _open_interest(getattr(item, "open_interest", None))
+
+
+def _open_interest(value: object) -> int | None:
+    if value is None:
+        return None  # not reported: unknown, which is not zero
+    interest = _whole_number(value)
+    if interest is None or interest < 0:
+        raise MalformedItem(f"open_interest must be a non-negative whole number, got {value!r}")
+    return interest
+
+
+def _underlying_price(items: Iterable[Any]) -> Decimal | None:
+    for item in items:
+        price = _asset_price(item)
+        if price is not None:
+            return price
+    return None
+
+
+def _asset_price(item: Any) -> Decimal | None:
+    """underlying_asset.price for stocks and ETFs, .value for indices; None if neither is a price."""
+    asset = getattr(item, "underlying_asset", None)
+    for value in (getattr(asset, "price", None), getattr(asset, "value", None)):
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+            try:
+                return Decimal(repr(value)).quantize(_PRICE_PLACES)
+            except InvalidOperation:  # inf, nan
+                continue
+    return None
+
+
+def _snapshot_tickers(underlying: str) -> list[str]:
+    return [underlying, f"I:{underlying}"] if underlying in INDEX_UNDERLYINGS else [underlying]
+
+
+def _chain_items(client: RESTClient, underlying: str, limit: int, *, first_page_only: bool) -> list[Any]:
+    """The chain's items; for an index whose plain ticker yields nothing, its "I:" form."""
+    tickers = _snapshot_tickers(underlying)
+    for ticker in tickers:
+        try:
+            pages = client.list_snapshot_options_chain(ticker, params={"limit": limit})
+            items = list(islice(pages, limit)) if first_page_only else list(pages)
+        except BadResponse:
+            if ticker == tickers[-1]:
+                raise
+            continue
+        if items or ticker == tickers[-1]:
+            return items
+    return []
+
+
+# --- conditions and exchanges ----------------------------------------------------------------
+
+
+def load_conditions(client: RESTClient, issues: LoadIssues | None = None) -> list[ConditionInfo]:
+    """Polygon's options trade conditions, each grouped by its name (trades.domain.conditions)."""
+    issues = issues if issues is not None else LoadIssues()
+    found: dict[int, ConditionInfo] = {}
+    for item in client.list_conditions(asset_class="options", limit=CONDITIONS_PAGE_SIZE):
+        data_types = getattr(item, "data_types", None)
+        if isinstance(data_types, list) and "trade" not in data_types:
+            continue  # a quote condition: trades never carry it
+        try:
+            condition = _condition(item)
+        except MalformedItem as exc:
+            issues.skip("condition", str(exc), item)
+            continue
+        found.setdefault(condition.code, condition)
+    return list(found.values())
+
+
+def _condition(item: Any) -> ConditionInfo:
+    code, name = getattr(item, "id", None), getattr(item, "name", None)
+    if isinstance(code, bool) or not isinstance(code, int) or code < 0:
+        raise MalformedItem(f"id must be a non-negative integer, got {code!r}")
+    if not isinstance(name, str) or not name.strip():
+        raise MalformedItem(f"name must be text, got {name!r}")
+    abbreviation = getattr(item, "abbreviation", None)
+    return ConditionInfo(
+        code=code,
+        name=name.strip()[:200],
+        abbreviation=abbreviation.strip()[:50] if isinstance(abbreviation, str) else "",
+        category=conditions.category_of(code, name),
+    )
+
+
+def load_exchanges(client: RESTClient, issues: LoadIssues | None = None) -> list[ExchangeInfo]:
+    issues = issues if issues is not None else LoadIssues()
+    items = client.get_exchanges(asset_class="options")
+    if not isinstance(items, list):
+        raise ReferenceDataError(f"exchanges: expected a list of results, got {items!r:.200}")
+    found: dict[int, ExchangeInfo] = {}
+    for item in items:
+        try:
+            exchange = _exchange(item)
+        except MalformedItem as exc:
+            issues.skip("exchange", str(exc), item)
+            continue
+        found.setdefault(exchange.id, exchange)
+    return list(found.values())
+
+
+def _exchange(item: Any) -> ExchangeInfo:
+    exchange_id, name = getattr(item, "id", None), getattr(item, "name", None)
+    if isinstance(exchange_id, bool) or not isinstance(exchange_id, int) or exchange_id < 0:
+        raise MalformedItem(f"id must be a non-negative integer, got {exchange_id!r}")
+    if not isinstance(name, str) or not name.strip():
+        raise MalformedItem(f"name must be text, got {name!r}")
+    acronym, mic = getattr(item, "acronym", None), getattr(item, "mic", None)
+    return ExchangeInfo(
+        id=exchange_id,
+        name=name.strip()[:200],
+        acronym=acronym.strip()[:50] if isinstance(acronym, str) else "",
+        mic=mic.strip()[:10] if isinstance(mic, str) else "",
+    )

@@ -1,0 +1,489 @@
+"""Reference data → database: contracts, open interest, spot, conditions and exchanges.
+
+Swap, don't truncate: everything for one underlying is fetched first; only when the whole fetch
+succeeded is it written, in one transaction. A timeout, a 5xx that outlasts the retries or a page
+that is not JSON leaves the previous contracts, strike range and open interest exactly as they
+were. An empty answer for an underlying that had data is a failure too (the client's paginator
+can end early without an error), so it never wipes anything.
+
+Each underlying is refreshed on its own: a failure is logged and reported, and the others go on.
+Every stored value carries when it was read (``*_updated_at``: the moment its fetch began).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import partial
+from typing import Any
+
+import orjson
+import urllib3
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from polygon import RESTClient
+from polygon.exceptions import BadResponse
+
+from trades.domain.calendar import NEW_YORK
+from trades.domain.occ import InvalidSymbol, parse_occ
+from trades.domain.reference import ChainSnapshot, ConditionInfo, ContractInfo, ExchangeInfo, strike_range
+from trades.domain.rules import WILDCARD, InvalidTrade, parse_trade, passes_trade_rules
+from trades.models import OptionCondition, OptionContract, OptionExchange, Underlying, WatchedTicker
+from trades.reference import loaders
+from trades.reference.client import ReferenceDataError, rest_client
+from trades.services import flow_rules, ingest
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 2000  # rows per INSERT; 9 columns each stays far under PostgreSQL's 65535 parameters
+# On-demand lookups per call: each costs two requests; the rest wait for the next call.
+MAX_ON_DEMAND_SYMBOLS = 50
+
+
+class EmptyRefresh(ReferenceDataError):
+    """Polygon answered with nothing where something was expected; the old data is kept.
+
+    Worth retrying only when there was data before (the paginator may have ended early): a
+    ticker that never had any (a typo, an underlying without options) will not get better.
+    """
+
+    def __init__(self, message: str, *, had_data: bool) -> None:
+        super().__init__(message)
+        self.had_data = had_data
+
+
+class ReferenceUnavailable(Exception):
+    """Some refresh failed for a reason that may pass (network, 429/5xx, a bad page): try again later."""
+
+
+@dataclass
+class RefreshResult:
+    name: str  # an underlying's ticker, a contract's symbol, or "conditions" / "exchanges"
+    ok: bool
+    reason: str = ""
+    transient: bool = False  # worth retrying: the network or the server, not the request
+    counts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RefreshReport:
+    kind: str  # "contracts", "open-interest", "spot", "conditions", "resolve"
+    results: list[RefreshResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[RefreshResult]:
+        return [result for result in self.results if not result.ok]
+
+    @property
+    def stored(self) -> list[str]:
+        return [result.name for result in self.results if result.ok]
+
+    def raise_if_transient(self) -> None:
+        transient = [result for result in self.failed if result.transient]
+        if transient:
+            reasons = "; ".join(f"{result.name}: {result.reason}" for result in transient)
+            raise ReferenceUnavailable(f"{self.kind} refresh failed for {reasons}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "ok": self.stored,
+            "failed": {result.name: result.reason for result in self.failed},
+        }
+
+
+Progress = Callable[[RefreshResult], None]
+
+
+# --- what to refresh -----------------------------------------------------------------------
+
+
+def watched_underlyings() -> list[str]:
+    """The tickers on the watchlists of enabled profiles ("*" watches everything, so it names none)."""
+    symbols = WatchedTicker.objects.filter(watchlist__profiles__enabled=True).values_list("symbol", flat=True)
+    return sorted({loaders.normalize_ticker(symbol) for symbol in symbols} - {WILDCARD})
+
+
+# --- the refreshes -------------------------------------------------------------------------
+
+
+def refresh_contracts(
+    underlyings: Iterable[str], progress: Progress | None = None, client: RESTClient | None = None
+) -> RefreshReport:
+    """Each underlying's listed contracts and strike range, swapped in whole."""
+    return _each("contracts", _tickers(underlyings), _refresh_contracts_of, progress, client)
+
+
+def refresh_open_interest(
+    underlyings: Iterable[str], progress: Progress | None = None, client: RESTClient | None = None
+) -> RefreshReport:
+    """Each underlying's chain snapshot: open interest per contract (and the spot it carries)."""
+    return _each("open-interest", _tickers(underlyings), _refresh_open_interest_of, progress, client)
+
+
+def refresh_spot(
+    underlyings: Iterable[str], progress: Progress | None = None, client: RESTClient | None = None
+) -> RefreshReport:
+    """Each underlying's price, from the first contract of its chain snapshot."""
+    return _each("spot", _tickers(underlyings), _refresh_spot_of, progress, client)
+
+
+def refresh_conditions(progress: Progress | None = None, client: RESTClient | None = None) -> RefreshReport:
+    """Polygon's options trade conditions (grouped by name) and options exchanges, each swapped in whole."""
+    client = client or rest_client()
+    report = RefreshReport("conditions")
+    for name, work in (("conditions", _refresh_condition_list), ("exchanges", _refresh_exchange_list)):
+        result = _attempt("conditions", name, partial(work, client))
+        report.results.append(result)
+        if progress:
+            progress(result)
+    return report
+
+
+def resolve_contracts(symbols: Iterable[str], client: RESTClient | None = None) -> RefreshReport:
+    """Look up contracts not known yet (on demand): reference, open interest, spot. Returns what it
+    stored (``report.stored``) and why the others were not."""
+    wanted = _unknown_symbols(symbols)
+    if not wanted:
+        return RefreshReport("resolve")
+    report = _each("resolve", wanted, _resolve_contract, None, client)
+    if report.stored:
+        flow_rules.forget_flow_rules()  # this process's snapshot of roots (SPXW → SPX, AMC1 × 10)
+    return report
+
+
+@dataclass
+class FramesResolved:
+    resolved: RefreshReport
+    ingest: ingest.IngestReport | None  # None when nothing new was stored, so nothing was judged again
+
+
+def resolve_frames(frames: list[str], source: str) -> FramesResolved:
+    """Resolve the unknown contracts of the frames' candidate trades, then judge the frames again.
+
+    ingest_frames is idempotent (a hit already stored is not stored twice), so judging again only
+    adds the hits that needed the missing reference data: the first large print on a new contract.
+    """
+    resolved = resolve_contracts(unknown_contracts_in(frames))
+    # resolve_unknown=False: a contract still unknown now (Polygon does not know it, or the lookup
+    # failed and this task will retry) must not send the frames here again, round and round.
+    judged = ingest.ingest_frames(frames, source=source, resolve_unknown=False) if resolved.stored else None
+    return FramesResolved(resolved, judged)
+
+
+def unknown_contracts_in(frames: list[str]) -> list[str]:
+    """Symbols of the frames' trades that pass some enabled profile's trade-only rules and whose
+    contract is not stored (the most liquid first: by how often they print in the frames)."""
+    rules = flow_rules.current_flow_rules()
+    seen: dict[str, int] = {}
+    for event in _trade_events(frames):
+        try:
+            trade = parse_trade(event, rules.roots)
+        except InvalidTrade:
+            continue  # the ingest counts and logs malformed trades
+        if any(passes_trade_rules(trade, profile) for profile in rules.profiles):
+            seen[trade.symbol] = seen.get(trade.symbol, 0) + 1
+    known = set(OptionContract.objects.filter(symbol__in=seen).values_list("symbol", flat=True))
+    return sorted(set(seen) - known, key=lambda symbol: (-seen[symbol], symbol))
+
+
+def delete_expired_contracts(today: date | None = None) -> int:
+    """Drop contracts that expired before today in New York (they can no longer trade).
+
+    The contracts refresh already drops them for watched underlyings (Polygon no longer lists
+    them); this catches the ones looked up on demand. Live hygiene only: a replay of an old tape
+    needs its contracts, so manage.py refresh_reference does not call it.
+    """
+    today = today or timezone.now().astimezone(NEW_YORK).date()
+    deleted, _ = OptionContract.objects.filter(expiry__lt=today).delete()
+    return deleted
+
+
+# --- one underlying each --------------------------------------------------------------------
+
+
+def _refresh_contracts_of(client: RESTClient, ticker: str) -> dict[str, Any]:
+    read_at = timezone.now()
+    issues = loaders.LoadIssues()
+    listed = loaders.load_contracts(client, ticker, issues)
+    contracts = [contract for contract in listed if contract.underlying == ticker]
+    for contract in listed:
+        if contract.underlying != ticker:
+            issues.skip(f"contract of {ticker}", f"its underlying is {contract.underlying}", contract.symbol)
+    if not contracts:
+        known = OptionContract.objects.filter(underlying=ticker).count()
+        kept = f"; kept the {known} known" if known else ""
+        raise EmptyRefresh(f"Polygon listed no contracts for {ticker}{kept}", had_data=known > 0)
+    return store_contracts(ticker, contracts, read_at) | {"skipped": issues.skipped}
+
+
+def _refresh_open_interest_of(client: RESTClient, ticker: str) -> dict[str, Any]:
+    read_at = timezone.now()
+    issues = loaders.LoadIssues()
+    chain = loaders.load_chain(client, ticker, issues)
+    if not chain.contracts:
+        known = OptionContract.objects.filter(underlying=ticker, open_interest__isnull=False).count()
+        kept = f"; kept the open interest of {known} contracts" if known else ""
+        raise EmptyRefresh(f"Polygon's chain snapshot of {ticker} is empty{kept}", had_data=known > 0)
+    return store_chain(chain, read_at, whole_chain=True) | {"skipped": issues.skipped}
+
+
+def _refresh_spot_of(client: RESTClient, ticker: str) -> dict[str, Any]:
+    read_at = timezone.now()
+    price = loaders.load_spot(client, ticker)
+    if price is None:
+        raise EmptyRefresh(f"Polygon's chain snapshot of {ticker} carries no underlying price", had_data=True)
+    _update_underlying(ticker, spot=price, spot_updated_at=read_at)
+    return {"spot": price}
+
+
+def _resolve_contract(client: RESTClient, symbol: str) -> dict[str, Any]:
+    read_at = timezone.now()
+    contract = loaders.load_contract(client, symbol)
+    if contract is None:
+        raise EmptyRefresh(f"Polygon's contracts reference has no usable contract {symbol}", had_data=False)
+    try:
+        snapshot = loaders.load_contract_snapshot(client, contract)
+    except (BadResponse, ReferenceDataError) as exc:  # refused, not unreachable: the contract alone helps
+        logger.warning("no snapshot for %s (%s); storing the contract without open interest", symbol, exc)
+        snapshot = ChainSnapshot(contract.underlying, None, {}, [contract])
+    store_resolved(snapshot, read_at)
+    return {"underlying": contract.underlying, "open_interest": snapshot.open_interest.get(symbol)}
+
+
+def _refresh_condition_list(client: RESTClient) -> dict[str, Any]:
+    issues = loaders.LoadIssues()
+    listed = loaders.load_conditions(client, issues)
+    if not listed:
+        known = OptionCondition.objects.count()
+        raise EmptyRefresh(f"Polygon listed no options conditions; kept the {known} known", had_data=known > 0)
+    return store_conditions(listed) | {"skipped": issues.skipped}
+
+
+def _refresh_exchange_list(client: RESTClient) -> dict[str, Any]:
+    issues = loaders.LoadIssues()
+    listed = loaders.load_exchanges(client, issues)
+    if not listed:
+        known = OptionExchange.objects.count()
+        raise EmptyRefresh(f"Polygon listed no options exchanges; kept the {known} known", had_data=known > 0)
+    return store_exchanges(listed) | {"skipped": issues.skipped}
+
+
+# --- writes (each one transaction) ------------------------------------------------------------
+
+
+def store_contracts(ticker: str, contracts: list[ContractInfo], read_at: datetime) -> dict[str, Any]:
+    """The underlying's contracts become exactly these; its strike range follows them."""
+    listed = {contract.symbol for contract in contracts}
+    strikes = strike_range(contracts)
+    if strikes is None:
+        raise ValueError("store_contracts needs at least one contract (an empty list would wipe the underlying)")
+    with transaction.atomic():
+        existing = set(OptionContract.objects.filter(underlying=ticker).values_list("symbol", flat=True))
+        OptionContract.objects.bulk_create(
+            [_contract_row(contract) for contract in contracts],
+            update_conflicts=True,
+            unique_fields=["symbol"],
+            update_fields=["root", "underlying", "expiry", "right", "strike", "shares_per_contract", "updated_at"],
+            batch_size=BATCH_SIZE,
+        )
+        stale = sorted(existing - listed)
+        for chunk in _chunks(stale, BATCH_SIZE):
+            OptionContract.objects.filter(symbol__in=chunk).delete()
+        _update_underlying(ticker, strike_min=strikes[0], strike_max=strikes[1], strikes_updated_at=read_at)
+    return {"listed": len(listed), "new": len(listed - existing), "removed": len(stale)}
+
+
+def store_chain(chain: ChainSnapshot, read_at: datetime, *, whole_chain: bool) -> dict[str, Any]:
+    """Open interest for the contracts that reported one (the others keep theirs, and its age);
+    contracts not stored yet are added; the spot if the snapshot carried one."""
+    reported = [contract for contract in chain.contracts if contract.symbol in chain.open_interest]
+    silent = [contract for contract in chain.contracts if contract.symbol not in chain.open_interest]
+    with transaction.atomic():
+        OptionContract.objects.bulk_create(
+            [_contract_row(c, chain.open_interest[c.symbol], read_at) for c in reported],
+            update_conflicts=True,
+            unique_fields=["symbol"],
+            update_fields=["open_interest", "open_interest_updated_at", "updated_at"],
+            batch_size=BATCH_SIZE,
+        )
+        OptionContract.objects.bulk_create(
+            [_contract_row(contract) for contract in silent], ignore_conflicts=True, batch_size=BATCH_SIZE
+        )
+        # The underlying's open interest is "read" only if the snapshot reported some.
+        fields: dict[str, Any] = {"open_interest_updated_at": read_at} if whole_chain and reported else {}
+        if chain.underlying_price is not None:
+            fields |= {"spot": chain.underlying_price, "spot_updated_at": read_at}
+        if fields:
+            _update_underlying(chain.underlying, **fields)
+    return {"contracts": len(chain.contracts), "open_interest": len(reported), "spot": chain.underlying_price}
+
+
+def store_resolved(snapshot: ChainSnapshot, read_at: datetime) -> None:
+    """A contract looked up on demand: all its fields as the reference gave them, and its open interest."""
+    with transaction.atomic():
+        for contract in snapshot.contracts:
+            interest = snapshot.open_interest.get(contract.symbol)
+            defaults = _contract_fields(contract) | {
+                "open_interest": interest,
+                "open_interest_updated_at": read_at if interest is not None else None,
+            }
+            OptionContract.objects.update_or_create(symbol=contract.symbol, defaults=defaults)
+        if snapshot.underlying_price is not None:
+            _update_underlying(snapshot.underlying, spot=snapshot.underlying_price, spot_updated_at=read_at)
+
+
+def store_conditions(listed: list[ConditionInfo]) -> dict[str, Any]:
+    codes = {condition.code for condition in listed}
+    with transaction.atomic():
+        OptionCondition.objects.bulk_create(
+            [
+                OptionCondition(code=c.code, name=c.name, abbreviation=c.abbreviation, category=c.category)
+                for c in listed
+            ],
+            update_conflicts=True,
+            unique_fields=["code"],
+            update_fields=["name", "abbreviation", "category", "updated_at"],
+        )
+        removed, _ = OptionCondition.objects.exclude(code__in=codes).delete()
+    return {"listed": len(codes), "removed": removed}
+
+
+def store_exchanges(listed: list[ExchangeInfo]) -> dict[str, Any]:
+    ids = {exchange.id for exchange in listed}
+    with transaction.atomic():
+        OptionExchange.objects.bulk_create(
+            [OptionExchange(id=e.id, name=e.name, acronym=e.acronym, mic=e.mic) for e in listed],
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=["name", "acronym", "mic", "updated_at"],
+        )
+        removed, _ = OptionExchange.objects.exclude(id__in=ids).delete()
+    return {"listed": len(ids), "removed": removed}
+
+
+def _contract_fields(contract: ContractInfo) -> dict[str, Any]:
+    return {
+        "root": contract.root,
+        "underlying": contract.underlying,
+        "expiry": contract.expiry,
+        "right": contract.right,
+        "strike": contract.strike,
+        "shares_per_contract": contract.shares_per_contract,
+    }
+
+
+def _contract_row(
+    contract: ContractInfo, open_interest: int | None = None, read_at: datetime | None = None
+) -> OptionContract:
+    return OptionContract(
+        symbol=contract.symbol,
+        open_interest=open_interest,
+        open_interest_updated_at=read_at if open_interest is not None else None,
+        **_contract_fields(contract),
+    )
+
+
+def _update_underlying(ticker: str, **fields: Any) -> None:
+    Underlying.objects.update_or_create(ticker=ticker, defaults=fields)
+
+
+# --- plumbing ---------------------------------------------------------------------------------
+
+
+def _each(
+    kind: str,
+    names: Iterable[str],
+    work: Callable[[RESTClient, str], dict[str, Any]],
+    progress: Progress | None,
+    client: RESTClient | None,
+) -> RefreshReport:
+    report = RefreshReport(kind)
+    todo = list(names)
+    if not todo:
+        return report
+    client = client or rest_client()
+    for name in dict.fromkeys(todo):  # each once, in the order given
+        result = _attempt(kind, name, partial(work, client, name))
+        report.results.append(result)
+        if progress:
+            progress(result)
+    return report
+
+
+def _attempt(kind: str, name: str, work: Callable[[], dict[str, Any]]) -> RefreshResult:
+    """Run one refresh; a failure becomes a result (logged), so the next one still runs."""
+    try:
+        counts = work()
+    except SoftTimeLimitExceeded:
+        raise  # the task's time is up: stop here, nothing half-written (each write is one transaction)
+    except Exception as exc:
+        transient, reason = _judge(exc)
+        if isinstance(exc, _EXPECTED):
+            logger.warning("%s refresh failed for %s: %s", kind, name, reason)
+        else:
+            logger.exception("%s refresh failed for %s", kind, name)
+        return RefreshResult(name, ok=False, reason=reason, transient=transient)
+    logger.info("%s refreshed for %s: %s", kind, name, counts)
+    return RefreshResult(name, ok=True, counts=counts)
+
+
+_EXPECTED = (urllib3.exceptions.HTTPError, BadResponse, ReferenceDataError, DatabaseError)
+
+
+def _judge(exc: Exception) -> tuple[bool, str]:
+    """(worth retrying later, a one-line reason)."""
+    if isinstance(exc, urllib3.exceptions.MaxRetryError):
+        return True, f"gave up after retries: {exc.reason}"
+    if isinstance(exc, urllib3.exceptions.HTTPError):
+        return True, f"network: {exc}"
+    if isinstance(exc, BadResponse):
+        return False, f"Polygon refused the request: {str(exc)[:300]}"
+    if isinstance(exc, EmptyRefresh):
+        return exc.had_data, str(exc)
+    if isinstance(exc, ReferenceDataError):
+        return True, str(exc)
+    if isinstance(exc, DatabaseError):
+        return True, f"database: {exc}"
+    return False, f"unexpected {type(exc).__name__}: {exc}"
+
+
+def _tickers(underlyings: Iterable[str]) -> list[str]:
+    return [loaders.normalize_ticker(ticker) for ticker in underlyings]
+
+
+def _unknown_symbols(symbols: Iterable[str]) -> list[str]:
+    valid: list[str] = []
+    for symbol in dict.fromkeys(symbols):
+        try:
+            valid.append(parse_occ(symbol).symbol)
+        except InvalidSymbol as exc:
+            logger.warning("not looking up %r: %s", symbol, exc)
+    known = set(OptionContract.objects.filter(symbol__in=valid).values_list("symbol", flat=True))
+    unknown = [symbol for symbol in valid if symbol not in known]
+    if len(unknown) > MAX_ON_DEMAND_SYMBOLS:
+        logger.warning(
+            "%d unknown contracts; looking up the first %d now, the rest when they print again",
+            len(unknown),
+            MAX_ON_DEMAND_SYMBOLS,
+        )
+    return unknown[:MAX_ON_DEMAND_SYMBOLS]
+
+
+def _trade_events(frames: list[str]) -> Iterator[dict]:
+    for frame in frames if isinstance(frames, list) else ():
+        try:
+            events = orjson.loads(frame)
+        except (orjson.JSONDecodeError, TypeError):
+            continue
+        for event in events if isinstance(events, list) else ():
+            if isinstance(event, dict) and event.get("ev") == "T":
+                yield event
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
