@@ -37,10 +37,11 @@ def start(args: list[str], log: Path, **env: str) -> subprocess.Popen:
     )
 
 
-def start_worker(log: Path, concurrency: int = 1, **env: str) -> subprocess.Popen:
-    args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", "ingest", "-c", str(concurrency)]
+def start_worker(log: Path, *, queues: str = "ingest", env: dict[str, str] | None = None) -> subprocess.Popen:
+    """One worker process (concurrency 1) on the run's broker; redelivery sweeps every second."""
+    args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", queues, "-c", "1"]
     args += ["-l", "INFO", "--without-mingle", "--without-gossip", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"]
-    return start(args, log, **{"CELERY_UNACKED_RESTORE_INTERVAL": "1", **env})
+    return start(args, log, **{"CELERY_UNACKED_RESTORE_INTERVAL": "1", **(env or {})})
 
 
 def manage(*args: str) -> list[str]:

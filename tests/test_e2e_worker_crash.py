@@ -49,7 +49,7 @@ def stored_sequences() -> list[int | None]:
 
 def test_a_worker_killed_mid_batch_loses_nothing(smart_money_profile, tmp_path):
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
-    first = processes.start_worker(first_log, CELERY_VISIBILITY_TIMEOUT=VISIBILITY_TIMEOUT)
+    first = processes.start_worker(first_log, env={"CELERY_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT})
     try:
         task_id = publish(big_batch())
         processes.wait_for(lambda: f"[{task_id}] received" in first_log.read_text(), 30, "the worker to take the batch")
@@ -59,7 +59,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(smart_money_profile, tmp_path):
     assert f"[{task_id}] succeeded" not in first_log.read_text(), "the kill came after the batch finished"
     assert stored_sequences() == []  # the batch's transaction never committed
 
-    second = processes.start_worker(second_log, CELERY_VISIBILITY_TIMEOUT=VISIBILITY_TIMEOUT)
+    second = processes.start_worker(second_log, env={"CELERY_VISIBILITY_TIMEOUT": VISIBILITY_TIMEOUT})
     try:
         processes.wait_for(lambda: f"[{task_id}] succeeded" in second_log.read_text(), 60, "the batch's redelivery")
         assert stored_sequences() == HIT_SEQUENCES

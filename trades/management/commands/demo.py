@@ -32,9 +32,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trades.presets import MAG7
+from trades.presets import WATCHLISTS
 
-DEMO_TICKERS = [*MAG7, "SPY", "QQQ"]
+# Every ticker the shipped profiles watch, so each profile has flow and reference data.
+DEMO_TICKERS = sorted({ticker for watchlist in WATCHLISTS.values() for ticker in watchlist["tickers"]})
 FEED_API_KEY = "flowsite-local"
 STOP_GRACE_SECONDS = 10.0
 
@@ -215,6 +216,7 @@ class Command(BaseCommand):
         return {
             **os.environ,
             "POLYGON_WS_URL": f"ws://127.0.0.1:{feed_port}",
+            "POLYGON_REST_URL": f"http://127.0.0.1:{feed_port}",
             "POLYGON_API_KEY": FEED_API_KEY,
             "PYTHONUNBUFFERED": "1",
         }
@@ -234,6 +236,12 @@ class Command(BaseCommand):
             status = supervisor.check()
             return 1 if status is None else status
         supervisor.start(Child("worker", [sys.executable, "-m", "celery", *self.worker_args()]))
+        # Contracts, open interest and spot from the feed's REST side, before the first trade;
+        # beat keeps them fresh afterwards.
+        supervisor.say("demo", "loading reference data from the feed's REST side (refresh_reference)")
+        if not self.run_once(supervisor, "refresh", [*manage, "refresh_reference"]):
+            supervisor.say("demo", "going on without it: rules on open interest and strike band will not match")
+        supervisor.start(Child("beat", [sys.executable, "-m", "celery", *self.beat_args()]))
         supervisor.start(Child("stream", [*manage, "stream"]))
         supervisor.start(Child("web", [*manage, "runserver", f"127.0.0.1:{options['port']}", "--noreload"]))
         if self.wait_for_port(supervisor, options["port"]):
@@ -250,8 +258,23 @@ class Command(BaseCommand):
             "--rate", str(options["rate"]),
         ]  # fmt: skip
 
+    def run_once(self, supervisor: Supervisor, name: str, argv: list[str]) -> bool:
+        """Run a one-shot command to the end with its output prefixed; True if it succeeded."""
+        child = Child(name, argv)
+        supervisor.start(child)
+        assert child.process is not None
+        code = child.process.wait()
+        supervisor.children.remove(child)  # done: not one of the long-running children
+        if code:
+            supervisor.say("demo", f"{name} failed (exit code {code})")
+        return code == 0
+
+    def beat_args(self) -> list[str]:
+        schedule = Path(settings.VAR_DIR) / "celerybeat-schedule"
+        return ["-A", "flowsite", "beat", "-l", "INFO", "--schedule", str(schedule)]
+
     def worker_args(self) -> list[str]:
-        args = ["-A", "flowsite", "worker", "-Q", "ingest,default", "--concurrency", "1", "-l", "INFO"]
+        args = ["-A", "flowsite", "worker", "-Q", "ingest,reference,default", "--concurrency", "1", "-l", "INFO"]
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             # The filesystem broker has no one to gossip or mingle with, and no heartbeats.
             args += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
