@@ -13,12 +13,9 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from trades.domain.conditions import DEFAULT_EXCLUDED
 from trades.models import FilterProfile, Subscription, WatchedTicker, Watchlist
 from trades.presets import CLASSIC_TICKERS, MAG7
 from trades.services.flowconfig import ConfigError, export_config, import_config
-
-DEFAULT_CONDITIONS = sorted(DEFAULT_EXCLUDED)
 
 
 def run(*args: str, stdin: str | None = None) -> str:
@@ -95,7 +92,8 @@ def test_export_of_the_presets():
                 "max_dte": None,
                 "size_gt_open_interest": True,
                 "strike_band": 0.4,
-                "exclude_conditions": DEFAULT_CONDITIONS,
+                "exclude_categories": ["cancelled", "late"],  # migration 0004: the codes became groups
+                "exclude_conditions": [],
             },
             {
                 "name": "mag7-smart-money",
@@ -109,7 +107,8 @@ def test_export_of_the_presets():
                 "max_dte": 30,
                 "size_gt_open_interest": False,
                 "strike_band": None,
-                "exclude_conditions": DEFAULT_CONDITIONS,
+                "exclude_categories": ["cancelled", "late"],
+                "exclude_conditions": [],
             },
         ],
     }
@@ -342,6 +341,11 @@ BAD_FILES = [
     (bad(["profiles", 1, "exclude_conditions"], 201), "profiles[1].exclude_conditions: must be a list of integers"),
     (bad(["profiles", 1, "exclude_conditions"], [201, "202"]), "profiles[1].exclude_conditions[1]: must be an integer"),
     (bad(["profiles", 1, "exclude_conditions"], [-1]), "profiles[1].exclude_conditions[0]: must be ≥ 0"),
+    (
+        bad(["profiles", 1, "exclude_categories"], ["late", "sometimes"]),
+        "profiles[1].exclude_categories[1]: must be one of cancelled, late, multi_leg, stock_option",
+    ),
+    (bad(["profiles", 1, "exclude_categories"], "late"), "profiles[1].exclude_categories: must be a list"),
     (bad(["profiles", 1], ["x"]), "profiles[1]: must be an object"),
     (bad(["profiles"], {"name": "x"}), "profiles: must be a list of objects"),
     (bad(["subscriptions"], "T.*"), "subscriptions: must be a list of strings"),
@@ -401,3 +405,12 @@ def test_unparseable_files(text: str, message: str):
 def test_a_missing_file():
     with pytest.raises(CommandError, match=r"cannot read /nonexistent/flow\.json: No such file"):
         run("import", "/nonexistent/flow.json")
+
+
+@pytest.mark.django_db
+def test_condition_groups_round_trip():
+    import_config({"profiles": [{"name": "groups", "tickers": ["AAPL"], "exclude_categories": ["multi_leg", "late"]}]})
+    profile = FilterProfile.objects.get(name="groups")
+    assert (profile.exclude_categories, profile.exclude_conditions) == (["late", "multi_leg"], [])
+    exported = next(p for p in export_config()["profiles"] if p["name"] == "groups")
+    assert exported["exclude_categories"] == ["late", "multi_leg"]

@@ -210,3 +210,15 @@ def test_judging_again_does_not_ask_again():
     amc_profile(size_gt_open_interest=True)
     report = ingest_frames([frame(trade(sym="O:AMC260116C00007000", p=5.0, s=100, q=1))], resolve_unknown=False)
     assert report.unresolved == 0
+
+
+@pytest.mark.django_db
+def test_excluded_condition_groups_come_from_the_live_list_once_loaded(only_smart_money):
+    from trades.models import OptionCondition
+
+    ingest_frames([frame(trade(q=1, c=[299]))])  # 299: not in the static sets
+    assert stored_keys() == {"O:AAPL251220C00190000#1"}
+    OptionCondition.objects.create(code=299, name="Canceled Somehow", category="cancelled")
+    flow_rules.forget_flow_rules()
+    ingest_frames([frame(trade(q=2, c=[299]), trade(q=3, c=[201]))])  # 201 is no longer in any loaded group
+    assert stored_keys() == {"O:AAPL251220C00190000#1", "O:AAPL251220C00190000#3"}

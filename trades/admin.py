@@ -21,6 +21,7 @@ from trades.models import (
     WatchedTicker,
     Watchlist,
 )
+from trades.services.flow_rules import condition_groups, excluded_codes
 
 
 class WatchedTickerInline(admin.TabularInline):
@@ -63,13 +64,13 @@ class FilterProfileAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "description", "enabled", "watchlist"]}),
         ("Rules (an empty bound is off)", {"fields": ["min_premium", "min_size", ("min_dte", "max_dte")]}),
         ("Reference rules", {"fields": ["size_gt_open_interest", "strike_band"]}),
-        ("Conditions", {"fields": ["exclude_conditions", "excluded_condition_names"]}),
+        ("Conditions", {"fields": ["exclude_categories", "exclude_conditions", "excluded_condition_names"]}),
     ]
     readonly_fields = ["excluded_condition_names"]
 
     @admin.display(description="excluded conditions, by name")
     def excluded_condition_names(self, profile: FilterProfile) -> str:
-        codes = sorted({code for code in profile.exclude_conditions or [] if isinstance(code, int)})
+        codes = sorted(excluded_codes(profile, condition_groups()))
         if not codes:
             return "none"
         names = dict(OptionCondition.objects.filter(code__in=codes).values_list("code", "name"))

@@ -9,7 +9,11 @@ from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT
 
 
 def default_excluded_conditions() -> list[int]:
-    return sorted(conditions.DEFAULT_EXCLUDED)
+    return []  # the default groups (cancelled, late) are excluded through exclude_categories
+
+
+def default_excluded_categories() -> list[str]:
+    return list(conditions.DEFAULT_EXCLUDED_GROUPS)
 
 
 class Watchlist(models.Model):
@@ -62,8 +66,14 @@ class FilterProfile(models.Model):
         blank=True,
         help_text="Fraction 0–1 of the listed strike range, centred on the spot price (0.40 is usual).",
     )
+    exclude_categories = models.JSONField(
+        default=default_excluded_categories,
+        blank=True,
+        help_text="Condition groups that never make a hit: cancelled, late, multi_leg, stock_option. "
+        "Their codes come from Polygon's live condition list once it is loaded.",
+    )
     exclude_conditions = models.JSONField(
-        default=default_excluded_conditions, blank=True, help_text="Condition codes that never make a hit."
+        default=default_excluded_conditions, blank=True, help_text="Further condition codes that never make a hit."
     )
     updated_at = models.DateTimeField(auto_now=True)
 

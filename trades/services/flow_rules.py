@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import F, Q
 
+from trades.domain import conditions
 from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT
 from trades.domain.rules import WILDCARD, Profile, RootInfo, price_size_floor
-from trades.models import FilterProfile, OptionContract
+from trades.models import FilterProfile, OptionCondition, OptionContract
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,29 @@ def load_flow_rules() -> FlowRules:
 
 def _enabled_profiles() -> list[Profile]:
     rows = FilterProfile.objects.filter(enabled=True).select_related("watchlist").prefetch_related("watchlist__tickers")
-    return [to_domain_profile(row) for row in rows]
+    groups = condition_groups()
+    return [to_domain_profile(row, groups) for row in rows]
 
 
-def to_domain_profile(row: FilterProfile) -> Profile:
+def condition_groups() -> dict[str, frozenset[int]]:
+    """Each condition group's codes: from Polygon's live list when loaded, else the static sets."""
+    loaded: dict[str, set[int]] = {}
+    for code, category in OptionCondition.objects.values_list("code", "category"):
+        loaded.setdefault(category, set()).add(code)
+    if not loaded:
+        return dict(conditions.STATIC_GROUPS)
+    return {group: frozenset(loaded.get(group, ())) for group in conditions.STATIC_GROUPS}
+
+
+def excluded_codes(row: FilterProfile, groups: dict[str, frozenset[int]]) -> frozenset[int]:
+    """The profile's excluded groups, as codes, with its further codes."""
+    codes = {int(code) for code in row.exclude_conditions or ()}
+    for group in row.exclude_categories or ():
+        codes |= groups.get(group, frozenset())
+    return frozenset(codes)
+
+
+def to_domain_profile(row: FilterProfile, groups: dict[str, frozenset[int]]) -> Profile:
     def optional_float(value: object) -> float | None:
         return None if value is None else float(value)  # type: ignore[arg-type]
 
@@ -55,7 +75,7 @@ def to_domain_profile(row: FilterProfile) -> Profile:
         max_dte=row.max_dte,
         size_gt_open_interest=row.size_gt_open_interest,
         strike_band=optional_float(row.strike_band),
-        exclude_conditions=frozenset(int(code) for code in row.exclude_conditions or ()),
+        exclude_conditions=excluded_codes(row, groups),
     )
 
 

@@ -21,7 +21,15 @@ from typing import Any
 from django.core.validators import slug_re
 from django.db import transaction
 
-from trades.models import FilterProfile, Subscription, WatchedTicker, Watchlist, default_excluded_conditions
+from trades.domain import conditions
+from trades.models import (
+    FilterProfile,
+    Subscription,
+    WatchedTicker,
+    Watchlist,
+    default_excluded_categories,
+    default_excluded_conditions,
+)
 
 _MAX_POSITIVE_INT = 2_147_483_647  # PostgreSQL integer, as PositiveIntegerField stores it
 _MAX_PREMIUM = Decimal("999999999999.99")  # max_digits=14, decimal_places=2
@@ -98,6 +106,7 @@ def _export_profile(profile: FilterProfile) -> dict[str, Any]:
         "max_dte": profile.max_dte,
         "size_gt_open_interest": profile.size_gt_open_interest,
         "strike_band": None if profile.strike_band is None else float(profile.strike_band),
+        "exclude_categories": sorted(set(profile.exclude_categories)),
         "exclude_conditions": sorted(set(profile.exclude_conditions)),
     }
 
@@ -173,7 +182,7 @@ def _apply_profile(spec: ProfileSpec, watchlist: Watchlist, report: ImportReport
 
 
 def _same(key: str, current: Any, wanted: Any) -> bool:
-    if key == "exclude_conditions":  # a set stored as a list; order may differ after admin edits
+    if key in ("exclude_conditions", "exclude_categories"):  # sets stored as lists; admin may reorder
         return sorted(set(current)) == wanted
     return bool(current == wanted)
 
@@ -281,6 +290,7 @@ def _profile_defaults() -> dict[str, Any]:
         "max_dte": None,
         "size_gt_open_interest": False,
         "strike_band": None,
+        "exclude_categories": default_excluded_categories(),
         "exclude_conditions": default_excluded_conditions(),
     }
 
@@ -380,6 +390,16 @@ def _conditions(value: object) -> list[int]:
     return sorted(set(value))
 
 
+def _condition_groups(value: object) -> list[str]:
+    groups = sorted(conditions.STATIC_GROUPS)
+    if not isinstance(value, list):
+        raise _Invalid(f"must be a list of condition groups ({', '.join(groups)})")
+    for index, item in enumerate(value):
+        if item not in conditions.STATIC_GROUPS:
+            raise _Invalid(f"must be one of {', '.join(groups)}", at=f"[{index}]")
+    return sorted(set(value))
+
+
 def _channels(value: object) -> list[str]:
     if not isinstance(value, list):
         raise _Invalid("must be a list of strings")
@@ -407,5 +427,6 @@ _PROFILE_KEYS: dict[str, Callable[[object], Any]] = {
     "max_dte": _count,
     "size_gt_open_interest": _bool,
     "strike_band": _fraction,
+    "exclude_categories": _condition_groups,
     "exclude_conditions": _conditions,
 }
