@@ -23,10 +23,13 @@ from celery import Celery
 
 from trades.feed.server import FeedServer
 from trades.feed.source import Frame, PrebuiltSource
-from trades.feed.synthetic import pregenerate_frames
+from trades.feed.synthetic import SyntheticFlow, now_ms, pregenerate_frames
+from trades.feed.universe import SyntheticReference
+from trades.presets import PRESET_TICKERS
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "flowsite-bench"
+CLOCK = 100_000.0  # synthetic trades per second of trade time: a million fit in one trading day
 
 
 @dataclass
@@ -123,6 +126,7 @@ def cpu_seconds(usage: resource.struct_rusage) -> float:
 class Result:
     trades: int
     generated_in: float
+    reference_seconds: float
     listener_seconds: float
     listener: Usage
     worker: WorkerTally
@@ -143,6 +147,7 @@ class Result:
         per_busy = self.worker.trades / self.worker.busy_seconds if self.worker.busy_seconds else 0
         return [
             f"trades      {self.trades:,} synthetic, frames of 100 (generated in {self.generated_in:.2f} s, untimed)",
+            f"reference   contracts, open interest, spot over REST in {self.reference_seconds:.1f} s (untimed)",
             f"listener    {rate(self.listener_seconds)}  {self.listener_seconds:5.2f} s first frame → exit   "
             + usage(self.listener),
             f"worker      {per_busy:>12,.0f} trades/s  per busy second of one of {self.worker_processes} "
@@ -156,32 +161,37 @@ class Result:
 
 def run(app: Celery, trades: int, worker_processes: int, pool: str, child_env: dict[str, str], log_dir: Path) -> Result:
     started = time.perf_counter()
-    source = TimedSource(pregenerate_frames(trades, frame_size=100))
+    # A fixed seed and clock: the frames and the feed's REST universe describe the same contracts.
+    seed, start_ms = 1, now_ms()
+    frames = pregenerate_frames(trades, 100, PRESET_TICKERS, seed=seed, start_ms=start_ms, clock_rate=CLOCK)
+    source = TimedSource(frames)
     generated_in = time.perf_counter() - started
-    own_cpu_before = cpu_seconds(resource.getrusage(resource.RUSAGE_SELF))
-
-    tally = WorkerTally()
-    receiver = start_event_receiver(app, tally)
-    worker = start_worker(worker_processes, pool, child_env, log_dir / "worker.log")
-    worker_memory = PeakMemory(worker.pid)
+    reference = SyntheticReference(SyntheticFlow(PRESET_TICKERS, seed=seed, start_ms=start_ms, clock_rate=CLOCK))
+    feed = FeedServer(source=source, reference=reference, api_key=API_KEY, close_when_done=True, max_connections=None)
+    host, port = feed.start_in_thread()
     try:
-        wait_for_worker(app)
-        feed = FeedServer(source=source, api_key=API_KEY, close_when_done=True, max_connections=None)
-        host, port = feed.start_in_thread()
+        reference_seconds = load_reference(f"http://{host}:{port}", child_env, log_dir / "refresh.log")
+        own_cpu_before = cpu_seconds(resource.getrusage(resource.RUSAGE_SELF))
+        tally = WorkerTally()
+        receiver = start_event_receiver(app, tally)
+        worker = start_worker(worker_processes, pool, child_env, log_dir / "worker.log")
+        worker_memory = PeakMemory(worker.pid)
         try:
+            wait_for_worker(app)
             listener, listener_exit = run_listener(f"ws://{host}:{port}", child_env, log_dir / "stream.log")
             sent = feed.stats.trades_sent
+            wait_until(lambda: tally.trades >= sent, timeout=300, what=f"the worker to judge {sent:,} trades")
         finally:
-            feed.stop()
-        wait_until(lambda: tally.trades >= sent, timeout=300, what=f"the worker to judge {sent:,} trades")
+            worker_usage = stop(worker, worker_memory)
+            receiver.should_stop = True
     finally:
-        worker_usage = stop(worker, worker_memory)
-        receiver.should_stop = True
+        feed.stop()
     first = source.first_sent or 0.0
     own = resource.getrusage(resource.RUSAGE_SELF)
     return Result(
         trades=sent,
         generated_in=generated_in,
+        reference_seconds=reference_seconds,
         listener_seconds=listener_exit - first,
         listener=listener,
         worker=tally,
@@ -221,6 +231,17 @@ def start_worker(processes: int, pool: str, env: dict[str, str], log: Path) -> s
 
 def wait_for_worker(app: Celery) -> None:
     wait_until(lambda: app.control.ping(timeout=0.5), timeout=60, what="the worker to answer a ping")
+
+
+def load_reference(rest_url: str, env: dict[str, str], log: Path) -> float:
+    """`manage.py refresh_reference` against the feed, so both profiles judge as in production."""
+    started = time.perf_counter()
+    args = [sys.executable, str(ROOT / "manage.py"), "refresh_reference"]
+    refresh_env = {**env, "POLYGON_REST_URL": rest_url, "POLYGON_API_KEY": API_KEY}
+    with log.open("wb") as output:
+        if subprocess.run(args, cwd=ROOT, env=refresh_env, stdout=output, stderr=subprocess.STDOUT).returncode:
+            raise RuntimeError(f"refresh_reference failed; see {log}")
+    return time.perf_counter() - started
 
 
 def run_listener(url: str, env: dict[str, str], log: Path) -> tuple[Usage, float]:

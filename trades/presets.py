@@ -8,6 +8,9 @@ WATCHLISTS = {
     "classic": {"description": "Index ETFs and the most-traded single names.", "tickers": CLASSIC_TICKERS},
 }
 
+# Every ticker a shipped profile watches: the demo and the benchmark generate flow for all of them.
+PRESET_TICKERS = sorted({ticker for watchlist in WATCHLISTS.values() for ticker in watchlist["tickers"]})
+
 PROFILES = [
     {
         "name": "classic-unusual-activity",

@@ -32,10 +32,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trades.presets import WATCHLISTS
+from trades.presets import PRESET_TICKERS as DEMO_TICKERS
 
-# Every ticker the shipped profiles watch, so each profile has flow and reference data.
-DEMO_TICKERS = sorted({ticker for watchlist in WATCHLISTS.values() for ticker in watchlist["tickers"]})
 FEED_API_KEY = "flowsite-local"
 STOP_GRACE_SECONDS = 10.0
 
