@@ -219,6 +219,20 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_TASK_ROUTES["trades.refresh_*"] = {"queue": "reference"}
 CELERY_TASK_ROUTES["trades.resolve_contracts"] = {"queue": "reference"}
 
+# --- Webhooks ------------------------------------------------------------------------------
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)  # seconds
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)  # seconds
+# A delivery claimed by a worker that did not finish within this is tried again (the worker died).
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)
+# How often beat sweeps for deliveries that are due or stuck.
+WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=15.0)
+# Waits up to this long ride on a Celery countdown; longer ones stay in the database for the
+# sweeper (Redis hands a message out again once its visibility timeout has passed).
+WEBHOOK_COUNTDOWN_MAX_SECONDS = env.int("WEBHOOK_COUNTDOWN_MAX_SECONDS", default=60)
+CELERY_TASK_ROUTES["trades.deliver_webhook"] = {"queue": "webhooks"}
+CELERY_TASK_ROUTES["trades.sweep_webhooks"] = {"queue": "webhooks"}
+CELERY_BEAT_SCHEDULE["sweep-webhooks"] = {"task": "trades.sweep_webhooks", "schedule": WEBHOOK_SWEEP_SECONDS}
+
 # --- Listener tuning ---------------------------------------------------------------------
 STREAM_BATCH_TRADES = env.int("STREAM_BATCH_TRADES", default=5000)  # publish after N trades
 STREAM_BATCH_MS = env.int("STREAM_BATCH_MS", default=200)  # ... or after T milliseconds

@@ -242,3 +242,95 @@ class TradeMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trade_id} matched {self.profile_id}"
+
+
+class WebhookFormat(models.TextChoices):
+    STANDARD = "standard", "Standard Webhooks (JSON, signed)"
+    DISCORD = "discord", "Discord"
+    SLACK = "slack", "Slack"
+
+
+def generate_webhook_secret() -> str:
+    from trades.webhooks.signing import generate_secret
+
+    return generate_secret()
+
+
+class WebhookEndpoint(models.Model):
+    """A place hits are pushed to: your own service, a Discord or a Slack channel."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(
+        max_length=100, default=generate_webhook_secret, help_text="whsec_…: signs every delivery (Standard Webhooks)."
+    )
+    format = models.CharField(max_length=10, choices=WebhookFormat.choices, default=WebhookFormat.STANDARD)
+    profiles = models.ManyToManyField(
+        FilterProfile,
+        blank=True,
+        related_name="webhooks",
+        help_text="Hits of these profiles; none means every profile.",
+    )
+    active = models.BooleanField(default=True)
+    allow_private = models.BooleanField(
+        default=False, help_text="Allow loopback and private-network addresses (refused by default: SSRF guard)."
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="Deliveries per minute.")
+    disabled_reason = models.CharField(max_length=300, blank=True, help_text="Why it was turned off (e.g. 410 Gone).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"  # waiting for its next attempt (next_attempt_at)
+    SENDING = "sending"  # claimed by a worker until lease_until
+    DELIVERED = "delivered"
+    DEAD = "dead"  # no more attempts: retries exhausted, endpoint gone or refused
+
+
+class WebhookDelivery(models.Model):
+    """The outbox: one row per (endpoint, trade), written in the transaction that stores the trade."""
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    trade = models.ForeignKey(OptionTrade, on_delete=models.CASCADE, related_name="deliveries")
+    webhook_id = models.CharField(max_length=40, unique=True, help_text="webhook-id: the same on every retry.")
+    status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [models.UniqueConstraint(fields=["endpoint", "trade"], name="one_delivery_per_endpoint_trade")]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.webhook_id} → {self.endpoint}"
+
+
+class WebhookAttempt(models.Model):
+    """One try of a delivery: what was answered, how long it took, or what went wrong."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    attempted_at = models.DateTimeField()
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField()
+    response_excerpt = models.CharField(max_length=500, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-attempted_at"]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} at {self.attempted_at:%Y-%m-%d %H:%M:%S}: {self.status_code or self.error}"

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: payload formats, Standard Webhooks signing, the safe HTTP sender."""
