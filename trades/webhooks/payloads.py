@@ -1,0 +1,315 @@
+"""The body of a webhook, per endpoint format: Standard Webhooks JSON, Discord or Slack.
+
+``trade`` is always the dict of ``trades.serializers.serialize_trade``: the trade as the API
+shows it. The standard format carries it untouched; Discord and Slack get a message built from
+it, clipped so that no documented limit is ever exceeded, whatever the profile names:
+
+- Discord, Execute Webhook (docs/resources/webhook, docs/resources/message "Embed Limits"):
+  ``content`` ≤ 2000; an embed's title ≤ 256, description ≤ 4096, ≤ 25 fields with name ≤ 256
+  and value ≤ 1024, footer.text ≤ 2048, and all of those together ≤ 6000. ``allowed_mentions:
+  {"parse": []}`` so that nothing in the text pings anyone.
+- Slack, incoming webhook with Block Kit: ``text`` is the notification fallback (kept ≤ 3000);
+  a header block's plain_text ≤ 150; a section's ``fields`` ≤ 10 items of ≤ 2000 each; a
+  context block ≤ 10 elements, a text object ≤ 3000; ≤ 50 blocks. ``&``, ``<`` and ``>`` are
+  escaped in mrkdwn, so ``<!channel>`` in a name is text, not a ping.
+
+Lengths are counted in UTF-16 code units (what JavaScript's ``length`` counts), which is never
+less than the number of characters: a text within the limit by that count is within it by any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+TRADE_FLAGGED = "trade.flagged"
+WEBHOOK_TEST = "webhook.test"
+EVENT_TYPES = (TRADE_FLAGGED, WEBHOOK_TEST)
+FORMATS = ("standard", "discord", "slack")
+
+ELLIPSIS = "…"
+SEPARATOR = ", "
+NOTHING = "—"
+
+DISCORD_CONTENT = 2000
+DISCORD_TITLE = 256
+DISCORD_DESCRIPTION = 4096
+DISCORD_FIELDS = 25
+DISCORD_FIELD_NAME = 256
+DISCORD_FIELD_VALUE = 1024
+DISCORD_FOOTER = 2048
+DISCORD_EMBED_TOTAL = 6000
+DISCORD_GREEN = 0x2ECC71  # calls
+DISCORD_RED = 0xE74C3C  # puts
+
+SLACK_TEXT = 3000
+SLACK_HEADER = 150
+SLACK_SECTION_FIELDS = 10
+SLACK_FIELD_TEXT = 2000
+SLACK_CONTEXT_ELEMENTS = 10
+SLACK_TEXT_OBJECT = 3000
+SLACK_BLOCKS = 50
+
+TEST_NOTE = "🧪 Test event from flowsite: hits will look like this."
+
+Trade = Mapping[str, Any]
+Render = Callable[[str], list[str]]
+
+
+# --- the entry points ------------------------------------------------------------------------------
+
+
+def build_body(fmt: str, trade: Trade, *, event_type: str = TRADE_FLAGGED, timestamp: datetime) -> bytes:
+    """The JSON body for an endpoint of format ``fmt`` ("standard", "discord" or "slack")."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}; one of {', '.join(EVENT_TYPES)}")
+    builders = {"standard": standard_payload, "discord": discord_payload, "slack": slack_payload}
+    builder = builders.get(fmt)
+    if builder is None:
+        raise ValueError(f"unknown webhook format {fmt!r}; one of {', '.join(FORMATS)}")
+    return orjson.dumps(builder(trade, event_type, timestamp))
+
+
+def hit_line(trade: Trade) -> str:
+    """The log line of a hit, exactly as trades.services.ingest.hit_line writes it."""
+    return _line_head(trade) + SEPARATOR.join(trade["profiles"]) + "]"
+
+
+def test_trade() -> dict[str, Any]:
+    """A made-up trade, shaped as serialize_trade shapes one, for the admin's "send test event"."""
+    return {
+        "symbol": "O:AAPL251220C00190000",
+        "ticker": "AAPL",
+        "strike": 190.0,
+        "expiry": "2025-12-20",
+        "side": "CALL",
+        "price": 8.5,
+        "size": 100,
+        "premium": 85000.0,
+        "dte": 15,
+        "exchange": 302,
+        "conditions": [209],
+        "sequence": 0,
+        "timestamp": "2025-12-05T15:30:00.000Z",
+        "profiles": ["webhook-test"],
+    }
+
+
+# --- standard ------------------------------------------------------------------------------------
+
+
+def standard_payload(trade: Trade, event_type: str, timestamp: datetime) -> dict[str, Any]:
+    """Standard Webhooks' envelope: ``{"type", "timestamp", "data"}``; data is the trade as is."""
+    return {"type": event_type, "timestamp": iso_utc(timestamp), "data": dict(trade)}
+
+
+# --- Discord -------------------------------------------------------------------------------------
+
+
+def discord_payload(trade: Trade, event_type: str, timestamp: datetime) -> dict[str, Any]:
+    """Discord's Execute Webhook body: the hit line as ``content`` and one embed."""
+    testing = event_type == WEBHOOK_TEST
+    note = TEST_NOTE + "\n" if testing else ""
+    content = note + _line_within(trade, DISCORD_CONTENT - units(note), _plain)
+    embed: dict[str, Any] = {
+        "title": fit(("🧪 Test: " if testing else "💰 ") + _headline(trade), DISCORD_TITLE),
+        "description": fit(_description(trade), DISCORD_DESCRIPTION),
+        "color": DISCORD_RED if trade["side"] == "PUT" else DISCORD_GREEN,
+        "fields": [
+            {"name": fit(name, DISCORD_FIELD_NAME), "value": value, "inline": inline}
+            for name, value, inline in _discord_fields(trade)
+        ][:DISCORD_FIELDS],
+        "footer": {"text": fit(f"flowsite · {event_type} · sequence {_or_nothing(trade['sequence'])}", DISCORD_FOOTER)},
+        "timestamp": trade.get("timestamp") or iso_utc(timestamp),
+    }
+    _fit_embed_total(embed, DISCORD_EMBED_TOTAL)
+    return {"content": content, "embeds": [embed], "allowed_mentions": {"parse": []}}
+
+
+def _discord_fields(trade: Trade) -> list[tuple[str, str, bool]]:
+    profiles = join_within(trade["profiles"], DISCORD_FIELD_VALUE, _plain) or NOTHING
+    return [
+        (name, fit(value or NOTHING, DISCORD_FIELD_VALUE), True) for name, value in _facts(trade) if name != "Profiles"
+    ] + [("Profiles", profiles, False)]
+
+
+def _fit_embed_total(embed: dict[str, Any], limit: int) -> None:
+    """Shorten the longest texts of the embed until all of them together fit in ``limit``."""
+    slots: list[tuple[dict[str, Any], str]] = [(embed, "title"), (embed, "description"), (embed["footer"], "text")]
+    for field in embed["fields"]:
+        slots += [(field, "name"), (field, "value")]
+    over = sum(units(holder[key]) for holder, key in slots) - limit
+    while over > 0:
+        holder, key = max(slots, key=lambda slot: units(slot[0][slot[1]]))
+        current = units(holder[key])
+        holder[key] = fit(holder[key], max(1, current - over))
+        over -= current - units(holder[key])
+
+
+# --- Slack ---------------------------------------------------------------------------------------
+
+
+def slack_payload(trade: Trade, event_type: str, timestamp: datetime) -> dict[str, Any]:
+    """A Slack incoming-webhook body: ``text`` (the notification fallback) and Block Kit blocks."""
+    testing = event_type == WEBHOOK_TEST
+    header = ("🧪 Test: " if testing else "💰 ") + _headline(trade)
+    fields = [
+        {"type": "mrkdwn", "text": fit_mrkdwn(f"*{name}*\n", value or NOTHING, SLACK_FIELD_TEXT)}
+        for name, value in _facts(trade)
+        if name != "Profiles"
+    ][:SLACK_SECTION_FIELDS]
+    label = "*Profiles:* "
+    profiles = join_within(trade["profiles"], SLACK_TEXT_OBJECT - units(label), _mrkdwn) or NOTHING
+    context = [
+        {"type": "mrkdwn", "text": label + profiles},
+        {"type": "mrkdwn", "text": fit_mrkdwn("", f"Traded {trade.get('timestamp') or NOTHING}", SLACK_TEXT_OBJECT)},
+    ]
+    if testing:
+        context.append({"type": "mrkdwn", "text": TEST_NOTE})
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": fit(header, SLACK_HEADER), "emoji": True}},
+        {"type": "section", "fields": fields},
+        {"type": "context", "elements": context[:SLACK_CONTEXT_ELEMENTS]},
+    ]
+    note = _mrkdwn_text(TEST_NOTE + "\n") if testing else ""
+    text = note + _line_within(trade, SLACK_TEXT - units(note), _mrkdwn)
+    return {"text": text, "blocks": blocks[:SLACK_BLOCKS]}
+
+
+def _mrkdwn(text: str) -> list[str]:
+    """Slack's three control characters escaped; one piece per character, so clipping never
+    cuts an escape in half."""
+    return [_SLACK_ESCAPES.get(char, char) for char in text]
+
+
+def _mrkdwn_text(text: str) -> str:
+    return "".join(_mrkdwn(text))
+
+
+def fit_mrkdwn(prefix: str, value: str, limit: int) -> str:
+    """``prefix`` (already mrkdwn) + ``value`` escaped, clipped to ``limit``."""
+    return prefix + fit_pieces(_mrkdwn(value), limit - units(prefix))
+
+
+_SLACK_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+# --- what both chat formats show -------------------------------------------------------------------
+
+
+def _headline(trade: Trade) -> str:
+    return f"{trade['ticker']} {_strike(trade['strike'])} {trade['side']} {trade['expiry']}"
+
+
+def _description(trade: Trade) -> str:
+    return (
+        f"{trade['symbol']}: {trade['size']:,} contracts at {_money(trade['price'], 2)}"
+        f" = {_money(trade['premium'], 0)} premium, {trade['dte']} DTE"
+    )
+
+
+def _facts(trade: Trade) -> list[tuple[str, str]]:
+    return [
+        ("Symbol", str(trade["symbol"])),
+        ("Side", str(trade["side"])),
+        ("Strike", _strike(trade["strike"])),
+        ("Expiry", str(trade["expiry"])),
+        ("DTE", str(trade["dte"])),
+        ("Size", f"{trade['size']:,}"),
+        ("Price", _money(trade["price"], 2)),
+        ("Premium", _money(trade["premium"], 0)),
+        ("Exchange", str(trade["exchange"])),
+        ("Profiles", SEPARATOR.join(trade["profiles"])),
+    ]
+
+
+def _line_head(trade: Trade) -> str:
+    return f"💰 Smart Money: {trade['symbol']} ${float(trade['premium']):.0f} premium, {trade['dte']} DTE ["
+
+
+def _line_within(trade: Trade, limit: int, render: Render) -> str:
+    """The hit line within ``limit``: as many profile names as fit, then "+N more"."""
+    head = "".join(render(_line_head(trade)))
+    room = limit - units(head) - 1
+    if room < 12:  # not even room for "+100 more": an absurd symbol; clip the whole line
+        return fit_pieces(render(hit_line(trade)), limit)
+    return head + join_within(trade["profiles"], room, render) + "]"
+
+
+def _money(amount: float, decimals: int) -> str:
+    return f"${float(amount):,.{decimals}f}"
+
+
+def _strike(strike: float) -> str:
+    return "$" + f"{float(strike):,.3f}".rstrip("0").rstrip(".")
+
+
+def _or_nothing(value: object) -> str:
+    return NOTHING if value is None else str(value)
+
+
+# --- fitting text into limits --------------------------------------------------------------------------
+
+
+def units(text: str) -> int:
+    """Length in UTF-16 code units: characters, with those outside the BMP (emoji) counted twice."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _plain(text: str) -> list[str]:
+    return list(text)
+
+
+def fit(text: str, limit: int) -> str:
+    return fit_pieces(list(text), limit)
+
+
+def fit_pieces(pieces: Sequence[str], limit: int) -> str:
+    """The pieces joined, or as many as fit in ``limit`` units followed by "…"."""
+    if limit < 1:
+        raise ValueError(f"cannot fit text in {limit} characters")
+    text = "".join(pieces)
+    if units(text) <= limit:
+        return text
+    kept: list[str] = []
+    used = 0
+    for piece in pieces:
+        size = units(piece)
+        if used + size > limit - 1:
+            break
+        kept.append(piece)
+        used += size
+    return "".join(kept) + ELLIPSIS
+
+
+def join_within(names: Sequence[str], limit: int, render: Render) -> str:
+    """The names joined with ", ", as many as fit in ``limit``, then "+N more" for the rest."""
+    shown = ["".join(render(name)) for name in names]
+    everything = SEPARATOR.join(shown)
+    if units(everything) <= limit:
+        return everything
+    kept: list[str] = []
+    for index, name in enumerate(shown):
+        rest = len(shown) - index - 1
+        tail = f"{SEPARATOR}+{rest} more" if rest else ""
+        if units(SEPARATOR.join([*kept, name]) + tail) > limit:
+            break
+        kept.append(name)
+    if kept:  # the previous round checked that these and "+N more" fit
+        return SEPARATOR.join(kept) + f"{SEPARATOR}+{len(shown) - len(kept)} more"
+    # Not even the first name fits whole: show the start of it.
+    tail = f"{SEPARATOR}+{len(shown) - 1} more" if len(shown) > 1 else ""
+    room = limit - units(tail)
+    if room < 2:
+        return fit(f"+{len(shown)} more", limit)
+    return fit_pieces(render(names[0]), room) + tail
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a Z, like the API's timestamps."""
+    if moment.tzinfo is None:
+        raise ValueError("webhook timestamps must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
