@@ -37,10 +37,17 @@ def start(args: list[str], log: Path, **env: str) -> subprocess.Popen:
     )
 
 
-def start_worker(log: Path, *, queues: str = "ingest", env: dict[str, str] | None = None) -> subprocess.Popen:
-    """One worker process (concurrency 1) on the run's broker; redelivery sweeps every second."""
+def start_worker(
+    log: Path, *, queues: str = "ingest", env: dict[str, str] | None = None, beat: bool = False
+) -> subprocess.Popen:
+    """One worker process (concurrency 1) on the run's broker; redelivery sweeps every second.
+
+    beat: also run Celery beat inside it (the webhook sweeper and the reference refreshes).
+    """
     args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", queues, "-c", "1"]
     args += ["-l", "INFO", "--without-mingle", "--without-gossip", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"]
+    if beat:
+        args += ["-B", "-s", str(log.with_suffix(".beat-schedule"))]
     return start(args, log, **{"CELERY_UNACKED_RESTORE_INTERVAL": "1", **(env or {})})
 
 

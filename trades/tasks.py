@@ -9,7 +9,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from trades.domain.calendar import is_market_open
-from trades.services import ingest, reference
+from trades.services import ingest, reference, webhooks
 from trades.services.reference import ReferenceUnavailable
 
 
@@ -110,3 +110,15 @@ def _fan_out(task: Any, tickers: list[str], expires: float) -> dict[str, Any]:
     for ticker in tickers:
         task.apply_async(args=[[ticker]], expires=expires)
     return {"enqueued": tickers}
+
+
+@shared_task(name="trades.deliver_webhook")
+def deliver_webhook(delivery_id: int) -> str:
+    """Send one webhook delivery (if it is due) and record the attempt."""
+    return webhooks.deliver(delivery_id)
+
+
+@shared_task(name="trades.sweep_webhooks")
+def sweep_webhooks() -> int:
+    """Queue the deliveries that are due, and those a dead worker left claimed."""
+    return webhooks.sweep()

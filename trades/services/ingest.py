@@ -37,6 +37,7 @@ from trades.domain.rules import (
     with_contract,
 )
 from trades.models import OptionContract, OptionTrade, TradeMatch, TradeSource, Underlying
+from trades.services import webhooks
 from trades.services.flow_rules import FlowRules, current_flow_rules
 
 logger = logging.getLogger(__name__)
@@ -254,6 +255,8 @@ def store_hits(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]
             ],
             ignore_conflicts=True,
         )
+        # The outbox, in the same transaction: a stored hit always has its deliveries.
+        webhooks.create_deliveries({ids[hit.trade.key]: {profile.id for profile in hit.profiles} for hit in new_hits})
     return new_hits
 
 

@@ -1,0 +1,231 @@
+"""Webhook delivery: the outbox written with the trades, signed sends, retries, the sweeper.
+
+A delivery row is created in the transaction that stores its trade, so a hit and its
+deliveries exist together or not at all. After the commit each delivery is queued
+(`trades.deliver_webhook`); a worker claims it with a lease, sends it, records the attempt
+and either marks it delivered, schedules the next attempt, or declares it dead. Waits longer
+than WEBHOOK_COUNTDOWN_MAX_SECONDS live in the database: beat's sweeper queues what is due,
+and what a dead worker left claimed once its lease has run out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from flowsite.celery import app
+from trades.domain.webhooks import retry_delay
+from trades.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from trades.serializers import serialize_trade
+from trades.webhooks.payloads import build_body
+from trades.webhooks.sender import SendResult, send
+from trades.webhooks.signing import new_webhook_id, signature_headers
+
+logger = logging.getLogger(__name__)
+
+DELIVER_TASK = "trades.deliver_webhook"
+GONE = 410
+SWEEP_BATCH = 1000
+
+
+# --- the outbox --------------------------------------------------------------------------------
+
+
+def create_deliveries(matched_profiles: dict[int, set[int]]) -> list[int]:
+    """One delivery per (active endpoint, new trade) whose profiles the trade matched.
+
+    Runs inside the transaction that stores the trades (``matched_profiles``: trade id →
+    profile ids) and queues the deliveries once that transaction commits.
+    """
+    now = timezone.now()
+    rows = [
+        WebhookDelivery(endpoint=endpoint, trade_id=trade_id, webhook_id=new_webhook_id(), next_attempt_at=now)
+        for endpoint in WebhookEndpoint.objects.filter(active=True).prefetch_related("profiles")
+        for trade_id, profile_ids in matched_profiles.items()
+        if _receives(endpoint, profile_ids)
+    ]
+    if not rows:
+        return []
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    ids = list(
+        WebhookDelivery.objects.filter(
+            trade_id__in=matched_profiles, webhook_id__in=[row.webhook_id for row in rows]
+        ).values_list("id", flat=True)
+    )
+    # robust: a broker that is away must not undo the commit; the sweeper queues them later.
+    transaction.on_commit(lambda: enqueue(ids), robust=True)
+    return ids
+
+
+def _receives(endpoint: WebhookEndpoint, profile_ids: set[int]) -> bool:
+    wanted = {profile.pk for profile in endpoint.profiles.all()}
+    return not wanted or bool(wanted & profile_ids)
+
+
+def enqueue(delivery_ids: Iterable[int], countdown: float | None = None) -> None:
+    for delivery_id in delivery_ids:
+        app.send_task(DELIVER_TASK, args=[delivery_id], queue="webhooks", countdown=countdown)
+
+
+# --- one attempt ---------------------------------------------------------------------------------
+
+
+def deliver(delivery_id: int) -> str:
+    """Claim the delivery, send it once, record what happened. Returns a one-word outcome."""
+    delivery = claim(delivery_id)
+    if delivery is None:
+        return "not-due"  # delivered, dead, not due yet, or another worker holds it
+    endpoint = delivery.endpoint
+    if not endpoint.active:
+        return _finish_dead(delivery, f"endpoint {endpoint.name} is inactive")
+    if wait := rate_limit_wait(endpoint):
+        return _postpone(delivery, wait)
+    started = timezone.now()
+    body = build_body(endpoint.format, serialize_trade(delivery.trade), timestamp=started)
+    try:
+        headers = signature_headers(endpoint.secret, delivery.webhook_id, int(started.timestamp()), body)
+    except ValueError as exc:  # a secret edited by hand into something that is not whsec_…
+        return _finish_dead(delivery, f"cannot sign: {exc}")
+    result = send(
+        endpoint.url,
+        body,
+        headers,
+        allow_private=endpoint.allow_private,
+        connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
+        read_timeout=settings.WEBHOOK_READ_TIMEOUT,
+    )
+    _record_attempt(delivery, started, result)
+    return _settle(delivery, endpoint, result)
+
+
+def claimable(now: datetime) -> Q:
+    """Due for an attempt, or claimed by a worker whose lease ran out (it died mid-send)."""
+    due = Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+    abandoned = Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
+    return due | abandoned
+
+
+def claim(delivery_id: int) -> WebhookDelivery | None:
+    """Take the delivery for one attempt, atomically: of two workers, one gets it."""
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+    taken = WebhookDelivery.objects.filter(claimable(now), pk=delivery_id).update(
+        status=DeliveryStatus.SENDING, lease_until=lease
+    )
+    if not taken:
+        return None
+    return WebhookDelivery.objects.select_related("endpoint", "trade").get(pk=delivery_id)
+
+
+def rate_limit_wait(endpoint: WebhookEndpoint) -> float:
+    """Seconds until the endpoint may be called again under its per-minute limit; 0 if now."""
+    limit = endpoint.rate_limit_per_minute
+    if not limit:
+        return 0.0
+    minute_ago = timezone.now() - timedelta(minutes=1)
+    recent = WebhookAttempt.objects.filter(delivery__endpoint=endpoint, attempted_at__gt=minute_ago)
+    times = list(recent.order_by("-attempted_at").values_list("attempted_at", flat=True)[:limit])
+    if len(times) < limit:
+        return 0.0
+    return max(0.1, (times[-1] - minute_ago).total_seconds())
+
+
+def _record_attempt(delivery: WebhookDelivery, started: datetime, result: SendResult) -> None:
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        attempted_at=started,
+        status_code=result.status_code,
+        duration_ms=result.duration_ms,
+        response_excerpt=result.response_excerpt[:500],
+        error=result.error[:500],
+    )
+    delivery.attempts += 1
+    delivery.last_status_code = result.status_code
+    delivery.last_error = result.error[:500]
+
+
+def _settle(delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: SendResult) -> str:
+    if result.status_code is not None and 200 <= result.status_code < 300:
+        delivery.status, delivery.delivered_at, delivery.lease_until = DeliveryStatus.DELIVERED, timezone.now(), None
+        delivery.save()
+        return "delivered"
+    if result.refused:
+        logger.warning("webhook %s to %s refused: %s", delivery.webhook_id, endpoint.name, result.error)
+        return _finish_dead(delivery, result.error)
+    if result.status_code == GONE:
+        _disable(endpoint, f"410 Gone on {timezone.now():%Y-%m-%d %H:%M} UTC: the receiver asked to stop")
+        return _finish_dead(delivery, "410 Gone: endpoint disabled")
+    delay = retry_delay(delivery.attempts, result.retry_after)
+    if delay is None:
+        last = delivery.last_error or f"HTTP {result.status_code}"
+        return _finish_dead(delivery, f"{last} (after {delivery.attempts} attempts)")
+    return _postpone(delivery, delay)
+
+
+def _postpone(delivery: WebhookDelivery, delay: float) -> str:
+    delivery.status, delivery.lease_until = DeliveryStatus.PENDING, None
+    delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    delivery.save()
+    if delay <= settings.WEBHOOK_COUNTDOWN_MAX_SECONDS:
+        transaction.on_commit(lambda: enqueue([delivery.pk], countdown=delay), robust=True)
+    return "retry"
+
+
+def _finish_dead(delivery: WebhookDelivery, reason: str) -> str:
+    delivery.status, delivery.lease_until, delivery.next_attempt_at = DeliveryStatus.DEAD, None, None
+    delivery.last_error = reason[:500]
+    delivery.save()
+    logger.error("webhook %s to %s is dead: %s", delivery.webhook_id, delivery.endpoint.name, reason)
+    return "dead"
+
+
+def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False, disabled_reason=reason[:300])
+    logger.error("webhook endpoint %s disabled: %s", endpoint.name, reason)
+
+
+# --- the sweeper and the operator's actions --------------------------------------------------------
+
+
+def sweep() -> int:
+    """Queue every delivery that is due, or whose worker's lease ran out. Returns how many."""
+    due = WebhookDelivery.objects.filter(claimable(timezone.now())).order_by("next_attempt_at")
+    ids = list(due.values_list("id", flat=True)[:SWEEP_BATCH])
+    enqueue(ids)
+    return len(ids)
+
+
+def resend(deliveries: QuerySet[WebhookDelivery]) -> int:
+    """Send the selected deliveries again now, with a fresh retry schedule and the same webhook-id."""
+    ids = list(deliveries.values_list("id", flat=True))
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), lease_until=None
+    )
+    transaction.on_commit(lambda: enqueue(ids), robust=True)
+    return len(ids)
+
+
+def send_test_event(endpoint: WebhookEndpoint) -> str:
+    """Send a signed `webhook.test` event now and say how it went (not stored as a delivery)."""
+    from trades.webhooks.payloads import test_trade
+
+    now = timezone.now()
+    body = build_body(endpoint.format, test_trade(), event_type="webhook.test", timestamp=now)
+    webhook_id = new_webhook_id()
+    result = send(
+        endpoint.url,
+        body,
+        signature_headers(endpoint.secret, webhook_id, int(now.timestamp()), body),
+        allow_private=endpoint.allow_private,
+        connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
+        read_timeout=settings.WEBHOOK_READ_TIMEOUT,
+    )
+    if result.status_code is not None:
+        return f"{endpoint.name}: HTTP {result.status_code} in {result.duration_ms} ms ({webhook_id})"
+    return f"{endpoint.name}: failed: {result.error}"
