@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import io
 import json
@@ -13,9 +14,13 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from trades.models import FilterProfile, Subscription, WatchedTicker, Watchlist
+from trades.models import FilterProfile, Subscription, WatchedTicker, Watchlist, WebhookEndpoint
 from trades.presets import CLASSIC_TICKERS, MAG7
+from trades.services import flowconfig
 from trades.services.flowconfig import ConfigError, export_config, import_config
+
+SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+OTHER_SECRET = "whsec_" + base64.b64encode(bytes(range(100, 124))).decode()  # 24 bytes: the least allowed
 
 
 def run(*args: str, stdin: str | None = None) -> str:
@@ -34,6 +39,10 @@ def db_state() -> dict[str, Any]:
         "watchlists": list(Watchlist.objects.order_by("name").values()),
         "tickers": sorted(WatchedTicker.objects.values_list("watchlist__name", "symbol")),
         "subscriptions": sorted(Subscription.objects.values_list("channel", "enabled")),
+        "webhooks": list(WebhookEndpoint.objects.order_by("name").values()),
+        "webhook_profiles": sorted(
+            WebhookEndpoint.profiles.through.objects.values_list("webhookendpoint__name", "filterprofile__name")
+        ),
     }
 
 
@@ -51,6 +60,36 @@ def profile(**overrides: Any) -> dict[str, Any]:
         "exclude_conditions": [237, 201, 201],
     }
     return spec | overrides
+
+
+def webhook(**overrides: Any) -> dict[str, Any]:
+    spec = {
+        "name": "desk",
+        "url": "https://hooks.example.com/flow",
+        "format": "standard",
+        "profiles": ["mag7-smart-money"],
+        "active": True,
+        "allow_private": False,
+        "rate_limit_per_minute": None,
+    }
+    return spec | overrides
+
+
+@pytest.fixture
+def endpoints() -> dict[str, WebhookEndpoint]:
+    """A signed endpoint on one profile and a Discord one, switched off by a 410, on every profile."""
+    desk = WebhookEndpoint.objects.create(name="desk", url="https://hooks.example.com/flow", secret=SECRET)
+    desk.profiles.set(FilterProfile.objects.filter(name="mag7-smart-money"))
+    chat = WebhookEndpoint.objects.create(
+        name="chat",
+        url="https://discord.com/api/webhooks/1/abc",
+        format="discord",
+        active=False,
+        disabled_reason="410 Gone on 2025-06-02 14:30 UTC",
+        allow_private=True,
+        rate_limit_per_minute=30,
+    )
+    return {"desk": desk, "chat": chat}
 
 
 @pytest.fixture
@@ -111,6 +150,7 @@ def test_export_of_the_presets():
                 "exclude_conditions": [],
             },
         ],
+        "webhooks": [],
     }
 
 
@@ -280,21 +320,203 @@ def test_a_failure_while_applying_rolls_everything_back(monkeypatch):
 
 
 @pytest.mark.django_db
-def test_dry_run_reports_and_changes_nothing(tmp_path: Path):
+def test_a_failure_while_applying_the_webhooks_rolls_back_the_profiles_too(monkeypatch):
+    def fail(*args: Any) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("trades.services.flowconfig._apply_webhooks", fail)  # runs last
+    before = db_state()
+    with pytest.raises(RuntimeError):
+        import_config({"profiles": [profile()], "webhooks": [webhook(profiles=["big-puts"])]})
+    assert db_state() == before
+
+
+@pytest.mark.django_db
+def test_dry_run_reports_and_changes_nothing(tmp_path: Path, endpoints):
     file = tmp_path / "flow.json"
-    file.write_text(json.dumps({"subscriptions": ["T.*"], "profiles": [profile()]}))
+    data = {
+        "subscriptions": ["T.*"],
+        "profiles": [profile()],
+        "webhooks": [webhook(url="https://hooks.example.com/v2"), webhook(name="new", profiles=["big-puts"])],
+    }
+    file.write_text(json.dumps(data))
     before = db_state()
 
     out = run("import", str(file), "--dry-run")
 
     assert "created profile big-puts" in out
+    assert "updated webhook desk: url" in out
+    assert "created webhook new (secret generated" in out
+    assert "left alone (not in the file): webhook chat" in out
     assert "dry run: nothing was changed" in out
     assert db_state() == before
 
 
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_export_of_webhooks_is_sorted_by_name_and_hides_the_secrets(endpoints):
+    assert export_config()["webhooks"] == [
+        {
+            "name": "chat",
+            "url": "https://discord.com/api/webhooks/1/abc",
+            "format": "discord",
+            "profiles": [],
+            "active": False,
+            "allow_private": True,
+            "rate_limit_per_minute": 30,
+        },
+        {
+            "name": "desk",
+            "url": "https://hooks.example.com/flow",
+            "format": "standard",
+            "profiles": ["mag7-smart-money"],
+            "active": True,
+            "allow_private": False,
+            "rate_limit_per_minute": None,
+        },
+    ]
+
+
+@pytest.mark.django_db
+def test_the_export_command_prints_secrets_only_when_asked(endpoints):
+    chat_secret = endpoints["chat"].secret
+
+    plain = run("export")
+    with_secrets = run("export", "--with-secrets")
+
+    assert SECRET not in plain and chat_secret not in plain and "whsec_" not in plain
+    exported = {w["name"]: w for w in json.loads(with_secrets)["webhooks"]}
+    assert (exported["desk"]["secret"], exported["chat"]["secret"]) == (SECRET, chat_secret)
+    assert list(exported["desk"]) == [  # the key order the README shows
+        "name",
+        "url",
+        "format",
+        "profiles",
+        "active",
+        "allow_private",
+        "secret",
+        "rate_limit_per_minute",
+    ]
+
+
+@pytest.mark.django_db
+def test_round_trip_with_secrets_is_identity(endpoints):
+    exported = export_config(with_secrets=True)
+    WebhookEndpoint.objects.all().delete()
+
+    report = import_config(copy.deepcopy(exported))
+
+    assert export_config(with_secrets=True) == exported
+    assert report.webhooks_created == ["chat", "desk"]
+    assert report.secrets_generated == []
+
+
+@pytest.mark.django_db
+def test_importing_the_export_without_secrets_keeps_the_secrets(endpoints):
+    before = db_state()
+    report = import_config(export_config())
+    assert not report.changed
+    assert report.webhooks_unchanged == ["chat", "desk"]
+    assert db_state() == before  # secrets, updated_at and the 410's reason included
+
+
+@pytest.mark.django_db
+def test_a_new_endpoint_without_a_secret_gets_one_and_it_is_not_printed(tmp_path: Path):
+    file = tmp_path / "flow.json"
+    file.write_text(json.dumps({"webhooks": [webhook()]}))
+
+    first = run("import", str(file))
+    secret = WebhookEndpoint.objects.get(name="desk").secret
+    second = run("import", str(file))
+
+    assert "created webhook desk (secret generated: see the admin or export --with-secrets)" in first
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret.removeprefix("whsec_"))) >= 24
+    assert secret not in first and secret not in second
+    assert WebhookEndpoint.objects.get(name="desk").secret == secret  # kept by the second import
+    assert "unchanged webhook desk" in second
+    assert "nothing to change" in second
+
+
+@pytest.mark.django_db
+def test_a_secret_in_the_file_is_used_and_replaces_the_old_one_unprinted(tmp_path: Path, endpoints):
+    file = tmp_path / "flow.json"
+    file.write_text(json.dumps({"webhooks": [webhook(secret=OTHER_SECRET), webhook(name="new", secret=SECRET)]}))
+
+    out = run("import", str(file))
+
+    assert "updated webhook desk: secret" in out
+    assert "created webhook new" in out.splitlines()  # no "secret generated": it came from the file
+    assert OTHER_SECRET not in out and SECRET not in out
+    assert dict(WebhookEndpoint.objects.values_list("name", "secret")) == {
+        "chat": endpoints["chat"].secret,
+        "desk": OTHER_SECRET,
+        "new": SECRET,
+    }
+
+
+@pytest.mark.django_db
+def test_webhook_import_updates_by_name_resets_missing_keys_and_leaves_others_alone(endpoints):
+    report = import_config({"webhooks": [{"name": "desk", "url": "https://hooks.example.com/v2"}]})
+
+    desk = WebhookEndpoint.objects.get(name="desk")
+    assert report.webhooks_updated == {"desk": ["url", "profiles"]}
+    assert (desk.url, desk.secret, list(desk.profiles.all())) == ("https://hooks.example.com/v2", SECRET, [])
+    assert report.webhooks_not_in_file == ["chat"]
+    assert WebhookEndpoint.objects.get(name="chat").disabled_reason  # left alone
+
+
+@pytest.mark.django_db
+def test_switching_an_endpoint_back_on_clears_why_it_was_off(endpoints):
+    chat = export_config()["webhooks"][0]
+    report = import_config({"webhooks": [chat | {"active": True, "allow_private": False, "rate_limit_per_minute": 5}]})
+
+    chat_row = WebhookEndpoint.objects.get(name="chat")
+    assert report.webhooks_updated == {"chat": ["active", "allow_private", "rate_limit_per_minute", "disabled_reason"]}
+    assert (chat_row.active, chat_row.disabled_reason, chat_row.rate_limit_per_minute) == (True, "", 5)
+
+
+@pytest.mark.django_db
+def test_webhook_profiles_may_name_profiles_of_the_same_file(tmp_path: Path):
+    file = tmp_path / "flow.json"
+    data = {"profiles": [profile()], "webhooks": [webhook(profiles=["big-puts", "mag7-smart-money", "big-puts"])]}
+    file.write_text(json.dumps(data))
+
+    out = run("import", str(file))
+
+    assert "created profile big-puts" in out and "created webhook desk" in out
+    desk = WebhookEndpoint.objects.get(name="desk")
+    assert sorted(desk.profiles.values_list("name", flat=True)) == ["big-puts", "mag7-smart-money"]
+    assert export_config()["webhooks"][0]["profiles"] == ["big-puts", "mag7-smart-money"]
+
+
+@pytest.mark.django_db
+def test_a_profile_deleted_while_importing_fails_the_import(monkeypatch, endpoints):
+    parse = flowconfig.parse_config
+
+    def parse_then_delete(data: object, existing_profiles: Any) -> flowconfig.Config:
+        config = parse(data, existing_profiles)
+        FilterProfile.objects.filter(name="classic-unusual-activity").delete()  # another session
+        return config
+
+    monkeypatch.setattr("trades.services.flowconfig.parse_config", parse_then_delete)
+    with pytest.raises(ConfigError) as error:
+        import_config({"webhooks": [webhook(url="https://x.example.com/", profiles=["classic-unusual-activity"])]})
+    assert error.value.errors == ['webhooks[0].profiles: no profile named "classic-unusual-activity"']
+    assert WebhookEndpoint.objects.get(name="desk").url == "https://hooks.example.com/flow"
+
+
 # --- import: bad files --------------------------------------------------------------------------
 
-VALID = {"subscriptions": ["T.*"], "profiles": [profile(name="first-ok", tickers=["AAPL"]), profile()]}
+VALID = {
+    "subscriptions": ["T.*"],
+    "profiles": [profile(name="first-ok", tickers=["AAPL"]), profile()],
+    "webhooks": [
+        webhook(name="desk", profiles=["big-puts", "mag7-smart-money"]),  # one from the file, one from the DB
+        webhook(name="chat", format="discord", profiles=[], secret=SECRET, rate_limit_per_minute=30),
+    ],
+}
 
 
 def bad(path: list[str | int], value: Any) -> dict[str, Any]:
@@ -351,12 +573,47 @@ BAD_FILES = [
     (bad(["subscriptions"], "T.*"), "subscriptions: must be a list of strings"),
     (bad(["subscriptions"], ["T.*", 1]), "subscriptions[1]: must be a string"),
     (bad(["subscriptions"], ["T.*,Q.*"]), "subscriptions[0]: must be one channel"),
+    (bad(["webhooks"], {"name": "desk"}), "webhooks: must be a list of objects"),
+    (bad(["webhooks", 1], "chat"), "webhooks[1]: must be an object"),
+    (bad(["webhooks", 1, "secrett"], SECRET), "webhooks[1].secrett: unknown key"),
+    (bad(["webhooks", 1, "disabled_reason"], ""), "webhooks[1].disabled_reason: unknown key"),
+    (bad(["webhooks", 1, "name"], DELETE), "webhooks[1].name: is required"),
+    (bad(["webhooks", 1, "url"], DELETE), "webhooks[1].url: is required"),
+    (bad(["webhooks", 1, "name"], "desk"), "webhooks[1].name: duplicate of webhooks[0]"),
+    (bad(["webhooks", 1, "name"], "the chat"), "webhooks[1].name: must be a slug"),
+    (bad(["webhooks", 1, "url"], "ftp://files.example.com/hook"), "webhooks[1].url: must be an http:// or https://"),
+    (bad(["webhooks", 1, "url"], "https://"), "webhooks[1].url: must be an http:// or https:// URL with a host"),
+    (bad(["webhooks", 1, "url"], "hooks.example.com/flow"), "webhooks[1].url: must be an http:// or https://"),
+    (bad(["webhooks", 1, "url"], 443), "webhooks[1].url: must be a string"),
+    (bad(["webhooks", 1, "url"], "https://a.example.com/" + "x" * 500), "webhooks[1].url: must be at most 500"),
+    (bad(["webhooks", 1, "format"], "teams"), "webhooks[1].format: must be one of standard, discord, slack"),
+    (bad(["webhooks", 1, "format"], None), "webhooks[1].format: must be one of standard, discord, slack"),
+    (bad(["webhooks", 0, "profiles"], "big-puts"), "webhooks[0].profiles: must be a list of profile names"),
+    (bad(["webhooks", 0, "profiles"], ["big-puts", 3]), "webhooks[0].profiles[1]: must be a string"),
+    (bad(["webhooks", 0, "profiles"], ["big-puts", "x"]), 'webhooks[0].profiles[1]: no profile named "x"'),
+    (bad(["webhooks", 1, "active"], "yes"), "webhooks[1].active: must be true or false"),
+    (bad(["webhooks", 1, "allow_private"], 1), "webhooks[1].allow_private: must be true or false"),
+    (bad(["webhooks", 1, "secret"], None), "webhooks[1].secret: must be a string"),
+    (bad(["webhooks", 1, "secret"], SECRET.removeprefix("whsec_")), "webhooks[1].secret: must be whsec_ followed"),
+    (bad(["webhooks", 1, "secret"], "whsec_" + "not base64!"), "webhooks[1].secret: must be whsec_ followed by"),
+    (bad(["webhooks", 1, "secret"], SECRET[:-1]), "webhooks[1].secret: must be whsec_ followed by"),  # bad padding
+    (
+        bad(["webhooks", 1, "secret"], "whsec_" + base64.b64encode(bytes(23)).decode()),
+        "webhooks[1].secret: must be whsec_ followed by the base64 of at least 24 bytes",
+    ),
+    (bad(["webhooks", 1, "secret"], "whsec_" + "A" * 100), "webhooks[1].secret: must be at most 100 characters"),
+    (bad(["webhooks", 1, "rate_limit_per_minute"], 0), "webhooks[1].rate_limit_per_minute: must be ≥ 1"),
+    (bad(["webhooks", 1, "rate_limit_per_minute"], -5), "webhooks[1].rate_limit_per_minute: must be ≥ 1"),
+    (bad(["webhooks", 1, "rate_limit_per_minute"], 1.5), "webhooks[1].rate_limit_per_minute: must be an integer"),
+    (bad(["webhooks", 1, "rate_limit_per_minute"], True), "webhooks[1].rate_limit_per_minute: must be an integer"),
+    (bad(["webhooks", 1, "rate_limit_per_minute"], "10"), "webhooks[1].rate_limit_per_minute: must be an integer"),
+    (bad(["webhooks", 1, "rate_limit_per_minute"], 2**31), "webhooks[1].rate_limit_per_minute: must be at most"),
 ]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("data", "message"), BAD_FILES, ids=[message for _, message in BAD_FILES])
-def test_a_bad_file_names_the_path_and_changes_nothing(tmp_path: Path, custom_setup, data, message):
+def test_a_bad_file_names_the_path_and_changes_nothing(tmp_path: Path, custom_setup, endpoints, data, message):
     file = tmp_path / "flow.json"
     file.write_text(json.dumps(data))
     before = db_state()
@@ -366,6 +623,8 @@ def test_a_bad_file_names_the_path_and_changes_nothing(tmp_path: Path, custom_se
 
     assert message in str(error.value)
     assert "nothing was changed" in str(error.value)
+    secrets = [w["secret"] for w in data.get("webhooks", []) if isinstance(w, dict) and w.get("secret")]
+    assert not [secret for secret in secrets if secret in str(error.value)]  # a secret, even a bad one, stays unprinted
     assert db_state() == before
 
 
@@ -374,6 +633,7 @@ def test_the_valid_file_used_by_the_bad_file_cases_imports():
     # Guards the cases above: each fails for its one bad value, not for something else.
     report = import_config(copy.deepcopy(VALID))
     assert report.created == ["first-ok", "big-puts"]
+    assert report.webhooks_created == ["desk", "chat"]
 
 
 @pytest.mark.django_db
@@ -385,6 +645,19 @@ def test_every_error_is_reported_at_once():
     assert error.value.errors == [
         "profiles[0].strike_band: must be in (0, 1]",
         "profiles[1].min_size: must be ≥ 0",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_webhook_naming_an_invalid_profile_of_the_file_gets_only_its_own_errors():
+    data = bad(["profiles", 1, "min_size"], -1)  # big-puts is invalid, but it is in the file
+    data["webhooks"][1] |= {"format": "teams", "profiles": ["nope"]}
+    with pytest.raises(ConfigError) as error:
+        import_config(data)
+    assert error.value.errors == [
+        "profiles[1].min_size: must be ≥ 0",
+        "webhooks[1].format: must be one of standard, discord, slack",
+        'webhooks[1].profiles[0]: no profile named "nope"',
     ]
 
 

@@ -1,15 +1,27 @@
-"""Django admin: tune profiles, watchlists and subscriptions live; browse contracts and hits."""
+"""Django admin: tune profiles, watchlists, subscriptions and webhook endpoints live; browse
+contracts, hits and webhook deliveries."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from datetime import datetime
+from urllib.parse import urlencode
 
-from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.core.validators import URLValidator
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template import engines
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from trades.models import (
+    DeliveryStatus,
     FilterProfile,
     OptionCondition,
     OptionContract,
@@ -20,8 +32,13 @@ from trades.models import (
     Underlying,
     WatchedTicker,
     Watchlist,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from trades.services.flow_rules import condition_groups, excluded_codes
+
+logger = logging.getLogger(__name__)
 
 
 class WatchedTickerInline(admin.TabularInline):
@@ -229,3 +246,236 @@ class OptionTradeAdmin(admin.ModelAdmin):
     @admin.display(description="profiles")
     def profile_list(self, trade: OptionTrade) -> str:
         return ", ".join(sorted(profile.name for profile in trade.profiles.all()))
+
+
+# --- Webhooks ----------------------------------------------------------------------------------
+
+REGENERATE_SECRET_PAGE = engines["django"].from_string(
+    """{% extends "admin/base_site.html" %}
+{% block content %}
+<p>A new secret for <strong>{{ endpoint }}</strong> replaces the current one at once: every delivery,
+retries included, is signed with it from then on, so the receiver must be given the new one.</p>
+<form method="post">{% csrf_token %}
+<input type="submit" value="Regenerate the secret">
+<a href="{{ change_url }}" class="button cancel-link">Cancel</a>
+</form>
+{% endblock %}"""
+)
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    # http(s) only, as config as code insists; the model's URLField would also take ftp://.
+    url = forms.URLField(
+        max_length=500, assume_scheme="https", validators=[URLValidator(schemes=["http", "https"])], label="URL"
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["name", "url", "format", "profiles", "active", "allow_private", "rate_limit_per_minute"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = [
+        "name",
+        "format",
+        "url",
+        "active",
+        "allow_private",
+        "profile_list",
+        "rate_limit_per_minute",
+        "disabled_reason",
+        "pending_deliveries",
+        "dead_deliveries",
+    ]
+    list_filter = ["format", "active"]
+    search_fields = ["name", "url"]
+    filter_horizontal = ["profiles"]
+    fieldsets = [
+        (None, {"fields": ["name", "url", "format", "profiles"]}),
+        ("Delivery", {"fields": ["active", "disabled_reason", "allow_private", "rate_limit_per_minute"]}),
+        ("Signing", {"fields": ["secret_field"]}),
+        ("Changes", {"fields": ["created_at", "updated_at"]}),
+    ]
+    readonly_fields = ["secret_field", "created_at", "updated_at"]
+    actions = ["send_test_event", "regenerate_secret"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("profiles")
+            .annotate(
+                pending_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.PENDING)),
+                dead_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.DEAD)),
+            )
+        )
+
+    @admin.display(description="profiles")
+    def profile_list(self, endpoint: WebhookEndpoint) -> str:
+        return ", ".join(sorted(profile.name for profile in endpoint.profiles.all())) or "every profile"
+
+    @admin.display(description="pending", ordering="pending_count")
+    def pending_deliveries(self, endpoint: WebhookEndpoint) -> str:
+        return _deliveries_link(endpoint, DeliveryStatus.PENDING, endpoint.pending_count)  # type: ignore[attr-defined]
+
+    @admin.display(description="dead", ordering="dead_count")
+    def dead_deliveries(self, endpoint: WebhookEndpoint) -> str:
+        return _deliveries_link(endpoint, DeliveryStatus.DEAD, endpoint.dead_count)  # type: ignore[attr-defined]
+
+    @admin.display(description="secret")
+    def secret_field(self, endpoint: WebhookEndpoint) -> str:
+        if endpoint.pk is None:
+            return "generated when the endpoint is saved"
+        # A link to a confirmation page, not a submit button: the first button of the change form
+        # is the one Enter presses.
+        url = reverse("admin:trades_webhookendpoint_regenerate_secret", args=[endpoint.pk])
+        return format_html('<code>{}</code><br><a href="{}">Regenerate…</a>', endpoint.secret, url)
+
+    def get_urls(self) -> list[URLPattern]:
+        regenerate = path(
+            "<path:object_id>/regenerate-secret/",
+            self.admin_site.admin_view(self.regenerate_secret_view),
+            name="trades_webhookendpoint_regenerate_secret",
+        )
+        return [regenerate, *super().get_urls()]
+
+    def regenerate_secret_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        endpoint = self.get_object(request, object_id)
+        if endpoint is None:
+            raise Http404(f"no webhook endpoint with id {object_id!r}")
+        if not self.has_change_permission(request, endpoint):
+            raise PermissionDenied
+        change_url = reverse("admin:trades_webhookendpoint_change", args=[endpoint.pk])
+        if request.method == "POST":
+            _regenerate_secrets(self, request, [endpoint])
+            return HttpResponseRedirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Regenerate the secret of {endpoint}",
+            "opts": self.opts,
+            "endpoint": endpoint,
+            "change_url": change_url,
+        }
+        return TemplateResponse(request, REGENERATE_SECRET_PAGE, context)
+
+    @admin.action(description="Send test event")
+    def send_test_event(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        from trades.services.webhooks import send_test_event
+
+        for endpoint in queryset.order_by("name"):
+            try:
+                outcome = send_test_event(endpoint)
+            except Exception as exc:  # one endpoint's failure must not hide the others' outcomes
+                logger.exception("test event to webhook endpoint %s failed", endpoint.name)
+                self.message_user(request, f"{endpoint.name}: failed: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, outcome, messages.INFO)
+
+    @admin.action(description="Regenerate secret (the receivers must be given the new one)", permissions=["change"])
+    def regenerate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        _regenerate_secrets(self, request, queryset.order_by("name"))
+
+
+def _regenerate_secrets(
+    model_admin: admin.ModelAdmin, request: HttpRequest, endpoints: Iterable[WebhookEndpoint]
+) -> None:
+    from trades.webhooks.signing import generate_secret
+
+    names = []
+    for endpoint in endpoints:
+        endpoint.secret = generate_secret()
+        endpoint.save(update_fields=["secret", "updated_at"])
+        names.append(endpoint.name)
+    model_admin.message_user(
+        request,
+        f"New secret for {', '.join(names)}: give it to the receiver; the old one no longer signs.",
+        messages.WARNING,
+    )
+
+
+def _deliveries_link(endpoint: WebhookEndpoint, status: str, count: int) -> str:
+    if not count:
+        return "0"
+    query = urlencode({"endpoint__id__exact": endpoint.pk, "status__exact": status})
+    return format_html('<a href="{}?{}">{}</a>', reverse("admin:trades_webhookdelivery_changelist"), query, count)
+
+
+class ReadOnlyAdminMixin:
+    """Rows written by the workers only: browse, never add, edit or delete."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class WebhookAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = WebhookAttempt
+    fields = ["attempted_at", "status_code", "duration_ms", "response_excerpt", "error"]
+    readonly_fields = ["attempted_at", "status_code", "duration_ms", "response_excerpt", "error"]
+    extra = 0
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "created_at",
+        "webhook_id",
+        "endpoint",
+        "trade__symbol",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "delivered_at",
+    ]
+    list_filter = ["status", "endpoint"]
+    list_select_related = ["endpoint", "trade"]
+    search_fields = ["webhook_id", "trade__symbol"]
+    date_hierarchy = "created_at"
+    inlines = [WebhookAttemptInline]
+    actions = ["resend"]
+    show_full_result_count = False  # the table can be large; skip the second COUNT(*)
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        # The page is read-only for everyone; sending again takes the right to change deliveries.
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description="Resend selected deliveries", permissions=["resend"])
+    def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        from trades.services.webhooks import resend
+
+        queued = resend(queryset)
+        self.message_user(request, f"{queued} {'delivery' if queued == 1 else 'deliveries'} queued to be sent again.")
+
+
+class AnsweredFilter(admin.SimpleListFilter):
+    title = "HTTP answer"
+    parameter_name = "answered"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "got a status code"), ("no", "no answer (connection error, timeout, refused)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[WebhookAttempt]) -> QuerySet[WebhookAttempt]:
+        if self.value() == "yes":
+            return queryset.filter(status_code__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(status_code__isnull=True)
+        return queryset
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["attempted_at", "delivery", "delivery__endpoint", "status_code", "duration_ms", "error"]
+    list_filter = [AnsweredFilter, "delivery__endpoint"]
+    list_select_related = ["delivery__endpoint"]
+    search_fields = ["delivery__webhook_id"]
+    date_hierarchy = "attempted_at"
+    show_full_result_count = False  # the table can be large; skip the second COUNT(*)

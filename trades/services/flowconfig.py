@@ -1,4 +1,5 @@
-"""Config as code: filter profiles, their watchlists and the stream subscriptions as JSON.
+"""Config as code: filter profiles, their watchlists, the stream subscriptions and the webhook
+endpoints as JSON.
 
 The file is declarative. A profile in the file is created or updated by name, and a key left
 out takes the model's default (so the result never depends on what was in the database).
@@ -7,18 +8,28 @@ complete list of enabled channels: rows not in it are disabled, not deleted, so 
 export → import round trip leaves the Subscription table exactly as it was. An empty list
 disables every row, which makes the listener fall back to ``T.*``.
 
+Webhook endpoints are created or updated by name like profiles, and those absent from the file
+are left alone. An endpoint's ``secret`` is the one exception to "a key left out takes the
+default": left out, an existing endpoint keeps its secret and a new one gets a generated one.
+Secrets are exported only when asked for (``with_secrets``). Turning an endpoint back on
+(``active: true``) clears the reason it was turned off.
+
 A top-level key left out leaves that part of the configuration alone.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.core.validators import slug_re
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, slug_re
 from django.db import transaction
 
 from trades.domain import conditions
@@ -27,6 +38,8 @@ from trades.models import (
     Subscription,
     WatchedTicker,
     Watchlist,
+    WebhookEndpoint,
+    WebhookFormat,
     default_excluded_categories,
     default_excluded_conditions,
 )
@@ -35,6 +48,9 @@ _MAX_POSITIVE_INT = 2_147_483_647  # PostgreSQL integer, as PositiveIntegerField
 _MAX_PREMIUM = Decimal("999999999999.99")  # max_digits=14, decimal_places=2
 _CENTS = Decimal("0.01")
 _THOUSANDTHS = Decimal("0.001")
+_HTTP_URL = URLValidator(schemes=["http", "https"])
+_SECRET_PREFIX = "whsec_"
+_MIN_SECRET_BYTES = 24
 
 
 class ConfigError(ValueError):
@@ -55,6 +71,25 @@ class ProfileSpec:
     fields: dict[str, Any]  # FilterProfile fields other than name and watchlist
 
 
+@dataclass(frozen=True)
+class WebhookSpec:
+    """One validated, normalised webhook endpoint from the file."""
+
+    name: str
+    profiles: tuple[str, ...]  # profile names, sorted; none means every profile
+    secret: str | None  # None: keep the endpoint's secret, or generate one for a new endpoint
+    fields: dict[str, Any]  # url, format, active, allow_private, rate_limit_per_minute
+
+
+@dataclass(frozen=True)
+class Config:
+    """The file, validated and normalised; None where a top-level key is absent."""
+
+    subscriptions: list[str] | None
+    profiles: list[ProfileSpec] | None
+    webhooks: list[WebhookSpec] | None
+
+
 @dataclass
 class ImportReport:
     created: list[str] = field(default_factory=list)
@@ -65,6 +100,11 @@ class ImportReport:
     watchlists_updated: list[str] = field(default_factory=list)  # tickers changed
     subscriptions_enabled: list[str] = field(default_factory=list)  # created or re-enabled
     subscriptions_disabled: list[str] = field(default_factory=list)
+    webhooks_created: list[str] = field(default_factory=list)
+    webhooks_updated: dict[str, list[str]] = field(default_factory=dict)  # endpoint name → changed fields
+    webhooks_unchanged: list[str] = field(default_factory=list)
+    webhooks_not_in_file: list[str] = field(default_factory=list)  # left alone
+    secrets_generated: list[str] = field(default_factory=list)  # created without a secret in the file
     dry_run: bool = False
 
     @property
@@ -76,20 +116,25 @@ class ImportReport:
             or self.watchlists_updated
             or self.subscriptions_enabled
             or self.subscriptions_disabled
+            or self.webhooks_created
+            or self.webhooks_updated
         )
 
 
 # --- Export -------------------------------------------------------------------------------
 
 
-def export_config() -> dict[str, Any]:
-    """Every profile (enabled or not) with its watchlist, and the enabled subscriptions."""
+def export_config(*, with_secrets: bool = False) -> dict[str, Any]:
+    """Every profile (enabled or not) with its watchlist, the enabled subscriptions and every
+    webhook endpoint; the endpoints' secrets only ``with_secrets``."""
     profiles = FilterProfile.objects.select_related("watchlist").prefetch_related("watchlist__tickers")
     channels = Subscription.objects.filter(enabled=True).values_list("channel", flat=True)
+    endpoints = WebhookEndpoint.objects.prefetch_related("profiles")
     return {
         "subscriptions": sorted(channels),
         # Sorted in Python: the file must not change with the database's collation.
         "profiles": sorted((_export_profile(profile) for profile in profiles), key=lambda p: p["name"]),
+        "webhooks": sorted((_export_webhook(e, with_secrets) for e in endpoints), key=lambda w: w["name"]),
     }
 
 
@@ -111,6 +156,21 @@ def _export_profile(profile: FilterProfile) -> dict[str, Any]:
     }
 
 
+def _export_webhook(endpoint: WebhookEndpoint, with_secrets: bool) -> dict[str, Any]:
+    exported: dict[str, Any] = {
+        "name": endpoint.name,
+        "url": endpoint.url,
+        "format": endpoint.format,
+        "profiles": sorted(profile.name for profile in endpoint.profiles.all()),
+        "active": endpoint.active,
+        "allow_private": endpoint.allow_private,
+    }
+    if with_secrets:
+        exported["secret"] = endpoint.secret
+    exported["rate_limit_per_minute"] = endpoint.rate_limit_per_minute
+    return exported
+
+
 def _json_number(value: Decimal | None) -> int | float | None:
     if value is None:
         return None
@@ -125,13 +185,15 @@ def import_config(data: dict[str, Any], *, dry_run: bool = False) -> ImportRepor
 
     With ``dry_run`` the report says what would change and the transaction is rolled back.
     """
-    subscriptions, profiles = parse_config(data)
+    config = parse_config(data, existing_profiles=set(FilterProfile.objects.values_list("name", flat=True)))
     report = ImportReport(dry_run=dry_run)
     with transaction.atomic():
-        if profiles is not None:
-            _apply_profiles(profiles, report)
-        if subscriptions is not None:
-            _apply_subscriptions(subscriptions, report)
+        if config.profiles is not None:
+            _apply_profiles(config.profiles, report)
+        if config.subscriptions is not None:
+            _apply_subscriptions(config.subscriptions, report)
+        if config.webhooks is not None:  # after the profiles: they may name the file's new ones
+            _apply_webhooks(config.webhooks, report)
         if dry_run:
             transaction.set_rollback(True)
     return report
@@ -198,6 +260,66 @@ def _apply_subscriptions(channels: list[str], report: ImportReport) -> None:
     report.subscriptions_disabled = to_disable
 
 
+def _apply_webhooks(specs: list[WebhookSpec], report: ImportReport) -> None:
+    wanted = {name for spec in specs for name in spec.profiles}
+    profile_ids = dict(FilterProfile.objects.filter(name__in=wanted).values_list("name", "pk"))
+    if missing := wanted - profile_ids.keys():  # validated before the transaction: deleted since
+        raise ConfigError(
+            [
+                f"webhooks[{index}].profiles: no profile named {_quoted(name)}"
+                for index, spec in enumerate(specs)
+                for name in spec.profiles
+                if name in missing
+            ]
+        )
+    existing = WebhookEndpoint.objects.filter(name__in=[spec.name for spec in specs]).prefetch_related("profiles")
+    endpoints = {endpoint.name: endpoint for endpoint in existing}
+    for spec in specs:
+        ids = {profile_ids[name] for name in spec.profiles}
+        endpoint = endpoints.get(spec.name)
+        if endpoint is None:
+            _create_webhook(spec, ids, report)
+        else:
+            _update_webhook(endpoint, spec, ids, report)
+    in_file = {spec.name for spec in specs}
+    report.webhooks_not_in_file = sorted(set(WebhookEndpoint.objects.values_list("name", flat=True)) - in_file)
+
+
+def _create_webhook(spec: WebhookSpec, profile_ids: set[int], report: ImportReport) -> None:
+    values = dict(spec.fields)
+    if spec.secret is None:
+        report.secrets_generated.append(spec.name)  # the model's default generates it
+    else:
+        values["secret"] = spec.secret
+    endpoint = WebhookEndpoint.objects.create(name=spec.name, **values)
+    endpoint.profiles.set(profile_ids)
+    report.webhooks_created.append(spec.name)
+
+
+def _update_webhook(endpoint: WebhookEndpoint, spec: WebhookSpec, profile_ids: set[int], report: ImportReport) -> None:
+    wanted = dict(spec.fields)
+    if spec.secret is not None:
+        wanted["secret"] = spec.secret
+    if wanted["active"] and not endpoint.active:
+        wanted["disabled_reason"] = ""  # switched back on: why it was off no longer holds
+    changed = [key for key, value in wanted.items() if getattr(endpoint, key) != value]
+    profiles_changed = {profile.pk for profile in endpoint.profiles.all()} != profile_ids
+    if not changed and not profiles_changed:
+        report.webhooks_unchanged.append(spec.name)
+        return
+    for key in changed:
+        setattr(endpoint, key, wanted[key])
+    endpoint.save()  # also when only the profiles changed: updated_at says when it was last changed
+    if profiles_changed:
+        endpoint.profiles.set(profile_ids)
+        changed.append("profiles")
+    report.webhooks_updated[spec.name] = changed  # names only: a secret is never reported
+
+
+def _quoted(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False)
+
+
 # --- Validation (pure: no database) ------------------------------------------------------
 
 
@@ -209,13 +331,17 @@ class _Invalid(ValueError):
         super().__init__(message)
 
 
-def parse_config(data: object) -> tuple[list[str] | None, list[ProfileSpec] | None]:
-    """The file's subscriptions and profiles, validated and normalised; None where absent."""
+def parse_config(data: object, existing_profiles: Collection[str] = ()) -> Config:
+    """The file, validated and normalised; raise ConfigError with every bad value.
+
+    A webhook's profiles must be named in the file's profiles or in ``existing_profiles``
+    (the database's, which the caller reads: this function does not touch the database).
+    """
     errors: list[str] = []
     if not isinstance(data, dict):
         raise ConfigError(["(top level): must be an object"])
-    errors += [f"{key}: unknown key" for key in sorted(data.keys() - {"subscriptions", "profiles"})]
-    subscriptions = profiles = None
+    errors += [f"{key}: unknown key" for key in sorted(data.keys() - {"subscriptions", "profiles", "webhooks"})]
+    subscriptions = profiles = webhooks = None
     if "subscriptions" in data:
         try:
             subscriptions = _channels(data["subscriptions"])
@@ -223,9 +349,18 @@ def parse_config(data: object) -> tuple[list[str] | None, list[ProfileSpec] | No
             errors.append(f"subscriptions{exc.at}: {exc}")
     if "profiles" in data:
         profiles = _profiles(data["profiles"], errors)
+    if "webhooks" in data:
+        # Names from the raw file, so that an invalid profile does not also fail the webhooks naming it.
+        in_file = {item.get("name") for item in _as_list(data.get("profiles")) if isinstance(item, dict)}
+        known = {*existing_profiles, *(name for name in in_file if isinstance(name, str))}
+        webhooks = _webhooks(data["webhooks"], known, errors)
     if errors:
         raise ConfigError(errors)
-    return subscriptions, profiles
+    return Config(subscriptions=subscriptions, profiles=profiles, webhooks=webhooks)
+
+
+def _as_list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _profiles(raw: object, errors: list[str]) -> list[ProfileSpec]:
@@ -280,6 +415,60 @@ def _profile(raw: object, path: str, errors: list[str]) -> ProfileSpec | None:
     )
 
 
+def _webhooks(raw: object, known_profiles: set[str], errors: list[str]) -> list[WebhookSpec]:
+    if not isinstance(raw, list):
+        errors.append("webhooks: must be a list of objects")
+        return []
+    specs: list[WebhookSpec] = []
+    seen: dict[str, int] = {}  # name → index
+    for index, item in enumerate(raw):
+        path = f"webhooks[{index}]"
+        spec = _webhook(item, path, known_profiles, errors)
+        if spec is None:
+            continue
+        if spec.name in seen:
+            errors.append(f"{path}.name: duplicate of webhooks[{seen[spec.name]}]")
+            continue
+        seen[spec.name] = index
+        specs.append(spec)
+    return specs
+
+
+def _webhook(raw: object, path: str, known_profiles: set[str], errors: list[str]) -> WebhookSpec | None:
+    if not isinstance(raw, dict):
+        errors.append(f"{path}: must be an object")
+        return None
+    count = len(errors)
+    errors += [f"{path}.{key}: unknown key" for key in sorted(raw.keys() - _WEBHOOK_KEYS.keys())]
+    errors += [f"{path}.{key}: is required" for key in ("name", "url") if key not in raw]
+    values: dict[str, Any] = {}
+    for key, parse in _WEBHOOK_KEYS.items():
+        if key in raw:
+            try:
+                values[key] = parse(raw[key])
+            except _Invalid as exc:
+                errors.append(f"{path}.{key}{exc.at}: {exc}")
+    if "profiles" in values:
+        errors += [
+            f"{path}.profiles[{index}]: no profile named {_quoted(name)}"
+            for index, name in enumerate(raw["profiles"])
+            if name not in known_profiles
+        ]
+    if len(errors) > count:
+        return None
+    name, profiles, secret = values.pop("name"), values.pop("profiles", ()), values.pop("secret", None)
+    return WebhookSpec(name=name, profiles=profiles, secret=secret, fields=_webhook_defaults() | values)
+
+
+def _webhook_defaults() -> dict[str, Any]:
+    return {
+        "format": WebhookFormat.STANDARD.value,
+        "active": True,
+        "allow_private": False,
+        "rate_limit_per_minute": None,
+    }
+
+
 def _profile_defaults() -> dict[str, Any]:
     return {
         "description": "",
@@ -323,16 +512,55 @@ def _bool(value: object) -> bool:
     return value
 
 
-def _count(value: object) -> int | None:
+def _count(value: object, minimum: int = 0) -> int | None:
     if value is None:
         return None
     if type(value) is not int:  # bool is an int subclass; true is not a count
         raise _Invalid("must be an integer or null")
-    if value < 0:
-        raise _Invalid("must be ≥ 0")
+    if value < minimum:
+        raise _Invalid(f"must be ≥ {minimum}")
     if value > _MAX_POSITIVE_INT:
         raise _Invalid(f"must be at most {_MAX_POSITIVE_INT}")
     return value
+
+
+def _http_url(value: object) -> str:
+    url = _text(value, 500)
+    try:
+        _HTTP_URL(url)
+    except ValidationError:
+        raise _Invalid("must be an http:// or https:// URL with a host") from None
+    return url
+
+
+def _webhook_format(value: object) -> str:
+    if value not in WebhookFormat.values:
+        raise _Invalid(f"must be one of {', '.join(WebhookFormat.values)}")
+    return str(value)
+
+
+def _profile_names(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _Invalid("must be a list of profile names")
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise _Invalid("must be a string", at=f"[{index}]")
+    return tuple(sorted(set(value)))
+
+
+def _secret(value: object) -> str:
+    """``whsec_`` + the base64 of at least 24 bytes. The value itself is never put in a message."""
+    secret = _text(value, 100)
+    problem = f"must be {_SECRET_PREFIX} followed by the base64 of at least {_MIN_SECRET_BYTES} bytes"
+    if not secret.startswith(_SECRET_PREFIX):
+        raise _Invalid(problem)
+    try:
+        key = base64.b64decode(secret.removeprefix(_SECRET_PREFIX), validate=True)
+    except binascii.Error:
+        raise _Invalid(problem) from None
+    if len(key) < _MIN_SECRET_BYTES:
+        raise _Invalid(problem)
+    return secret
 
 
 def _decimal(value: object) -> Decimal:
@@ -429,4 +657,15 @@ _PROFILE_KEYS: dict[str, Callable[[object], Any]] = {
     "strike_band": _fraction,
     "exclude_categories": _condition_groups,
     "exclude_conditions": _conditions,
+}
+
+_WEBHOOK_KEYS: dict[str, Callable[[object], Any]] = {
+    "name": _slug,
+    "url": _http_url,
+    "format": _webhook_format,
+    "profiles": _profile_names,
+    "active": _bool,
+    "allow_private": _bool,
+    "secret": _secret,
+    "rate_limit_per_minute": lambda value: _count(value, minimum=1),
 }

@@ -1,7 +1,9 @@
-"""``flowconfig export`` prints profiles and subscriptions as JSON; ``flowconfig import FILE`` applies it.
+"""``flowconfig export`` prints profiles, subscriptions and webhook endpoints as JSON;
+``flowconfig import FILE`` applies it.
 
 See trades/services/flowconfig.py for the file's meaning (declarative; subscriptions absent
-from the file are disabled; profiles absent from it are left alone).
+from the file are disabled; profiles and webhook endpoints absent from it are left alone).
+Webhook secrets are exported only with ``--with-secrets`` and are never printed otherwise.
 """
 
 from __future__ import annotations
@@ -17,19 +19,23 @@ from trades.services.flowconfig import ConfigError, ImportReport, export_config,
 
 
 class Command(BaseCommand):
-    help = "Export or import filter profiles, watchlists and stream subscriptions as JSON."
+    help = "Export or import filter profiles, watchlists, stream subscriptions and webhook endpoints as JSON."
     stealth_options = ("stdin",)  # tests hand in their own stdin
 
     def add_arguments(self, parser: CommandParser) -> None:
         actions = parser.add_subparsers(dest="action", required=True)
-        actions.add_parser("export", help="Print the configuration as JSON.")
+        exporter = actions.add_parser("export", help="Print the configuration as JSON.")
+        exporter.add_argument(
+            "--with-secrets", action="store_true", help="Include the webhook endpoints' signing secrets."
+        )
         importer = actions.add_parser("import", help="Apply a JSON configuration (all or nothing).")
         importer.add_argument("file", help="Path to the JSON file, or - for stdin.")
         importer.add_argument("--dry-run", action="store_true", help="Validate and report; change nothing.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "export":
-            self.stdout.write(json.dumps(export_config(), indent=2, ensure_ascii=False))
+            config = export_config(with_secrets=options["with_secrets"])
+            self.stdout.write(json.dumps(config, indent=2, ensure_ascii=False))
             return
         data = self.read_json(options["file"], options.get("stdin") or sys.stdin)
         try:
@@ -57,6 +63,14 @@ class Command(BaseCommand):
         lines += [f"updated watchlist {name}: tickers changed" for name in report.watchlists_updated]
         lines += [f"enabled subscription {channel}" for channel in report.subscriptions_enabled]
         lines += [f"disabled subscription {channel}" for channel in report.subscriptions_disabled]
+        generated = " (secret generated: see the admin or export --with-secrets)"
+        lines += [
+            f"created webhook {name}{generated if name in report.secrets_generated else ''}"
+            for name in report.webhooks_created
+        ]
+        lines += [f"updated webhook {name}: {', '.join(fields)}" for name, fields in report.webhooks_updated.items()]
+        lines += [f"unchanged webhook {name}" for name in report.webhooks_unchanged]
+        lines += [f"left alone (not in the file): webhook {name}" for name in report.webhooks_not_in_file]
         for line in lines:
             self.stdout.write(line)
         if report.dry_run:
