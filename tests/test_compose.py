@@ -58,10 +58,10 @@ def test_app_services_share_the_image_and_an_optional_env_file(services, name):
     assert service["environment"]["CELERY_BROKER_URL"].endswith("redis://redis:6379/0}")
 
 
-def test_worker_consumes_ingest_reference_and_default(services):
+def test_worker_consumes_every_queue(services):
     command = services["worker"]["command"]
     assert command[:4] == ["celery", "-A", "flowsite", "worker"]
-    assert command[command.index("-Q") + 1] == "ingest,reference,default"
+    assert command[command.index("-Q") + 1] == "ingest,reference,webhooks,default"
 
 
 def test_the_local_feed_is_behind_a_profile_and_its_command_line_parses(services):

@@ -272,7 +272,17 @@ class Command(BaseCommand):
         return ["-A", "flowsite", "beat", "-l", "INFO", "--schedule", str(schedule)]
 
     def worker_args(self) -> list[str]:
-        args = ["-A", "flowsite", "worker", "-Q", "ingest,reference,default", "--concurrency", "1", "-l", "INFO"]
+        args = [
+            "-A",
+            "flowsite",
+            "worker",
+            "-Q",
+            "ingest,reference,webhooks,default",
+            "--concurrency",
+            "1",
+            "-l",
+            "INFO",
+        ]
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             # The filesystem broker has no one to gossip or mingle with, and no heartbeats.
             args += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
