@@ -9,6 +9,8 @@ from django.conf import settings
 from kombu import Connection
 
 from tests.broker import IngestQueue
+from tests.receiver import Receiver
+from trades.webhooks.signing import generate_secret
 
 
 @pytest.fixture
@@ -17,3 +19,12 @@ def ingest_queue() -> Iterator[IngestQueue]:
         queue = IngestQueue(conn)
         queue.purge()
         yield queue
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 that verifies signatures with its own secret."""
+    receiver = Receiver(secret=generate_secret())
+    receiver.url = receiver.start()  # type: ignore[attr-defined]
+    yield receiver
+    receiver.stop()

@@ -7,9 +7,11 @@ tests/bootstrap.py), so they see what the test wrote and nothing of other runs.
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -95,3 +97,23 @@ def ingest_queue_idle() -> bool:
     prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
     client = broker()
     return client.llen(f"{prefix}ingest") == 0 and client.hlen(f"{prefix}unacked") == 0
+
+
+def feed_startup_line(process: subprocess.Popen[str], timeout: float = 10.0) -> str:
+    """The command's startup line (read in a thread, so a silent command cannot hang the test)."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read_lines() -> None:
+        for line in process.stderr or ():
+            lines.put(line)
+
+    threading.Thread(target=read_lines, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if "POLYGON_REST_URL=" in line:
+            return line
+    raise AssertionError("the feed command never logged its startup line")

@@ -15,9 +15,7 @@ import pytest
 
 from flowsite.celery import app
 from tests import processes
-from tests.receiver import Receiver
 from trades.models import DeliveryStatus, FilterProfile, WatchedTicker, Watchlist, WebhookDelivery, WebhookEndpoint
-from trades.webhooks.signing import generate_secret
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -31,14 +29,6 @@ def hits(*sequences: int) -> list[str]:
         for q in sequences
     ]
     return [orjson.dumps(events).decode()]
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver(secret=generate_secret())
-    receiver.url = receiver.start()  # type: ignore[attr-defined]
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +20,7 @@ from polygon.websocket.models import EquityTrade
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
+from tests import processes
 from trades.feed import FeedServer, Frame, SyntheticFlow, Tape
 from trades.feed.protocol import (
     Subscriptions,
@@ -422,21 +420,7 @@ def test_command_serves_the_tape_and_exits_0_on_sigterm(tape):
         process.wait()
 
 
-def wait_for_listener_url(process: subprocess.Popen[str], timeout: float = 10.0) -> str:
-    """The host:port of the command's startup line (read in a thread, so a silent command cannot hang us)."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def read_lines() -> None:
-        for line in process.stderr or ():
-            lines.put(line)
-
-    threading.Thread(target=read_lines, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            line = lines.get(timeout=left)
-        except queue.Empty:
-            break
-        if found := re.search(r"POLYGON_WS_URL=ws://(\S+) POLYGON_API_KEY=" + KEY, line):
-            return found.group(1)
-    raise AssertionError("the feed command never logged its startup line")
+def wait_for_listener_url(process: subprocess.Popen[str]) -> str:
+    found = re.search(r"POLYGON_WS_URL=ws://(\S+) POLYGON_API_KEY=" + KEY, processes.feed_startup_line(process))
+    assert found is not None
+    return found.group(1)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import math
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +20,7 @@ from django.core.management import CommandError, call_command
 from polygon import RESTClient, WebSocketClient
 from polygon.exceptions import BadResponse
 
+from tests import processes
 from trades.domain.calendar import NEW_YORK
 from trades.feed import FeedServer, PrebuiltSource, SyntheticFlow, Tape
 from trades.feed.synthetic import pregenerate_frames
@@ -483,7 +481,7 @@ def test_command_serves_rest_from_the_reference_file_and_logs_the_rest_url(refer
     ]
     process = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, stderr=subprocess.PIPE, text=True)
     try:
-        line = startup_line(process)
+        line = processes.feed_startup_line(process)
         rest_url = re.search(r"POLYGON_REST_URL=(http://\S+) POLYGON_WS_URL=ws://\S+ POLYGON_API_KEY=" + KEY, line)
         assert rest_url is not None, line
 
@@ -493,26 +491,6 @@ def test_command_serves_rest_from_the_reference_file_and_logs_the_rest_url(refer
     finally:
         process.kill()
         process.wait()
-
-
-def startup_line(process: subprocess.Popen[str], timeout: float = 10.0) -> str:
-    """The command's startup line (read in a thread, so a silent command cannot hang the test)."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def read_lines() -> None:
-        for line in process.stderr or ():
-            lines.put(line)
-
-    threading.Thread(target=read_lines, daemon=True).start()
-    deadline = time.monotonic() + timeout
-    while (left := deadline - time.monotonic()) > 0:
-        try:
-            line = lines.get(timeout=left)
-        except queue.Empty:
-            break
-        if "POLYGON_REST_URL=" in line:
-            return line
-    raise AssertionError("the feed command never logged its startup line")
 
 
 def test_reference_file_round_trip(reference_file):

@@ -7,23 +7,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.receiver import Receiver
 from trades.models import DeliveryStatus, FilterProfile, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.services import flow_rules, webhooks
 from trades.services.ingest import ingest_frames
-from trades.webhooks.signing import generate_secret
 
 pytestmark = pytest.mark.django_db
 
 T0 = 1764948600000  # 2025-12-05 10:30 New York
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver(secret=generate_secret())
-    receiver.url = receiver.start()  # type: ignore[attr-defined]
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from trades.models import DeliveryStatus, FilterProfile, OptionTrade, WebhookDel
 from trades.serializers import serialize_trade
 from trades.services import flow_rules, webhooks
 from trades.services.ingest import ingest_frames
-from trades.webhooks.signing import generate_secret
 
 T0 = 1764948600000  # 2025-12-05 10:30 New York
 
@@ -34,14 +33,6 @@ def only_smart_money(db):
     FilterProfile.objects.exclude(name="mag7-smart-money").update(enabled=False)
     yield
     flow_rules.forget_flow_rules()
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver(secret=generate_secret())
-    receiver.url = receiver.start()  # type: ignore[attr-defined]
-    yield receiver
-    receiver.stop()
 
 
 def endpoint_for(receiver: Receiver, name: str = "desk", **fields) -> WebhookEndpoint:
