@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 import time
-from contextlib import suppress
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,6 +11,7 @@ from celery import Celery
 from django.conf import settings
 
 from tests.broker import IngestQueue
+from tests.proxy import SwitchableProxy
 from trades.stream.publisher import BatchPublisher, celery_publish
 from trades.stream.stats import StreamStats
 
@@ -106,45 +104,6 @@ def test_a_status_only_frame_still_counts_against_the_bound(stats: StreamStats) 
     publisher = make_publisher(stats, capacity_trades=1)
     assert publisher.offer('[{"ev":"Q"}]', 0)
     assert not publisher.offer('[{"ev":"Q"}]', 0)
-
-
-class SwitchableProxy:
-    """A TCP proxy to Redis that refuses service until switched on: the broker 'comes back'."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.up = False
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.sockets: list[socket.socket] = [self.server]
-        threading.Thread(target=self.accept_forever, daemon=True).start()
-
-    def accept_forever(self) -> None:
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            if not self.up:
-                client.close()
-                continue
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            threading.Thread(target=self.pipe, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self.pipe, args=(upstream, client), daemon=True).start()
-
-    @staticmethod
-    def pipe(source: socket.socket, sink: socket.socket) -> None:
-        with suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        with suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        for sock in self.sockets:
-            with suppress(OSError):
-                sock.close()
 
 
 def test_broker_away_keeps_the_batch_and_retries_until_it_is_back(

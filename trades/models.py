@@ -334,3 +334,33 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} at {self.attempted_at:%Y-%m-%d %H:%M:%S}: {self.status_code or self.error}"
+
+
+class StreamStatus(models.Model):
+    """The listener's last report: one row (pk=1), written every STREAM_STATS_SECONDS and on (dis)connect."""
+
+    SINGLETON_PK = 1
+
+    connected = models.BooleanField(default=False)
+    connected_since = models.DateTimeField(null=True, blank=True)
+    last_frame_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(help_text="When the listener last reported; a stale one means it is gone.")
+    url = models.CharField(max_length=300, blank=True)
+    subscriptions = models.JSONField(default=list, blank=True)
+    frames_per_second = models.FloatField(default=0.0)
+    trades_per_second = models.FloatField(default=0.0)
+    messages_published = models.PositiveBigIntegerField(default=0)
+    trades_buffered = models.PositiveBigIntegerField(default=0)
+    trades_dropped = models.PositiveBigIntegerField(default=0)
+    recent_statuses = models.JSONField(
+        default=list, blank=True, help_text="The last Polygon status frames: time, status, message."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "stream status"
+        verbose_name_plural = "stream status"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="stream_status_single_row")]
+
+    def __str__(self) -> str:
+        return "Stream status"

@@ -32,6 +32,7 @@ from trades.stream.frames import StatusEvent, count_trades, may_hold_status, sta
 from trades.stream.lock import ListenerLock
 from trades.stream.publisher import BatchPublisher
 from trades.stream.stats import StatsReporter, StreamStats
+from trades.stream.status import StatusRecorder, write_status
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,7 @@ class Listener:
         stats_seconds: float = 5.0,
         flush_timeout_seconds: float = 10.0,
         backoff: Backoff | None = None,
+        write_status_row: bool = False,
     ) -> None:
         self.options = options
         self.publisher = publisher
@@ -141,6 +143,12 @@ class Listener:
         self._authenticated_websocket: object = None
         self._stop = asyncio.Event()
         self._reporter = StatsReporter(stats)
+        # The StreamStatus row (admin, /healthz): written from a thread, never on the loop.
+        self.write_status_row = write_status_row
+        self.status = StatusRecorder(stats, url=options.url)
+        self._status_writing = False
+        self._status_again = False
+        self._status_tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_settings(
@@ -163,6 +171,7 @@ class Listener:
             refresh_seconds=settings.STREAM_SUBSCRIPTION_REFRESH_SECONDS,
             stats_seconds=settings.STREAM_STATS_SECONDS,
             flush_timeout_seconds=settings.STREAM_FLUSH_TIMEOUT_SECONDS,
+            write_status_row=True,
         )
 
     # --- the whole life -------------------------------------------------------------------
@@ -181,6 +190,7 @@ class Listener:
         finally:
             self._ignore_sigterm()
             self.flush()
+            self.write_final_status()
             self.lock.release()
         return self.exit_code
 
@@ -192,6 +202,7 @@ class Listener:
         if self.lock.renew_every_seconds:
             background.append(asyncio.create_task(self.renew_lock_forever(self.lock.renew_every_seconds)))
         try:
+            await self.write_status()
             if self.fixed_channels is None:
                 await self.refresh_subscriptions()
             while not self._stop.is_set():
@@ -211,6 +222,8 @@ class Listener:
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            self.status.note_disconnected()
+            await asyncio.gather(*self._status_tasks, return_exceptions=True)
             self._remove_signal_handlers()
 
     def flush(self) -> None:
@@ -253,6 +266,14 @@ class Listener:
         stop_requested = asyncio.create_task(self._stop.wait())
         await asyncio.wait({connection, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
         stop_requested.cancel()
+        try:
+            return await self.finish_connection(client, connection)
+        finally:
+            if self.status.connected:
+                self.status.note_disconnected()
+                await self.write_status()
+
+    async def finish_connection(self, client: WebSocketClient, connection: asyncio.Task[None]) -> Outcome:
         if not connection.done():
             await self.close_client(client, connection)
             return Outcome.STOPPED
@@ -286,6 +307,7 @@ class Listener:
         """The client's processor: runs inside the receive loop, so only cheap work here."""
         frame = message.decode() if isinstance(message, bytes) else message
         self.note_connection()
+        self.status.note_frame()
         self.stats.frames_received += 1
         trades = count_trades(frame)
         self.stats.trades_received += trades
@@ -302,10 +324,13 @@ class Listener:
             self._authenticated_websocket = websocket
             self.stats.connections += 1
             logger.info("✅ Authenticated successfully!")
+            self.status.note_connected(self.options.url)
+            self.write_status_soon()
 
     def handle_statuses(self, frame: str) -> None:
         for event in status_events(frame):
             self.stats.recent_statuses.append(event)
+            self.status.note_status(event)
             log_status(event)
 
     # --- background tasks ----------------------------------------------------------------------
@@ -345,6 +370,55 @@ class Listener:
         while True:
             await asyncio.sleep(self.stats_seconds)
             logger.info(self._reporter.report(self.publisher.trades_buffered))
+            self.status.update_rates()
+            await self.write_status()
+
+    # --- the status row -----------------------------------------------------------------------
+
+    async def write_status(self) -> None:
+        """Write the StreamStatus row from a thread. One write at a time; a request made while one
+        is under way is folded into one more write afterwards, so the row ends with the latest state.
+        A database failure is logged: the listener carries on."""
+        if not self.write_status_row:
+            return
+        if self._status_writing:
+            self._status_again = True
+            return
+        self._status_writing = True
+        try:
+            again = True
+            while again:
+                self._status_again = False
+                snapshot = self.status.snapshot(
+                    subscriptions=sorted(self.channels or {FIREHOSE}), trades_buffered=self.publisher.trades_buffered
+                )
+                try:
+                    await asyncio.to_thread(write_status, snapshot)
+                except Exception as exc:
+                    logger.warning("Could not write the stream status: %s: %s", type(exc).__name__, exc)
+                again = self._status_again
+        finally:
+            self._status_writing = False
+
+    def write_final_status(self) -> None:
+        """After the flush, with the event loop gone: the row's last word (disconnected, what is left)."""
+        if not self.write_status_row:
+            return
+        snapshot = self.status.snapshot(
+            subscriptions=sorted(self.channels or {FIREHOSE}), trades_buffered=self.publisher.trades_buffered
+        )
+        try:
+            write_status(snapshot)
+        except Exception as exc:
+            logger.warning("Could not write the stream status: %s: %s", type(exc).__name__, exc)
+
+    def write_status_soon(self) -> None:
+        """From the receive loop: write the status in the background, never waiting for it here."""
+        if not self.write_status_row:
+            return
+        task = asyncio.get_running_loop().create_task(self.write_status())
+        self._status_tasks.add(task)
+        task.add_done_callback(self._status_tasks.discard)
 
     async def renew_lock_forever(self, every_seconds: float) -> None:
         while True:

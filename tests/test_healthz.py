@@ -1,0 +1,177 @@
+"""GET /healthz against the real PostgreSQL and Redis: 200 when all is well, 503 when a check fails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from tests.proxy import SwitchableProxy
+from trades.models import DeliveryStatus, OptionTrade, StreamStatus, WebhookDelivery, WebhookEndpoint
+
+pytestmark = pytest.mark.django_db
+
+URL = "/healthz"
+
+
+@pytest.fixture(autouse=True)
+def no_status_row(db: None) -> None:
+    """Start without a status row: `manage.py stream` children of other tests commit theirs."""
+    StreamStatus.objects.all().delete()
+
+
+def beat(seconds_ago: float = 0.0) -> None:
+    """The listener's heartbeat, as it would write it `seconds_ago`."""
+    StreamStatus.objects.update_or_create(
+        pk=StreamStatus.SINGLETON_PK,
+        defaults={"connected": True, "heartbeat_at": timezone.now() - timedelta(seconds=seconds_ago)},
+    )
+
+
+def get(client: Client) -> tuple[int, dict]:
+    response = client.get(URL)
+    return response.status_code, response.json()
+
+
+@pytest.fixture
+def healthy() -> None:
+    beat()
+
+
+def test_all_well_is_200_with_every_check(client: Client, healthy: None) -> None:
+    response = client.get(URL)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["status"] == "ok"
+    checks = body["checks"]
+    assert set(checks) == {"database", "broker", "listener", "queues", "webhooks"}
+    assert all(check["ok"] for check in checks.values()), checks
+    assert checks["broker"]["transport"] == "redis"
+    assert checks["listener"]["connected"] is True
+    assert 0 <= checks["listener"]["heartbeat_age_seconds"] < 30
+    assert {"ingest", "reference", "webhooks"} <= set(checks["queues"])
+    assert checks["webhooks"]["oldest_undelivered_age_seconds"] is None
+    assert "no-cache" in response["Cache-Control"] and "max-age=0" in response["Cache-Control"]
+
+
+def test_get_only(client: Client, healthy: None) -> None:
+    assert client.post(URL).status_code == 405
+
+
+def test_no_listener_row_is_unhealthy(client: Client) -> None:
+    status, body = get(client)
+
+    assert status == 503
+    assert body["status"] == "unhealthy"
+    assert body["checks"]["listener"]["error"] == "no listener has reported"
+    assert body["checks"]["database"]["ok"] and body["checks"]["broker"]["ok"]
+
+
+def test_a_stale_heartbeat_is_503_and_a_fresh_one_200_again(client: Client) -> None:
+    beat(seconds_ago=settings.HEALTH_LISTENER_MAX_AGE_SECONDS + 5)
+    status, body = get(client)
+    assert status == 503
+    assert body["checks"]["listener"]["ok"] is False
+    assert body["checks"]["listener"]["heartbeat_age_seconds"] > settings.HEALTH_LISTENER_MAX_AGE_SECONDS
+
+    beat()
+    status, body = get(client)
+    assert status == 200, body
+
+
+@pytest.fixture
+def redis_proxy() -> Iterator[SwitchableProxy]:
+    url = urlsplit(settings.CELERY_BROKER_URL)
+    proxy = SwitchableProxy((url.hostname or "127.0.0.1", url.port or 6379))
+    proxy.up = True
+    with override_settings(HEALTH_BROKER_URL=url._replace(netloc=f"127.0.0.1:{proxy.port}").geturl()):
+        yield proxy
+    proxy.close()
+
+
+def test_redis_unreachable_is_503_and_200_once_it_is_back(
+    client: Client, healthy: None, redis_proxy: SwitchableProxy
+) -> None:
+    status, body = get(client)
+    assert status == 200, body
+
+    redis_proxy.switch_off()
+    status, body = get(client)
+    assert status == 503
+    assert body["checks"]["broker"]["ok"] is False
+    assert "ConnectionError" in body["checks"]["broker"]["error"]
+    assert body["checks"]["queues"]["ok"] is False
+    assert body["checks"]["database"]["ok"] is True
+
+    redis_proxy.up = True
+    status, body = get(client)
+    assert status == 200, body
+
+
+@override_settings(HEALTH_QUEUE_MAX=2)
+def test_a_deep_queue_is_503(client: Client, healthy: None, ingest_queue) -> None:
+    import redis
+
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.rpush(f"{prefix}ingest", "a", "b", "c")
+    try:
+        status, body = get(client)
+    finally:
+        broker.delete(f"{prefix}ingest")
+    assert status == 503
+    assert body["checks"]["queues"]["ingest"] == 3
+    assert "ingest" in body["checks"]["queues"]["error"]
+
+
+def make_delivery(waited: timedelta, status: str = DeliveryStatus.PENDING) -> WebhookDelivery:
+    now = timezone.now()
+    trade = OptionTrade.objects.create(
+        trade_key=f"O:AAPL251220C00190000#{now.timestamp()}",
+        symbol="O:AAPL251220C00190000",
+        underlying="AAPL",
+        root="AAPL",
+        expiry=date(2025, 12, 20),
+        right="C",
+        strike=Decimal("190"),
+        price=Decimal("6"),
+        size=100,
+        shares_per_contract=100,
+        premium=Decimal("60000"),
+        dte=15,
+        exchange=302,
+        sip_timestamp=1764948600000,
+        traded_at=now,
+        received_at=now,
+    )
+    endpoint, _ = WebhookEndpoint.objects.get_or_create(name="desk", defaults={"url": "https://hooks.example.test/x"})
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, trade=trade, webhook_id=f"msg_{trade.pk}", status=status
+    )
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=now - waited)
+    return delivery
+
+
+def test_a_webhook_delivery_waiting_too_long_is_503(client: Client, healthy: None) -> None:
+    limit = settings.HEALTH_WEBHOOK_MAX_AGE_SECONDS
+    make_delivery(timedelta(seconds=limit / 2))
+    status, body = get(client)
+    assert status == 200, body
+    assert body["checks"]["webhooks"]["oldest_undelivered_age_seconds"] >= limit / 2
+
+    late = make_delivery(timedelta(seconds=limit + 60), status=DeliveryStatus.SENDING)
+    status, body = get(client)
+    assert status == 503
+    assert body["checks"]["webhooks"]["ok"] is False
+    assert body["checks"]["webhooks"]["oldest_undelivered_age_seconds"] > limit
+
+    WebhookDelivery.objects.filter(pk=late.pk).update(status=DeliveryStatus.DELIVERED)  # delivered: no longer waiting
+    status, body = get(client)
+    assert status == 200, body

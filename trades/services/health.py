@@ -1,0 +1,206 @@
+"""Health checks for load balancers and monitors: database, broker, listener, queues, webhooks.
+
+Each check returns its own findings plus `ok`; the report is unhealthy if any check is not ok.
+Every check is bounded in time: Redis calls carry socket timeouts, database queries a
+statement timeout (PostgreSQL), and a check that raises is reported as failed, never raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from trades.models import DeliveryStatus, StreamStatus, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+QUEUES = ("ingest", "reference", "webhooks")
+Check = dict[str, Any]
+
+
+@dataclass
+class HealthReport:
+    checks: dict[str, Check] = field(default_factory=dict)
+
+    @property
+    def healthy(self) -> bool:
+        return all(check["ok"] for check in self.checks.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": "ok" if self.healthy else "unhealthy", "checks": self.checks}
+
+
+def check_health() -> HealthReport:
+    report = HealthReport()
+    checks: dict[str, Callable[[], Check]] = {
+        "database": check_database,
+        "broker": check_broker,
+        "listener": check_listener,
+        "queues": check_queues,
+        "webhooks": check_webhooks,
+    }
+    for name, check in checks.items():
+        started = time.monotonic()
+        try:
+            result = check()
+        except Exception as exc:
+            logger.warning("Health check %s failed: %s: %s", name, type(exc).__name__, exc)
+            result = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        result["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+        report.checks[name] = result
+    return report
+
+
+# --- database -------------------------------------------------------------------------------
+
+
+def _timeout_seconds() -> float:
+    return float(settings.HEALTH_CHECK_TIMEOUT_SECONDS)
+
+
+def _bounded_query(sql: str, params: list[Any] | None = None) -> Any:
+    """One row of a query, given at most HEALTH_CHECK_TIMEOUT_SECONDS on PostgreSQL."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL statement_timeout = %s", [int(_timeout_seconds() * 1000)])
+        cursor.execute(sql, params or [])
+        return cursor.fetchone()
+
+
+def _bounded(query: Callable[[], Any]) -> Any:
+    """Run an ORM query under the statement timeout (PostgreSQL)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL statement_timeout = %s", [int(_timeout_seconds() * 1000)])
+        return query()
+
+
+def check_database() -> Check:
+    row = _bounded_query("SELECT 1")
+    return {"ok": row == (1,)}
+
+
+# --- broker and queues ------------------------------------------------------------------------
+
+
+def broker_url() -> str:
+    return str(settings.HEALTH_BROKER_URL)
+
+
+def _redis() -> redis.Redis:
+    timeout = _timeout_seconds()
+    return redis.Redis.from_url(broker_url(), socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+def _key_prefix() -> str:
+    return str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "") or "")
+
+
+def _filesystem_folder() -> Path:
+    return Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
+
+
+def _is_filesystem() -> bool:
+    return broker_url().startswith("filesystem://")
+
+
+def check_broker() -> Check:
+    if _is_filesystem():
+        folder = _filesystem_folder()
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".healthz-", suffix=".tmp"):
+            pass  # created and removed: the folder is writable
+        return {"ok": True, "transport": "filesystem", "folder": str(folder)}
+    client = _redis()
+    try:
+        return {"ok": bool(client.ping()), "transport": "redis"}
+    finally:
+        client.close()
+
+
+def queue_depths() -> dict[str, int]:
+    if _is_filesystem():
+        names = [path.name for path in _filesystem_folder().iterdir()]
+        return {queue: sum(name.endswith(f".{queue}.msg") for name in names) for queue in QUEUES}
+    client = _redis()
+    try:
+        pipe = client.pipeline(transaction=False)
+        for queue in QUEUES:
+            pipe.llen(f"{_key_prefix()}{queue}")
+        return dict(zip(QUEUES, (int(depth) for depth in pipe.execute()), strict=True))
+    finally:
+        client.close()
+
+
+def check_queues() -> Check:
+    limit = int(settings.HEALTH_QUEUE_MAX)
+    depths = queue_depths()
+    over = sorted(queue for queue, depth in depths.items() if depth > limit)
+    result: Check = {"ok": not over, **depths, "max": limit}
+    if over:
+        result["error"] = f"queue over {limit}: {', '.join(over)}"
+    return result
+
+
+# --- the listener and the webhooks -------------------------------------------------------------
+
+
+def age_seconds(moment: datetime | None, now: datetime | None = None) -> float | None:
+    if moment is None:
+        return None
+    return round(max(((now or timezone.now()) - moment).total_seconds(), 0.0), 1)
+
+
+def listener_is_stale(status: StreamStatus, now: datetime | None = None) -> bool:
+    age = age_seconds(status.heartbeat_at, now)
+    return age is None or age > float(settings.HEALTH_LISTENER_MAX_AGE_SECONDS)
+
+
+def check_listener() -> Check:
+    status = _bounded(lambda: StreamStatus.objects.filter(pk=StreamStatus.SINGLETON_PK).first())
+    limit = float(settings.HEALTH_LISTENER_MAX_AGE_SECONDS)
+    if status is None:
+        return {
+            "ok": False,
+            "heartbeat_age_seconds": None,
+            "connected": False,
+            "max_age_seconds": limit,
+            "error": "no listener has reported",
+        }
+    age = age_seconds(status.heartbeat_at)
+    result: Check = {
+        "ok": not listener_is_stale(status),
+        "heartbeat_age_seconds": age,
+        "connected": status.connected,
+        "max_age_seconds": limit,
+    }
+    if not result["ok"]:
+        result["error"] = f"the listener's heartbeat is {age} s old (over {limit:g} s)"
+    return result
+
+
+def oldest_undelivered() -> datetime | None:
+    waiting = WebhookDelivery.objects.filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+    oldest: datetime | None = waiting.aggregate(oldest=Min("created_at"))["oldest"]
+    return oldest
+
+
+def check_webhooks() -> Check:
+    limit = float(settings.HEALTH_WEBHOOK_MAX_AGE_SECONDS)
+    age = age_seconds(_bounded(oldest_undelivered))
+    result: Check = {"ok": age is None or age <= limit, "oldest_undelivered_age_seconds": age, "max_age_seconds": limit}
+    if not result["ok"]:
+        result["error"] = f"a webhook delivery has waited {age} s (over {limit:g} s)"
+    return result
