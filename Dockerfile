@@ -17,6 +17,9 @@ RUN pip install -r requirements/base.txt
 COPY . .
 RUN mkdir -p var && chown flowsite:flowsite var
 USER flowsite
+# The admin's CSS, hashed and compressed for whitenoise (production uses the manifest storage).
+# The throwaway key exists only for this step: settings want one with DEBUG off.
+RUN DJANGO_SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput
 
 EXPOSE 8000
 CMD ["gunicorn", "flowsite.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]

@@ -2,7 +2,8 @@
 
 With nothing set, flowsite runs on an embedded default: SQLite under ./var and a
 filesystem Celery broker, so `make demo` needs no server. Production sets DATABASE_URL,
-CELERY_BROKER_URL and DJANGO_SECRET_KEY (see README, "Configuration").
+CELERY_BROKER_URL and DJANGO_SECRET_KEY (see README, "Configuration" and "Production settings").
+Secrets may instead come from files (docker secrets): see env_secret below.
 """
 
 from pathlib import Path
@@ -16,16 +17,67 @@ VAR_DIR = Path(environ.Env().str("FLOWSITE_VAR_DIR", default=str(BASE_DIR / "var
 
 env = environ.Env()
 
+
+def env_secret(name: str, default: str = "") -> str:
+    """A secret from ``NAME`` or from the file ``NAME_FILE`` names (docker secrets style).
+
+    The file's content is stripped of surrounding whitespace. Setting both (non-empty) is an
+    error, as in the official Docker images: which one wins would be a guess. An empty value
+    counts as unset, so compose's ``${VAR:-}`` does not shadow a ``VAR_FILE``.
+    """
+    value = env.str(name, default="")
+    path = env.str(f"{name}_FILE", default="")
+    if value and path:
+        raise ImproperlyConfigured(f"set {name} or {name}_FILE, not both")
+    if not path:
+        return value or default
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
+
+
 DEBUG = env.bool("DEBUG", default=False)
 TESTING = env.bool("FLOWSITE_TESTING", default=False)
 
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured("DJANGO_SECRET_KEY is required unless DEBUG or FLOWSITE_TESTING is on")
     SECRET_KEY = "insecure-dev-only-key"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+# --- Security ---------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/ (`manage.py check --deploy`)
+# Secure by default; relaxed when DEBUG (`make demo` over plain http) or under the tests.
+_SECURE_DEFAULT = not (DEBUG or TESTING)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_SECURE_DEFAULT)
+# Load balancers probe /healthz over plain http inside the network: no redirect for it.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Behind a TLS-terminating proxy that sets it (and strips it from clients): "HTTP_X_FORWARDED_PROTO,https".
+if _proxy_header := env.list("SECURE_PROXY_SSL_HEADER", default=[]):
+    if len(_proxy_header) != 2:
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER must be 'HEADER,value', e.g. 'HTTP_X_FORWARDED_PROTO,https'"
+        )
+    SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1])
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_SECURE_DEFAULT)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_SECURE_DEFAULT)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if _SECURE_DEFAULT else 0)
+# Opt-in: they bind every subdomain, and leaving the preload list takes months.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+# Origins (scheme included) allowed to POST, e.g. the admin behind a proxy: "https://flow.example.com".
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The admin's URL prefix; something less guessable than "admin/" keeps scanners off the login page.
+ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+if not ADMIN_URL.endswith("/") or ADMIN_URL.startswith("/"):
+    raise ImproperlyConfigured(f"ADMIN_URL must end with '/' and not start with one, not {ADMIN_URL!r}")
+# When set, GET /api/pulse/smart-money wants "Authorization: Bearer <API_TOKEN>"; unset: open.
+API_TOKEN = env_secret("API_TOKEN")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -39,6 +91,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the collected static files (the admin's CSS) under gunicorn; right after security.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -67,7 +121,9 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 # Embedded default: SQLite in WAL mode, so the worker writes while the API reads.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'flowsite.sqlite3'}")}
+DATABASES = {
+    "default": env.db_url_config(env_secret("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'flowsite.sqlite3'}"))
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 20}
@@ -94,10 +150,23 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Production serves hashed, compressed files from STATIC_ROOT (`manage.py collectstatic`, which the
+# Dockerfile runs at build). DEBUG and the tests serve them from the apps, no collectstatic needed.
+_STATIC_FROM_APPS = DEBUG or TESTING
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if _STATIC_FROM_APPS
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = _STATIC_FROM_APPS
+WHITENOISE_AUTOREFRESH = _STATIC_FROM_APPS
 
 # --- Celery ---------------------------------------------------------------------------
 # Embedded default: kombu's filesystem transport under ./var/broker (demo only; use Redis).
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL", default="filesystem://")
 _BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
@@ -158,7 +227,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Polygon / Massive ------------------------------------------------------------------
-POLYGON_API_KEY = env.str("POLYGON_API_KEY", default="")
+POLYGON_API_KEY = env_secret("POLYGON_API_KEY")
 POLYGON_FEED = env.str("POLYGON_FEED", default="delayed")  # "delayed" or "realtime"
 if POLYGON_FEED not in ("delayed", "realtime"):
     raise ImproperlyConfigured(f"POLYGON_FEED must be 'delayed' or 'realtime', not {POLYGON_FEED!r}")
@@ -262,3 +331,19 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"websockets": {"level": "WARNING"}},
 }
+
+# --- Health ------------------------------------------------------------------------------
+# GET /healthz (for load balancers): 503 when any of these is exceeded.
+HEALTH_LISTENER_MAX_AGE_SECONDS = env.float("HEALTH_LISTENER_MAX_AGE_SECONDS", default=30.0)  # heartbeat age
+HEALTH_QUEUE_MAX = env.int("HEALTH_QUEUE_MAX", default=100_000)  # messages waiting in ingest/reference/webhooks
+HEALTH_WEBHOOK_MAX_AGE_SECONDS = env.float("HEALTH_WEBHOOK_MAX_AGE_SECONDS", default=3600.0)  # oldest undelivered
+# Each check's time bound: Redis socket timeouts, the PostgreSQL statement timeout and connect timeout.
+HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=2.0)
+# The Redis the broker check pings and whose queues it measures (the broker itself by default).
+HEALTH_BROKER_URL = env.str("HEALTH_BROKER_URL", default=CELERY_BROKER_URL)
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    # libpq waits forever for an unreachable server by default; bound every connection attempt.
+    # https://www.postgresql.org/docs/current/libpq-connect.html#LIBPQ-CONNECT-CONNECT-TIMEOUT
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )

@@ -1,9 +1,11 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import path
 
-from trades import api
+from trades import api, health
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL, admin.site.urls),  # ADMIN_URL, default "admin/"
     path("api/pulse/smart-money", api.smart_money, name="smart-money"),
+    path("healthz", health.healthz, name="healthz"),
 ]

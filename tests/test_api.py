@@ -190,3 +190,74 @@ def test_only_get_is_allowed(method: str):
     response = getattr(client, method)(URL)
     assert response.status_code == 405
     assert response["Allow"] == "GET"
+
+
+# --- API_TOKEN -----------------------------------------------------------------------------
+TOKEN = "s3cret-token-for-tests"
+
+
+@pytest.mark.django_db
+def test_without_api_token_the_endpoint_is_open(client: Client, settings):
+    settings.API_TOKEN = ""
+    assert client.get(URL).status_code == 200
+
+
+@pytest.mark.django_db
+def test_with_api_token_a_bearer_header_is_required(client: Client, settings):
+    settings.API_TOKEN = TOKEN
+    make_trade(1)
+    response = client.get(URL, headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
+    # The scheme is case-insensitive (RFC 7235).
+    assert client.get(URL, headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        f"Bearer {TOKEN}x",
+        f"Bearer {TOKEN[:-1]}",
+        f"Basic {TOKEN}",
+        TOKEN,
+        "Bearer wrong",
+    ],
+)
+def test_with_api_token_anything_else_is_a_401_json(client: Client, settings, header: str | None):
+    settings.API_TOKEN = TOKEN
+    make_trade(1)
+    response = client.get(URL, headers={} if header is None else {"Authorization": header})
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert "error" in response.json()
+    assert TOKEN not in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_401_comes_before_the_limit_check(client: Client, settings):
+    settings.API_TOKEN = TOKEN
+    assert client.get(URL, {"limit": "abc"}).status_code == 401
+
+
+def test_the_token_is_compared_in_constant_time(client: Client, settings, monkeypatch):
+    import hmac
+
+    from trades import api
+
+    calls: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def compare_digest(a: bytes, b: bytes) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(api.hmac, "compare_digest", compare_digest)
+    settings.API_TOKEN = TOKEN
+    assert client.get(URL, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert calls == [(b"nope", TOKEN.encode())]

@@ -7,6 +7,8 @@ check-jsonschema (see README, "Running the full stack"). Needs PyYAML; skipped w
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,57 @@ def test_dockerfile_runs_as_a_user_on_python_311_slim():
     assert "RUN pip install -r requirements/base.txt" in lines
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in {"root", "0"}
+
+
+def test_dockerfile_collects_static_files_at_build_as_the_user():
+    """The production settings use whitenoise's manifest storage: it needs collectstatic."""
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    collect = [line for line in lines if "collectstatic" in line]
+    assert len(collect) == 1 and collect[0].startswith("RUN ") and collect[0].endswith("collectstatic --noinput")
+    assert lines.index(collect[0]) > lines.index("COPY . .")
+    assert lines.index(collect[0]) > lines.index("USER flowsite")  # the files belong to the user who runs
+    assert "DEBUG" not in collect[0]  # the production storage, with a throwaway key for this step only
+
+
+FLOWER_EXEC = "exec celery -A flowsite flower --port=5555"
+
+
+def run_flower_command(services: dict[str, Any], **env: str) -> subprocess.CompletedProcess[str]:
+    """The flower service's shell line, as compose runs it ($$ is a literal $), printing the credentials."""
+    command = services["flower"]["command"]
+    assert command[:2] == ["sh", "-c"] and FLOWER_EXEC in command[2]
+    script = command[2].replace("$$", "$").replace(FLOWER_EXEC, 'printf %s "$FLOWER_BASIC_AUTH"')
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FLOWER_")}
+    return subprocess.run(["sh", "-c", script], env=clean | env, capture_output=True, text=True, timeout=10)
+
+
+def test_flower_passes_the_environment_through_both_variables(services):
+    environment = services["flower"]["environment"]
+    assert environment["FLOWER_BASIC_AUTH"] == "${FLOWER_BASIC_AUTH:-}"
+    assert environment["FLOWER_BASIC_AUTH_FILE"] == "${FLOWER_BASIC_AUTH_FILE:-}"
+
+
+def test_flower_command_takes_basic_auth_from_the_variable_or_the_file(services, tmp_path):
+    assert run_flower_command(services, FLOWER_BASIC_AUTH="a:b").stdout == "a:b"
+    secret = tmp_path / "flower_basic_auth"
+    secret.write_text("c:d\n")
+    assert run_flower_command(services, FLOWER_BASIC_AUTH_FILE=str(secret)).stdout == "c:d"
+    # compose passes an unset variable as empty: that is not "both".
+    assert run_flower_command(services, FLOWER_BASIC_AUTH="", FLOWER_BASIC_AUTH_FILE=str(secret)).stdout == "c:d"
+
+
+def test_flower_command_refuses_no_auth_both_or_an_unreadable_file(services, tmp_path):
+    secret = tmp_path / "flower_basic_auth"
+    secret.write_text("c:d")
+    for env in (
+        {},
+        {"FLOWER_BASIC_AUTH": "", "FLOWER_BASIC_AUTH_FILE": ""},
+        {"FLOWER_BASIC_AUTH": "a:b", "FLOWER_BASIC_AUTH_FILE": str(secret)},
+        {"FLOWER_BASIC_AUTH_FILE": str(tmp_path / "missing")},
+    ):
+        result = run_flower_command(services, **env)
+        assert result.returncode != 0, env
+        assert result.stdout.startswith("set FLOWER_BASIC_AUTH") or "missing" in result.stderr, result
 
 
 def test_dockerignore_keeps_local_state_out_of_the_image():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
+
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
@@ -22,13 +25,31 @@ def smart_money(request: HttpRequest) -> JsonResponse:
 
     A limit that is not an integer from 1 to MAX_LIMIT is a 400, not clamped: a client asking
     for more than it can get should know. ``ticker`` filters by underlying, case-insensitively.
+
+    With ``API_TOKEN`` set, the request needs ``Authorization: Bearer <API_TOKEN>`` (a 401
+    otherwise); with it unset the endpoint is open.
     """
+    if not _authorized(request):
+        response = JsonResponse({"error": "a valid 'Authorization: Bearer <token>' header is required"}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="flowsite"'
+        return response
     limit = _parse_limit(request.GET.get("limit"))
     if limit is None:
         return JsonResponse({"error": f"limit must be an integer from 1 to {MAX_LIMIT}"}, status=400)
     ticker = request.GET.get("ticker", "").strip().upper() or None
     trades = selectors.latest_trades(limit=limit, underlying=ticker)
     return JsonResponse({"results": [serialize_trade(trade) for trade in trades]})
+
+
+def _authorized(request: HttpRequest) -> bool:
+    token: str = settings.API_TOKEN
+    if not token:
+        return True
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    # compare_digest: the time taken does not tell how much of a guess was right.
+    return hmac.compare_digest(credentials.strip().encode(), token.encode())
 
 
 def _parse_limit(raw: str | None) -> int | None:

@@ -1,0 +1,140 @@
+"""Flower, for real: a worker and Flower on this run's Redis prefix; read through Flower's HTTP API.
+
+README.md ("Production settings") tells how to start Flower behind basic auth; this is that
+command, with a free port, on 127.0.0.1. Flower learns about tasks from the worker's task events
+(CELERY_WORKER_SEND_TASK_EVENTS, on by default), so it must be listening before the task runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import socket
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from flowsite.celery import app
+from tests import processes
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+USER, PASSWORD = "u", "p"
+T0 = 1764948600000  # 2025-12-05 10:30 New York
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class FlowerClient:
+    def __init__(self, port: int) -> None:
+        self.base = f"http://127.0.0.1:{port}"
+
+    def get(self, path: str, *, auth: bool = True) -> tuple[int, dict[str, str], Any]:
+        request = urllib.request.Request(self.base + path)
+        if auth:
+            token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return (
+                    response.status,
+                    {k.lower(): v for k, v in response.headers.items()},
+                    json.loads(response.read() or b"null"),
+                )
+        except urllib.error.HTTPError as error:
+            return error.code, {k.lower(): v for k, v in error.headers.items()}, None
+
+    def answers(self) -> bool:
+        try:
+            return self.get("/api/workers")[0] == 200
+        except OSError:
+            return False  # not listening yet
+
+
+@pytest.fixture
+def worker(tmp_path: Path) -> Iterator[str]:
+    """A worker on the ingest queue, ready; yields its log so far."""
+    log = tmp_path / "worker.log"
+    process = processes.start_worker(log)
+    try:
+        processes.wait_for(lambda: "ready." in log.read_text(), 60, "the worker to start")
+        yield log.read_text()
+    finally:
+        processes.stop(process)
+
+
+@pytest.fixture
+def flower(tmp_path: Path) -> Iterator[FlowerClient]:
+    port = free_port()
+    args = [sys.executable, "-m", "celery", "-A", "flowsite", "flower", f"--port={port}"]
+    args += [f"--basic-auth={USER}:{PASSWORD}", "--address=127.0.0.1"]
+    log = tmp_path / "flower.log"
+    process = processes.start(args, log)
+    client = FlowerClient(port)
+    try:
+        processes.wait_for(lambda: client.answers() or process.poll() is not None, 60, "Flower to answer", interval=0.2)
+        assert process.poll() is None, log.read_text()
+        yield client
+    finally:
+        processes.stop(process)
+
+
+def trade(q: int, price: float) -> dict[str, Any]:
+    return {"ev": "T", "sym": "O:AAPL251220C00190000", "x": 302, "p": price, "s": 100, "t": T0, "q": q}
+
+
+def test_flower_lists_the_worker_and_the_ingest_task(worker: str, flower: FlowerClient):
+    # The worker shows in Flower's event state (its heartbeats): Flower is receiving events.
+    def alive_workers() -> list[str]:
+        status, _, body = flower.get("/api/workers?status=1")
+        return [name for name, alive in (body or {}).items() if alive] if status == 200 else []
+
+    names = processes.wait_for(alive_workers, 30, "Flower to see the worker's heartbeat")
+    assert isinstance(names, list)
+    assert len(names) == 1 and names[0].startswith("test-")
+
+    # Listed by /api/workers too (Flower asks the workers over the broker).
+    status, _, workers = flower.get("/api/workers?refresh=1")
+    assert status == 200
+    assert names[0] in workers
+
+    frames = [orjson.dumps([trade(1, 1.5), trade(2, 0.25)]).decode()]
+    task_id = app.send_task("trades.ingest_batch", args=[frames], kwargs={"source": "replay"}, queue="ingest").id
+
+    def finished_task() -> dict[str, Any] | None:
+        status, _, tasks = flower.get("/api/tasks?taskname=trades.ingest_batch")
+        task = (tasks or {}).get(task_id) if status == 200 else None
+        return task if task and task.get("state") in {"SUCCESS", "FAILURE"} else None
+
+    task = processes.wait_for(finished_task, 30, "Flower to show the task finished")
+    assert isinstance(task, dict)
+    assert task["name"] == "trades.ingest_batch"
+    assert task["state"] == "SUCCESS", task
+    assert task["worker"] == names[0]
+    counts = ast.literal_eval(task["result"])  # Flower shows the result's repr
+    assert counts["trades"] == 2
+    assert counts["rejected"] == 0
+
+
+def test_flower_refuses_requests_without_the_credentials(flower: FlowerClient):
+    for path in ("/api/workers", "/api/tasks", "/"):
+        assert flower.get(path, auth=False)[0] == 401, path
+    # The web UI asks the browser for the password (Flower's API answers a bare 401).
+    assert flower.get("/", auth=False)[1].get("www-authenticate", "").startswith("Basic")
+    # Wrong credentials, too.
+    request = urllib.request.Request(flower.base + "/api/tasks")
+    request.add_header("Authorization", "Basic " + base64.b64encode(b"u:wrong").decode())
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
