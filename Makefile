@@ -36,6 +36,7 @@ demo: $(VENV)/.base.stamp
 	env -u DATABASE_URL -u CELERY_BROKER_URL DEBUG=1 $(BIN)/python manage.py demo $(ARGS)
 
 test: $(VENV)/.dev.stamp services
+	bash scripts/ensure-chromium
 	$(BIN)/python -m pytest $(ARGS)
 
 services: $(VENV)/.base.stamp

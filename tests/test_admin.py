@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 import pytest
 from django.contrib import admin
 from django.db import connection, models
+from django.http import StreamingHttpResponse
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -23,6 +25,7 @@ from trades.models import (
     WatchedTicker,
     Watchlist,
 )
+from trades.services.watchlists import TickerError, add_tickers, parse_tickers
 
 T0 = 1_748_874_605_123  # 2025-06-02T14:30:05.123Z
 
@@ -158,9 +161,10 @@ def test_trades_are_read_only(admin_client: Client, one_of_each):
     [
         "?q=NVDA250620",
         "?underlying__exact=NVDA",
-        "?right__exact=C",
+        "?side=C",
         "?source__exact=live",
         "?profiles__id__exact={profile}",
+        "?stale_reference__exact=0",
         "?traded_at__year={year}",
     ],
 )
@@ -169,7 +173,21 @@ def test_trade_filters_and_search_find_the_trade(admin_client: Client, one_of_ea
     response = admin_client.get(admin_url(OptionTrade, "changelist") + query)
     assert response.status_code == 200
     assert response.context["cl"].result_count == 1
-    assert [spec.title for spec in response.context["cl"].filter_specs] == ["underlying", "right", "source", "profiles"]
+    assert [spec.title for spec in response.context["cl"].filter_specs] == [
+        "underlying",
+        "side",
+        "profiles",
+        "source",
+        "stale reference",
+    ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["?side=P", "?stale_reference__exact=1", "?q=AAPL"])
+def test_trade_filters_leave_out_the_trade(admin_client: Client, one_of_each, query):
+    response = admin_client.get(admin_url(OptionTrade, "changelist") + query)
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 0
 
 
 @pytest.mark.django_db
@@ -222,8 +240,224 @@ def test_trade_list_columns(admin_client: Client, one_of_each):
         "O:NVDA250620C00150000",
         "CALL",
         "150.000",
-        "105000.00",
+        "$105,000",
         "148.5000",
+        "DTE",
+        "OI",
         "classic-unusual-activity, mag7-smart-money",
     ]:
         assert text in response.text
+
+
+# --- Filter profile form ---------------------------------------------------------------------
+
+
+def profile_data(profile: FilterProfile, **changes: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "name": profile.name,
+        "description": profile.description,
+        "enabled": "on",
+        "watchlist": profile.watchlist_id,
+        "min_premium": "" if profile.min_premium is None else str(profile.min_premium),
+        "min_size": "" if profile.min_size is None else profile.min_size,
+        "min_dte": "" if profile.min_dte is None else profile.min_dte,
+        "max_dte": "" if profile.max_dte is None else profile.max_dte,
+        "strike_band": "" if profile.strike_band is None else str(profile.strike_band),
+        "exclude_categories": list(profile.exclude_categories),
+        "exclude_conditions": "[]",
+        "_save": "Save",
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        (
+            {"min_dte": 10, "max_dte": 5},
+            "max_dte",
+            "maximum DTE (5 days) must be at least the minimum DTE (10 days)",
+        ),
+        ({"strike_band": "0"}, "strike_band", "more than 0 and at most 1"),
+        ({"strike_band": "1.5"}, "strike_band", "more than 0 and at most 1"),
+        ({"min_premium": "-1"}, "min_premium", "cannot be negative"),
+        ({"exclude_conditions": '["x"]'}, "exclude_conditions", "condition codes (whole numbers)"),
+    ],
+)
+def test_profile_form_refuses_bad_rules_with_a_field_error(admin_client: Client, changes, field, message):
+    profile = FilterProfile.objects.get(name="mag7-smart-money")
+    response = admin_client.post(admin_url(FilterProfile, "change", profile.pk), profile_data(profile, **changes))
+
+    assert response.status_code == 200  # the form again, with its errors
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [field]
+    assert message in errors[field][0]
+    assert FilterProfile.objects.get(pk=profile.pk).min_premium == Decimal("50000.00")
+
+
+@pytest.mark.django_db
+def test_profile_form_explains_units(admin_client: Client):
+    profile = FilterProfile.objects.get(name="mag7-smart-money")
+    text = admin_client.get(admin_url(FilterProfile, "change", profile.pk)).text
+    for words in ["Dollars, at least", "Contracts in the trade", "Days to expiry, at least", "Fraction 0–1"]:
+        assert words in text
+    assert 'value="multi_leg"' in text  # condition groups are check boxes
+
+
+@pytest.mark.django_db
+def test_saving_a_profile_says_when_workers_apply_it(admin_client: Client):
+    profile = FilterProfile.objects.get(name="mag7-smart-money")
+    data = profile_data(profile, min_premium="100000", strike_band="1", exclude_categories=["cancelled", "late"])
+
+    response = admin_client.post(admin_url(FilterProfile, "change", profile.pk), data, follow=True)
+
+    assert "Saved: workers apply it within 5 s" in response.text
+    profile.refresh_from_db()
+    assert (profile.min_premium, profile.strike_band) == (Decimal("100000.00"), Decimal("1.000"))
+    assert profile.exclude_categories == ["cancelled", "late"]
+
+
+@pytest.mark.django_db
+def test_list_edit_of_profiles_says_it_once(admin_client: Client):
+    profiles = list(FilterProfile.objects.order_by("name"))
+    data = {"form-TOTAL_FORMS": "2", "form-INITIAL_FORMS": "2", "_save": "Save"}
+    for index, profile in enumerate(profiles):
+        data[f"form-{index}-id"] = str(profile.pk)
+    response = admin_client.post(admin_url(FilterProfile, "changelist"), data, follow=True)
+    assert response.text.count("Saved: workers apply it within 5 s") == 1
+
+
+@pytest.mark.django_db
+def test_saving_a_subscription_says_when_the_listener_subscribes(admin_client: Client):
+    response = admin_client.post(
+        admin_url(Subscription, "add"), {"channel": "T.O:AAPL251220C00190000", "enabled": "on"}, follow=True
+    )
+    assert "Saved: the listener subscribes within 10 s" in response.text
+    assert Subscription.objects.filter(channel="T.O:AAPL251220C00190000").exists()
+
+
+# --- Watchlists: bulk add and reference data ---------------------------------------------------
+
+
+def test_parse_tickers_splits_upper_cases_and_deduplicates():
+    assert parse_tickers("AAPL, MSFT NVDA") == ["AAPL", "MSFT", "NVDA"]
+    assert parse_tickers(" aapl,,msft\n\nnvda\taapl ,MSFT ") == ["AAPL", "MSFT", "NVDA"]
+    assert parse_tickers("brk.b *") == ["BRK.B", "*"]
+    assert parse_tickers("  \n ") == []
+
+
+def test_parse_tickers_names_the_bad_entry():
+    with pytest.raises(TickerError, match="'AAPLMSFTNVDAGOOGL' is not a ticker: a ticker has 1-16 characters"):
+        parse_tickers("TSLA, AAPLMSFTNVDAGOOGL, AMD")
+
+
+@pytest.mark.django_db
+def test_add_tickers_adds_only_the_new_ones():
+    watchlist = Watchlist.objects.create(name="chips")
+    WatchedTicker.objects.create(watchlist=watchlist, symbol="NVDA")
+
+    assert add_tickers(watchlist, ["AMD", "NVDA", "INTC", "AMD"]) == ["AMD", "INTC"]
+    assert add_tickers(watchlist, ["NVDA"]) == []
+    assert watchlist.symbols == ["AMD", "INTC", "NVDA"]
+
+
+def watchlist_data(watchlist: Watchlist, add: str) -> dict[str, str]:
+    return {
+        "name": watchlist.name,
+        "description": watchlist.description,
+        "add_tickers": add,
+        "tickers-TOTAL_FORMS": "0",
+        "tickers-INITIAL_FORMS": "0",
+        "_save": "Save",
+    }
+
+
+@pytest.mark.django_db
+def test_watchlist_form_adds_pasted_tickers(admin_client: Client):
+    watchlist = Watchlist.objects.create(name="chips")
+    WatchedTicker.objects.create(watchlist=watchlist, symbol="NVDA")
+
+    response = admin_client.post(
+        admin_url(Watchlist, "change", watchlist.pk), watchlist_data(watchlist, "amd, nvda\nINTC  AMD"), follow=True
+    )
+
+    assert watchlist.symbols == ["AMD", "INTC", "NVDA"]
+    assert "Added 2 tickers: AMD, INTC." in response.text
+    assert "Already on the list: NVDA." in response.text
+    assert "Saved: workers apply it within 5 s" in response.text
+
+
+@pytest.mark.django_db
+def test_watchlist_add_page_adds_pasted_tickers(admin_client: Client):
+    data = watchlist_data(Watchlist(name="new-list"), "SPY QQQ")
+    assert admin_client.post(admin_url(Watchlist, "add"), data).status_code == 302
+    assert Watchlist.objects.get(name="new-list").symbols == ["QQQ", "SPY"]
+
+
+@pytest.mark.django_db
+def test_watchlist_form_refuses_a_bad_ticker_by_name(admin_client: Client):
+    watchlist = Watchlist.objects.create(name="chips")
+    response = admin_client.post(
+        admin_url(Watchlist, "change", watchlist.pk), watchlist_data(watchlist, "AMD THISISNOTATICKER01")
+    )
+    assert response.status_code == 200
+    assert "&#x27;THISISNOTATICKER01&#x27; is not a ticker" in response.text
+    assert watchlist.symbols == []
+
+
+@pytest.mark.django_db
+def test_ticker_inline_shows_reference_data_age(admin_client: Client, django_assert_max_num_queries):
+    watchlist = Watchlist.objects.get(name="mag7")
+    now = timezone.now()
+    Underlying.objects.create(
+        ticker="NVDA",
+        spot_updated_at=now - timedelta(seconds=42),
+        strikes_updated_at=now - timedelta(hours=3),
+        open_interest_updated_at=None,
+    )
+    with django_assert_max_num_queries(12):
+        text = admin_client.get(admin_url(Watchlist, "change", watchlist.pk)).text
+    assert "spot 42 s ago · strikes 3 h ago · open interest never" in text
+    assert "none yet (manage.py refresh_reference loads it)" in text  # AAPL has no Underlying row
+
+
+# --- Trade browser: CSV export ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_export_selected_as_csv(admin_client: Client, one_of_each):
+    trade = one_of_each[OptionTrade]
+    trade.traded_at = datetime(2025, 6, 2, 14, 30, 5, 123000, tzinfo=UTC)
+    trade.save()
+    make_trade(2)  # not selected
+
+    response = admin_client.post(
+        admin_url(OptionTrade, "changelist"), {"action": "export_csv", "_selected_action": [str(trade.pk)]}
+    )
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="trades-')
+    lines = streamed(response).splitlines()
+    assert lines == [
+        "symbol,ticker,strike,expiry,side,price,size,premium,dte,exchange,conditions,sequence,timestamp,profiles",
+        "O:NVDA250620C00150000,NVDA,150.0,2025-06-20,CALL,2.1,500,105000.0,18,302,209,1,2025-06-02T14:30:05.123Z,"
+        "classic-unusual-activity;mag7-smart-money",
+    ]
+
+
+@pytest.mark.django_db
+def test_csv_export_queries_do_not_grow_with_rows(admin_client: Client, django_assert_max_num_queries):
+    trades = [make_trade(n) for n in range(1, 31)]
+    data = {"action": "export_csv", "_selected_action": [str(trade.pk) for trade in trades]}
+    with django_assert_max_num_queries(10):
+        response = admin_client.post(admin_url(OptionTrade, "changelist"), data)
+        lines = streamed(response).splitlines()
+    assert len(lines) == 31
+
+
+def streamed(response: object) -> str:
+    """The body of a streaming response (the CSV export streams its rows)."""
+    return cast(StreamingHttpResponse, response).getvalue().decode()

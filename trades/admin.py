@@ -3,23 +3,27 @@ contracts, hits and webhook deliveries."""
 
 from __future__ import annotations
 
+import csv
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.validators import URLValidator
-from django.db.models import Count, Q, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Upper
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template import engines
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from trades.forms import FilterProfileForm, WatchlistForm
 from trades.models import (
     DeliveryStatus,
     FilterProfile,
@@ -36,20 +40,67 @@ from trades.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from trades.serializers import serialize_trade
 from trades.services.flow_rules import condition_groups, excluded_codes
 
 logger = logging.getLogger(__name__)
 
 
+class LiveConfigAdminMixin:
+    """After a save, say when the running processes pick the change up."""
+
+    saved_message = "Saved: workers apply it within 5 s (they re-read the profiles and watchlists every 2 s)."
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        # Once per request: a list-editable save calls save_model once per changed row.
+        if not getattr(request, "_live_config_announced", False):
+            request._live_config_announced = True  # type: ignore[attr-defined]
+            messages.info(request, self.saved_message)
+
+
 class WatchedTickerInline(admin.TabularInline):
     model = WatchedTicker
     extra = 3
+    fields = ["symbol", "reference_data"]
+    readonly_fields = ["reference_data"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WatchedTicker]:
+        # Each ticker's Underlying row, read in the same query (no query per ticker).
+        underlying = Underlying.objects.filter(ticker=Upper(OuterRef("symbol")))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                ref_ticker=Subquery(underlying.values("ticker")[:1]),
+                ref_spot_at=Subquery(underlying.values("spot_updated_at")[:1]),
+                ref_strikes_at=Subquery(underlying.values("strikes_updated_at")[:1]),
+                ref_open_interest_at=Subquery(underlying.values("open_interest_updated_at")[:1]),
+            )
+        )
+
+    @admin.display(description="reference data read")
+    def reference_data(self, ticker: WatchedTicker) -> str:
+        if ticker.pk is None:
+            return ""
+        if ticker.symbol == "*":
+            return "every underlying"
+        if getattr(ticker, "ref_ticker", None) is None:
+            return "none yet (manage.py refresh_reference loads it)"
+        now = timezone.now()
+        return (
+            f"spot {age_text(ticker.ref_spot_at, now)} ago · "  # type: ignore[attr-defined]
+            f"strikes {age_text(ticker.ref_strikes_at, now)} ago · "  # type: ignore[attr-defined]
+            f"open interest {age_text(ticker.ref_open_interest_at, now)} ago"  # type: ignore[attr-defined]
+        ).replace("never ago", "never")
 
 
 @admin.register(Watchlist)
-class WatchlistAdmin(admin.ModelAdmin):
+class WatchlistAdmin(LiveConfigAdminMixin, admin.ModelAdmin):
+    form = WatchlistForm
     list_display = ["name", "description", "ticker_list", "updated_at"]
     search_fields = ["name", "tickers__symbol"]
+    fields = ["name", "description", "add_tickers"]
     inlines = [WatchedTickerInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Watchlist]:
@@ -59,9 +110,21 @@ class WatchlistAdmin(admin.ModelAdmin):
     def ticker_list(self, watchlist: Watchlist) -> str:
         return ", ".join(watchlist.symbols)
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # the inline first: its deletions, then the adds
+        from trades.services.watchlists import add_tickers
+
+        wanted = form.cleaned_data.get("add_tickers") or []
+        added = add_tickers(form.instance, wanted)
+        if added:
+            messages.info(request, f"Added {len(added)} ticker{'s' if len(added) != 1 else ''}: {', '.join(added)}.")
+        if already := [ticker for ticker in wanted if ticker not in added]:
+            messages.info(request, f"Already on the list: {', '.join(already)}.")
+
 
 @admin.register(FilterProfile)
-class FilterProfileAdmin(admin.ModelAdmin):
+class FilterProfileAdmin(LiveConfigAdminMixin, admin.ModelAdmin):
+    form = FilterProfileForm
     list_display = [
         "name",
         "enabled",
@@ -78,9 +141,24 @@ class FilterProfileAdmin(admin.ModelAdmin):
     search_fields = ["name", "description"]
     autocomplete_fields = ["watchlist"]
     fieldsets = [
-        (None, {"fields": ["name", "description", "enabled", "watchlist"]}),
-        ("Rules (an empty bound is off)", {"fields": ["min_premium", "min_size", ("min_dte", "max_dte")]}),
-        ("Reference rules", {"fields": ["size_gt_open_interest", "strike_band"]}),
+        (
+            None,
+            {
+                "fields": ["name", "description", "enabled", "watchlist"],
+                "description": "A trade on the watchlist is a hit when it passes every rule below that is set; "
+                "an empty bound is off. Workers re-read the profiles every 2 s, so a save applies within 5 s.",
+            },
+        ),
+        ("Premium and size", {"fields": ["min_premium", "min_size"]}),
+        ("Days to expiry (DTE)", {"fields": [("min_dte", "max_dte")]}),
+        (
+            "Reference rules",
+            {
+                "fields": ["size_gt_open_interest", "strike_band"],
+                "description": "Judged on reference data read from Polygon (open interest, spot, listed strikes); "
+                "a hit judged on data older than its maximum age is flagged stale.",
+            },
+        ),
         ("Conditions", {"fields": ["exclude_categories", "exclude_conditions", "excluded_condition_names"]}),
     ]
     readonly_fields = ["excluded_condition_names"]
@@ -103,7 +181,8 @@ class FilterProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(LiveConfigAdminMixin, admin.ModelAdmin):
+    saved_message = "Saved: the listener subscribes within 10 s (it re-reads the subscriptions every 5 s)."
     list_display = ["channel", "enabled"]
     list_editable = ["enabled"]
     list_filter = ["enabled"]
@@ -203,28 +282,78 @@ class TradeMatchInline(admin.TabularInline):
         return False
 
 
+class SideFilter(admin.SimpleListFilter):
+    title = "side"
+    parameter_name = "side"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("C", "CALL"), ("P", "PUT")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[OptionTrade]) -> QuerySet[OptionTrade]:
+        return queryset.filter(right=self.value()) if self.value() in ("C", "P") else queryset
+
+
+class _Echo:
+    """A file that hands back what is written to it: csv.writer rows, streamed one by one."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+# The API's fields (trades/serializers.py), in its order; lists are joined with ";".
+CSV_FIELDS = [
+    "symbol",
+    "ticker",
+    "strike",
+    "expiry",
+    "side",
+    "price",
+    "size",
+    "premium",
+    "dte",
+    "exchange",
+    "conditions",
+    "sequence",
+    "timestamp",
+    "profiles",
+]
+
+
+def trades_csv_rows(queryset: QuerySet[OptionTrade]) -> Iterator[str]:
+    """The header, then one CSV line per trade; reads the trades in chunks, profiles prefetched."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_FIELDS)
+    for trade in queryset.prefetch_related("profiles").iterator(chunk_size=2000):
+        row = serialize_trade(trade)
+        yield writer.writerow(
+            [";".join(str(item) for item in value) if isinstance(value, list) else value for value in row.values()]
+        )
+
+
 @admin.register(OptionTrade)
 class OptionTradeAdmin(admin.ModelAdmin):
-    """Read-only: hits are written by the ingest workers only."""
+    """The trade browser. Read-only: hits are written by the ingest workers only."""
 
     list_display = [
-        "traded_at",
+        "time",
         "symbol",
         "side",
         "strike",
         "expiry",
-        "dte",
+        "days_to_expiry",
         "size",
-        "premium",
-        "open_interest",
+        "premium_dollars",
+        "oi",
         "spot",
-        "source",
         "profile_list",
+        "stale_reference",
     ]
-    list_filter = ["underlying", "right", "source", "profiles"]
+    list_display_links = ["time", "symbol"]
+    list_filter = ["underlying", SideFilter, "profiles", "source", "stale_reference"]
     search_fields = ["symbol"]
     date_hierarchy = "traded_at"
     inlines = [TradeMatchInline]
+    actions = ["export_csv"]
     show_full_result_count = False  # the table can be large; skip the second COUNT(*)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[OptionTrade]:
@@ -239,13 +368,35 @@ class OptionTradeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: OptionTrade | None = None) -> bool:
         return False
 
+    @admin.display(description="time", ordering="traded_at")
+    def time(self, trade: OptionTrade) -> str:
+        return timezone.localtime(trade.traded_at).strftime("%Y-%m-%d %H:%M:%S")
+
     @admin.display(description="side", ordering="right")
     def side(self, trade: OptionTrade) -> str:
         return trade.get_right_display().upper()
 
+    @admin.display(description="DTE", ordering="dte")
+    def days_to_expiry(self, trade: OptionTrade) -> int:
+        return trade.dte
+
+    @admin.display(description="premium", ordering="premium")
+    def premium_dollars(self, trade: OptionTrade) -> str:
+        return f"${trade.premium:,.0f}"
+
+    @admin.display(description="OI", ordering="open_interest")
+    def oi(self, trade: OptionTrade) -> str:
+        return "—" if trade.open_interest is None else f"{trade.open_interest:,}"
+
     @admin.display(description="profiles")
     def profile_list(self, trade: OptionTrade) -> str:
         return ", ".join(sorted(profile.name for profile in trade.profiles.all()))
+
+    @admin.action(description="Export selected as CSV", permissions=["view"])
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[OptionTrade]) -> StreamingHttpResponse:
+        response = StreamingHttpResponse(trades_csv_rows(queryset), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="trades-{timezone.now():%Y%m%d-%H%M%S}.csv"'
+        return response
 
 
 # --- Webhooks ----------------------------------------------------------------------------------
@@ -479,3 +630,6 @@ class WebhookAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["delivery__webhook_id"]
     date_hierarchy = "attempted_at"
     show_full_result_count = False  # the table can be large; skip the second COUNT(*)
+
+
+from trades import admin_stream  # noqa: E402, F401  (registers the read-only Stream status page)

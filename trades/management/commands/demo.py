@@ -302,5 +302,5 @@ class Command(BaseCommand):
     def print_where_to_look(self, supervisor: Supervisor, port: int) -> None:
         base = f"http://127.0.0.1:{port}"
         supervisor.say("demo", f"hits (JSON):  {base}/api/pulse/smart-money")
-        supervisor.say("demo", f"admin:        {base}/admin/  (admin / admin)")
+        supervisor.say("demo", f"admin:        {base}/{settings.ADMIN_URL}  (admin / admin)")
         supervisor.say("demo", "Ctrl-C stops everything")

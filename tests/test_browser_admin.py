@@ -1,0 +1,161 @@
+"""The admin in a real browser: headless Chromium (Debian's, driven by Playwright) against the live server.
+
+A trader raises a profile's minimum premium, pastes tickers into a watchlist, and a real worker
+then judges replayed trades by the new value; the trade browser is saved as a screenshot.
+
+Chromium is Debian's /usr/bin/chromium (CHROMIUM overrides it), installed by `make test`
+(scripts/ensure-chromium); Playwright's own browser download is not used. A missing browser
+fails this test rather than skipping it, so CI cannot pass without having run it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import orjson
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connections
+from django.urls import reverse
+from django.utils import timezone
+
+from tests import processes
+from trades.models import FilterProfile, OptionTrade, WatchedTicker, Watchlist
+from trades.presets import MAG7
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# As this machine's Chromium runs: no sandbox as root, no GPU, and no calls home (refused here).
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = processes.ROOT / "artifacts" / "trade-browser.png"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+NY = ZoneInfo("America/New_York")
+USER, PASSWORD = "trader", "a-long-test-password-9"
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(
+            f"Chromium is not installed at {CHROMIUM}: run `make test` (scripts/ensure-chromium installs Debian's "
+            "chromium as root) or `apt-get install -y chromium`, or set CHROMIUM to a Chromium executable."
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the playwright package is missing: pip install -r requirements/dev.txt")
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still
+    # plain synchronous code (Django's documented escape hatch for this case).
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1600, "height": 900})
+            context.set_default_timeout(15_000)
+            yield context.new_page()
+        finally:
+            browser.close()
+            # Inside Playwright's loop the ORM's per-context connection is not the test's own: close it,
+            # or the test database cannot be dropped at the end of the run.
+            connections.close_all()
+
+
+def frame(*events: dict) -> str:
+    return orjson.dumps(list(events)).decode()
+
+
+def nvda_call(premium_thousands: int, sequence: int) -> dict:
+    """An NVDA call 14 days out, traded now: $premium_thousands K at 100 contracts."""
+    now = timezone.now()
+    expiry = (now.astimezone(NY) + timedelta(days=14)).strftime("%y%m%d")
+    price = premium_thousands * 1000 / (100 * 100)
+    return {
+        "ev": "T",
+        "sym": f"O:NVDA{expiry}C00150000",
+        "x": 302,
+        "p": price,
+        "s": 100,
+        "c": [209],
+        "t": int(now.timestamp() * 1000) + sequence,
+        "q": sequence,
+    }
+
+
+def test_a_premium_change_in_the_admin_judges_the_next_trades(live_server, page, tmp_path):
+    get_user_model().objects.create_superuser(USER, "trader@example.com", PASSWORD)
+    # Our own profile, whether or not the shipped presets are there (a flush drops them).
+    FilterProfile.objects.all().delete()
+    Watchlist.objects.all().delete()
+    mag7 = Watchlist.objects.create(name="mag7")
+    WatchedTicker.objects.bulk_create(WatchedTicker(watchlist=mag7, symbol=symbol) for symbol in MAG7)
+    profile = FilterProfile.objects.create(
+        name="mag7-smart-money", watchlist=mag7, min_premium=50_000, min_dte=0, max_dte=30
+    )
+    chips = Watchlist.objects.create(name="chips")
+
+    def url(name: str, *args: object) -> str:
+        return live_server.url + reverse(name, args=args)
+
+    # Log in.
+    page.goto(url("admin:login"))
+    page.fill("#id_username", USER)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+
+    # Raise the minimum premium from $50K to $100K.
+    page.goto(url("admin:trades_filterprofile_change", profile.pk))
+    assert "Dollars, at least" in page.inner_text("#content-main")  # the units are explained
+    page.fill("#id_min_premium", "100000")
+    page.click("input[name=_save]")
+    assert "Saved: workers apply it within 5 s" in page.inner_text("ul.messagelist")
+    profile.refresh_from_db()
+    assert profile.min_premium == Decimal("100000.00")
+
+    # Paste tickers into a watchlist; the list shows them.
+    page.goto(url("admin:trades_watchlist_change", chips.pk))
+    page.fill("#id_add_tickers", "amd, intc\nAVGO  amd")
+    page.click("input[name=_save]")
+    assert "Added 3 tickers: AMD, INTC, AVGO." in page.inner_text("ul.messagelist")
+    row = page.locator("#result_list tr", has_text="chips")
+    assert "AMD, AVGO, INTC" in row.inner_text()
+
+    # A worker started after the change reads the new value; a $60K trade no longer passes, $150K does.
+    worker = processes.start_worker(tmp_path / "worker.log")
+    try:
+        from flowsite.celery import app
+
+        batch = [frame(nvda_call(60, sequence=1), nvda_call(150, sequence=2))]
+        app.send_task("trades.ingest_batch", args=[batch], kwargs={"source": "replay"}, queue="ingest")
+        processes.wait_for(lambda: OptionTrade.objects.exists(), 60, "the $150K trade to be stored")
+        processes.wait_for(processes.ingest_queue_idle, 30, "the ingest queue to drain")
+    finally:
+        processes.stop(worker)
+    stored = [(trade.sequence, trade.premium) for trade in OptionTrade.objects.all()]
+    assert stored == [(2, Decimal("150000.00"))], (tmp_path / "worker.log").read_text()[-3000:]
+
+    # The trade browser shows it; keep a screenshot.
+    page.goto(url("admin:trades_optiontrade_changelist"))
+    table = page.inner_text("#result_list")
+    for text in ["CALL", "$150,000", "mag7-smart-money", "DTE", "OI"]:
+        assert text in table
+    assert "$60,000" not in table
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.unlink(missing_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert SCREENSHOT.read_bytes()[:8] == PNG_SIGNATURE

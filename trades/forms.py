@@ -1,0 +1,122 @@
+"""The admin's forms for the live configuration: filter profiles and watchlists."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+from trades.domain import conditions
+from trades.models import FilterProfile, Watchlist
+from trades.services.watchlists import TickerError, parse_tickers
+
+# The condition groups a profile can exclude; "regular" is every other trade and is never excluded.
+EXCLUDABLE_GROUPS = [
+    (conditions.CATEGORY_CANCELLED, "cancelled or busted prints"),
+    (conditions.CATEGORY_LATE, "late or out-of-sequence prints"),
+    (conditions.CATEGORY_MULTI_LEG, "legs of multi-leg orders (spreads, straddles …)"),
+    (conditions.CATEGORY_STOCK_OPTION, "legs of stock-and-option orders"),
+]
+
+
+class FilterProfileForm(forms.ModelForm):
+    exclude_categories = forms.MultipleChoiceField(
+        choices=EXCLUDABLE_GROUPS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Exclude condition groups",
+        help_text="A trade carrying a condition of a ticked group is never a hit. The groups' codes come from "
+        "Polygon's live condition list once it is loaded (manage.py refresh_reference), else from a built-in list.",
+    )
+
+    class Meta:
+        model = FilterProfile
+        fields = [
+            "name",
+            "description",
+            "enabled",
+            "watchlist",
+            "min_premium",
+            "min_size",
+            "min_dte",
+            "max_dte",
+            "size_gt_open_interest",
+            "strike_band",
+            "exclude_categories",
+            "exclude_conditions",
+        ]
+        labels = {
+            "min_premium": "Minimum premium ($)",
+            "min_size": "Minimum size (contracts)",
+            "min_dte": "Minimum DTE (days)",
+            "max_dte": "Maximum DTE (days)",
+            "size_gt_open_interest": "Size above open interest",
+            "strike_band": "Strike band (fraction 0–1)",
+            "exclude_conditions": "Exclude condition codes",
+        }
+        help_texts = {
+            "name": "Letters, digits, - and _: the name hits carry in the API and in webhooks.",
+            "enabled": "Off: the workers stop judging trades against this profile.",
+            "watchlist": "Only trades on this watchlist's underlyings are judged.",
+            "min_premium": "Dollars, at least: price × size × shares per contract (100 for a standard contract); "
+            "50000 is $50K. Empty: no premium rule.",
+            "min_size": "Contracts in the trade, at least. Empty: no size rule.",
+            "min_dte": "Days to expiry, at least (inclusive; 0 is expiring that day). Empty: no lower bound.",
+            "max_dte": "Days to expiry, at most (inclusive). Empty: no upper bound.",
+            "size_gt_open_interest": "The trade's size (contracts) must be strictly greater than the contract's "
+            "open interest (contracts), as last read from Polygon.",
+            "strike_band": "Fraction 0–1 of the listed strike range, centred on the spot price: the strike must "
+            "fall inside it (0.400 is usual; 1 is the whole range). Empty: off.",
+            "exclude_conditions": "Further condition codes that never make a hit, as a JSON list of integers, "
+            "e.g. [233, 234]. Empty list: none.",
+        }
+
+    def clean_min_premium(self) -> Decimal | None:
+        value: Decimal | None = self.cleaned_data.get("min_premium")
+        if value is not None and value < 0:
+            raise forms.ValidationError("The minimum premium is in dollars and cannot be negative.")
+        return value
+
+    def clean_strike_band(self) -> Decimal | None:
+        value: Decimal | None = self.cleaned_data.get("strike_band")
+        if value is not None and not 0 < value <= 1:
+            raise forms.ValidationError(
+                "The strike band is a fraction of the strike range: more than 0 and at most 1 (0.400 is 40%)."
+            )
+        return value
+
+    def clean_exclude_conditions(self) -> list[int]:
+        value = self.cleaned_data.get("exclude_conditions")
+        if value is None:
+            return []
+        if not isinstance(value, list) or any(type(code) is not int or code < 0 for code in value):
+            raise forms.ValidationError("Give a JSON list of condition codes (whole numbers), e.g. [233, 234].")
+        return sorted(set(value))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        low, high = cleaned.get("min_dte"), cleaned.get("max_dte")
+        if low is not None and high is not None and low > high:
+            self.add_error("max_dte", f"The maximum DTE ({high} days) must be at least the minimum DTE ({low} days).")
+        return cleaned
+
+
+class WatchlistForm(forms.ModelForm):
+    add_tickers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60, "placeholder": "AAPL, MSFT NVDA"}),
+        label="Add tickers",
+        help_text="Paste tickers separated by commas, spaces or new lines (e.g. AAPL, MSFT NVDA): they are "
+        "upper-cased and added once each; those already on the list are kept. * watches every underlying.",
+    )
+
+    class Meta:
+        model = Watchlist
+        fields = ["name", "description"]
+
+    def clean_add_tickers(self) -> list[str]:
+        try:
+            return parse_tickers(self.cleaned_data.get("add_tickers") or "")
+        except TickerError as exc:
+            raise forms.ValidationError(str(exc)) from exc
