@@ -268,6 +268,7 @@ class Command(BaseCommand):
         return code == 0
 
     def beat_args(self) -> list[str]:
+        Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)  # not there yet on PostgreSQL + Redis
         schedule = Path(settings.VAR_DIR) / "celerybeat-schedule"
         return ["-A", "flowsite", "beat", "-l", "INFO", "--schedule", str(schedule)]
 
