@@ -14,7 +14,7 @@ from django.utils import timezone
 from trades.api import MAX_LIMIT
 from trades.domain.calendar import utc_datetime
 from trades.models import FilterProfile, OptionTrade, TradeMatch
-from trades.serializers import serialize_trade
+from trades.serializers import TRADE_FIELDS, serialize_trade
 
 URL = "/api/pulse/smart-money"
 T0 = 1_748_874_605_123  # 2025-06-02T14:30:05.123Z
@@ -261,3 +261,8 @@ def test_the_token_is_compared_in_constant_time(client: Client, settings, monkey
     settings.API_TOKEN = TOKEN
     assert client.get(URL, headers={"Authorization": "Bearer nope"}).status_code == 401
     assert calls == [(b"nope", TOKEN.encode())]
+
+
+@pytest.mark.django_db
+def test_trade_fields_name_every_serialized_key_in_order():
+    assert tuple(serialize_trade(make_trade(1))) == TRADE_FIELDS

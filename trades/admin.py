@@ -40,7 +40,7 @@ from trades.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from trades.serializers import serialize_trade
+from trades.serializers import TRADE_FIELDS, serialize_trade
 from trades.services.flow_rules import condition_groups, excluded_codes
 
 logger = logging.getLogger(__name__)
@@ -300,23 +300,8 @@ class _Echo:
         return value
 
 
-# The API's fields (trades/serializers.py), in its order; lists are joined with ";".
-CSV_FIELDS = [
-    "symbol",
-    "ticker",
-    "strike",
-    "expiry",
-    "side",
-    "price",
-    "size",
-    "premium",
-    "dte",
-    "exchange",
-    "conditions",
-    "sequence",
-    "timestamp",
-    "profiles",
-]
+# The API's fields, in its order; lists are joined with ";".
+CSV_FIELDS = TRADE_FIELDS
 
 
 def trades_csv_rows(queryset: QuerySet[OptionTrade]) -> Iterator[str]:

@@ -10,6 +10,25 @@ from trades.models import OptionTrade
 _SIDES = {"C": "CALL", "P": "PUT"}
 
 
+# The fields of a serialized trade, in order (the API, webhooks and the admin's CSV export).
+TRADE_FIELDS = (
+    "symbol",
+    "ticker",
+    "strike",
+    "expiry",
+    "side",
+    "price",
+    "size",
+    "premium",
+    "dte",
+    "exchange",
+    "conditions",
+    "sequence",
+    "timestamp",
+    "profiles",
+)
+
+
 def serialize_trade(trade: OptionTrade) -> dict[str, Any]:
     """The trade as the API shows it. Prefetch ``profiles`` when serializing many."""
     return {
