@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 TAPE = Path(__file__).parent / "tapes" / "e2e.tape"
 KEY = "e2e-key"
 
-# (trade key, underlying, premium, DTE, matched profiles), by hand:
+# (symbol#sequence, underlying, premium, DTE, matched profiles), by hand:
 EXPECTED = {
     ("O:AAPL251220C00190000#1", "AAPL", Decimal("60000.00"), 15, ("mag7",)),  # $6 × 100 × 100; 15 DTE
     ("O:MSFT260102P00400000#5", "MSFT", Decimal("60000.00"), 28, ("mag7",)),  # no conditions at all
@@ -74,7 +74,7 @@ def configure_e2e_profiles() -> None:
 
 def stored() -> set[tuple]:
     return {
-        (t.trade_key, t.underlying, t.premium, t.dte, tuple(p.name for p in t.profiles.all()))
+        (f"{t.symbol}#{t.sequence}", t.underlying, t.premium, t.dte, tuple(p.name for p in t.profiles.all()))
         for t in OptionTrade.objects.prefetch_related("profiles")
     }
 
@@ -104,4 +104,4 @@ def test_the_tape_stores_exactly_the_hand_computed_hits(tmp_path):
     assert OptionTrade.objects.filter(source="replay").count() == len(EXPECTED)
     worker_log = (tmp_path / "worker.log").read_text()
     assert "💰 Smart Money: O:TSLA251205C00400000 $55000 premium, 0 DTE [mag7]" in worker_log
-    assert "size 's' must be a positive integer, got -5" in worker_log  # rejections are logged with the item
+    assert "must be a positive integer up to 10000000, got -5" in worker_log  # rejections are logged with the item

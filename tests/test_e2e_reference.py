@@ -27,7 +27,7 @@ KEY = "e2e-reference-key"
 # SPY: strikes 400–800, spot 600, band 0.40 → half-width 0.2 × 400 = 80 → [520, 680].
 # SPX (SPXW root): 4900–6900, value 5900 → half-width 400 → [5500, 6300].
 # AMC (AMC1 root, 10 shares per contract): 1–21, spot 5 → half-width 4 → [1, 9].
-# (trade key, underlying, shares per contract, premium, open interest seen, matched profiles)
+# (symbol#sequence, underlying, shares per contract, premium, open interest seen, matched profiles)
 EXPECTED = {
     ("O:SPY251219C00520000#1", "SPY", 100, Decimal("10100.00"), 100, ("oi-band",)),  # band edge 520: inclusive
     ("O:SPY251219C00680000#2", "SPY", 100, Decimal("10100.00"), 100, ("oi-band",)),  # band edge 680: inclusive
@@ -58,7 +58,7 @@ def configure_profiles() -> None:
 def stored() -> set[tuple]:
     return {
         (
-            t.trade_key,
+            f"{t.symbol}#{t.sequence}",  # the print, by its sequence number
             t.underlying,
             t.shares_per_contract,
             t.premium,

@@ -39,8 +39,8 @@ def only_smart_money(db):
     FilterProfile.objects.exclude(name="mag7-smart-money").update(enabled=False)
 
 
-def stored_keys() -> set[str]:
-    return set(OptionTrade.objects.values_list("trade_key", flat=True))
+def stored_prints() -> set[tuple[str, int | None]]:
+    return set(OptionTrade.objects.values_list("symbol", "sequence"))
 
 
 def test_a_batch_stores_exactly_its_hits_and_counts_the_rest(only_smart_money):
@@ -61,7 +61,7 @@ def test_a_batch_stores_exactly_its_hits_and_counts_the_rest(only_smart_money):
         "{not json",  # malformed frame
     ]
     report = ingest_frames(frames)
-    assert stored_keys() == {"O:AAPL251220C00190000#1", "O:MSFT260102P00400000#8"}
+    assert stored_prints() == {("O:AAPL251220C00190000", 1), ("O:MSFT260102P00400000", 8)}
     assert report.as_dict() == {
         "trades": 8,
         "status": 1,
@@ -71,6 +71,7 @@ def test_a_batch_stores_exactly_its_hits_and_counts_the_rest(only_smart_money):
         "hits": 2,
         "stored": 2,
         "unresolved": 0,
+        "rejections": {"bad_size": 1, "expired_contract": 1, "bad_price": 1, "no_event_type": 1, "bad_json": 1},
     }
     msft = OptionTrade.objects.get(sequence=8)
     assert (msft.underlying, msft.right, msft.strike, msft.premium, msft.dte) == ("MSFT", "P", 400, 60_000, 28)
@@ -93,7 +94,7 @@ def test_a_hit_is_logged_as_smart_money(only_smart_money, caplog):
 
 def test_rejected_items_are_logged_with_the_item(only_smart_money, caplog):
     ingest_frames([frame(trade(q=1, s=-5))])
-    assert "size 's' must be a positive integer, got -5" in caplog.text
+    assert "size 's' must be a positive integer up to 10000000, got -5" in caplog.text
     assert "O:AAPL251220C00190000" in caplog.text
 
 
@@ -143,7 +144,7 @@ def test_a_threshold_change_reaches_the_worker_within_the_ttl(only_smart_money, 
     assert OptionTrade.objects.count() == 0
     FilterProfile.objects.filter(name="mag7-smart-money").update(min_premium=40_000)
     ingest_frames([frame(trade(q=1, p=4.0))])
-    assert stored_keys() == {"O:AAPL251220C00190000#1"}
+    assert stored_prints() == {("O:AAPL251220C00190000", 1)}
 
 
 def test_an_unknown_source_is_refused(only_smart_money):
@@ -217,8 +218,8 @@ def test_excluded_condition_groups_come_from_the_live_list_once_loaded(only_smar
     from trades.models import OptionCondition
 
     ingest_frames([frame(trade(q=1, c=[299]))])  # 299: not in the static sets
-    assert stored_keys() == {"O:AAPL251220C00190000#1"}
+    assert stored_prints() == {("O:AAPL251220C00190000", 1)}
     OptionCondition.objects.create(code=299, name="Canceled Somehow", category="cancelled")
     flow_rules.forget_flow_rules()
     ingest_frames([frame(trade(q=2, c=[299]), trade(q=3, c=[201]))])  # 201 is no longer in any loaded group
-    assert stored_keys() == {"O:AAPL251220C00190000#1", "O:AAPL251220C00190000#3"}
+    assert stored_prints() == {("O:AAPL251220C00190000", 1), ("O:AAPL251220C00190000", 3)}

@@ -427,8 +427,9 @@ def test_resolve_then_judge_again_stores_the_print_that_needed_open_interest(pol
     assert outcome.ingest is not None and outcome.ingest.stored == 1
     assert len(asked) == 1  # judging again never asks for a lookup again
     trade = OptionTrade.objects.get()
-    assert (trade.trade_key, trade.premium, trade.open_interest, trade.spot) == (
-        f"{AAPL_CALL}#1",
+    assert (trade.symbol, trade.sequence, trade.premium, trade.open_interest, trade.spot) == (
+        AAPL_CALL,
+        1,
         Decimal("900000.00"),
         8133,
         Decimal("159.9606"),

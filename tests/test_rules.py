@@ -55,7 +55,7 @@ def test_parses_every_field_and_derives_the_rest():
     )
     assert t.premium == 50_000.0  # 5.00 × 100 contracts × 100 shares
     assert t.dte == 15
-    assert t.key == "O:AAPL251220C00190000#7"
+    assert t.print_key.startswith(f"O:AAPL251220C00190000@{T_DEC_5}/")
 
 
 def test_premium_uses_the_multiplier_and_exact_cents():
@@ -75,8 +75,7 @@ def test_an_alias_root_is_its_underlyings_option():
 
 def test_missing_conditions_and_sequence_are_allowed():
     t = trade(c=..., q=...)
-    assert t.conditions == ()
-    assert t.key == f"O:AAPL251220C00190000@{T_DEC_5}/302/5.0/100"
+    assert (t.conditions, t.sequence) == ((), None)
 
 
 @pytest.mark.parametrize(
@@ -99,11 +98,46 @@ def test_missing_conditions_and_sequence_are_allowed():
         ({"c": "209"}, "conditions"),
         ({"c": [209, "x"]}, "conditions"),
         ({"sym": "O:AAPL251128C00190000"}, "expired"),
+        ({"sym": "O:AAPL"}, "length"),  # once an IndexError that cost its whole batch
+        ({"sym": "O:AAPL251220C0019000"}, "right"),  # one strike digit short
+        ({"t": T_DEC_5 * 1000}, "timestamp"),  # µs: once a ValueError that cost its whole batch
+        ({"t": T_DEC_5 * 1_000_000}, "timestamp"),  # ns
+        ({"t": T_DEC_5 // 1000}, "timestamp"),  # seconds: 1970
+        ({"s": 2**31}, "size"),  # beyond any print (and the size column)
+        ({"x": 2**31}, "exchange"),
+        ({"x": -1}, "exchange"),
+        ({"q": 2**63}, "sequence"),
+        ({"p": 1e8}, "price"),
+        ({"p": 0.00001}, "price"),
+        ({"p": float("inf")}, "price"),
+        ({"c": [2**31]}, "conditions"),
+        ({"c": [-1]}, "conditions"),
+        ({"p": 9_999_999.0, "s": 9_999_999}, "premium"),
     ],
 )
 def test_malformed_events_are_rejected_with_a_reason(overrides, reason):
     with pytest.raises(InvalidTrade, match=reason):
         trade(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "reason"),
+    [
+        ({"sym": "O:AAPL"}, "bad_symbol"),
+        ({"p": "1"}, "bad_price"),
+        ({"s": 0}, "bad_size"),
+        ({"t": 1}, "bad_timestamp"),
+        ({"x": None}, "bad_exchange"),
+        ({"q": "1"}, "bad_sequence"),
+        ({"c": [[]]}, "bad_conditions"),
+        ({"sym": "O:AAPL251128C00190000"}, "expired_contract"),
+        ({"p": 9_999_999.0, "s": 9_999_999}, "implausible_premium"),
+    ],
+)
+def test_each_rejection_names_its_reason_for_counting(overrides, reason):
+    with pytest.raises(InvalidTrade) as rejected:
+        trade(**overrides)
+    assert rejected.value.reason == reason
 
 
 @pytest.mark.parametrize(
@@ -218,8 +252,8 @@ def test_stale_data_counts_only_for_the_rules_a_matched_profile_used():
 def test_trade_event_is_the_inverse_of_parse_trade(overrides):
     parsed = trade(**overrides)
     again = parse_trade(trade_event(parsed), {})
-    assert (again.key, again.conditions, again.premium, again.trade_date) == (
-        parsed.key,
+    assert (again.print_key, again.conditions, again.premium, again.trade_date) == (
+        parsed.print_key,
         parsed.conditions,
         parsed.premium,
         parsed.trade_date,

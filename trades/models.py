@@ -191,12 +191,19 @@ class TradeSource(models.TextChoices):
     LIVE = "live"
     REPLAY = "replay"
     BACKFILL = "backfill"
+    GAP = "gap", "Gap fill"  # missed while the listener was away; fetched over REST
 
 
 class OptionTrade(models.Model):
     """A trade that matched at least one profile, with what the rules saw when judging it."""
 
-    trade_key = models.CharField(max_length=96, unique=True, help_text="Natural key: symbol#sequence, or REST fields.")
+    trade_key = models.CharField(
+        max_length=96, unique=True, help_text="Natural key: the print key, # its place among identical prints."
+    )
+    print_key = models.CharField(
+        max_length=64, db_index=True, help_text="Contract @ SIP ms / digest of exchange, price, size, conditions."
+    )
+    occurrence = models.PositiveSmallIntegerField(default=0, help_text="Place among byte-identical prints.")
     symbol = models.CharField(max_length=32, db_index=True)
     underlying = models.CharField(max_length=16)
     root = models.CharField(max_length=8)
@@ -352,6 +359,9 @@ class StreamStatus(models.Model):
     messages_published = models.PositiveBigIntegerField(default=0)
     trades_buffered = models.PositiveBigIntegerField(default=0)
     trades_dropped = models.PositiveBigIntegerField(default=0)
+    last_event_ms = models.BigIntegerField(
+        null=True, blank=True, help_text="SIP time (ms) of the newest trade event: a restart fills the gap from it."
+    )
     recent_statuses = models.JSONField(
         default=list, blank=True, help_text="The last Polygon status frames: time, status, message."
     )
@@ -364,3 +374,84 @@ class StreamStatus(models.Model):
 
     def __str__(self) -> str:
         return "Stream status"
+
+
+class Rejection(models.Model):
+    """Input that was not judged, counted by reason (bad frames, malformed trades, values no column holds)."""
+
+    reason = models.CharField(max_length=40, unique=True)
+    count = models.PositiveBigIntegerField(default=0)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    message = models.CharField(max_length=300, blank=True, help_text="Why the last one was rejected.")
+    example = models.CharField(max_length=500, blank=True, help_text="The last rejected item, shortened.")
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.count}"
+
+
+class DeadLetterStatus(models.TextChoices):
+    RETRYING = "retrying"  # failed at least once; Celery tries it again
+    DEAD = "dead"  # out of retries: kept whole here until replayed
+    REPLAYED = "replayed"
+
+
+class DeadLetter(models.Model):
+    """A batch whose task failed: kept whole (frames, error, traceback) so that it can be replayed."""
+
+    task_id = models.CharField(max_length=64, unique=True)
+    task_name = models.CharField(max_length=100)
+    frames = models.JSONField(help_text="The batch's raw frames, as the listener published them.")
+    source = models.CharField(max_length=10, choices=TradeSource.choices)
+    status = models.CharField(max_length=10, choices=DeadLetterStatus.choices, default=DeadLetterStatus.RETRYING)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.CharField(max_length=500)
+    traceback = models.TextField(blank=True)
+    first_failed_at = models.DateTimeField()
+    last_failed_at = models.DateTimeField()
+    replayed_at = models.DateTimeField(null=True, blank=True)
+    replay_report = models.JSONField(null=True, blank=True, help_text="The counts of the replay.")
+
+    class Meta:
+        ordering = ["-last_failed_at"]
+        indexes = [models.Index(fields=["status"], name="dead_letter_status")]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.task_id}"
+
+
+class GapStatus(models.TextChoices):
+    PENDING = "pending"
+    FILLED = "filled"
+    FAILED = "failed"  # REST failed after its retries; fill again from admin
+    TOO_LONG = "too_long"  # longer than STREAM_GAP_FILL_MAX_SECONDS: a job for the backfill
+
+
+class StreamGap(models.Model):
+    """Time the listener was not receiving: between the last trade event before a disconnect (or a
+    restart) and the first after it. Filled over REST for the watched underlyings."""
+
+    started_ms = models.BigIntegerField(help_text="SIP time (ms) of the last trade event seen before.")
+    ended_ms = models.BigIntegerField(help_text="SIP time (ms) of the first trade event seen after.")
+    detected_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=GapStatus.choices, default=GapStatus.PENDING)
+    underlyings = models.PositiveIntegerField(default=0, help_text="Chains read.")
+    contracts = models.PositiveIntegerField(default=0, help_text="Contracts that traded in the gap.")
+    trades_fetched = models.PositiveIntegerField(default=0)
+    hits = models.PositiveIntegerField(default=0)
+    recovered = models.PositiveIntegerField(default=0, help_text="Hits that were not stored yet.")
+    error = models.CharField(max_length=500, blank=True)
+    filled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_ms"]
+        constraints = [
+            models.UniqueConstraint(fields=["started_ms", "ended_ms"], name="one_gap_per_window"),
+            models.CheckConstraint(condition=models.Q(started_ms__lte=models.F("ended_ms")), name="gap_in_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"gap {self.started_ms}–{self.ended_ms}"

@@ -12,6 +12,9 @@ from decimal import Decimal
 from functools import lru_cache
 
 DEFAULT_SHARES_PER_CONTRACT = 100
+# "O:" + a root of at most 6 characters + YYMMDD + C|P + 8 strike digits.
+MAX_SYMBOL_LENGTH = 2 + 6 + 15
+_FIXED_TAIL = 15  # YYMMDD + C|P + 8 strike digits
 
 # Roots whose underlying is another ticker, when the contracts reference does not say.
 ROOT_ALIASES: dict[str, str] = {
@@ -63,7 +66,9 @@ def parse_occ(symbol: object) -> OptionSymbol:
 def _parse_occ_cached(symbol: str) -> OptionSymbol:
     # Contracts repeat all day long: the cache turns parsing into one dict lookup.
     if not symbol.startswith("O:"):
-        raise InvalidSymbol(f"{symbol!r} does not start with 'O:'")
+        raise InvalidSymbol(f"{symbol[:40]!r} does not start with 'O:'")
+    if not _FIXED_TAIL + 3 <= len(symbol) <= MAX_SYMBOL_LENGTH:
+        raise InvalidSymbol(f"{symbol[:40]!r} is not an OCC symbol's length ({_FIXED_TAIL + 3}-{MAX_SYMBOL_LENGTH})")
     body = symbol[2:]
     root, yymmdd, right, strike = body[:-15], body[-15:-9], body[-9], body[-8:]
     if not (1 <= len(root) <= 6 and root.isascii() and root.isalnum() and root == root.upper()):

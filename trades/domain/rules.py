@@ -8,10 +8,11 @@ run only on the few survivors.
 
 from __future__ import annotations
 
-import math
+import reprlib
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from trades.domain import identity
 from trades.domain.calendar import new_york_date
 from trades.domain.conditions import DEFAULT_EXCLUDED
 from trades.domain.occ import (
@@ -28,8 +29,38 @@ DEFAULT_STRIKE_BAND = 0.40
 _STRIKE_TOLERANCE = 1e-6
 
 
+# The widest values a print may carry. Beyond them it is garbage (a timestamp in µs or ns, an
+# overflowed counter), not a trade; tests/test_limits.py checks the trade table holds them all.
+MIN_PRICE = 0.0001  # dollars per share: the smallest increment stored
+MAX_PRICE = 10_000_000.0
+MAX_SIZE = 10_000_000  # contracts
+MAX_PREMIUM = 1e12  # dollars: a trillion, far beyond any print
+MAX_EXCHANGE = 2**31 - 1
+MAX_CONDITION = 2**31 - 1
+MAX_SEQUENCE = 2**63 - 1
+MIN_TIMESTAMP_MS = 946_684_800_000  # 2000-01-01 UTC
+MAX_TIMESTAMP_MS = 4_102_444_800_000  # 2100-01-01 UTC: a µs or ns timestamp is far beyond
+
+
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxdict = 3, 8, 8
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 60
+
+
+def shown(value: object) -> str:
+    """A short repr of any JSON value for a message: bounded in length and depth."""
+    return _SHORT_REPR.repr(value)
+
+
 class InvalidTrade(ValueError):
-    """A trade event that cannot be judged: missing or malformed fields."""
+    """A trade event that cannot be judged: missing or malformed fields.
+
+    ``reason`` names the field at fault (``price``, ``timestamp``…), for counting rejections.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +98,16 @@ class Trade:
         return (self.option.expiry - self.trade_date).days
 
     @property
-    def key(self) -> str:
-        """The natural key: (symbol, sequence) live; REST trades have no sequence."""
-        if self.sequence is not None:
-            return f"{self.symbol}#{self.sequence}"
-        return f"{self.symbol}@{self.sip_timestamp}/{self.exchange}/{self.price!r}/{self.size}"
+    def print_key(self) -> str:
+        """What identifies this print whichever way it arrived: the WebSocket (with a sequence
+        number) or REST (without one, and in ns where the WebSocket has ms).
+
+        The contract, the SIP millisecond and a digest of exchange, price, size and conditions.
+        Byte-identical prints that are separate trades share it; `trade_key` adds which of them.
+        """
+        return identity.print_key(
+            self.symbol, self.sip_timestamp, self.exchange, self.price, self.size, self.conditions
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,34 +175,36 @@ def judged_on_stale_data(profiles: list[Profile], reference: Reference, max_ages
 def parse_trade(event: dict, roots: dict[str, RootInfo]) -> Trade:
     """Build a Trade from a Polygon options trade event (``ev == "T"``), or raise InvalidTrade.
 
-    This runs for every trade of the firehose, so it is written for speed: exact type checks
-    (which also refuse bools), positional construction, no generators.
+    Whatever the event holds, this returns a Trade or raises InvalidTrade. It runs for every
+    trade of the firehose, so it is written for speed: exact type checks (which also refuse
+    bools and the floats orjson makes of integers beyond 64 bits), positional construction.
     """
     get = event.get
     try:
         option = parse_occ(get("sym"))
     except InvalidSymbol as exc:
-        raise InvalidTrade(str(exc)) from None
+        raise InvalidTrade("bad_symbol", str(exc)) from None
     price, size, timestamp, exchange, sequence = get("p"), get("s"), get("t"), get("x"), get("q")
-    if not ((type(price) is float or type(price) is int) and 0 < price < math.inf):  # NaN fails too
-        raise InvalidTrade(f"price 'p' must be a positive number, got {price!r}")
-    if type(size) is not int or size <= 0:
-        raise InvalidTrade(f"size 's' must be a positive integer, got {size!r}")
-    if type(timestamp) is not int or timestamp <= 0:
-        raise InvalidTrade(f"timestamp 't' must be a positive integer (ms), got {timestamp!r}")
-    if type(exchange) is not int:
-        raise InvalidTrade(f"exchange 'x' must be an integer, got {exchange!r}")
-    if sequence is not None and (type(sequence) is not int or sequence < 0):
-        raise InvalidTrade(f"sequence 'q' must be a non-negative integer, got {sequence!r}")
+    if not ((type(price) is float or type(price) is int) and MIN_PRICE <= price < MAX_PRICE):  # NaN fails too
+        raise InvalidTrade("bad_price", f"price 'p' must be from {MIN_PRICE} to {MAX_PRICE:.0f}, got {shown(price)}")
+    if type(size) is not int or not 0 < size <= MAX_SIZE:
+        raise InvalidTrade("bad_size", f"size 's' must be a positive integer up to {MAX_SIZE}, got {shown(size)}")
+    if type(timestamp) is not int or not MIN_TIMESTAMP_MS <= timestamp < MAX_TIMESTAMP_MS:
+        raise InvalidTrade("bad_timestamp", f"timestamp 't' must be milliseconds in 2000-2099, got {shown(timestamp)}")
+    if type(exchange) is not int or not 0 <= exchange <= MAX_EXCHANGE:
+        raise InvalidTrade("bad_exchange", f"exchange 'x' must be a non-negative integer, got {shown(exchange)}")
+    if sequence is not None and (type(sequence) is not int or not 0 <= sequence <= MAX_SEQUENCE):
+        raise InvalidTrade("bad_sequence", f"sequence 'q' must be a non-negative 64-bit integer, got {shown(sequence)}")
     conditions = _parse_conditions(get("c"))
     trade_date = new_york_date(timestamp)
     if option.expiry < trade_date:
-        raise InvalidTrade(f"contract expired {option.expiry} before the trade's date {trade_date}")
+        raise InvalidTrade("expired_contract", f"contract expired {option.expiry} before the trade's date {trade_date}")
     root = roots.get(option.root)
     if root is None:
         underlying, shares_per_contract = underlying_for_root(option.root), DEFAULT_SHARES_PER_CONTRACT
     else:
         underlying, shares_per_contract = root.underlying, root.shares_per_contract
+    _check_premium(price, size, shares_per_contract)
     return Trade(
         option,
         underlying,
@@ -179,6 +217,12 @@ def parse_trade(event: dict, roots: dict[str, RootInfo]) -> Trade:
         sequence,
         trade_date,
     )
+
+
+def _check_premium(price: float, size: int, shares_per_contract: int) -> None:
+    if not price * size * shares_per_contract < MAX_PREMIUM:
+        premium = f"{price} × {size} × {shares_per_contract}"
+        raise InvalidTrade("implausible_premium", f"premium {premium} is beyond any real print")
 
 
 def trade_event(trade: Trade) -> dict:
@@ -195,11 +239,11 @@ def _parse_conditions(raw: object) -> tuple[int, ...]:
         return ()
     if type(raw) is list:
         for code in raw:
-            if type(code) is not int:
+            if type(code) is not int or not 0 <= code <= MAX_CONDITION:
                 break
         else:
             return tuple(raw)
-    raise InvalidTrade(f"conditions 'c' must be a list of integers, got {raw!r}")
+    raise InvalidTrade("bad_conditions", f"conditions 'c' must be a list of non-negative integers, got {shown(raw)}")
 
 
 def price_size_floor(profiles: list[Profile], roots: dict[str, RootInfo]) -> float | None:
@@ -232,6 +276,7 @@ def with_contract(trade: Trade, underlying: str, shares_per_contract: int) -> Tr
     """The trade as the contracts reference describes it (underlying, multiplier)."""
     if trade.underlying == underlying and trade.shares_per_contract == shares_per_contract:
         return trade
+    _check_premium(trade.price, trade.size, shares_per_contract)
     return replace(trade, underlying=underlying, shares_per_contract=shares_per_contract)
 
 

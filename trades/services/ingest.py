@@ -4,24 +4,30 @@ The path of a batch: parse the frames (orjson) → drop status events, count mal
 items → rules that need only the trade → for the few survivors, one query each for
 contracts and underlyings → all rules again with the reference data → insert the hits
 by natural key, so a redelivered batch stores nothing twice.
+
+Anything wrong with one item (a malformed trade, an exception nobody foresaw, a value the
+database refuses) rejects that item alone, counted by reason (trades/services/rejections.py);
+the rest of the batch goes on. Only the database being away fails the whole batch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from flowsite.celery import app
 from trades.domain.calendar import utc_datetime
+from trades.domain.identity import IncomingPrint, StoredPrint, place_prints, trade_key
 from trades.domain.rules import (
     InvalidTrade,
     MaxAges,
@@ -39,11 +45,17 @@ from trades.domain.rules import (
 from trades.models import OptionContract, OptionTrade, TradeMatch, TradeSource, Underlying
 from trades.services import webhooks
 from trades.services.flow_rules import FlowRules, current_flow_rules
+from trades.services.rejections import (
+    BAD_BATCH,
+    BAD_JSON,
+    NO_EVENT_TYPE,
+    NOT_AN_ARRAY,
+    NOT_STORABLE,
+    DatabaseAway,
+    Rejections,
+)
 
 logger = logging.getLogger(__name__)
-
-# Rejected items are logged one by one up to this many per batch, then summarised.
-MAX_REJECTIONS_LOGGED = 20
 
 
 @dataclass
@@ -51,13 +63,14 @@ class IngestReport:
     trades: int = 0  # trade events seen
     status: int = 0  # status events (the listener logs them)
     ignored: int = 0  # other event types (quotes, aggregates) on a shared channel
-    rejected: int = 0  # malformed frames and items, each logged
+    rejected: int = 0  # malformed frames and items, and items that failed alone
     candidates: int = 0  # passed the trade-only rules
     hits: int = 0  # passed every rule of at least one profile
     stored: int = 0  # hits new to the database (hits - stored were already there)
     unresolved: int = 0  # candidates sent to be judged again once their contract is looked up
+    rejections: dict[str, int] = field(default_factory=dict)  # rejected, by reason
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -84,21 +97,20 @@ def ingest_frames(
     if source not in TradeSource.values:
         raise ValueError(f"unknown trade source {source!r}; expected one of {TradeSource.values}")
     report = IngestReport()
+    rejections = Rejections()
     rules = current_flow_rules()
-    candidates = _candidates(_trade_events(frames, report), rules, report)
-    hits, unknown = _judge_with_reference(candidates, rules.profiles)
+    candidates = _candidates(_trade_events(frames, report, rejections), rules, rejections)
+    hits, unknown = _judge_with_reference(candidates, rules.profiles, rejections)
     report.candidates, report.hits = len(candidates), len(hits)
     if unknown and resolve_unknown and settings.REFERENCE_ON_DEMAND:
         report.unresolved = request_contracts(unknown, source)
     if hits:
-        stored = store_hits(hits, source, received_at or timezone.now())
+        stored = store_hits(hits, source, received_at or timezone.now(), rejections)
         report.stored = len(stored)
         for hit in stored:
             logger.info(hit_line(hit))
-    if report.rejected > MAX_REJECTIONS_LOGGED:
-        logger.warning(
-            "rejected %d malformed items in this batch (first %d logged)", report.rejected, MAX_REJECTIONS_LOGGED
-        )
+    rejections.record()
+    report.rejected, report.rejections = rejections.total, dict(rejections.counts)
     return report
 
 
@@ -108,25 +120,19 @@ def hit_line(hit: Hit) -> str:
     return f"💰 Smart Money: {trade.symbol} ${trade.premium:.0f} premium, {trade.dte} DTE [{names}]"
 
 
-def _reject(report: IngestReport, reason: str, item: object) -> None:
-    report.rejected += 1
-    if report.rejected <= MAX_REJECTIONS_LOGGED:
-        logger.warning("rejected: %s: %.300r", reason, item)
-
-
-def _trade_events(frames: list[str], report: IngestReport) -> Iterator[dict]:
+def _trade_events(frames: list[str], report: IngestReport, rejections: Rejections) -> Iterator[dict]:
     """Every trade event of the batch; everything else is counted (and logged if malformed)."""
     if not isinstance(frames, list):
-        _reject(report, "batch is not a list of frames", frames)
+        rejections.add(BAD_BATCH, "the batch is not a list of frames", frames)
         return
     for frame in frames:
         try:
             events = orjson.loads(frame)
         except (orjson.JSONDecodeError, TypeError) as exc:
-            _reject(report, f"frame is not JSON ({exc})", frame)
+            rejections.add(BAD_JSON, f"frame is not JSON ({exc})", frame)
             continue
         if type(events) is not list:
-            _reject(report, "frame is not a JSON array", frame)
+            rejections.add(NOT_AN_ARRAY, "frame is not a JSON array", frame)
             continue
         for event in events:
             kind = event.get("ev") if type(event) is dict else None
@@ -135,32 +141,39 @@ def _trade_events(frames: list[str], report: IngestReport) -> Iterator[dict]:
                 yield event
             elif kind == "status":
                 report.status += 1
-            elif isinstance(kind, str):
+            elif type(kind) is str:
                 report.ignored += 1
             else:
-                _reject(report, "event without an 'ev' type", event)
+                rejections.add(NO_EVENT_TYPE, "event without an 'ev' type", event)
 
 
-def _candidates(events: Iterator[dict], rules: FlowRules, report: IngestReport) -> list[Trade]:
-    """Trades that pass the trade-only rules of at least one profile."""
+def _candidates(events: Iterator[dict], rules: FlowRules, rejections: Rejections) -> list[Trade]:
+    """Trades that pass the trade-only rules of at least one profile.
+
+    The firehose's loop: each event is guarded inline (a try costs nothing until it raises),
+    so any exception about one event rejects that event and the loop goes on.
+    """
     profiles, roots, floor = rules.profiles, rules.roots, rules.price_size_floor
     candidates = []
     for event in events:
-        if floor is not None and is_too_small(event, floor):
-            continue  # most prints: too small for any profile, no need to parse the rest
         try:
+            if floor is not None and is_too_small(event, floor):
+                continue  # most prints: too small for any profile, no need to parse the rest
             trade = parse_trade(event, roots)
+            for profile in profiles:
+                if passes_trade_rules(trade, profile):
+                    candidates.append(trade)
+                    break
         except InvalidTrade as exc:
-            _reject(report, str(exc), event)
-            continue
-        for profile in profiles:
-            if passes_trade_rules(trade, profile):
-                candidates.append(trade)
-                break
+            rejections.add(exc.reason, str(exc), event)
+        except Exception as exc:
+            rejections.add_error(exc, event)
     return candidates
 
 
-def _judge_with_reference(candidates: list[Trade], profiles: list[Profile]) -> tuple[list[Hit], list[Trade]]:
+def _judge_with_reference(
+    candidates: list[Trade], profiles: list[Profile], rejections: Rejections
+) -> tuple[list[Hit], list[Trade]]:
     """All rules again, now with each contract's underlying, multiplier, open interest and spot.
 
     Returns the hits, and the candidates whose contract is unknown but that a profile with
@@ -175,7 +188,10 @@ def _judge_with_reference(candidates: list[Trade], profiles: list[Profile]) -> t
             "symbol", "underlying", "shares_per_contract", "open_interest", "open_interest_updated_at"
         )
     }
-    trades = [_as_contract_says(trade, contracts.get(trade.symbol)) for trade in candidates]
+    trades = []
+    for candidate in candidates:
+        with rejections.guard(trade_event(candidate)):
+            trades.append(_as_contract_says(candidate, contracts.get(candidate.symbol)))
     underlyings = {
         row["ticker"]: row
         for row in Underlying.objects.filter(ticker__in={trade.underlying for trade in trades}).values(
@@ -186,13 +202,14 @@ def _judge_with_reference(candidates: list[Trade], profiles: list[Profile]) -> t
     reference_profiles = [profile for profile in profiles if profile.needs_reference]
     hits, unknown = [], []
     for trade in trades:
-        contract = contracts.get(trade.symbol)
-        reference = _reference(contract, underlyings.get(trade.underlying), now)
-        matched = matching_profiles(trade, profiles, reference)
-        if matched:
-            hits.append(Hit(trade, reference, matched, judged_on_stale_data(matched, reference, max_ages)))
-        if contract is None and any(passes_trade_rules(trade, profile) for profile in reference_profiles):
-            unknown.append(trade)
+        with rejections.guard(trade_event(trade)):
+            contract = contracts.get(trade.symbol)
+            reference = _reference(contract, underlyings.get(trade.underlying), now)
+            matched = matching_profiles(trade, profiles, reference)
+            if matched:
+                hits.append(Hit(trade, reference, matched, judged_on_stale_data(matched, reference, max_ages)))
+            if contract is None and any(passes_trade_rules(trade, profile) for profile in reference_profiles):
+                unknown.append(trade)
     return hits, unknown
 
 
@@ -237,33 +254,82 @@ def _reference(contract: Mapping[str, Any] | None, underlying: Mapping[str, Any]
     )
 
 
-def store_hits(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]:
-    """Insert the hits that are not stored yet, with their profile matches; return those."""
-    by_key = {hit.trade.key: hit for hit in hits}  # a batch may carry the same trade twice
+def store_hits(hits: list[Hit], source: str, received_at: datetime, rejections: Rejections) -> list[Hit]:
+    """Insert the hits that are not stored yet, with their profile matches; return those.
+
+    All in one transaction; if the database refuses it for something other than being away (a
+    value no column holds), each hit is stored on its own, so one bad row costs only itself.
+    """
+    try:
+        return _store(hits, source, received_at)
+    except DatabaseAway:
+        raise
+    except Exception as exc:
+        logger.warning("The database refused this batch's %d hits (%s); storing them one by one", len(hits), exc)
+    stored: list[Hit] = []
+    for hit in hits:
+        with rejections.guard(trade_event(hit.trade), reason=NOT_STORABLE):
+            stored += _store([hit], source, received_at)
+    return stored
+
+
+def _store(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]:
+    incoming = [IncomingPrint(hit.trade.print_key, hit.trade.sequence) for hit in hits]
+    print_keys = sorted({item.print_key for item in incoming})
     with transaction.atomic():
-        already = set(OptionTrade.objects.filter(trade_key__in=by_key).values_list("trade_key", flat=True))
-        new_hits = [hit for key, hit in by_key.items() if key not in already]
+        _lock_print_keys(print_keys)
+        placement = place_prints(incoming, _stored_prints(print_keys))
         OptionTrade.objects.bulk_create(
-            [_trade_row(hit, source, received_at) for hit in new_hits], ignore_conflicts=True
+            [_trade_row(hits[index], occurrence, source, received_at) for index, occurrence in placement.new.items()],
+            ignore_conflicts=True,
         )
-        ids = dict(OptionTrade.objects.filter(trade_key__in=by_key).values_list("trade_key", "id"))
+        for index, row in placement.claims.items():  # REST stored it first; now we know its sequence
+            OptionTrade.objects.filter(trade_key=trade_key(row.print_key, row.occurrence)).update(
+                sequence=hits[index].trade.sequence
+            )
+        keys = {index: trade_key(incoming[index].print_key, place) for index, place in placement.new.items()}
+        keys |= {index: trade_key(row.print_key, row.occurrence) for index, row in placement.stored.items()}
+        ids = dict(OptionTrade.objects.filter(trade_key__in=keys.values()).values_list("trade_key", "id"))
         TradeMatch.objects.bulk_create(
             [
                 TradeMatch(trade_id=ids[key], profile_id=profile.id)
-                for key, hit in by_key.items()
-                for profile in hit.profiles
+                for index, key in keys.items()
+                for profile in hits[index].profiles
             ],
             ignore_conflicts=True,
         )
         # The outbox, in the same transaction: a stored hit always has its deliveries.
-        webhooks.create_deliveries({ids[hit.trade.key]: {profile.id for profile in hit.profiles} for hit in new_hits})
-    return new_hits
+        webhooks.create_deliveries(
+            {ids[keys[index]]: {profile.id for profile in hits[index].profiles} for index in placement.new}
+        )
+    return [hits[index] for index in placement.new]
 
 
-def _trade_row(hit: Hit, source: str, received_at: datetime) -> OptionTrade:
+def _lock_print_keys(print_keys: list[str]) -> None:
+    """Two workers placing the same print key wait for each other (PostgreSQL; SQLite writes one at a
+    time anyway), so two identical prints in concurrent batches never take the same place."""
+    if connection.vendor != "postgresql" or not print_keys:
+        return
+    lock_ids = sorted(_lock_id(key) for key in print_keys)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(id) FROM unnest(%s::bigint[]) AS id", [lock_ids])
+
+
+def _lock_id(print_key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(print_key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def _stored_prints(print_keys: list[str]) -> list[StoredPrint]:
+    rows = OptionTrade.objects.filter(print_key__in=print_keys).values_list("print_key", "occurrence", "sequence")
+    return [StoredPrint(*row) for row in rows]
+
+
+def _trade_row(hit: Hit, occurrence: int, source: str, received_at: datetime) -> OptionTrade:
     trade, option, reference = hit.trade, hit.trade.option, hit.reference
     return OptionTrade(
-        trade_key=trade.key,
+        trade_key=trade_key(trade.print_key, occurrence),
+        print_key=trade.print_key,
+        occurrence=occurrence,
         symbol=trade.symbol,
         underlying=trade.underlying,
         root=option.root,
