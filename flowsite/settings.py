@@ -302,6 +302,11 @@ CELERY_TASK_ROUTES["trades.deliver_webhook"] = {"queue": "webhooks"}
 CELERY_TASK_ROUTES["trades.sweep_webhooks"] = {"queue": "webhooks"}
 CELERY_BEAT_SCHEDULE["sweep-webhooks"] = {"task": "trades.sweep_webhooks", "schedule": WEBHOOK_SWEEP_SECONDS}
 
+# --- Batches that fail --------------------------------------------------------------------
+# A batch task (ingest, on-demand lookups) that fails for any reason but the database being away
+# is tried this many times in all, then kept whole as a dead letter (admin, `manage.py deadletters`).
+BATCH_MAX_ATTEMPTS = env.int("BATCH_MAX_ATTEMPTS", default=4)
+
 # --- Listener tuning ---------------------------------------------------------------------
 STREAM_BATCH_TRADES = env.int("STREAM_BATCH_TRADES", default=5000)  # publish after N trades
 STREAM_BATCH_MS = env.int("STREAM_BATCH_MS", default=200)  # ... or after T milliseconds
@@ -320,6 +325,16 @@ STREAM_LOCK_KEY = env.str("STREAM_LOCK_KEY", default=env.str("CELERY_KEY_PREFIX"
 STREAM_LOCK_LEASE_SECONDS = env.float("STREAM_LOCK_LEASE_SECONDS", default=30.0)
 # How long a stopping listener waits for the broker to take what it still holds.
 STREAM_FLUSH_TIMEOUT_SECONDS = env.float("STREAM_FLUSH_TIMEOUT_SECONDS", default=10.0)
+# Gaps: after every reconnect (and restart) the trades sent while the listener was away are fetched
+# over REST for the watched underlyings and judged like live ones. Longer gaps are recorded but
+# left to a backfill; the margin widens the REST window on both sides (prints arrive a little out
+# of time order); beat re-queues gaps whose fill was never queued or failed.
+STREAM_GAP_FILL_MAX_SECONDS = env.float("STREAM_GAP_FILL_MAX_SECONDS", default=3600.0)
+STREAM_GAP_MARGIN_MS = env.int("STREAM_GAP_MARGIN_MS", default=1000)
+STREAM_GAP_SWEEP_SECONDS = env.float("STREAM_GAP_SWEEP_SECONDS", default=60.0)
+CELERY_TASK_ROUTES["trades.fill_gap"] = {"queue": "reference"}
+CELERY_TASK_ROUTES["trades.sweep_gaps"] = {"queue": "reference"}
+CELERY_BEAT_SCHEDULE["sweep-gaps"] = {"task": "trades.sweep_gaps", "schedule": STREAM_GAP_SWEEP_SECONDS}
 
 # --- Logging ---------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -337,6 +352,7 @@ LOGGING = {
 HEALTH_LISTENER_MAX_AGE_SECONDS = env.float("HEALTH_LISTENER_MAX_AGE_SECONDS", default=30.0)  # heartbeat age
 HEALTH_QUEUE_MAX = env.int("HEALTH_QUEUE_MAX", default=100_000)  # messages waiting in ingest/reference/webhooks
 HEALTH_WEBHOOK_MAX_AGE_SECONDS = env.float("HEALTH_WEBHOOK_MAX_AGE_SECONDS", default=3600.0)  # oldest undelivered
+HEALTH_DEAD_LETTERS_MAX = env.int("HEALTH_DEAD_LETTERS_MAX", default=0)  # batches waiting to be replayed
 # Each check's time bound: Redis socket timeouts, the PostgreSQL statement timeout and connect timeout.
 HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=2.0)
 # The Redis the broker check pings and whose queues it measures (the broker itself by default).

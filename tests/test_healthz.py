@@ -13,7 +13,17 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from tests.proxy import SwitchableProxy
-from trades.models import DeliveryStatus, OptionTrade, StreamStatus, WebhookDelivery, WebhookEndpoint
+from trades.models import (
+    DeadLetter,
+    DeadLetterStatus,
+    DeliveryStatus,
+    GapStatus,
+    OptionTrade,
+    StreamGap,
+    StreamStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +61,7 @@ def test_all_well_is_200_with_every_check(client: Client, healthy: None) -> None
     body = response.json()
     assert body["status"] == "ok"
     checks = body["checks"]
-    assert set(checks) == {"database", "broker", "listener", "queues", "webhooks"}
+    assert set(checks) == {"database", "broker", "listener", "queues", "webhooks", "dead_letters", "gaps"}
     assert all(check["ok"] for check in checks.values()), checks
     assert checks["broker"]["transport"] == "redis"
     assert checks["listener"]["connected"] is True
@@ -175,3 +185,31 @@ def test_a_webhook_delivery_waiting_too_long_is_503(client: Client, healthy: Non
     WebhookDelivery.objects.filter(pk=late.pk).update(status=DeliveryStatus.DELIVERED)  # delivered: no longer waiting
     status, body = get(client)
     assert status == 200, body
+
+
+def test_a_dead_letter_waiting_is_503_until_it_is_replayed(client: Client, healthy: None) -> None:
+    now = timezone.now()
+    letter = DeadLetter.objects.create(
+        task_id="t-1",
+        task_name="trades.ingest_batch",
+        frames=["[]"],
+        source="live",
+        status=DeadLetterStatus.DEAD,
+        attempts=4,
+        error="KeyError: 'x'",
+        first_failed_at=now,
+        last_failed_at=now,
+    )
+    status, body = get(client)
+    assert (status, body["checks"]["dead_letters"]["waiting"]) == (503, 1)
+    assert "manage.py deadletters" in body["checks"]["dead_letters"]["error"]
+    DeadLetter.objects.filter(pk=letter.pk).update(status=DeadLetterStatus.REPLAYED)
+    assert get(client)[0] == 200
+
+
+def test_a_gap_that_could_not_be_filled_is_503(client: Client, healthy: None) -> None:
+    StreamGap.objects.create(started_ms=1, ended_ms=2, detected_at=timezone.now(), status=GapStatus.FILLED)
+    assert get(client)[0] == 200
+    StreamGap.objects.create(started_ms=3, ended_ms=4, detected_at=timezone.now(), status=GapStatus.FAILED)
+    status, body = get(client)
+    assert (status, body["checks"]["gaps"]["failed"]) == (503, 1)

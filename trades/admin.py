@@ -617,4 +617,4 @@ class WebhookAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False  # the table can be large; skip the second COUNT(*)
 
 
-from trades import admin_stream  # noqa: E402, F401  (registers the read-only Stream status page)
+from trades import admin_reliability, admin_stream  # noqa: E402, F401  (register dead letters, gaps, stream status)

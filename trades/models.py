@@ -455,3 +455,7 @@ class StreamGap(models.Model):
 
     def __str__(self) -> str:
         return f"gap {self.started_ms}–{self.ended_ms}"
+
+    @property
+    def seconds(self) -> float:
+        return (self.ended_ms - self.started_ms) / 1000

@@ -1,30 +1,89 @@
 """Celery tasks: thin wrappers that hand their input to a service."""
 
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import urllib3
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from trades.domain.calendar import is_market_open
-from trades.services import ingest, reference, webhooks
+from trades.services import dead_letters, gaps, ingest, reference, webhooks
 from trades.services.reference import ReferenceUnavailable
+from trades.services.rejections import DatabaseAway
+
+logger = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="trades.ingest_batch",
-    # The database being away is the one failure worth waiting out: the batch stays in the
-    # broker and is retried (backoff capped well under the broker's visibility timeout).
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=None,
-)
-def ingest_batch(frames: list[str], source: str = "live") -> dict[str, int]:
+@shared_task(name="trades.ingest_batch", bind=True, max_retries=None)
+def ingest_batch(self: Task, frames: list[str], source: str = "live") -> dict[str, Any]:
     """Judge a batch of raw Polygon frames and store the hits. Returns the batch's counts."""
-    return ingest.ingest_frames(frames, source=source).as_dict()
+    return run_batch(self, frames, source, lambda: ingest.ingest_frames(frames, source=source).as_dict())
+
+
+# --- A batch is never dropped ---------------------------------------------------------------------
+
+
+def run_batch(
+    task: Task, frames: list[Any], source: str, work: Callable[[], dict[str, Any]], retry_seconds: float = 1.0
+) -> dict[str, Any]:
+    """Run a batch's work; a failure is retried, then kept as a dead letter, never dropped.
+
+    The database being away is the one failure that waits in the broker, as long as it takes.
+    Anything else is retried (BATCH_MAX_ATTEMPTS in all, with backoff from `retry_seconds`),
+    each failure recorded on the batch's DeadLetter row; then the row is marked dead and the
+    message acknowledged. A batch the broker hands out again (its worker died) counts as failed.
+    """
+    batch = dead_letters.Batch(str(task.request.id), str(task.name), frames, source)
+    redelivered = bool((task.request.delivery_info or {}).get("redelivered"))
+    if redelivered:
+        letter = _note_failure(task, batch, dead_letters.REDELIVERED, retry_seconds)
+        if letter.attempts >= settings.BATCH_MAX_ATTEMPTS:
+            dead_letters.give_up(letter)
+            return {"dead_letter": letter.pk}
+    try:
+        result = work()
+    except DatabaseAway as exc:
+        if not dead_letters.database_answers():
+            raise task.retry(exc=exc, countdown=_backoff(task, 1.0, cap=30.0)) from exc
+        failure: Exception = exc
+    except Exception as exc:
+        failure = exc
+    else:
+        if redelivered or task.request.retries:
+            dead_letters.forget(batch.task_id)
+        return result
+    letter = _note_failure(task, batch, failure, retry_seconds)
+    if letter.attempts < settings.BATCH_MAX_ATTEMPTS:
+        countdown = _backoff(task, retry_seconds, cap=120.0)
+        logger.warning(
+            "Batch %s failed (attempt %d of %d): %s; retrying in %.0f s",
+            batch.task_id,
+            letter.attempts,
+            settings.BATCH_MAX_ATTEMPTS,
+            letter.error,
+            countdown,
+        )
+        raise task.retry(exc=failure, countdown=countdown) from failure
+    dead_letters.give_up(letter)
+    return {"dead_letter": letter.pk}
+
+
+def _note_failure(
+    task: Task, batch: dead_letters.Batch, failure: Exception | str, retry_seconds: float
+) -> dead_letters.DeadLetter:
+    try:
+        return dead_letters.note_failure(batch, failure)
+    except Exception as exc:  # the database went away meanwhile: the batch waits in the broker
+        raise task.retry(exc=exc, countdown=_backoff(task, retry_seconds, cap=30.0)) from exc
+
+
+def _backoff(task: Task, base: float, cap: float) -> float:
+    return min(cap, base * 2 ** min(int(task.request.retries or 0), 16))
 
 
 # --- Reference data (queue "reference") ----------------------------------------------------------
@@ -94,16 +153,54 @@ def refresh_spot(tickers: list[str] | None = None) -> dict[str, Any]:
     return reference.refresh_spot(tickers).as_dict()
 
 
-@shared_task(name="trades.resolve_contracts", rate_limit=settings.REFERENCE_ON_DEMAND_RATE, **_REFERENCE_TASK)
-def resolve_contracts(frames: list[str], source: str = "live") -> dict[str, Any]:
+@shared_task(
+    name="trades.resolve_contracts",
+    bind=True,
+    rate_limit=settings.REFERENCE_ON_DEMAND_RATE,
+    soft_time_limit=_REFERENCE_TASK["soft_time_limit"],
+    time_limit=_REFERENCE_TASK["time_limit"],
+    max_retries=None,
+)
+def resolve_contracts(self: Task, frames: list[str], source: str = "live") -> dict[str, Any]:
     """Look up the unknown contracts of these frames' candidate trades, then judge the frames again,
-    so the first large print on a new contract is not lost for want of its open interest."""
-    outcome = reference.resolve_frames(frames, source)
-    outcome.resolved.raise_if_transient()  # after judging what could be judged; a retry adds the rest
-    return {
-        "resolved": outcome.resolved.as_dict(),
-        "ingest": outcome.ingest.as_dict() if outcome.ingest is not None else None,
-    }
+    so the first large print on a new contract is not lost for want of its open interest. The
+    frames carry candidate hits, so a failure is retried (REST may be down a while), then kept."""
+
+    def resolve() -> dict[str, Any]:
+        outcome = reference.resolve_frames(frames, source)
+        outcome.resolved.raise_if_transient()  # after judging what could be judged; a retry adds the rest
+        return {
+            "resolved": outcome.resolved.as_dict(),
+            "ingest": outcome.ingest.as_dict() if outcome.ingest is not None else None,
+        }
+
+    return run_batch(self, frames, source, resolve, retry_seconds=10.0)
+
+
+@shared_task(
+    name="trades.fill_gap",
+    bind=True,
+    max_retries=6,
+    soft_time_limit=_REFERENCE_TASK["soft_time_limit"],
+    time_limit=_REFERENCE_TASK["time_limit"],
+)
+def fill_gap(self: Task, gap_id: int) -> dict[str, Any]:
+    """Fetch what traded while the listener was away and judge it. Failures are retried with
+    backoff (REST may be down a while), then the gap is marked failed; it can be filled again."""
+    try:
+        fill = gaps.fill_gap(gap_id)
+    except Exception as exc:
+        if self.request.retries >= (self.max_retries or 0):
+            gaps.note_fill_failed(gap_id, f"{type(exc).__name__}: {exc}")
+            return {"failed": str(exc)}
+        raise self.retry(exc=exc, countdown=_backoff(self, 10.0, cap=300.0)) from exc
+    return {"skipped": True} if fill is None else asdict(fill)
+
+
+@shared_task(name="trades.sweep_gaps")
+def sweep_gaps() -> int:
+    """Queue the fills of gaps that are still pending."""
+    return gaps.sweep_gaps()
 
 
 def _fan_out(task: Any, tickers: list[str], expires: float) -> dict[str, Any]:

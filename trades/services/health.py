@@ -22,7 +22,15 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from trades.models import DeliveryStatus, StreamStatus, WebhookDelivery
+from trades.models import (
+    DeadLetter,
+    DeadLetterStatus,
+    DeliveryStatus,
+    GapStatus,
+    StreamGap,
+    StreamStatus,
+    WebhookDelivery,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +58,8 @@ def check_health() -> HealthReport:
         "listener": check_listener,
         "queues": check_queues,
         "webhooks": check_webhooks,
+        "dead_letters": check_dead_letters,
+        "gaps": check_gaps,
     }
     for name, check in checks.items():
         started = time.monotonic()
@@ -203,4 +213,24 @@ def check_webhooks() -> Check:
     result: Check = {"ok": age is None or age <= limit, "oldest_undelivered_age_seconds": age, "max_age_seconds": limit}
     if not result["ok"]:
         result["error"] = f"a webhook delivery has waited {age} s (over {limit:g} s)"
+    return result
+
+
+# --- what is kept for later: dead letters and unfilled gaps ------------------------------------
+
+
+def check_dead_letters() -> Check:
+    limit = int(settings.HEALTH_DEAD_LETTERS_MAX)
+    waiting = _bounded(lambda: DeadLetter.objects.filter(status=DeadLetterStatus.DEAD).count())
+    result: Check = {"ok": waiting <= limit, "waiting": waiting, "max": limit}
+    if not result["ok"]:
+        result["error"] = f"{waiting} batches failed after their retries: replay them (manage.py deadletters)"
+    return result
+
+
+def check_gaps() -> Check:
+    failed = _bounded(lambda: StreamGap.objects.filter(status=GapStatus.FAILED).count())
+    result: Check = {"ok": failed == 0, "failed": failed}
+    if failed:
+        result["error"] = f"{failed} gaps in the stream could not be filled over REST: fill them again from admin"
     return result

@@ -42,3 +42,23 @@ def status_events(frame: str) -> list[StatusEvent]:
         for event in events
         if isinstance(event, dict) and event.get("ev") == "status"
     ]
+
+
+def trade_time_range(frame: str) -> tuple[int, int] | None:
+    """The earliest and latest SIP time (ms) of the frame's trade events; None if it has none.
+
+    A full parse: the listener calls it for one frame now and then (a reconnect, a status
+    write), never per frame.
+    """
+    try:
+        events: Any = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(events, list):
+        return None
+    times = [
+        event["t"]
+        for event in events
+        if isinstance(event, dict) and event.get("ev") == "T" and type(event.get("t")) is int
+    ]
+    return (min(times), max(times)) if times else None

@@ -28,11 +28,17 @@ from polygon.exceptions import AuthError
 
 from trades.services.subscriptions import FIREHOSE, enabled_channels
 from trades.stream.config import ClientOptions
-from trades.stream.frames import StatusEvent, count_trades, may_hold_status, status_events
-from trades.stream.lock import ListenerLock
+from trades.stream.frames import StatusEvent, count_trades, may_hold_status, status_events, trade_time_range
+from trades.stream.lock import ListenerLock, LockUnavailable
 from trades.stream.publisher import BatchPublisher
-from trades.stream.stats import StatsReporter, StreamStats
-from trades.stream.status import StatusRecorder, write_status
+from trades.stream.stats import RateLimit, StatsReporter, StreamStats
+from trades.stream.status import (
+    StatusRecorder,
+    read_dead_letters_waiting,
+    read_last_event_ms,
+    record_gap,
+    write_status,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -125,6 +131,7 @@ class Listener:
         flush_timeout_seconds: float = 10.0,
         backoff: Backoff | None = None,
         write_status_row: bool = False,
+        track_gaps: bool = False,
     ) -> None:
         self.options = options
         self.publisher = publisher
@@ -149,6 +156,14 @@ class Listener:
         self._status_writing = False
         self._status_again = False
         self._status_tasks: set[asyncio.Task[None]] = set()
+        # Gaps (live only): the newest trade time seen, and the windows to record for a REST fill.
+        self.track_gaps = track_gaps
+        self.last_event_ms: int | None = None
+        self._last_trades_frame: str | None = None  # folded into last_event_ms when needed
+        self._awaiting_first_trade = False
+        self._gaps: list[tuple[int, int]] = []
+        self._lock_held = False
+        self._lock_warning = RateLimit(30.0)
 
     @classmethod
     def from_settings(
@@ -160,6 +175,7 @@ class Listener:
         stats: StreamStats,
         channels: list[str] | None = None,
         once: bool = False,
+        track_gaps: bool = False,
     ) -> Listener:
         return cls(
             options=options,
@@ -172,30 +188,58 @@ class Listener:
             stats_seconds=settings.STREAM_STATS_SECONDS,
             flush_timeout_seconds=settings.STREAM_FLUSH_TIMEOUT_SECONDS,
             write_status_row=True,
+            track_gaps=track_gaps,
         )
 
     # --- the whole life -------------------------------------------------------------------
 
     def run(self) -> int:
         """Hold the lock, listen until stopped, flush, release. Returns the exit code."""
-        if not self.lock.acquire():
-            raise ListenerLockHeld(
-                f"Another stream listener is running (it holds the {self.lock.description}); "
-                "Polygon allows one connection per account, so this one exits."
-            )
-        logger.info("🔒 Listener lock held (%s)", self.lock.description)
+        if self.track_gaps and self.write_status_row:
+            self.last_event_ms = read_last_event_ms()  # a restart fills the gap since the last run
         self.publisher.start()
         try:
             asyncio.run(self.supervise())
         finally:
             self._ignore_sigterm()
             self.flush()
-            self.write_final_status()
-            self.lock.release()
+            if self._lock_held:  # else another listener owns the status row
+                self.write_final_status()
+                self.lock.release()
         return self.exit_code
+
+    async def acquire_lock(self) -> bool:
+        """Take the listener lock, waiting (with backoff) while its store is unreachable; False if
+        asked to stop meanwhile. Raises ListenerLockHeld when another listener holds it."""
+        backoff = Backoff(base=0.5, cap=10.0)
+        while not self._stop.is_set():
+            try:
+                acquired = await asyncio.to_thread(self.lock.acquire)
+            except LockUnavailable as exc:
+                delay = backoff.next_delay()
+                if self._lock_warning.ready():
+                    logger.warning("⏳ Waiting for the listener lock's store: %s (retrying)", exc)
+                with suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                continue
+            if not acquired:
+                raise ListenerLockHeld(
+                    f"Another stream listener is running (it holds the {self.lock.description}); "
+                    "Polygon allows one connection per account, so this one exits."
+                )
+            self._lock_held = True
+            logger.info("🔒 Listener lock held (%s)", self.lock.description)
+            return True
+        return False
 
     async def supervise(self) -> None:
         self._install_signal_handlers()
+        try:
+            if not await self.acquire_lock():
+                return
+        except BaseException:
+            self._remove_signal_handlers()
+            raise
         background = [asyncio.create_task(self.report_stats_forever())]
         if self.fixed_channels is None:
             background.append(asyncio.create_task(self.refresh_subscriptions_forever()))
@@ -315,6 +359,9 @@ class Listener:
             self.handle_statuses(frame)
             if not trades:
                 return
+        if self._awaiting_first_trade:
+            self.note_first_trades(frame)
+        self._last_trades_frame = frame
         self.publisher.offer(frame, trades)
 
     def note_connection(self) -> None:
@@ -325,7 +372,46 @@ class Listener:
             self.stats.connections += 1
             logger.info("✅ Authenticated successfully!")
             self.status.note_connected(self.options.url)
+            self.fold_last_event()  # the previous connection's last trade
+            self._awaiting_first_trade = self.track_gaps
             self.write_status_soon()
+
+    # --- gaps ---------------------------------------------------------------------------------
+
+    def fold_last_event(self) -> int | None:
+        """The newest trade time seen so far (parsing the last frame with trades, once)."""
+        if self._last_trades_frame is not None:
+            times = trade_time_range(self._last_trades_frame)
+            self._last_trades_frame = None
+            if times is not None and (self.last_event_ms is None or times[1] > self.last_event_ms):
+                self.last_event_ms = times[1]
+        return self.last_event_ms
+
+    def note_first_trades(self, frame: str) -> None:
+        """The first trades after a (re)connect: what was sent since the last one seen is a gap."""
+        times = trade_time_range(frame)
+        if times is None:
+            return  # no readable trade time: the next frame tells
+        self._awaiting_first_trade = False
+        before, first = self.last_event_ms, times[0]
+        if before is None or first < before:
+            return  # nothing seen before, or no time passed between the two
+        self._gaps.append((before, first))
+        self.stats.gaps += 1
+        seconds = (first - before) / 1000
+        logger.warning("🕳️ Missed trades between %d and %d (%.1f s): asking REST for them", before, first, seconds)
+        self.write_status_soon()
+
+    async def record_gaps(self) -> None:
+        """Write the gaps noted so far (from a thread); one that fails stays for the next write."""
+        while self._gaps:
+            started, ended = self._gaps[0]
+            try:
+                await asyncio.to_thread(record_gap, started, ended)
+            except Exception as exc:
+                logger.warning("Could not record the gap %d–%d yet: %s: %s", started, ended, type(exc).__name__, exc)
+                return
+            self._gaps.pop(0)
 
     def handle_statuses(self, frame: str) -> None:
         for event in status_events(frame):
@@ -369,6 +455,9 @@ class Listener:
     async def report_stats_forever(self) -> None:
         while True:
             await asyncio.sleep(self.stats_seconds)
+            if self.write_status_row:
+                with suppress(Exception):  # a database that is away is reported by the status write
+                    self.stats.dead_letters = await asyncio.to_thread(read_dead_letters_waiting)
             logger.info(self._reporter.report(self.publisher.trades_buffered))
             self.status.update_rates()
             await self.write_status()
@@ -389,28 +478,34 @@ class Listener:
             again = True
             while again:
                 self._status_again = False
-                snapshot = self.status.snapshot(
-                    subscriptions=sorted(self.channels or {FIREHOSE}), trades_buffered=self.publisher.trades_buffered
-                )
                 try:
-                    await asyncio.to_thread(write_status, snapshot)
+                    await asyncio.to_thread(write_status, self.status_snapshot())
                 except Exception as exc:
                     logger.warning("Could not write the stream status: %s: %s", type(exc).__name__, exc)
+                await self.record_gaps()
                 again = self._status_again
         finally:
             self._status_writing = False
 
     def write_final_status(self) -> None:
-        """After the flush, with the event loop gone: the row's last word (disconnected, what is left)."""
+        """After the flush, with the event loop gone: the row's last word (disconnected, what is left,
+        the newest trade time for the next run's gap)."""
         if not self.write_status_row:
             return
+        try:
+            write_status(self.status_snapshot())
+            for started, ended in self._gaps:
+                record_gap(started, ended)
+        except Exception as exc:
+            logger.warning("Could not write the stream status: %s: %s", type(exc).__name__, exc)
+
+    def status_snapshot(self) -> dict[str, Any]:
         snapshot = self.status.snapshot(
             subscriptions=sorted(self.channels or {FIREHOSE}), trades_buffered=self.publisher.trades_buffered
         )
-        try:
-            write_status(snapshot)
-        except Exception as exc:
-            logger.warning("Could not write the stream status: %s: %s", type(exc).__name__, exc)
+        if self.track_gaps and self.fold_last_event() is not None:
+            snapshot["last_event_ms"] = self.last_event_ms
+        return snapshot
 
     def write_status_soon(self) -> None:
         """From the receive loop: write the status in the background, never waiting for it here."""
@@ -424,7 +519,7 @@ class Listener:
         while True:
             await asyncio.sleep(every_seconds)
             if not await asyncio.to_thread(self.lock.renew):
-                logger.error("❌ Lost the listener lock (%s); another listener may be running", self.lock.description)
+                logger.error("❌ Lost the listener lock (%s): another listener holds it", self.lock.description)
                 self.fail("lost the listener lock")
 
     # --- signals ----------------------------------------------------------------------------

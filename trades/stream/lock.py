@@ -55,11 +55,24 @@ class RedisLeaseLock:
         try:
             self._lock.reacquire()
         except LockNotOwnedError:
-            return False
+            return self._take_back()
         except RedisError as exc:
             # Still ours until the lease runs out; the next renewal tells.
             logger.warning("Could not renew the listener lock (%s): %s", self.description, exc)
         return True
+
+    def _take_back(self) -> bool:
+        """The key is gone: Redis restarted without it, or the lease ran out while Redis was away.
+        Take it again with our token unless another listener has it (then it is lost)."""
+        token = self._lock.local.token
+        try:
+            if token is not None and self._lock.acquire(token=token):
+                logger.warning("🔒 The listener lock (%s) was gone from Redis; taken again", self.description)
+                return True
+        except RedisError as exc:
+            logger.warning("Could not take the listener lock back (%s): %s", self.description, exc)
+            return True  # unknown yet: the next renewal tells
+        return False
 
     def release(self) -> None:
         try:

@@ -25,6 +25,8 @@ class StreamStats:
     trades_published: int = 0
     publish_failures: int = 0
     connections: int = 0
+    gaps: int = 0  # windows missed while disconnected, sent to be filled over REST
+    dead_letters: int | None = None  # batches waiting in the database to be replayed (None: not read)
     recent_statuses: deque[StatusEvent] = field(default_factory=lambda: deque(maxlen=RECENT_STATUSES))
 
 
@@ -51,6 +53,8 @@ class StatsReporter:
             f"📊 {frames_per_second:.1f} frames/s, {trades_per_second:.1f} trades/s, "
             f"{self.stats.messages_published} messages published, {trades_buffered} trades buffered, "
             f"{self.stats.trades_dropped} trades dropped"
+            + (f", {self.stats.gaps} gaps filled over REST" if self.stats.gaps else "")
+            + (f", ⚠️ {self.stats.dead_letters} dead letters waiting" if self.stats.dead_letters else "")
         )
 
 

@@ -7,6 +7,7 @@ never on the event loop.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -17,8 +18,11 @@ from django.db import connection
 from django.utils import timezone
 
 from trades.models import StreamStatus
+from trades.services import dead_letters, gaps
 from trades.stream.frames import StatusEvent
 from trades.stream.stats import StreamStats
+
+logger = logging.getLogger(__name__)
 
 RECENT_STATUSES = 10
 
@@ -87,6 +91,33 @@ class StatusRecorder:
             "trades_dropped": self.stats.trades_dropped,
             "recent_statuses": list(self.recent_statuses),
         }
+
+
+def read_last_event_ms() -> int | None:
+    """The newest trade time the previous run saw (its gap starts there); None if unknown."""
+    try:
+        return StreamStatus.objects.filter(pk=StreamStatus.SINGLETON_PK).values_list("last_event_ms", flat=True).first()
+    except Exception as exc:
+        logger.warning("Could not read the last run's newest trade time (no gap fill for the restart): %s", exc)
+        return None
+    finally:
+        connection.close()
+
+
+def record_gap(started_ms: int, ended_ms: int) -> None:
+    """Record a gap and queue its fill. Blocking: run it in a thread."""
+    try:
+        gaps.record_gap(started_ms, ended_ms)
+    finally:
+        connection.close()
+
+
+def read_dead_letters_waiting() -> int:
+    """How many dead letters wait to be replayed, for the stats line. Blocking: run it in a thread."""
+    try:
+        return dead_letters.waiting_count()
+    finally:
+        connection.close()
 
 
 def write_status(snapshot: dict[str, Any]) -> None:

@@ -52,6 +52,7 @@ class Command(BaseCommand):
             stats=stats,
             channels=options["channels"],
             once=options["once"],
+            track_gaps=options["source"] == "live",  # a replay has no REST to fill its gaps from
         )
         try:
             exit_code = listener.run()
