@@ -30,6 +30,7 @@ from trades.feed.protocol import (
     status_frame,
 )
 from trades.feed.source import PrebuiltSource, frame_from_events, frame_from_payload, limit_trades
+from trades.management.commands.feed import Command as FeedCommand
 
 KEY = "test-key"
 AAPL = "O:AAPL251220C00190000"
@@ -271,6 +272,122 @@ def test_disconnect_after_drops_the_first_connection_with_1011_and_the_client_re
     assert sizes == [100, 50, 100, 100, 100]  # 150 on the first connection, then the full 300
     assert received.count(SUBSCRIBED_ALL) == 2
     assert server.stats.connections == 2
+    assert server.stats.disconnects == 1 and server.stats.trades_skipped == 0
+
+
+# --- Disconnects: codes, repeats, a live timeline ------------------------------------------------
+
+
+def numbered_frames(count: int, trades_each: int = 10) -> list[Frame]:
+    """Frames of trades whose ``q`` is their position in the stream, from 0."""
+    return [
+        frame_from_events(
+            [
+                {"ev": "T", "sym": AAPL, "x": 302, "p": 1.0, "s": 1, "t": 1734100000000 + q, "q": q}
+                for q in range(first, first + trades_each)
+            ]
+        )
+        for first in range(0, count * trades_each, trades_each)
+    ]
+
+
+@pytest.mark.parametrize("code", [1000, 1006, 1011])
+def test_each_disconnect_code_as_a_websockets_client_sees_it(start_feed, code):
+    server, feed = start_feed(source=PrebuiltSource(numbered_frames(5)), disconnect_after=25, disconnect_code=code)
+
+    async def scenario() -> tuple[list[int], ConnectionClosed]:
+        ws = await authenticated(feed)
+        await ws.send('{"action":"subscribe","params":"T.*"}')
+        assert await ws.recv() == SUBSCRIBED_ALL
+        sequence: list[int] = []
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                sequence += [event["q"] for event in orjson.loads(await ws.recv())]
+        assert ws.close_code == code
+        return sequence, closed.value
+
+    sequence, closed = run(scenario())
+
+    assert sequence == list(range(25))  # cut inside the third frame
+    assert (closed.rcvd is None) == (code == 1006)  # 1006: no close frame came
+    assert server.stats.disconnects == 1
+
+
+def test_a_clean_1000_disconnect_ends_the_polygon_clients_connect(start_feed):
+    server, feed = start_feed(source=PrebuiltSource(numbered_frames(5)), disconnect_after=20, disconnect_code=1000)
+
+    events = trade_events(collect(polygon_client(feed, max_reconnects=5)))
+
+    assert [event["q"] for event in events] == list(range(20))
+    assert server.stats.connections == 1  # connect() returned: no reconnect after a clean close
+
+
+@pytest.mark.parametrize("code", [1006, 1011])
+def test_the_polygon_client_reconnects_after_an_error_close_and_continues_at_the_live_edge(start_feed, code):
+    server, feed = start_feed(
+        source=PrebuiltSource(numbered_frames(5)),
+        disconnect_after=20,
+        disconnect_code=code,
+        gap_trades=0,
+        close_when_done=True,
+    )
+
+    received = collect(polygon_client(feed, max_reconnects=1))
+
+    assert [event["q"] for event in trade_events(received)] == list(range(50))  # nothing twice, nothing lost
+    assert received.count(SUBSCRIBED_ALL) == 2
+    assert (server.stats.connections, server.stats.disconnects, server.stats.trades_skipped) == (2, 1, 0)
+
+
+def test_disconnects_repeat_every_disconnect_after_trades_and_each_gap_goes_by_unsent(start_feed):
+    server, feed = start_feed(
+        source=PrebuiltSource(numbered_frames(10)),
+        disconnect_after=20,
+        disconnects=2,
+        disconnect_code=1006,
+        gap_trades=15,  # whole frames: 20 trades go by
+        close_when_done=True,
+    )
+
+    sequence = [event["q"] for event in trade_events(collect(polygon_client(feed, max_reconnects=2)))]
+
+    assert sequence == [*range(0, 20), *range(40, 60), *range(80, 100)]
+    assert (server.stats.connections, server.stats.disconnects, server.stats.trades_skipped) == (3, 2, 40)
+
+
+def test_a_gap_after_a_cut_frame_starts_with_its_rest(start_feed):
+    server, feed = start_feed(
+        source=PrebuiltSource(numbered_frames(5)), disconnect_after=25, gap_trades=1, close_when_done=True
+    )
+
+    sequence = [event["q"] for event in trade_events(collect(polygon_client(feed, max_reconnects=1)))]
+
+    assert sequence == [*range(0, 25), *range(30, 50)]  # the gap: the cut frame's other 5 trades
+    assert server.stats.trades_skipped == 5
+
+
+def test_without_a_gap_setting_each_connection_replays_from_the_start(start_feed):
+    server, feed = start_feed(
+        source=PrebuiltSource(numbered_frames(3)), disconnect_after=10, disconnects=2, close_when_done=True
+    )
+
+    sequence = [event["q"] for event in trade_events(collect(polygon_client(feed, max_reconnects=2)))]
+
+    assert sequence == [*range(10), *range(10), *range(30)]
+    assert server.stats.disconnects == 2
+    assert len(server.trade_log) == 30  # each trade of the history logged once
+
+
+def test_fault_injection_settings_are_checked():
+    source = PrebuiltSource([])
+    with pytest.raises(ValueError, match="1000, 1006 or 1011"):
+        FeedServer(source=source, disconnect_after=1, disconnect_code=1001)
+    with pytest.raises(ValueError, match="disconnects must be 1 or more"):
+        FeedServer(source=source, disconnect_after=1, disconnects=0)
+    with pytest.raises(ValueError, match="gap_trades must be 0 or more"):
+        FeedServer(source=source, disconnect_after=1, gap_trades=-1)
+    with pytest.raises(ValueError, match="max_connections must be 1"):
+        FeedServer(source=source, gap_trades=0, max_connections=2)
 
 
 # --- The protocol with a bare client ------------------------------------------------------------
@@ -402,6 +519,40 @@ def test_tape_skips_comments_and_blanks_and_loops(tape, tmp_path):
 def test_command_refuses_a_missing_tape(tmp_path):
     with pytest.raises(CommandError, match="does not exist"):
         call_command("feed", tape=tmp_path / "missing.jsonl")
+
+
+@pytest.fixture
+def built_servers(monkeypatch) -> list[FeedServer]:
+    """The servers the feed command builds, instead of serving them."""
+    built: list[FeedServer] = []
+    monkeypatch.setattr(FeedCommand, "serve", lambda self, server, host, port: built.append(server))
+    return built
+
+
+def test_command_passes_the_fault_injection_and_trade_log_options(tape, built_servers):
+    arguments = ["--disconnect-after", "30", "--disconnect-code", "1006", "--disconnects", "3", "--gap-trades", "7"]
+    call_command("feed", "--tape", str(tape), *arguments, "--trade-log-size", "500")
+    call_command("feed", "--tape", str(tape), "--disconnect-after", "5", "--trade-log-size", "0")
+
+    live, replay = built_servers
+    assert (live.disconnect_after, live.disconnect_code, live.disconnects, live.gap_trades) == (30, 1006, 3, 7)
+    assert live.trade_log is not None and live.trade_log.capacity == 500
+    assert (replay.disconnect_code, replay.disconnects, replay.gap_trades, replay.trade_log) == (1011, 1, None, None)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--disconnect-code", "1006"], "--disconnect-code needs --disconnect-after"),
+        (["--disconnects", "2"], "--disconnects needs --disconnect-after"),
+        (["--disconnect-after", "5", "--disconnect-code", "1001"], "invalid choice"),
+        (["--gap-trades", "5", "--max-connections", "0"], "max_connections must be 1"),
+    ],
+)
+def test_command_refuses_fault_injection_options_that_do_not_fit(tape, built_servers, arguments, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("feed", "--tape", str(tape), *arguments)
+    assert built_servers == []
 
 
 def test_command_serves_the_tape_and_exits_0_on_sigterm(tape):

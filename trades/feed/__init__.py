@@ -5,6 +5,7 @@ from trades.feed.server import DEFAULT_API_KEY, FeedServer, FeedStats
 from trades.feed.source import Frame, PrebuiltSource, Source
 from trades.feed.synthetic import DEFAULT_TICKERS, SyntheticFlow, pregenerate_frames
 from trades.feed.tape import Tape, TapeError, read_tape
+from trades.feed.trade_log import TradeLog
 from trades.feed.universe import (
     Contract,
     Reference,
@@ -30,6 +31,7 @@ __all__ = [
     "SyntheticReference",
     "Tape",
     "TapeError",
+    "TradeLog",
     "Underlying",
     "Universe",
     "load_reference_file",

@@ -24,7 +24,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from trades.domain.calendar import new_york_date
 from trades.feed.reference_data import OPTIONS_CONDITIONS, OPTIONS_EXCHANGES
-from trades.feed.snapshot import contract_snapshot, number
+from trades.feed.snapshot import SYNTHETIC, Trading, contract_snapshot, number
+from trades.feed.trade_log import LoggedTrade, TradeLog, day_bounds_ns
 from trades.feed.universe import Contract, Reference, Universe
 
 log = logging.getLogger("trades.feed")
@@ -36,6 +37,7 @@ Field = tuple[Callable[[Any], Any], Callable[[str], Any]]  # how to read it from
 CONTRACT_LIMITS = (10, 1000)  # (default, maximum) per page
 SNAPSHOT_LIMITS = (10, 250)
 CONDITION_LIMITS = (10, 1000)
+TRADE_LIMITS = (1000, 50000)
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "": operator.eq,
     "gt": operator.gt,
@@ -61,7 +63,7 @@ class ApiError(Exception):
         self.message = message
 
     def body(self, request_id: str) -> dict[str, Any]:
-        detail = "message" if self.status == "NOT_FOUND" else "error"
+        detail = "message" if self.status in ("NOT_FOUND", "NOT_AUTHORIZED") else "error"
         return {"status": self.status, "request_id": request_id, detail: self.message}
 
 
@@ -145,19 +147,29 @@ def page_limit(query: Query, limits: tuple[int, int]) -> int:
 # --- Paging: the cursor carries the query and the offset -----------------------------------
 
 
+def pack_cursor(fields: Query) -> str:
+    return base64.urlsafe_b64encode(urlencode(sorted(fields.items())).encode()).decode()
+
+
+def unpack_cursor(cursor: str) -> Query:
+    try:
+        return dict(parse_qsl(base64.urlsafe_b64decode(cursor.encode()).decode(), keep_blank_values=True))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise bad_request("invalid cursor") from None
+
+
 def encode_cursor(query: Query, offset: int) -> str:
-    fields = sorted({**query, "offset": str(offset)}.items())
-    return base64.urlsafe_b64encode(urlencode(fields).encode()).decode()
+    return pack_cursor({**query, "offset": str(offset)})
 
 
 def resolve_cursor(query: Query) -> tuple[Query, int]:
     """The query to answer and the offset to start at: from ``cursor`` when there is one."""
     if "cursor" not in query:
         return query, 0
+    decoded = unpack_cursor(query["cursor"])
     try:
-        decoded = dict(parse_qsl(base64.urlsafe_b64decode(query["cursor"].encode()).decode(), keep_blank_values=True))
         offset = int(decoded.pop("offset"))
-    except (binascii.Error, UnicodeDecodeError, KeyError, ValueError):
+    except (KeyError, ValueError):
         raise bad_request("invalid cursor") from None
     return decoded, offset
 
@@ -173,6 +185,77 @@ def paginate(items: Sequence[T], query: Query, offset: int, limits: tuple[int, i
     end = offset + limit
     next_url = f"{url}?{urlencode({'cursor': encode_cursor(query, end)})}" if end < len(items) else None
     return Page(list(items[offset:end]), next_url)
+
+
+# --- Trades: a window of SIP time, newest first unless asked, paged by the last trade's key --
+
+
+NANOSECONDS = re.compile(r"[0-9]{1,19}")
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# How each ``timestamp`` parameter bounds the window, given the value's first and last nanosecond.
+TIMESTAMP_BOUNDS: dict[str, Callable[[int, int], tuple[int | None, int | None]]] = {
+    "": lambda first, last: (first, last),
+    "gt": lambda first, last: (last + 1, None),
+    "gte": lambda first, last: (first, None),
+    "lt": lambda first, last: (None, first - 1),
+    "lte": lambda first, last: (None, last),
+}
+
+
+def parse_timestamp(text: str) -> tuple[int, int]:
+    """Nanoseconds since the epoch as (it, it); a YYYY-MM-DD date as its New York day's first and last ns."""
+    if NANOSECONDS.fullmatch(text):
+        return int(text), int(text)
+    if not DAY.fullmatch(text):
+        raise ValueError(text)
+    try:
+        return day_bounds_ns(date.fromisoformat(text))
+    except OverflowError:  # the last day a date can hold has no next midnight
+        raise ValueError(text) from None
+
+
+def timestamp_window(query: Query) -> tuple[int | None, int | None]:
+    """The inclusive (start, end) in ns that ``timestamp``, ``timestamp.gt`` (...) allow; None is open."""
+    start: int | None = None
+    end: int | None = None
+    for key in query:
+        name, _, suffix = key.partition(".")
+        if name != "timestamp":
+            continue
+        if suffix not in TIMESTAMP_BOUNDS:
+            raise bad_request(f"unsupported filter {key}: use timestamp, timestamp.gt, .gte, .lt or .lte")
+        low, high = TIMESTAMP_BOUNDS[suffix](*parameter(query, key, parse_timestamp, (0, 0)))
+        if low is not None:
+            start = low if start is None else max(start, low)
+        if high is not None:
+            end = high if end is None else min(end, high)
+    return start, end
+
+
+def trade_order(query: Query) -> bool:
+    """Whether newest first (Polygon's default for trades)."""
+    if query.get("sort", "timestamp") != "timestamp":
+        raise bad_request(f"invalid value for sort: {query['sort']!r}; timestamp")
+    order = query.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise bad_request(f"invalid value for order: {order!r}; asc or desc")
+    return order == "desc"
+
+
+def resolve_trade_cursor(query: Query) -> tuple[Query, tuple[int, int] | None]:
+    """The query to answer and the key of the last trade already served: from ``cursor`` when there is one."""
+    if "cursor" not in query:
+        return query, None
+    decoded = unpack_cursor(query["cursor"])
+    sip_timestamp, _, ordinal = decoded.pop("after", "").partition(".")
+    try:
+        return decoded, (int(sip_timestamp), int(ordinal))
+    except ValueError:
+        raise bad_request("invalid cursor") from None
+
+
+def trade_cursor(query: Query, last: LoggedTrade) -> str:
+    return pack_cursor({**query, "after": f"{last.sip_timestamp}.{last.ordinal}"})
 
 
 # --- Shapes --------------------------------------------------------------------------------
@@ -193,6 +276,21 @@ def contract_json(contract: Contract) -> dict[str, Any]:
         strike_price=number(contract.strike_price),
         ticker=contract.ticker,
         underlying_ticker=contract.underlying_ticker,
+    )
+    return result
+
+
+def trade_json(trade: LoggedTrade) -> dict[str, Any]:
+    """One result of ``/v3/trades/{optionsTicker}``: options trades carry no id and no sequence number."""
+    result: dict[str, Any] = {}
+    if trade.conditions is not None:
+        result["conditions"] = list(trade.conditions)
+    result.update(
+        exchange=trade.exchange,
+        participant_timestamp=trade.sip_timestamp,  # the stream carries no exchange time: the SIP's stands in
+        price=trade.price,
+        sip_timestamp=trade.sip_timestamp,
+        size=trade.size,
     )
     return result
 
@@ -227,11 +325,22 @@ CONDITION_SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
 
 
 class RestApi:
-    """Answers Polygon REST requests from ``reference``'s universe; ``api_key`` guards every one."""
+    """Answers Polygon REST requests from ``reference``'s universe and the feed's ``trade_log``
+    (None: trades are not served, as to a plan without them); ``api_key`` guards every one.
 
-    def __init__(self, reference: Reference, api_key: str) -> None:
+    Snapshots take a contract's last trade and day bar from the log when it has its trades.
+    Otherwise they are synthetic, placed before the log's first trade so that "which contracts
+    traded since a" (``last_trade.sip_timestamp >= a``) finds only logged ones; or, when the log
+    is complete (``log_is_complete``: a tape's), there is no last trade and the day's volume is 0.
+    """
+
+    def __init__(
+        self, reference: Reference, api_key: str, trade_log: TradeLog | None = None, log_is_complete: bool = False
+    ) -> None:
         self.reference = reference
         self.api_key = api_key
+        self.trade_log = trade_log
+        self.log_is_complete = log_is_complete
         self.routes: list[tuple[re.Pattern[str], Callable[..., dict[str, Any]]]] = [
             (re.compile(r"/v3/reference/options/contracts"), self.list_contracts),
             (re.compile(r"/v3/reference/options/contracts/(?P<ticker>[^/]+)"), self.get_contract),
@@ -239,6 +348,7 @@ class RestApi:
             (re.compile(r"/v3/snapshot/options/(?P<underlying>[^/]+)/(?P<ticker>[^/]+)"), self.contract_snapshot),
             (re.compile(r"/v3/reference/conditions"), self.list_conditions),
             (re.compile(r"/v3/reference/exchanges"), self.list_exchanges),
+            (re.compile(r"/v3/trades/(?P<ticker>[^/]+)"), self.list_trades),
         ]
 
     def handle(self, target: str, authorization: str | None, base_url: str) -> RestResponse:
@@ -301,14 +411,52 @@ class RestApi:
         live = [contract for contract in universe.chain(ticker) if not is_expired(contract, universe.as_of)]
         contracts = sort_items(select(live, filters(query, SNAPSHOT_FIELDS)), query, SNAPSHOT_SORTS, "ticker")
         page = paginate(contracts, query, offset, SNAPSHOT_LIMITS, url)
-        return {"results": snapshots(universe, page.items), "next_url": page.next_url}
+        return {"results": self.snapshots(universe, page.items), "next_url": page.next_url}
 
     def contract_snapshot(self, query: Query, url: str, underlying: str, ticker: str) -> dict[str, Any]:
         universe = self.reference.universe()
         contract = universe.contract(ticker)
         if contract is None or contract.underlying_ticker != underlying.removeprefix("I:"):
             raise not_found(f"no options contract {ticker} on {underlying}")
-        return {"results": snapshots(universe, [contract])[0]}
+        return {"results": self.snapshots(universe, [contract])[0]}
+
+    def snapshots(self, universe: Universe, contracts: Sequence[Contract]) -> list[dict[str, Any]]:
+        as_of = universe.as_of or new_york_date(time.time_ns() // 1_000_000)
+        now_ns = time.time_ns()
+        started_ns = self.trade_log.started_ns() if self.trade_log is not None else None
+        results = []
+        for contract in contracts:
+            underlying = universe.underlying(contract.underlying_ticker)
+            if underlying is not None:
+                trading = self.trading(contract.ticker, started_ns)
+                results.append(contract_snapshot(contract, underlying, as_of, now_ns, trading))
+        return results
+
+    def trading(self, ticker: str, started_ns: int | None) -> Trading:
+        if self.trade_log is None:
+            return SYNTHETIC
+        logged = self.trade_log.day_trades(ticker)
+        if logged is not None:
+            return Trading(logged=logged)
+        if self.log_is_complete:
+            return Trading(untraded=True)
+        return Trading(synthetic_before_ns=started_ns)
+
+    # --- Trades ---
+
+    def list_trades(self, query: Query, url: str, ticker: str) -> dict[str, Any]:
+        if self.trade_log is None:
+            raise ApiError(403, "NOT_AUTHORIZED", "You are not entitled to this data: this feed keeps no trade log")
+        query, after = resolve_trade_cursor(query)
+        start, end = timestamp_window(query)
+        descending = trade_order(query)
+        limit = page_limit(query, TRADE_LIMITS)
+        trades = self.trade_log.page(ticker, start, end, descending=descending, after=after, limit=limit + 1)
+        next_url = None
+        if len(trades) > limit:
+            trades = trades[:limit]
+            next_url = f"{url}?{urlencode({'cursor': trade_cursor(query, trades[-1])})}"
+        return {"results": [trade_json(trade) for trade in trades], "next_url": next_url}
 
     # --- Conditions and exchanges ---
 
@@ -348,14 +496,3 @@ def ok_body(body: dict[str, Any], request_id: str) -> dict[str, Any]:
 def is_expired(contract: Contract, as_of: date | None) -> bool:
     """Expired before ``as_of``; with no as_of (a reference file without one), never."""
     return as_of is not None and contract.expiration_date < as_of
-
-
-def snapshots(universe: Universe, contracts: Sequence[Contract]) -> list[dict[str, Any]]:
-    as_of = universe.as_of or new_york_date(time.time_ns() // 1_000_000)
-    now_ns = time.time_ns()
-    results = []
-    for contract in contracts:
-        underlying = universe.underlying(contract.underlying_ticker)
-        if underlying is not None:
-            results.append(contract_snapshot(contract, underlying, as_of, now_ns))
-    return results

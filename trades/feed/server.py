@@ -39,7 +39,10 @@ from trades.feed.protocol import (
     parse_control,
 )
 from trades.feed.rest import RestApi
-from trades.feed.source import Source, limit_trades
+from trades.feed.source import Frame, Source, limit_trades
+from trades.feed.tape import Tape
+from trades.feed.timeline import Timeline
+from trades.feed.trade_log import DEFAULT_CAPACITY, TradeLog
 from trades.feed.universe import Reference, Universe
 
 log = logging.getLogger("trades.feed")
@@ -49,6 +52,8 @@ DEFAULT_API_KEY = "flowsite-local"
 # error close, so the polygon client reconnects as it would against Polygon.
 REFUSED = CloseCode.POLICY_VIOLATION
 FAULT = CloseCode.INTERNAL_ERROR
+# Injected disconnects: a clean close, a dropped TCP connection with no close frame, a server error.
+DISCONNECT_CODES = (CloseCode.NORMAL_CLOSURE, CloseCode.ABNORMAL_CLOSURE, CloseCode.INTERNAL_ERROR)
 # Bigger than websockets' default (32 KiB): fewer waits for the socket when blasting frames.
 WRITE_LIMIT = 1024 * 1024
 # Seconds to wait for a client's answer to our close frame before dropping the TCP connection
@@ -65,6 +70,8 @@ class FeedStats:
     frames_sent: int = 0
     trades_sent: int = 0
     rest_requests: int = 0  # plain HTTP requests answered by the REST side
+    disconnects: int = 0  # connections dropped by fault injection
+    trades_skipped: int = 0  # trades of gaps: in the trade log, never sent
 
 
 @dataclass(eq=False)
@@ -109,18 +116,36 @@ class FeedServer:
         close_when_done: bool = False,
         max_connections: int | None = 1,
         disconnect_after: int | None = None,
+        disconnect_code: int = FAULT,
+        disconnects: int = 1,
+        gap_trades: int | None = None,
         auth_timeout: float = 5.0,
         market: str = "options",
         reference: Reference | None = None,
+        record_trades: bool = True,
+        trade_log_capacity: int = DEFAULT_CAPACITY,
     ) -> None:
         """A Polygon-protocol feed of ``source``, and Polygon's REST API over ``reference``
-        (None: no contracts; conditions and exchanges still answer).
+        (None: no contracts; conditions and exchanges still answer) and over the trade log.
 
-        rate: trades per second (0 = as fast as possible); trades: stop each connection's stream
-        after this many; close_when_done: close with 1000 when the stream ends (else stay open);
-        max_connections: per key, a newer connection kicks the oldest (None = no limit);
-        disconnect_after: close the first streaming connection with 1011 after this many trades.
+        rate: trades per second (0 = as fast as possible); trades: stop the stream after this
+        many (each connection's, or the live timeline's); close_when_done: close with 1000 when
+        the stream ends (else stay open); max_connections: per key, a newer connection kicks the
+        oldest (None = no limit).
+
+        Fault injection: disconnect_after: drop a streaming connection after this many trades,
+        with disconnect_code (1000 a clean close, 1006 the TCP connection dropped with no close
+        frame, 1011 a server error), for each of the first ``disconnects`` streaming connections.
+
+        gap_trades: None (the default): every connection replays the source from its start.
+        A number: connections share one live timeline, and after each injected disconnect at
+        least that many trades (whole frames) go by unsent, in the trade log only; the next
+        connection continues after them. A live timeline serves one connection at a time.
+
+        record_trades: keep a trade log of what the timeline emits, at most
+        ``trade_log_capacity`` trades (the oldest go first), for /v3/trades and the snapshots.
         """
+        check_fault_injection(disconnect_code, disconnects, gap_trades, max_connections)
         self.source = source
         self.api_key = api_key
         self.rate = rate
@@ -129,14 +154,20 @@ class FeedServer:
         self.close_when_done = close_when_done
         self.max_connections = max_connections
         self.disconnect_after = disconnect_after
+        self.disconnect_code = disconnect_code
+        self.disconnects = disconnects
+        self.gap_trades = gap_trades
         self.auth_timeout = auth_timeout
         self.market = market
         self.reference: Reference = reference if reference is not None else Universe()
-        self.rest = RestApi(self.reference, api_key)
+        self.trade_log = TradeLog(trade_log_capacity) if record_trades else None
+        # A tape's log is its whole day: a contract it never printed did not trade.
+        self.rest = RestApi(self.reference, api_key, self.trade_log, log_is_complete=isinstance(source, Tape))
         self.stats = FeedStats()
         self.address: tuple[str, int] | None = None
         self._admitted: list[FeedConnection] = []  # authenticated and open, oldest first
-        self._fault_armed = disconnect_after is not None
+        self._disconnects_left = disconnects if disconnect_after is not None else 0
+        self._live = self._timeline() if gap_trades is not None else None
         self._background: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -333,12 +364,15 @@ class FeedServer:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _claim_fault(self) -> int | None:
-        """The fault injection's trade count for the first streaming connection, None for the rest."""
-        if not self._fault_armed:
+    def _claim_disconnect(self) -> int | None:
+        """The trades before an injected disconnect for this streaming connection, None for no disconnect."""
+        if self._disconnects_left == 0:
             return None
-        self._fault_armed = False
+        self._disconnects_left -= 1
         return self.disconnect_after
+
+    def _timeline(self) -> Timeline:
+        return Timeline(limit_trades(self.source.frames(self.frame_size), self.trades), self.trade_log)
 
     # --- Streaming ------------------------------------------------------------------------
 
@@ -352,29 +386,98 @@ class FeedServer:
             await conn.ws.close(FAULT, "feed source failed")
 
     async def _stream_source(self, conn: FeedConnection) -> None:
-        ws = conn.ws
         await conn.subscribed.wait()
-        fault_after = self._claim_fault()
-        limit = min_limit(self.trades, fault_after)
+        timeline = self._live if self._live is not None else self._timeline()
+        disconnect_after = self._claim_disconnect()
         pacer = Pacer(self.rate)
         streamed = 0
-        for frame in limit_trades(self.source.frames(self.frame_size), limit):
+        while disconnect_after is None or streamed < disconnect_after:
             await conn.subscribed.wait()  # paused while the client has no channels
+            async with timeline.lock:  # not while a gap goes by
+                frame = timeline.take(None if disconnect_after is None else disconnect_after - streamed)
+            if frame is None:
+                break
             await pacer.wait(frame.trades)
-            selected = conn.subscriptions.select(frame)
-            if selected is not None:
-                await ws.send(selected.payload, text=True)
-                conn.trades_sent += selected.trades
-                self.stats.frames_sent += 1
-                self.stats.trades_sent += selected.trades
+            await self._send(conn, frame)
             streamed += frame.trades
-        if fault_after is not None and streamed >= fault_after:
-            log.warning("connection %d: injected fault, closing with 1011 after %d trades", conn.number, streamed)
-            await ws.close(FAULT, "injected fault")
+        if disconnect_after is not None and streamed >= disconnect_after:
+            await self._inject_disconnect(conn, timeline, streamed)
             return
         log.info("connection %d: the source is done after %d trades", conn.number, streamed)
         if self.close_when_done:
-            await ws.close()
+            await conn.ws.close()
+
+    async def _send(self, conn: FeedConnection, frame: Frame) -> None:
+        selected = conn.subscriptions.select(frame)
+        if selected is None:
+            return
+        await conn.ws.send(selected.payload, text=True)
+        conn.trades_sent += selected.trades
+        self.stats.frames_sent += 1
+        self.stats.trades_sent += selected.trades
+
+    async def _inject_disconnect(self, conn: FeedConnection, timeline: Timeline, streamed: int) -> None:
+        self.stats.disconnects += 1
+        log.warning(
+            "connection %d: injected disconnect %d (%s) after %d trades%s",
+            conn.number,
+            self.stats.disconnects,
+            describe_close(self.disconnect_code),
+            streamed,
+            f"; the next {self.gap_trades} trades go by unsent" if self.gap_trades else "",
+        )
+        if self.gap_trades:
+            # Held until the gap has passed: the next connection cannot take from the timeline before.
+            await timeline.lock.acquire()
+            self._spawn(self._skip_gap(timeline, self.gap_trades))
+        await drop(conn.ws, self.disconnect_code)
+
+    async def _skip_gap(self, timeline: Timeline, gap_trades: int) -> None:
+        """Let at least ``gap_trades`` trades (whole frames) go by at the feed's rate, recorded but unsent."""
+        skipped = 0
+        try:
+            pacer = Pacer(self.rate)
+            while skipped < gap_trades:
+                frame = timeline.take()
+                if frame is None:
+                    break
+                skipped += frame.trades
+                await pacer.wait(frame.trades)
+        finally:
+            timeline.lock.release()
+            self.stats.trades_skipped += skipped
+            log.warning("gap over: %d trades went by unsent (in the trade log)", skipped)
+
+
+def check_fault_injection(
+    disconnect_code: int, disconnects: int, gap_trades: int | None, max_connections: int | None
+) -> None:
+    if disconnect_code not in DISCONNECT_CODES:
+        raise ValueError(f"disconnect_code must be 1000, 1006 or 1011, got {disconnect_code}")
+    if disconnects < 1:
+        raise ValueError(f"disconnects must be 1 or more, got {disconnects}")
+    if gap_trades is not None and gap_trades < 0:
+        raise ValueError(f"gap_trades must be 0 or more, got {gap_trades}")
+    if gap_trades is not None and max_connections != 1:
+        raise ValueError("a live timeline (gap_trades) serves one connection at a time: max_connections must be 1")
+
+
+async def drop(ws: ServerConnection, code: int) -> None:
+    """Close with ``code``; 1006 is no close at all: the TCP connection is aborted, once what was
+    sent has left the process (so the trades counted as sent are the ones the client can get)."""
+    if code == CloseCode.ABNORMAL_CLOSURE:
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        while ws.transport.get_write_buffer_size() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        ws.transport.abort()
+        return
+    await ws.close(code, "injected fault" if code == FAULT else "injected disconnect")
+
+
+def describe_close(code: int) -> str:
+    if code == CloseCode.ABNORMAL_CLOSURE:
+        return "1006: TCP dropped, no close frame"
+    return f"close {code}"
 
 
 def is_websocket_upgrade(request: Request) -> bool:
@@ -391,12 +494,6 @@ def json_response(status: int, body: dict[str, object]) -> Response:
         ]
     )
     return Response(status, http.HTTPStatus(status).phrase, headers, payload)
-
-
-def min_limit(*limits: int | None) -> int | None:
-    """The smallest of the limits that are set; None when none is."""
-    present = [limit for limit in limits if limit is not None]
-    return min(present) if present else None
 
 
 def bound_address(server: Server) -> tuple[str, int]:

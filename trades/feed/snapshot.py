@@ -2,24 +2,39 @@
 
 Prices and greeks come from Black-Scholes at the underlying's volatility (with a mild smile);
 the day bar, quote and last trade are seeded by the contract's ticker, so asking twice gives
-the same answer (timestamps aside).
+the same answer (timestamps aside). Where the feed's trade log has a contract's trades, its
+last trade and day bar come from the log instead (see Trading).
 """
 
 from __future__ import annotations
 
 import math
 import random
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
 from trades.domain.calendar import NEW_YORK
 from trades.feed.synthetic import EXCHANGE_IDS, RISK_FREE_RATE, normal_cdf, option_price, round_to_tick, tick_size
+from trades.feed.trade_log import DayTrades, LoggedTrade
 from trades.feed.universe import Contract, Underlying
 
 # Polygon leaves greeks and implied volatility out when they cannot be computed: deep in or
 # out of the money. Outside these deltas, so does this feed.
 GREEKS_DELTA_RANGE = (0.005, 0.995)
 TIMEFRAME = "REAL-TIME"
+
+
+@dataclass(frozen=True, slots=True)
+class Trading:
+    """What the trade log says of a contract's trading; the rest of its snapshot is synthetic."""
+
+    logged: DayTrades | None = None  # its latest logged trade and that day's bar
+    untraded: bool = False  # nothing logged, and the log is complete: no last trade, no volume
+    synthetic_before_ns: int | None = None  # nothing logged: a synthetic last trade before this time
+
+
+SYNTHETIC = Trading()
 
 
 def number(value: float) -> float | int:
@@ -65,7 +80,9 @@ def greeks(contract: Contract, underlying: Underlying, volatility: float, years:
     }
 
 
-def contract_snapshot(contract: Contract, underlying: Underlying, as_of: date, now_ns: int) -> dict[str, Any]:
+def contract_snapshot(
+    contract: Contract, underlying: Underlying, as_of: date, now_ns: int, trading: Trading = SYNTHETIC
+) -> dict[str, Any]:
     """One result of the chain snapshot, as Polygon documents it."""
     rng = random.Random(contract.ticker)
     days = days_to_expiry(contract, as_of)
@@ -73,11 +90,13 @@ def contract_snapshot(contract: Contract, underlying: Underlying, as_of: date, n
     right = "C" if contract.contract_type == "call" else "P"
     value = option_price(underlying.price, contract.strike_price, right, days, volatility)
     quote = last_quote(value, rng, now_ns)
-    trade = last_trade(quote, rng, now_ns)
+    before_ns = now_ns if trading.synthetic_before_ns is None else min(now_ns, trading.synthetic_before_ns)
+    synthetic_trade = last_trade(quote, rng, before_ns)
+    trade, day = traded(trading, synthetic_trade, day_bar(value, synthetic_trade["price"], rng, as_of))
     break_even = contract.strike_price + (quote["midpoint"] if right == "C" else -quote["midpoint"])
     snapshot: dict[str, Any] = {
         "break_even_price": round(break_even, 4),
-        "day": day_bar(value, trade["price"], rng, as_of),
+        "day": day,
         "details": {
             "contract_type": contract.contract_type,
             "exercise_style": contract.exercise_style,
@@ -92,7 +111,8 @@ def contract_snapshot(contract: Contract, underlying: Underlying, as_of: date, n
         snapshot["greeks"] = sensitivities
         snapshot["implied_volatility"] = volatility
     snapshot["last_quote"] = quote
-    snapshot["last_trade"] = trade
+    if trade is not None:
+        snapshot["last_trade"] = trade
     if contract.open_interest is not None:
         snapshot["open_interest"] = contract.open_interest
     snapshot["underlying_asset"] = underlying_asset(underlying, break_even, now_ns)
@@ -115,14 +135,57 @@ def last_quote(value: float, rng: random.Random, now_ns: int) -> dict[str, Any]:
     }
 
 
-def last_trade(quote: dict[str, Any], rng: random.Random, now_ns: int) -> dict[str, Any]:
+def last_trade(quote: dict[str, Any], rng: random.Random, before_ns: int) -> dict[str, Any]:
+    """A print at the quote, up to ten minutes before ``before_ns``."""
     return {
         "conditions": [209],
         "exchange": rng.choice(EXCHANGE_IDS),
         "price": rng.choice((quote["bid"] or quote["ask"], quote["ask"])),
-        "sip_timestamp": now_ns - rng.randint(1, 600) * 1_000_000_000,
+        "sip_timestamp": before_ns - rng.randint(1, 600) * 1_000_000_000,
         "size": rng.randint(1, 50),
         "timeframe": TIMEFRAME,
+    }
+
+
+def traded(
+    trading: Trading, trade: dict[str, Any], day: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The last trade (None: none to show) and the day bar: the log's where it has them."""
+    if trading.logged is not None:
+        return logged_last_trade(trading.logged.last), logged_day_bar(trading.logged, day["previous_close"])
+    if trading.untraded:
+        return None, {"last_updated": day["last_updated"], "previous_close": day["previous_close"], "volume": 0}
+    return trade, day
+
+
+def logged_last_trade(trade: LoggedTrade) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    if trade.conditions is not None:
+        result["conditions"] = list(trade.conditions)
+    result.update(
+        exchange=trade.exchange,
+        price=trade.price,
+        sip_timestamp=trade.sip_timestamp,
+        size=trade.size,
+        timeframe=TIMEFRAME,
+    )
+    return result
+
+
+def logged_day_bar(logged: DayTrades, previous_close: float) -> dict[str, Any]:
+    """The day bar of the logged trades; the previous session's close stays synthetic."""
+    change = round(logged.close - previous_close, 4)
+    return {
+        "change": change,
+        "change_percent": round(100 * change / previous_close, 4),
+        "close": logged.close,
+        "high": logged.high,
+        "last_updated": session_start_ns(logged.day),
+        "low": logged.low,
+        "open": logged.open,
+        "previous_close": previous_close,
+        "volume": logged.volume,
+        "vwap": logged.vwap,
     }
 
 

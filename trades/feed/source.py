@@ -56,14 +56,19 @@ def frame_from_events(events: Sequence[Any]) -> Frame:
 
 def first_trades(frame: Frame, count: int) -> Frame:
     """The frame cut right after its ``count``-th trade event."""
-    kept: list[Any] = []
+    return split_trades(frame, count)[0]
+
+
+def split_trades(frame: Frame, count: int) -> tuple[Frame, Frame | None]:
+    """The frame cut right after its ``count``-th trade event, and the rest (None if nothing is left)."""
+    items = frame.items()
+    cut = 0
     trades = 0
-    for item in frame.items():
-        if trades == count:
-            break
-        kept.append(item)
-        trades += is_trade(item)
-    return frame_from_events(kept)
+    while cut < len(items) and trades < count:
+        trades += is_trade(items[cut])
+        cut += 1
+    rest = items[cut:]
+    return frame_from_events(items[:cut]), frame_from_events(rest) if rest else None
 
 
 def limit_trades(frames: Iterable[Frame], limit: int | None) -> Iterator[Frame]:

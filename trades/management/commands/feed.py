@@ -17,6 +17,7 @@ from trades.feed.server import DEFAULT_API_KEY, FeedServer
 from trades.feed.source import Source
 from trades.feed.synthetic import DEFAULT_TICKERS, SyntheticFlow
 from trades.feed.tape import Tape, TapeError
+from trades.feed.trade_log import DEFAULT_CAPACITY
 from trades.feed.universe import Reference, ReferenceFileError, SyntheticReference, load_reference_file
 
 log = logging.getLogger("trades.feed")
@@ -66,6 +67,27 @@ def listener_host(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
 
+def check_disconnect_options(options: dict[str, Any]) -> None:
+    if options["disconnect_after"] is not None:
+        return
+    for name in ("disconnect_code", "disconnects"):
+        if options[name] is not None:
+            raise CommandError(f"--{name.replace('_', '-')} needs --disconnect-after")
+
+
+def announce_faults(server: FeedServer) -> None:
+    if server.disconnect_after is not None:
+        log.info(
+            "fault injection: %d disconnect(s) with code %d, each after %d trades; %s",
+            server.disconnects,
+            server.disconnect_code,
+            server.disconnect_after,
+            "each connection replays from the start"
+            if server.gap_trades is None
+            else f"one live timeline, at least {server.gap_trades} trades unsent after each drop",
+        )
+
+
 class Command(BaseCommand):
     help = "Serve a local Polygon-protocol options feed (a tape replay or synthetic flow) for demos and tests."
 
@@ -81,7 +103,11 @@ class Command(BaseCommand):
             help=f"synthetic flow for these underlyings (the default source: {','.join(DEFAULT_TICKERS)})",
         )
         parser.add_argument("--rate", type=non_negative_float, default=500.0, help="trades/s; 0 = as fast as possible")
-        parser.add_argument("--trades", type=non_negative_int, help="end each connection's stream after N trades")
+        parser.add_argument(
+            "--trades",
+            type=non_negative_int,
+            help="end each connection's stream after N trades (with --gap-trades: the shared timeline's)",
+        )
         parser.add_argument("--frame-size", type=positive_int, default=100, help="synthetic events per frame")
         parser.add_argument("--seed", type=int, help="make the synthetic flow repeatable (except t and q)")
         parser.add_argument(
@@ -90,7 +116,34 @@ class Command(BaseCommand):
         parser.add_argument("--close-when-done", action="store_true", help="close with 1000 when the stream ends")
         parser.add_argument("--loop", action="store_true", help="replay the tape again and again")
         parser.add_argument(
-            "--disconnect-after", type=non_negative_int, help="fault injection: drop the first connection (1011)"
+            "--disconnect-after",
+            type=non_negative_int,
+            help="fault injection: drop a streaming connection after N trades (the first one, or --disconnects)",
+        )
+        parser.add_argument(
+            "--disconnect-code",
+            type=int,
+            choices=(1000, 1006, 1011),
+            help="how --disconnect-after drops: 1000 a clean close (the polygon client does not reconnect), "
+            "1006 the TCP connection cut with no close frame, 1011 a server error (the default)",
+        )
+        parser.add_argument(
+            "--disconnects",
+            type=positive_int,
+            help="drop this many streaming connections, each after --disconnect-after trades (default 1)",
+        )
+        parser.add_argument(
+            "--gap-trades",
+            type=non_negative_int,
+            help="connections share one live timeline (a reconnect continues at the live edge, not from the "
+            "start) and after each drop at least N trades (whole frames) go by unsent: they are only in the "
+            "trade log (GET /v3/trades)",
+        )
+        parser.add_argument(
+            "--trade-log-size",
+            type=non_negative_int,
+            default=DEFAULT_CAPACITY,
+            help="trades the REST side keeps for /v3/trades and the snapshots, oldest dropped first; 0 = no trade log",
         )
         parser.add_argument("--max-connections", type=non_negative_int, default=1, help="per key; 0 = unlimited")
         parser.add_argument(
@@ -101,18 +154,28 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        check_disconnect_options(options)
         source = self.build_source(options)
-        server = FeedServer(
-            source=source,
-            api_key=options["api_key"],
-            rate=options["rate"],
-            frame_size=options["frame_size"],
-            trades=options["trades"],
-            close_when_done=options["close_when_done"],
-            max_connections=options["max_connections"] or None,
-            disconnect_after=options["disconnect_after"],
-            reference=self.build_reference(options, source),
-        )
+        try:
+            server = FeedServer(
+                source=source,
+                api_key=options["api_key"],
+                rate=options["rate"],
+                frame_size=options["frame_size"],
+                trades=options["trades"],
+                close_when_done=options["close_when_done"],
+                max_connections=options["max_connections"] or None,
+                disconnect_after=options["disconnect_after"],
+                disconnect_code=options["disconnect_code"] or 1011,
+                disconnects=options["disconnects"] or 1,
+                gap_trades=options["gap_trades"],
+                reference=self.build_reference(options, source),
+                record_trades=options["trade_log_size"] > 0,
+                trade_log_capacity=options["trade_log_size"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        announce_faults(server)
         self.serve(server, options["host"], options["port"])
 
     def build_source(self, options: dict[str, Any]) -> Source:
