@@ -127,3 +127,82 @@ def test_stats_line() -> None:
     line = StatsReporter(stats).report(trades_buffered=7)
     assert "frames/s" in line and "trades/s" in line
     assert line.endswith("3 messages published, 7 trades buffered, 2 trades dropped")
+
+
+# --- Stopping while the server drops us, the lock's store away, gaps -------------------------------
+
+
+def test_stopping_while_the_server_drops_the_connection_ends_quietly(listener: Listener) -> None:
+    """Once seen: SIGTERM as the feed dropped the socket printed a ConnectionClosedError traceback."""
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.frames import Close
+
+    async def scenario() -> None:
+        async def connection_that_is_dropped() -> None:
+            await asyncio.sleep(0.05)
+            raise ConnectionClosedError(Close(1011, "dropped"), None)
+
+        client = SimpleNamespace(websocket=None)
+        task = asyncio.create_task(connection_that_is_dropped())
+        await listener.close_client(client, task)  # type: ignore[arg-type]
+        assert task.done()
+
+    asyncio.run(scenario())
+
+
+def test_the_listener_waits_for_the_locks_store_then_takes_the_lock(listener: Listener, caplog) -> None:
+    from trades.stream.lock import LockUnavailable
+
+    answers = iter([LockUnavailable("Redis is restarting"), LockUnavailable("Redis is restarting"), True])
+
+    def acquire() -> bool:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    listener.lock.acquire = acquire  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="trades.stream.listener"):
+        assert asyncio.run(listener.acquire_lock()) is True
+    assert "Waiting for the listener lock's store: Redis is restarting" in caplog.text
+
+
+def test_another_listener_holding_the_lock_is_refused(listener: Listener) -> None:
+    from trades.stream.listener import ListenerLockHeld
+
+    listener.lock.acquire = lambda: False  # type: ignore[method-assign]
+    with pytest.raises(ListenerLockHeld):
+        asyncio.run(listener.acquire_lock())
+
+
+def trades_at(*times: int) -> str:
+    return "[" + ",".join(TRADE.replace("1629820676333", str(t)) for t in times) + "]"
+
+
+def test_after_a_reconnect_the_window_since_the_last_trade_seen_is_a_gap(listener: Listener) -> None:
+    listener.track_gaps = True
+    listener.client = SimpleNamespace(websocket=object())  # type: ignore[assignment]
+    receive(listener, trades_at(1000, 1500))
+    receive(listener, trades_at(1200, 2000))  # out of time order within the stream: the newest counts
+    assert listener._gaps == []  # the first connection of a run with no earlier trade: no gap
+    listener.client = SimpleNamespace(websocket=object())  # type: ignore[assignment]
+    receive(listener, SUBSCRIBED)  # no trades yet
+    receive(listener, trades_at(7000, 6500))
+    receive(listener, trades_at(9000))
+    assert listener._gaps == [(2000, 6500)]
+    assert listener.stats.gaps == 1
+
+
+def test_a_restarted_listener_fills_the_gap_since_the_last_run(listener: Listener) -> None:
+    listener.track_gaps = True
+    listener.last_event_ms = 5000  # what the previous run wrote to the status row
+    listener.client = SimpleNamespace(websocket=object())  # type: ignore[assignment]
+    receive(listener, trades_at(8000))
+    assert listener._gaps == [(5000, 8000)]
+
+
+def test_replays_record_no_gaps(listener: Listener) -> None:
+    listener.last_event_ms = 5000
+    listener.client = SimpleNamespace(websocket=object())  # type: ignore[assignment]
+    receive(listener, trades_at(8000))
+    assert listener._gaps == [] and listener.last_event_ms == 5000

@@ -336,9 +336,14 @@ class Listener:
         if client.websocket is not None:
             with suppress(Exception):
                 await asyncio.wait_for(client.close(), CLOSE_TIMEOUT_SECONDS)
-        # Closing makes connect() return; if it was between attempts, cancel it.
-        with suppress(asyncio.TimeoutError):
+        # Closing makes connect() return; if it was between attempts, cancel it. The server may have
+        # dropped us meanwhile: however the connection ended, we are stopping.
+        try:
             await asyncio.wait_for(asyncio.shield(connection), CLOSE_TIMEOUT_SECONDS)
+        except TimeoutError:
+            pass
+        except Exception as exc:
+            logger.info("The connection ended while closing: %s: %s", type(exc).__name__, exc)
         connection.cancel()
         await asyncio.gather(connection, return_exceptions=True)
 
