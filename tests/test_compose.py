@@ -45,6 +45,14 @@ def test_app_services_wait_for_healthy_servers_and_migrations(services, name):
     assert depends["migrate"]["condition"] == "service_completed_successfully"
 
 
+def test_redis_keeps_queued_work_across_restarts_and_never_evicts_it(services):
+    """The persistence the README's reliability section asks for (the chaos suite runs with it)."""
+    command = services["redis"]["command"]
+    options = dict(zip(command[1::2], command[2::2], strict=True))
+    assert options == {"--appendonly": "yes", "--appendfsync": "everysec", "--maxmemory-policy": "noeviction"}
+    assert services["redis"]["volumes"] == ["redisdata:/data"]
+
+
 def test_flower_waits_for_redis_and_requires_basic_auth(services):
     flower = services["flower"]
     assert flower["depends_on"]["redis"]["condition"] == "service_healthy"

@@ -213,3 +213,13 @@ def test_a_gap_that_could_not_be_filled_is_503(client: Client, healthy: None) ->
     StreamGap.objects.create(started_ms=3, ended_ms=4, detected_at=timezone.now(), status=GapStatus.FAILED)
     status, body = get(client)
     assert (status, body["checks"]["gaps"]["failed"]) == (503, 1)
+
+
+def test_a_broker_that_would_lose_queued_work_on_a_restart_is_named_but_healthy(client: Client, healthy: None) -> None:
+    """The test Redis usually runs without persistence (--appendonly no): the check says what that costs."""
+    import redis
+
+    persistent = redis.Redis.from_url(settings.CELERY_BROKER_URL).config_get("appendonly")["appendonly"] == "yes"
+    status, body = get(client)
+    assert status == 200
+    assert ("appendonly is off" in body["checks"]["broker"].get("warning", "")) is not persistent

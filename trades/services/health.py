@@ -135,9 +135,37 @@ def check_broker() -> Check:
         return {"ok": True, "transport": "filesystem", "folder": str(folder)}
     client = _redis()
     try:
-        return {"ok": bool(client.ping()), "transport": "redis"}
+        result: Check = {"ok": bool(client.ping()), "transport": "redis"}
+        if warning := persistence_warning(client):
+            result["warning"] = warning  # worth knowing, not a reason to take the web out of service
+        return result
     finally:
         client.close()
+
+
+def persistence_warning(client: redis.Redis | None = None) -> str:
+    """What a restart or a full Redis could cost, or "" when it keeps and never evicts queued work.
+
+    The README's reliability section explains the settings: appendonly yes, maxmemory-policy noeviction.
+    """
+    if _is_filesystem():
+        return ""
+    own = client is None
+    client = client or _redis()
+    try:
+        settings_now = {**client.config_get("appendonly"), **client.config_get("maxmemory-policy")}
+    except redis.RedisError as exc:
+        return f"could not read the broker's persistence settings ({exc})"
+    finally:
+        if own:
+            client.close()
+    problems = []
+    if settings_now.get("appendonly") != "yes":
+        problems.append("appendonly is off: a Redis restart loses every queued and unfinished batch")
+    if settings_now.get("maxmemory-policy") != "noeviction":
+        policy = settings_now.get("maxmemory-policy")
+        problems.append(f"maxmemory-policy is {policy}: a full Redis may evict queued batches")
+    return "; ".join(problems)
 
 
 def queue_depths() -> dict[str, int]:

@@ -33,6 +33,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trades.presets import PRESET_TICKERS as DEMO_TICKERS
+from trades.services.health import persistence_warning
 
 FEED_API_KEY = "flowsite-local"
 STOP_GRACE_SECONDS = 10.0
@@ -202,6 +203,8 @@ class Command(BaseCommand):
         database = settings.DATABASES["default"]
         self.stdout.write(f"database: {database['ENGINE'].rsplit('.', 1)[-1]} {database['NAME']}")
         self.stdout.write(f"broker:   {settings.CELERY_BROKER_URL}")
+        if warning := persistence_warning():
+            self.stdout.write(f"⚠️ broker: {warning} (README, Reliability)")
         call_command("migrate", interactive=False, verbosity=0)
         user_model = get_user_model()
         if user_model.objects.filter(username="admin").exists():
