@@ -8,6 +8,7 @@ from typing import cast
 
 import pytest
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import connection, models
 from django.http import StreamingHttpResponse
 from django.test import Client
@@ -24,6 +25,7 @@ from trades.models import (
     Underlying,
     WatchedTicker,
     Watchlist,
+    WebhookEndpoint,
 )
 from trades.services.watchlists import TickerError, add_tickers, parse_tickers
 
@@ -295,6 +297,152 @@ def test_profile_form_refuses_bad_rules_with_a_field_error(admin_client: Client,
     assert list(errors) == [field]
     assert message in errors[field][0]
     assert FilterProfile.objects.get(pk=profile.pk).min_premium == Decimal("50000.00")
+
+
+BAD_PROFILE_VALUES = [
+    # (field, value posted, the field the error is on)
+    ("min_premium", "-1", "min_premium"),
+    ("min_premium", "-0.01", "min_premium"),
+    ("min_premium", "NaN", "min_premium"),
+    ("min_premium", "Infinity", "min_premium"),
+    ("min_premium", "-Infinity", "min_premium"),
+    ("min_premium", "1e20", "min_premium"),  # beyond the column's 14 digits
+    ("min_premium", "1234567890123.45", "min_premium"),
+    ("min_premium", "0.001", "min_premium"),  # beyond its 2 decimal places
+    ("min_premium", "fifty thousand", "min_premium"),
+    ("min_premium", "true", "min_premium"),
+    ("min_size", "-1", "min_size"),
+    ("min_size", "2147483648", "min_size"),  # beyond PostgreSQL's integer
+    ("min_size", "9" * 5000, "min_size"),
+    ("min_size", "1.5", "min_size"),
+    ("min_size", "1e3", "min_size"),
+    ("min_size", "NaN", "min_size"),
+    ("min_size", "true", "min_size"),
+    ("min_size", "ten", "min_size"),
+    ("min_dte", "-1", "min_dte"),
+    ("min_dte", "Infinity", "min_dte"),
+    ("max_dte", "2147483648", "max_dte"),
+    ("max_dte", "false", "max_dte"),
+    ("strike_band", "0", "strike_band"),
+    ("strike_band", "-0.4", "strike_band"),
+    ("strike_band", "1.001", "strike_band"),
+    ("strike_band", "2", "strike_band"),
+    ("strike_band", "NaN", "strike_band"),
+    ("strike_band", "Infinity", "strike_band"),
+    ("strike_band", "0.0001", "strike_band"),  # beyond its 3 decimal places
+    ("strike_band", "forty percent", "strike_band"),
+    ("exclude_conditions", '["x"]', "exclude_conditions"),
+    ("exclude_conditions", "[1.5]", "exclude_conditions"),
+    ("exclude_conditions", "[true]", "exclude_conditions"),
+    ("exclude_conditions", "[-1]", "exclude_conditions"),
+    ("exclude_conditions", "[NaN]", "exclude_conditions"),
+    ("exclude_conditions", "[1e400]", "exclude_conditions"),
+    ("exclude_conditions", "[2147483648]", "exclude_conditions"),  # beyond OptionCondition.code
+    ("exclude_conditions", "[" + "1" * 5000 + "]", "exclude_conditions"),  # beyond Python's int parsing
+    ("exclude_conditions", '{"233": true}', "exclude_conditions"),
+    ("exclude_conditions", '"233"', "exclude_conditions"),
+    ("exclude_conditions", "233, 234", "exclude_conditions"),
+    ("exclude_categories", ["regular"], "exclude_categories"),
+    ("exclude_categories", ["sometimes"], "exclude_categories"),
+    ("name", "not a slug", "name"),
+    ("name", "", "name"),
+    ("description", "big\x00puts", "description"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("field", "value", "error_on"), BAD_PROFILE_VALUES, ids=lambda v: str(v)[:30])
+def test_profile_form_refuses_each_bad_value_on_its_field_and_saves_nothing(
+    admin_client: Client, field, value, error_on
+):
+    profile = FilterProfile.objects.get(name="mag7-smart-money")
+    before = FilterProfile.objects.filter(pk=profile.pk).values().get()
+
+    response = admin_client.post(
+        admin_url(FilterProfile, "change", profile.pk), profile_data(profile, **{field: value})
+    )
+
+    assert response.status_code == 200  # the form again, with its errors
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == [error_on]
+    assert FilterProfile.objects.filter(pk=profile.pk).values().get() == before
+
+
+@pytest.mark.django_db
+def test_profile_form_refuses_min_dte_above_max_dte_and_saves_nothing(admin_client: Client):
+    profile = FilterProfile.objects.get(name="mag7-smart-money")
+    before = FilterProfile.objects.filter(pk=profile.pk).values().get()
+
+    response = admin_client.post(
+        admin_url(FilterProfile, "change", profile.pk), profile_data(profile, min_dte="31", max_dte="30")
+    )
+
+    assert list(response.context["adminform"].form.errors) == ["max_dte"]
+    assert FilterProfile.objects.filter(pk=profile.pk).values().get() == before
+
+
+@pytest.mark.django_db
+def test_the_model_refuses_a_negative_min_premium():
+    profile = FilterProfile.objects.get(name="mag7-smart-money")
+    profile.min_premium = Decimal("-1")
+    with pytest.raises(ValidationError) as error:
+        profile.full_clean()
+    assert list(error.value.message_dict) == ["min_premium"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("symbol", ["<script>", "$$$", "AAPL MSFT", "AAPL,MSFT", "ÄPPLE", "**", "TOOLONGTICKER0000"])
+def test_the_ticker_inline_refuses_garbage(admin_client: Client, symbol):
+    watchlist = Watchlist.objects.create(name="chips")
+    data = {
+        "name": "chips",
+        "description": "",
+        "tickers-TOTAL_FORMS": "1",
+        "tickers-INITIAL_FORMS": "0",
+        "tickers-0-symbol": symbol,
+        "_save": "Save",
+    }
+
+    response = admin_client.post(admin_url(Watchlist, "change", watchlist.pk), data)
+
+    assert response.status_code == 200
+    assert response.context["inline_admin_formsets"][0].formset.errors[0].keys() == {"symbol"}
+    assert watchlist.symbols == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("pasted", ["AMD <script>", "AMD $$$", "AMD ÄPPLE"])
+def test_the_watchlist_form_refuses_pasted_garbage_by_name(admin_client: Client, pasted):
+    watchlist = Watchlist.objects.create(name="chips")
+
+    response = admin_client.post(admin_url(Watchlist, "change", watchlist.pk), watchlist_data(watchlist, pasted))
+
+    assert response.status_code == 200
+    [error] = response.context["adminform"].form.errors["add_tickers"]
+    assert f"{pasted.split()[1].upper()!r} is not a ticker" in error  # named as upper-cased
+    assert watchlist.symbols == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("channel", ["T.*, Q.*", "T.*,Q.*", "T. *"])
+def test_the_subscription_form_refuses_more_than_one_channel(admin_client: Client, channel):
+    response = admin_client.post(admin_url(Subscription, "add"), {"channel": channel, "enabled": "on"})
+
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.errors) == ["channel"]
+    assert not Subscription.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("limit", ["0", "-1", "2147483648", "1.5", "NaN"])
+def test_the_webhook_form_refuses_a_rate_limit_that_is_no_limit(admin_client: Client, limit):
+    data = {"name": "desk", "url": "https://hooks.example.com/flow", "format": "standard", "active": "on"}
+
+    response = admin_client.post(admin_url(WebhookEndpoint, "add"), data | {"rate_limit_per_minute": limit})
+
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.errors) == ["rate_limit_per_minute"]
+    assert not WebhookEndpoint.objects.exists()
 
 
 @pytest.mark.django_db

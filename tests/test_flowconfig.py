@@ -664,7 +664,12 @@ def test_a_webhook_naming_an_invalid_profile_of_the_file_gets_only_its_own_error
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("{", "is not valid JSON"), ("[]", "(top level): must be an object")],
+    [
+        ("{", "is not valid JSON"),
+        ("[]", "(top level): must be an object"),
+        ('{"profiles": [{"min_premium": ' + "9" * 5000 + "}]}", "is not valid JSON"),  # beyond int digits
+        ("[" * 100_000 + "]" * 100_000, "is not valid JSON"),  # nesting beyond the recursion limit
+    ],
 )
 def test_unparseable_files(text: str, message: str):
     before = db_state()

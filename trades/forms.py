@@ -6,10 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput
 
 from trades.domain import conditions
-from trades.models import FilterProfile, Watchlist
+from trades.models import FilterProfile, Watchlist, validate_ticker
 from trades.services.watchlists import TickerError, parse_tickers
+
+MAX_CONDITION_CODE = 2_147_483_647  # OptionCondition.code: a PositiveIntegerField
 
 # The condition groups a profile can exclude; "regular" is every other trade and is never excluded.
 EXCLUDABLE_GROUPS = [
@@ -18,6 +22,22 @@ EXCLUDABLE_GROUPS = [
     (conditions.CATEGORY_MULTI_LEG, "legs of multi-leg orders (spreads, straddles …)"),
     (conditions.CATEGORY_STOCK_OPTION, "legs of stock-and-option orders"),
 ]
+
+
+class ConditionCodesField(forms.JSONField):
+    """JSON whose numbers may be longer than Python parses (4300 digits): a form error, not a 500."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except ValueError:  # json's JSONDecodeError is caught by Django; the digit limit is not
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        try:
+            return super().bound_data(data, initial)
+        except ValueError:
+            return InvalidJSONInput(data)
 
 
 class FilterProfileForm(forms.ModelForm):
@@ -71,6 +91,7 @@ class FilterProfileForm(forms.ModelForm):
             "exclude_conditions": "Further condition codes that never make a hit, as a JSON list of integers, "
             "e.g. [233, 234]. Empty list: none.",
         }
+        field_classes = {"exclude_conditions": ConditionCodesField}
 
     def clean_min_premium(self) -> Decimal | None:
         value: Decimal | None = self.cleaned_data.get("min_premium")
@@ -92,6 +113,8 @@ class FilterProfileForm(forms.ModelForm):
             return []
         if not isinstance(value, list) or any(type(code) is not int or code < 0 for code in value):
             raise forms.ValidationError("Give a JSON list of condition codes (whole numbers), e.g. [233, 234].")
+        if any(code > MAX_CONDITION_CODE for code in value):
+            raise forms.ValidationError(f"Condition codes are at most {MAX_CONDITION_CODE}.")
         return sorted(set(value))
 
     def clean(self) -> dict[str, Any]:
@@ -117,6 +140,14 @@ class WatchlistForm(forms.ModelForm):
 
     def clean_add_tickers(self) -> list[str]:
         try:
-            return parse_tickers(self.cleaned_data.get("add_tickers") or "")
+            tickers = parse_tickers(self.cleaned_data.get("add_tickers") or "")
         except TickerError as exc:
             raise forms.ValidationError(str(exc)) from exc
+        for ticker in tickers:
+            try:
+                validate_ticker(ticker)
+            except ValidationError:
+                raise forms.ValidationError(
+                    f"{ticker!r} is not a ticker: a ticker has letters, digits, '.', '-', '/' or ':' (e.g. BRK.B)"
+                ) from None
+        return tickers

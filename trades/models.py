@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from trades.domain import conditions
 from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT
+
+# A ticker as watchlists and the reference data hold it: AAPL, BRK.B, SPX (or Polygon's I:SPX), at
+# most the 16 characters of the ticker columns. On a watchlist, * stands for every underlying.
+TICKER_PATTERN = r"[A-Za-z0-9][A-Za-z0-9.:/-]{0,15}"
+validate_ticker = RegexValidator(
+    rf"\A(?:\*|{TICKER_PATTERN})\Z",
+    "Enter a ticker: 1-16 letters, digits, '.', '-', '/' or ':' (e.g. AAPL, BRK.B), or * for every underlying.",
+)
+# The listener joins the channels with commas: one row must be one channel.
+validate_channel = RegexValidator(
+    r"\A[^,\s]{1,64}\Z", "Enter one channel, e.g. T.* or T.O:AAPL251220C00190000 (no commas or spaces)."
+)
 
 
 def default_excluded_conditions() -> list[int]:
@@ -33,7 +48,9 @@ class WatchedTicker(models.Model):
     """One underlying on a watchlist; ``*`` stands for every underlying."""
 
     watchlist = models.ForeignKey(Watchlist, on_delete=models.CASCADE, related_name="tickers")
-    symbol = models.CharField(max_length=16, help_text="Underlying ticker, e.g. AAPL, SPX, BRK.B; * for all.")
+    symbol = models.CharField(
+        max_length=16, validators=[validate_ticker], help_text="Underlying ticker, e.g. AAPL, SPX, BRK.B; * for all."
+    )
 
     class Meta:
         ordering = ["symbol"]
@@ -51,7 +68,12 @@ class FilterProfile(models.Model):
     enabled = models.BooleanField(default=True)
     watchlist = models.ForeignKey(Watchlist, on_delete=models.PROTECT, related_name="profiles")
     min_premium = models.DecimalField(
-        max_digits=14, decimal_places=2, null=True, blank=True, help_text="Dollars: price × size × shares per contract."
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Dollars: price × size × shares per contract.",
     )
     min_size = models.PositiveIntegerField(null=True, blank=True, help_text="Contracts.")
     min_dte = models.PositiveIntegerField(null=True, blank=True, help_text="Days to expiry, inclusive.")
@@ -100,7 +122,10 @@ class Subscription(models.Model):
     """A WebSocket channel the listener subscribes to; none enabled means ``T.*``."""
 
     channel = models.CharField(
-        max_length=64, unique=True, help_text="T.* (every options trade) or T.O:AAPL251220C00190000."
+        max_length=64,
+        unique=True,
+        validators=[validate_channel],
+        help_text="T.* (every options trade) or T.O:AAPL251220C00190000.",
     )
     enabled = models.BooleanField(default=True)
 
@@ -282,7 +307,12 @@ class WebhookEndpoint(models.Model):
     allow_private = models.BooleanField(
         default=False, help_text="Allow loopback and private-network addresses (refused by default: SSRF guard)."
     )
-    rate_limit_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="Deliveries per minute.")
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],  # 0 would read as "no limit" (rate_limit_wait); empty says that
+        help_text="Deliveries per minute.",
+    )
     disabled_reason = models.CharField(max_length=300, blank=True, help_text="Why it was turned off (e.g. 410 Gone).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,26 +1,33 @@
 """Polygon REST responses → the records of trades/domain/reference.py.
 
 Every loader reads all it needs before returning (nothing is written here), and judges each item
-on its own: a malformed item is logged, counted in ``issues`` and skipped, never fatal. What the
-network or the server does wrong (timeouts, 429/5xx after retries, non-200, a page that is not
-JSON) raises, so the caller keeps its old data.
+on its own: a malformed item is logged, counted in ``issues`` by reason and skipped, never fatal,
+and so is an item that raises what nobody foresaw. A record holds only what its columns can store
+(trades/models.py): a count beyond PostgreSQL's integer, a ticker that is none, text with a NUL
+is the item's fault, not the database's. What the network or the server does wrong (timeouts,
+429/5xx after retries, non-200, a page that is not JSON) raises, so the caller keeps its old data.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
+from celery.exceptions import SoftTimeLimitExceeded
 from polygon import RESTClient
 from polygon.exceptions import BadResponse
 
 from trades.domain import conditions
 from trades.domain.occ import InvalidSymbol, parse_occ
 from trades.domain.reference import ChainSnapshot, ConditionInfo, ContractInfo, ExchangeInfo
+from trades.models import TICKER_PATTERN
 from trades.reference.client import ReferenceDataError
 
 logger = logging.getLogger(__name__)
@@ -32,27 +39,58 @@ MAX_ISSUES_LOGGED = 20
 # Index options: the chain snapshot may want the index ticker ("I:SPX") rather than "SPX".
 INDEX_UNDERLYINGS = frozenset({"SPX", "NDX", "RUT", "VIX", "XSP", "DJX", "OEX", "XEO"})
 _PRICE_PLACES = Decimal("0.0001")
+_MAX_PRICE = Decimal("9999999999.9999")  # Underlying.spot: max_digits=14, decimal_places=4
+MAX_COUNT = 2_147_483_647  # PositiveIntegerField: PostgreSQL's integer
+_TICKER = re.compile(TICKER_PATTERN)
 _RIGHTS = {"call": "C", "put": "P"}
+UNEXPECTED = "unexpected_error"  # an item raised what no check foresaw
+
+T = TypeVar("T")
 
 
 class MalformedItem(ValueError):
-    """One item of a response that cannot become a record."""
+    """One item of a response that cannot become a record; ``reason`` says which check it failed."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass
 class LoadIssues:
-    """Items skipped while loading, with the first few reasons (each one is also logged)."""
+    """Items skipped while loading, counted by reason, with the first few messages (each one also logged)."""
 
     skipped: int = 0
     reasons: list[str] = field(default_factory=list)
+    by_reason: Counter[str] = field(default_factory=Counter)
 
-    def skip(self, what: str, reason: str, item: object) -> None:
+    def skip(self, what: str, reason: str, item: object, *, key: str = "malformed") -> None:
         self.skipped += 1
+        self.by_reason[key] += 1
         if self.skipped <= MAX_ISSUES_LOGGED:
             self.reasons.append(f"{what}: {reason}")
             logger.warning("skipped %s: %s: %.300r", what, reason, item)
         elif self.skipped == MAX_ISSUES_LOGGED + 1:
             logger.warning("skipping more malformed items (only the first %d are logged)", MAX_ISSUES_LOGGED)
+
+    def counts(self) -> dict[str, Any]:
+        """For a refresh's counts: how many were skipped and, if any, why."""
+        if not self.skipped:
+            return {"skipped": 0}
+        return {"skipped": self.skipped, "skipped_by_reason": dict(self.by_reason)}
+
+
+def parse_each(items: Iterable[Any], parse: Callable[[Any], T], what: str, issues: LoadIssues) -> Iterable[T]:
+    """Each item parsed; one that is malformed, or raises anything else, is skipped and counted."""
+    for item in items:
+        try:
+            yield parse(item)
+        except MalformedItem as exc:
+            issues.skip(what, str(exc), item, key=exc.reason)
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: not this item's fault
+        except Exception as exc:  # a check nobody wrote yet: it costs this item, not the load
+            issues.skip(what, f"{type(exc).__name__}: {exc}", item, key=UNEXPECTED)
 
 
 def normalize_ticker(ticker: str) -> str:
@@ -69,12 +107,7 @@ def load_contracts(client: RESTClient, underlying: str, issues: LoadIssues | Non
     issues = issues if issues is not None else LoadIssues()
     items = client.list_options_contracts(underlying_ticker=underlying, expired=False, limit=CONTRACTS_PAGE_SIZE)
     contracts: dict[str, ContractInfo] = {}  # by symbol: a contract repeated across pages counts once
-    for item in items:
-        try:
-            contract = contract_from_reference(item)
-        except MalformedItem as exc:
-            issues.skip(f"contract of {underlying}", str(exc), item)
-            continue
+    for contract in parse_each(items, contract_from_reference, f"contract of {underlying}", issues):
         contracts[contract.symbol] = contract
     return list(contracts.values())
 
@@ -99,11 +132,12 @@ def load_contract(client: RESTClient, symbol: str) -> ContractInfo | None:
 def contract_from_reference(item: Any) -> ContractInfo:
     """A ContractInfo from ``/v3/reference/options/contracts`` (underlying and multiplier as given)."""
     underlying = getattr(item, "underlying_ticker", None)
-    if not isinstance(underlying, str) or not underlying.strip():
-        raise MalformedItem(f"underlying_ticker must be a ticker, got {underlying!r}")
+    ticker = normalize_ticker(underlying) if isinstance(underlying, str) else None
+    if ticker is None or not _TICKER.fullmatch(ticker):
+        raise MalformedItem("bad_underlying", f"underlying_ticker must be a ticker, got {underlying!r:.100}")
     return _contract(
         getattr(item, "ticker", None),
-        normalize_ticker(underlying),
+        ticker,
         getattr(item, "shares_per_contract", None),
         getattr(item, "expiration_date", None),
         getattr(item, "contract_type", None),
@@ -114,11 +148,15 @@ def _contract(ticker: object, underlying: str, shares: object, expiration: objec
     try:
         option = parse_occ(ticker)
     except InvalidSymbol as exc:
-        raise MalformedItem(str(exc)) from None
+        raise MalformedItem("bad_ticker", str(exc)) from None
     if expiration is not None and expiration != option.expiry.isoformat():
-        raise MalformedItem(f"expiration_date {expiration!r} disagrees with the symbol's {option.expiry}")
-    if kind is not None and _RIGHTS.get(str(kind).lower()) != option.right:
-        raise MalformedItem(f"contract_type {kind!r} disagrees with the symbol's {option.right}")
+        raise MalformedItem(
+            "bad_expiration_date", f"expiration_date {expiration!r:.100} disagrees with the symbol's {option.expiry}"
+        )
+    if kind is not None and (not isinstance(kind, str) or _RIGHTS.get(kind.lower()) != option.right):
+        raise MalformedItem(
+            "bad_contract_type", f"contract_type {kind!r:.100} disagrees with the symbol's {option.right}"
+        )
     return ContractInfo(
         symbol=option.symbol,
         underlying=underlying,
@@ -133,8 +171,10 @@ def _contract(ticker: object, underlying: str, shares: object, expiration: objec
 def _shares(value: object) -> int:
     """shares_per_contract as given (adjusted contracts deliver other than 100): a positive whole number."""
     shares = _whole_number(value)
-    if shares is None or shares <= 0:
-        raise MalformedItem(f"shares_per_contract must be a positive whole number, got {value!r}")
+    if shares is None or not 0 < shares <= MAX_COUNT:
+        raise MalformedItem(
+            "bad_shares", f"shares_per_contract must be a whole number 1-{MAX_COUNT}, got {value!r:.100}"
+        )
     return shares
 
 
@@ -147,6 +187,17 @@ def _whole_number(value: object) -> int | None:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return None
+
+
+def _storable_text(value: object) -> str | None:
+    """The text stripped, if a text column can hold it: PostgreSQL refuses NUL, UTF-8 has no lone surrogate."""
+    if not isinstance(value, str) or "\x00" in value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value.strip()
 
 
 # --- chain snapshot, spot, one contract's snapshot ----------------------------------------------
@@ -204,24 +255,26 @@ def chain_from_items(underlying: str, items: Iterable[Any], issues: LoadIssues) 
     open_interest: dict[str, int] = {}
     contracts: dict[str, ContractInfo] = {}
     price: Decimal | None = None
-    for item in items:
-        try:
-            contract, interest = _chain_item(underlying, item)
-        except MalformedItem as exc:
-            issues.skip(f"chain item of {underlying}", str(exc), item)
-            continue
+    parse = partial(_chain_entry, underlying)
+    for item, contract, interest in parse_each(items, parse, f"chain item of {underlying}", issues):
         contracts[contract.symbol] = contract
         if interest is not None:
             open_interest[contract.symbol] = interest
         if price is None:
             price = _asset_price(item)
+    if contracts and price is None:
+        logger.warning("the chain snapshot of %s carries no underlying price Underlying.spot can hold", underlying)
     return ChainSnapshot(underlying, price, open_interest, list(contracts.values()))
+
+
+def _chain_entry(underlying: str, item: Any) -> tuple[Any, ContractInfo, int | None]:
+    return (item, *_chain_item(underlying, item))
 
 
 def _chain_item(underlying: str, item: Any) -> tuple[ContractInfo, int | None]:
     details = getattr(item, "details", None)
     if details is None:
-        raise MalformedItem("no contract details")
+        raise MalformedItem("no_details", "no contract details")
     contract = _contract(
         getattr(details, "ticker", None),
         underlying,
@@ -236,8 +289,10 @@ def _open_interest(value: object) -> int | None:
     if value is None:
         return None  # not reported: unknown, which is not zero
     interest = _whole_number(value)
-    if interest is None or interest < 0:
-        raise MalformedItem(f"open_interest must be a non-negative whole number, got {value!r}")
+    if interest is None or not 0 <= interest <= MAX_COUNT:
+        raise MalformedItem(
+            "bad_open_interest", f"open_interest must be a whole number 0-{MAX_COUNT}, got {value!r:.100}"
+        )
     return interest
 
 
@@ -250,14 +305,17 @@ def _underlying_price(items: Iterable[Any]) -> Decimal | None:
 
 
 def _asset_price(item: Any) -> Decimal | None:
-    """underlying_asset.price for stocks and ETFs, .value for indices; None if neither is a price."""
+    """underlying_asset.price for stocks and ETFs, .value for indices; None if neither is a price
+    that Underlying.spot can hold."""
     asset = getattr(item, "underlying_asset", None)
     for value in (getattr(asset, "price", None), getattr(asset, "value", None)):
         if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
             try:
-                return Decimal(repr(value)).quantize(_PRICE_PLACES)
-            except InvalidOperation:  # inf, nan
+                price = Decimal(repr(value)).quantize(_PRICE_PLACES)
+            except InvalidOperation:  # inf, nan, or more digits than the context holds
                 continue
+            if 0 < price <= _MAX_PRICE:
+                return price
     return None
 
 
@@ -288,32 +346,41 @@ def load_conditions(client: RESTClient, issues: LoadIssues | None = None) -> lis
     """Polygon's options trade conditions, each grouped by its name (trades.domain.conditions)."""
     issues = issues if issues is not None else LoadIssues()
     found: dict[int, ConditionInfo] = {}
-    for item in client.list_conditions(asset_class="options", limit=CONDITIONS_PAGE_SIZE):
-        data_types = getattr(item, "data_types", None)
-        if isinstance(data_types, list) and "trade" not in data_types:
-            continue  # a quote condition: trades never carry it
-        try:
-            condition = _condition(item)
-        except MalformedItem as exc:
-            issues.skip("condition", str(exc), item)
-            continue
-        found.setdefault(condition.code, condition)
+    items = client.list_conditions(asset_class="options", limit=CONDITIONS_PAGE_SIZE)
+    for condition in parse_each(items, _condition, "condition", issues):
+        if condition is not None:
+            found.setdefault(condition.code, condition)
     return list(found.values())
 
 
-def _condition(item: Any) -> ConditionInfo:
-    code, name = getattr(item, "id", None), getattr(item, "name", None)
-    if isinstance(code, bool) or not isinstance(code, int) or code < 0:
-        raise MalformedItem(f"id must be a non-negative integer, got {code!r}")
-    if not isinstance(name, str) or not name.strip():
-        raise MalformedItem(f"name must be text, got {name!r}")
-    abbreviation = getattr(item, "abbreviation", None)
+def _condition(item: Any) -> ConditionInfo | None:
+    """The condition, or None for a quote condition (trades never carry it)."""
+    data_types = getattr(item, "data_types", None)
+    if isinstance(data_types, list) and "trade" not in data_types:
+        return None
+    code, name = _code(item), _name(item)
     return ConditionInfo(
         code=code,
-        name=name.strip()[:200],
-        abbreviation=abbreviation.strip()[:50] if isinstance(abbreviation, str) else "",
+        name=name,
+        abbreviation=(_storable_text(getattr(item, "abbreviation", None)) or "")[:50],
         category=conditions.category_of(code, name),
     )
+
+
+def _code(item: Any) -> int:
+    """The item's id, as a PositiveIntegerField primary key can hold it."""
+    code = getattr(item, "id", None)
+    if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= MAX_COUNT:
+        raise MalformedItem("bad_id", f"id must be an integer 0-{MAX_COUNT}, got {code!r:.100}")
+    return code
+
+
+def _name(item: Any) -> str:
+    name = getattr(item, "name", None)
+    text = _storable_text(name)
+    if not text:
+        raise MalformedItem("bad_name", f"name must be text without NUL characters, got {name!r:.100}")
+    return text[:200]
 
 
 def load_exchanges(client: RESTClient, issues: LoadIssues | None = None) -> list[ExchangeInfo]:
@@ -322,26 +389,15 @@ def load_exchanges(client: RESTClient, issues: LoadIssues | None = None) -> list
     if not isinstance(items, list):
         raise ReferenceDataError(f"exchanges: expected a list of results, got {items!r:.200}")
     found: dict[int, ExchangeInfo] = {}
-    for item in items:
-        try:
-            exchange = _exchange(item)
-        except MalformedItem as exc:
-            issues.skip("exchange", str(exc), item)
-            continue
+    for exchange in parse_each(items, _exchange, "exchange", issues):
         found.setdefault(exchange.id, exchange)
     return list(found.values())
 
 
 def _exchange(item: Any) -> ExchangeInfo:
-    exchange_id, name = getattr(item, "id", None), getattr(item, "name", None)
-    if isinstance(exchange_id, bool) or not isinstance(exchange_id, int) or exchange_id < 0:
-        raise MalformedItem(f"id must be a non-negative integer, got {exchange_id!r}")
-    if not isinstance(name, str) or not name.strip():
-        raise MalformedItem(f"name must be text, got {name!r}")
-    acronym, mic = getattr(item, "acronym", None), getattr(item, "mic", None)
     return ExchangeInfo(
-        id=exchange_id,
-        name=name.strip()[:200],
-        acronym=acronym.strip()[:50] if isinstance(acronym, str) else "",
-        mic=mic.strip()[:10] if isinstance(mic, str) else "",
+        id=_code(item),
+        name=_name(item),
+        acronym=(_storable_text(getattr(item, "acronym", None)) or "")[:50],
+        mic=(_storable_text(getattr(item, "mic", None)) or "")[:10],
     )

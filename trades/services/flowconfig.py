@@ -42,6 +42,7 @@ from trades.models import (
     WebhookFormat,
     default_excluded_categories,
     default_excluded_conditions,
+    validate_ticker,
 )
 
 _MAX_POSITIVE_INT = 2_147_483_647  # PostgreSQL integer, as PositiveIntegerField stores it
@@ -351,7 +352,7 @@ def parse_config(data: object, existing_profiles: Collection[str] = ()) -> Confi
         profiles = _profiles(data["profiles"], errors)
     if "webhooks" in data:
         # Names from the raw file, so that an invalid profile does not also fail the webhooks naming it.
-        in_file = {item.get("name") for item in _as_list(data.get("profiles")) if isinstance(item, dict)}
+        in_file = [item.get("name") for item in _as_list(data.get("profiles")) if isinstance(item, dict)]
         known = {*existing_profiles, *(name for name in in_file if isinstance(name, str))}
         webhooks = _webhooks(data["webhooks"], known, errors)
     if errors:
@@ -496,7 +497,18 @@ def _text(value: object, max_length: int) -> str:
         raise _Invalid("must be a string")
     if len(value) > max_length:
         raise _Invalid(f"must be at most {max_length} characters")
-    return value
+    return _storable(value)
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL's text holds no NUL character, and UTF-8 no unpaired surrogate (JSON's "\\ud800")."""
+    if "\x00" in text:
+        raise _Invalid("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Invalid("must be valid Unicode text (no unpaired surrogates)") from None
+    return text
 
 
 def _watchlist_name(value: object) -> str:
@@ -564,7 +576,11 @@ def _secret(value: object) -> str:
 
 
 def _decimal(value: object) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Invalid("must be a number or null")
+    if isinstance(value, int):
+        return Decimal(value)  # exact, however large (no detour through float or str)
+    if not math.isfinite(value):
         raise _Invalid("must be a number or null")
     return Decimal(str(value))  # str(): 0.4 becomes 0.4, not 0.40000000000000002220446…
 
@@ -601,8 +617,12 @@ def _tickers(value: object) -> tuple[str, ...]:
         if not isinstance(item, str):
             raise _Invalid("must be a string", at=f"[{index}]")
         ticker = item.strip().upper()
-        if not ticker or len(ticker) > 16 or any(char.isspace() for char in ticker):
-            raise _Invalid("must be a ticker (1-16 characters, no spaces) or *", at=f"[{index}]")
+        try:
+            validate_ticker(ticker)
+        except ValidationError:
+            raise _Invalid(
+                "must be a ticker (1-16 letters, digits, '.', '-', '/' or ':', e.g. BRK.B) or *", at=f"[{index}]"
+            ) from None
         tickers.add(ticker)
     return tuple(sorted(tickers))
 
@@ -615,6 +635,8 @@ def _conditions(value: object) -> list[int]:
             raise _Invalid("must be an integer", at=f"[{index}]")
         if item < 0:
             raise _Invalid("must be ≥ 0", at=f"[{index}]")
+        if item > _MAX_POSITIVE_INT:  # OptionCondition.code's range
+            raise _Invalid(f"must be at most {_MAX_POSITIVE_INT}", at=f"[{index}]")
     return sorted(set(value))
 
 
@@ -623,7 +645,7 @@ def _condition_groups(value: object) -> list[str]:
     if not isinstance(value, list):
         raise _Invalid(f"must be a list of condition groups ({', '.join(groups)})")
     for index, item in enumerate(value):
-        if item not in conditions.STATIC_GROUPS:
+        if not isinstance(item, str) or item not in conditions.STATIC_GROUPS:
             raise _Invalid(f"must be one of {', '.join(groups)}", at=f"[{index}]")
     return sorted(set(value))
 
@@ -636,8 +658,15 @@ def _channels(value: object) -> list[str]:
         if not isinstance(item, str):
             raise _Invalid("must be a string", at=f"[{index}]")
         channel = item.strip()
-        # The listener joins channels with commas: one row must be one channel.
-        if not channel or len(channel) > 64 or "," in channel or any(char.isspace() for char in channel):
+        # The listener joins channels with commas: one row must be one channel (and printable:
+        # no NUL, which PostgreSQL refuses, nor an unpaired surrogate).
+        if (
+            not channel
+            or len(channel) > 64
+            or "," in channel
+            or any(char.isspace() for char in channel)
+            or not channel.isprintable()
+        ):
             raise _Invalid("must be one channel, e.g. T.* (1-64 characters, no commas or spaces)", at=f"[{index}]")
         channels[channel] = None
     return list(channels)

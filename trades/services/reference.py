@@ -212,12 +212,17 @@ def _refresh_contracts_of(client: RESTClient, ticker: str) -> dict[str, Any]:
     contracts = [contract for contract in listed if contract.underlying == ticker]
     for contract in listed:
         if contract.underlying != ticker:
-            issues.skip(f"contract of {ticker}", f"its underlying is {contract.underlying}", contract.symbol)
+            issues.skip(
+                f"contract of {ticker}",
+                f"its underlying is {contract.underlying}",
+                contract.symbol,
+                key="other_underlying",
+            )
     if not contracts:
         known = OptionContract.objects.filter(underlying=ticker).count()
         kept = f"; kept the {known} known" if known else ""
         raise EmptyRefresh(f"Polygon listed no contracts for {ticker}{kept}", had_data=known > 0)
-    return store_contracts(ticker, contracts, read_at) | {"skipped": issues.skipped}
+    return store_contracts(ticker, contracts, read_at) | issues.counts()
 
 
 def _refresh_open_interest_of(client: RESTClient, ticker: str) -> dict[str, Any]:
@@ -228,7 +233,7 @@ def _refresh_open_interest_of(client: RESTClient, ticker: str) -> dict[str, Any]
         known = OptionContract.objects.filter(underlying=ticker, open_interest__isnull=False).count()
         kept = f"; kept the open interest of {known} contracts" if known else ""
         raise EmptyRefresh(f"Polygon's chain snapshot of {ticker} is empty{kept}", had_data=known > 0)
-    return store_chain(chain, read_at, whole_chain=True) | {"skipped": issues.skipped}
+    return store_chain(chain, read_at, whole_chain=True) | issues.counts()
 
 
 def _refresh_spot_of(client: RESTClient, ticker: str) -> dict[str, Any]:
@@ -260,7 +265,7 @@ def _refresh_condition_list(client: RESTClient) -> dict[str, Any]:
     if not listed:
         known = OptionCondition.objects.count()
         raise EmptyRefresh(f"Polygon listed no options conditions; kept the {known} known", had_data=known > 0)
-    return store_conditions(listed) | {"skipped": issues.skipped}
+    return store_conditions(listed) | issues.counts()
 
 
 def _refresh_exchange_list(client: RESTClient) -> dict[str, Any]:
@@ -269,7 +274,7 @@ def _refresh_exchange_list(client: RESTClient) -> dict[str, Any]:
     if not listed:
         known = OptionExchange.objects.count()
         raise EmptyRefresh(f"Polygon listed no options exchanges; kept the {known} known", had_data=known > 0)
-    return store_exchanges(listed) | {"skipped": issues.skipped}
+    return store_exchanges(listed) | issues.counts()
 
 
 # --- writes (each one transaction) ------------------------------------------------------------

@@ -47,11 +47,11 @@ class Command(BaseCommand):
     def read_json(self, file: str, stdin: TextIO) -> Any:
         try:
             text = stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CommandError(f"cannot read {file}: {exc.strerror}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
         try:
             return json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, a number of 4,300+ digits, deep nesting
             raise CommandError(f"{file} is not valid JSON: {exc}") from None
 
     def print_report(self, report: ImportReport) -> None:
