@@ -40,13 +40,20 @@ def start(args: list[str], log: Path, **env: str) -> subprocess.Popen:
 
 
 def start_worker(
-    log: Path, *, queues: str = "ingest", env: dict[str, str] | None = None, beat: bool = False
+    log: Path,
+    *,
+    queues: str = "ingest",
+    env: dict[str, str] | None = None,
+    beat: bool = False,
+    concurrency: int = 1,
+    app: str = "flowsite",
 ) -> subprocess.Popen:
     """One worker process (concurrency 1) on the run's broker; redelivery sweeps every second.
 
     beat: also run Celery beat inside it (the webhook sweeper and the reference refreshes).
+    app: the Celery app module (tests/faulty_app.py injects faults into real workers).
     """
-    args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", queues, "-c", "1"]
+    args = [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queues, "-c", str(concurrency)]
     args += ["-l", "INFO", "--without-mingle", "--without-gossip", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"]
     if beat:
         args += ["-B", "-s", str(log.with_suffix(".beat-schedule"))]
