@@ -8,11 +8,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test services lint bench clean distclean
+.PHONY: help demo test chaos services lint bench clean distclean
 
 help:
 	@echo "make demo    run feed, worker, listener and web locally (SQLite + filesystem broker, no servers)"
 	@echo "make test    run the tests against PostgreSQL and Redis on 127.0.0.1 (started if need be)"
+	@echo "make chaos   the fault-injection suite: every fault scenario and a 100,000-frame fuzz run, with figures"
 	@echo "make lint    ruff check, ruff format --check, mypy"
 	@echo "make bench   run the pipeline benchmark on PostgreSQL and Redis (started if need be)"
 	@echo "make clean   remove ./var (demo database and broker) and caches; distclean also removes .venv"
@@ -38,6 +39,12 @@ demo: $(VENV)/.base.stamp
 test: $(VENV)/.dev.stamp services
 	bash scripts/ensure-chromium
 	$(BIN)/python -m pytest $(ARGS)
+
+# Every chaos scenario (make test runs a subset) and the full fuzz run; the figures print at the end.
+chaos: $(VENV)/.dev.stamp services
+	mkdir -p var && rm -f var/chaos-report.txt
+	FLOWSITE_CHAOS=full FLOWSITE_CHAOS_REPORT=$(CURDIR)/var/chaos-report.txt $(BIN)/python -m pytest tests/chaos -q $(ARGS); \
+		status=$$?; echo; cat var/chaos-report.txt 2>/dev/null; exit $$status
 
 services: $(VENV)/.base.stamp
 	PYTHON=$(BIN)/python bash scripts/ensure-services

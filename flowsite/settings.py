@@ -187,15 +187,30 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.01,
     }
 else:
+    # kombu's Redis transport with two fixes (see flowsite/redis_transport.py): a worker survives a
+    # Redis restart, and a live worker holds a lease on the batches it has taken.
+    # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-transport
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        CELERY_BROKER_TRANSPORT = "flowsite.redis_transport:Transport"
     # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
-    # A message not acked within this many seconds is redelivered; keep it well above the
-    # task time limits below.
+    # A message not acked within this many seconds is handed out again. Workers renew the lease on
+    # what they hold every CELERY_UNACKED_LEASE_INTERVAL seconds, so only a dead worker's batches
+    # reach it: they are back in work within about visibility + restore interval (70 s).
+    _VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=60)
+    _LEASE_INTERVAL = env.float("CELERY_UNACKED_LEASE_INTERVAL", default=5.0)
+    if not 0 < 3 * _LEASE_INTERVAL <= _VISIBILITY_TIMEOUT:
+        raise ImproperlyConfigured(
+            "CELERY_UNACKED_LEASE_INTERVAL must be above 0 and at most a third of CELERY_VISIBILITY_TIMEOUT"
+        )
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
+        "visibility_timeout": _VISIBILITY_TIMEOUT,
+        "unacked_lease_interval": _LEASE_INTERVAL,
         # How often each worker sweeps for messages whose visibility timeout ran out (a worker
         # died holding them). kombu's default sweeps every 10 s × 10 = 100 s; every 10 s is cheap.
         "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
         "unacked_restore_throttle": 1,
+        # A worker that dies holding the sweep's mutex stops every sweep until it expires (kombu: 300 s).
+        "unacked_mutex_expire": 30,
         # A broker that drops packets must not hang the listener's publisher forever.
         "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=5.0),
     }

@@ -58,7 +58,7 @@ def failing(times: int, error: Exception):
 def test_a_batch_that_keeps_failing_is_kept_whole_after_its_retries(monkeypatch):
     bug, calls = failing(99, KeyError("a bug the item guard did not catch"))
     monkeypatch.setattr(ingest, "ingest_frames", bug)
-    result = tasks.ingest_batch.apply(args=[FRAMES], kwargs={"source": "replay"})
+    result = tasks.ingest_batch.apply(args=(FRAMES,), kwargs={"source": "replay"})
     assert len(calls) == 3  # BATCH_MAX_ATTEMPTS
     letter = DeadLetter.objects.get()
     assert result.get() == {"dead_letter": letter.pk}  # acknowledged: the batch now lives in the database
@@ -72,7 +72,7 @@ def test_a_batch_that_keeps_failing_is_kept_whole_after_its_retries(monkeypatch)
 def test_a_batch_that_fails_then_succeeds_leaves_nothing_behind(monkeypatch):
     bug, calls = failing(2, RuntimeError("a passing fault"))
     monkeypatch.setattr(ingest, "ingest_frames", bug)
-    result = tasks.ingest_batch.apply(args=[FRAMES])
+    result = tasks.ingest_batch.apply(args=(FRAMES,))
     assert result.get()["stored"] == 2 and len(calls) == 3
     assert not DeadLetter.objects.exists()
 
@@ -82,7 +82,7 @@ def test_while_the_database_is_away_the_batch_waits_in_the_broker_however_long(m
     monkeypatch.setattr(ingest, "ingest_frames", bug)
     answers = iter([False] * 6)
     monkeypatch.setattr(dead_letters, "database_answers", lambda: next(answers))
-    result = tasks.ingest_batch.apply(args=[FRAMES])
+    result = tasks.ingest_batch.apply(args=(FRAMES,))
     assert result.get()["stored"] == 2 and len(calls) == 7
     assert not DeadLetter.objects.exists()  # waiting for the database is not a failure of the batch
 
@@ -91,7 +91,7 @@ def test_a_database_error_while_the_database_answers_is_the_batchs_own_failure(m
     bug, _calls = failing(99, OperationalError("canceling statement due to statement timeout"))
     monkeypatch.setattr(ingest, "ingest_frames", bug)
     monkeypatch.setattr(dead_letters, "database_answers", lambda: True)
-    tasks.ingest_batch.apply(args=[FRAMES])
+    tasks.ingest_batch.apply(args=(FRAMES,))
     assert DeadLetter.objects.get().status == DeadLetterStatus.DEAD
 
 
@@ -111,7 +111,8 @@ def test_replaying_stores_the_batch_once_however_often(capsys):
     call_command("deadletters", "replay", "--all", stdout=StringIO())
     assert OptionTrade.objects.count() == 2
     letter.refresh_from_db()
-    assert letter.status == DeadLetterStatus.REPLAYED and letter.replay_report["stored"] == 2
+    assert letter.status == DeadLetterStatus.REPLAYED
+    assert letter.replay_report is not None and letter.replay_report["stored"] == 2
     call_command("deadletters", "replay", str(letter.pk), "--again", stdout=StringIO())
     assert OptionTrade.objects.count() == 2  # idempotent
     out = StringIO()

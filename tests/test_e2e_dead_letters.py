@@ -14,7 +14,7 @@ from trades.models import DeadLetter, DeadLetterStatus, FilterProfile, OptionTra
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 T0 = 1764948600000  # 2025-12-05 10:30 New York
-ENV = {"BATCH_MAX_ATTEMPTS": "3", "CELERY_VISIBILITY_TIMEOUT": "3"}
+ENV = {"BATCH_MAX_ATTEMPTS": "3", "CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_UNACKED_LEASE_INTERVAL": "1"}
 
 
 def frames(*sequences: int, fault: str = "") -> list[str]:
@@ -38,8 +38,8 @@ def big_aapl_prints():
     FilterProfile.objects.create(name="big", watchlist=watchlist, min_premium=50_000)
 
 
-def sequences() -> list[int | None]:
-    return sorted(OptionTrade.objects.values_list("sequence", flat=True))
+def sequences() -> list[int]:
+    return sorted(sequence for sequence in OptionTrade.objects.values_list("sequence", flat=True) if sequence)
 
 
 @pytest.mark.parametrize(("fault", "error"), [("raise", "RuntimeError: an injected bug"), ("exit", "Redelivered")])

@@ -7,8 +7,8 @@ import orjson
 import pytest
 from django.utils import timezone
 
-from tests.test_feed_trades import SYMBOLS, start_feed, stream_all, trade, write_tape  # noqa: F401 (fixture)
 from tests.test_feed_rest import KEY
+from tests.test_feed_trades import SYMBOLS, start_feed, stream_all, trade, write_tape  # noqa: F401 (fixture)
 from trades.feed import Tape
 from trades.models import FilterProfile, GapStatus, OptionTrade, StreamGap, WatchedTicker, Watchlist
 from trades.services import flow_rules, gaps
@@ -82,6 +82,6 @@ def test_a_fill_that_keeps_failing_marks_the_gap_failed(monkeypatch):
         raise ConnectionError("REST is down")
 
     monkeypatch.setattr(gaps, "fill_gap", rest_down)
-    assert tasks.fill_gap.apply(args=[gap.pk]).get() == {"failed": "REST is down"}
+    assert tasks.fill_gap.apply(args=(gap.pk,)).get() == {"failed": "REST is down"}
     gap.refresh_from_db()
     assert (gap.status, gap.error) == (GapStatus.FAILED, "ConnectionError: REST is down")

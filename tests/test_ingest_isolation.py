@@ -209,7 +209,7 @@ garbage_frames = st.one_of(st.text(max_size=20), json_values.map(json.dumps))
 frame_lists = st.lists(st.one_of(st.lists(items, max_size=8).map(lambda i: frame(*i)), garbage_frames), max_size=6)
 
 
-def expected_hits(frames: list[str]) -> set[tuple[str, int]]:
+def expected_hits(frames: list[str]) -> set[tuple[str, int | None]]:
     """The oracle: each item judged alone by the domain rules (DTE and premium: the profile above)."""
     rules = flow_rules.current_flow_rules()
     expected = set()

@@ -28,9 +28,11 @@ def test_a_print_at_every_limit_at_once_is_stored():
     assert datetime.fromtimestamp(LAST_MS / 1000, NY).year == 2099
     largest_price = rules.MAX_PRICE - 0.0001
     size = int((rules.MAX_PREMIUM - 1) / (largest_price * 100))  # the largest premium the domain allows
+    symbol = "O:ABCDE1991231C99999999"  # the longest root and strike; expires on the last day allowed
+    assert len(symbol) == MAX_SYMBOL_LENGTH
     event = {
         "ev": "T",
-        "sym": "O:ABCDE1991231C99999999",  # the longest root and strike; expires on the last day allowed
+        "sym": symbol,  # the longest root and strike; expires on the last day allowed
         "p": largest_price,
         "s": size,
         "x": rules.MAX_EXCHANGE,
@@ -38,7 +40,6 @@ def test_a_print_at_every_limit_at_once_is_stored():
         "t": LAST_MS,
         "q": rules.MAX_SEQUENCE,
     }
-    assert len(event["sym"]) == MAX_SYMBOL_LENGTH
     report = ingest_frames([orjson.dumps([event]).decode()])
     assert (report.rejections, report.stored) == ({}, 1)
     trade = OptionTrade.objects.get()

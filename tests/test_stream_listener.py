@@ -159,7 +159,7 @@ def test_the_listener_waits_for_the_locks_store_then_takes_the_lock(listener: Li
         answer = next(answers)
         if isinstance(answer, Exception):
             raise answer
-        return answer
+        return bool(answer)
 
     listener.lock.acquire = acquire  # type: ignore[method-assign]
     with caplog.at_level(logging.WARNING, logger="trades.stream.listener"):

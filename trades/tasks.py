@@ -91,9 +91,9 @@ def _backoff(task: Task, base: float, cap: float) -> float:
 # chain (SPX is ~80 pages of 250) stays inside its time limit, and a failure retries only its own
 # underlying. Each underlying is swapped in one transaction, so a retry or a kill never leaves half.
 
-# Time limits under the broker's visibility timeout (a longer task would be redelivered while it runs).
-_VISIBILITY_TIMEOUT = int(getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get("visibility_timeout", 300))
-_REFERENCE_TIME_LIMIT = max(60, int(_VISIBILITY_TIMEOUT * 0.8))
+# A long chain (SPX is ~80 pages) with REST retries takes minutes; the worker's lease keeps the
+# message from being handed out again meanwhile (flowsite/redis_transport.py).
+_REFERENCE_TIME_LIMIT = 240
 _REFERENCE_TASK: dict[str, Any] = {
     "soft_time_limit": _REFERENCE_TIME_LIMIT - 20,
     "time_limit": _REFERENCE_TIME_LIMIT,
