@@ -92,6 +92,7 @@ UNUSABLE_PAGES = [
     pytest.param(b'{"status": "OK", "results": {"ticker": "O:SPY251219C00600000"}}', id="results is an object"),
     pytest.param(page_bytes([GOOD], next_url=5), id="next_url is a number"),
     pytest.param(page_bytes([GOOD], next_url=None), id="next_url is null"),
+    pytest.param(page_bytes([GOOD], next_url="0"), id="next_url has no path (once a LocationParseError)"),
     pytest.param(b"[" * 100_000, id="deeper than any parser goes"),
 ]
 

@@ -112,6 +112,8 @@ def _next_page(next_url: object, followed: set[str]) -> str:
     if not isinstance(next_url, str) or not next_url:
         raise ReferenceDataError(f"next_url is not a URL: {next_url!r:.200}")
     parts = urlsplit(next_url)
+    if not parts.path.startswith("/"):
+        raise ReferenceDataError(f"next_url has no path to follow: {next_url!r:.200}")
     path = f"{parts.path}?{parts.query}" if parts.query else parts.path
     if path in followed:
         raise ReferenceDataError(f"pagination loops: {next_url!r:.200} was already followed")
