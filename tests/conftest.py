@@ -28,3 +28,11 @@ def receiver() -> Iterator[Receiver]:
     receiver.url = receiver.start()  # type: ignore[attr-defined]
     yield receiver
     receiver.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh_rejection_log_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with the whole burst of rejection log lines (the budget is per process)."""
+    from trades.services import rejections
+
+    monkeypatch.setattr(rejections, "_log_budget", rejections.LogBudget(burst=20, window=10.0))

@@ -116,8 +116,8 @@ def test_an_exception_while_judging_with_reference_data_rejects_that_trade_alone
 def test_a_row_the_database_refuses_costs_only_itself(monkeypatch):
     trade_row = ingest._trade_row
 
-    def row_that_overflows_for_q2(hit, occurrence, source, received_at):
-        row = trade_row(hit, occurrence, source, received_at)
+    def row_that_overflows_for_q2(hit, *args):
+        row = trade_row(hit, *args)
         if hit.trade.sequence == 2:
             row.premium = Decimal("1e20")  # numeric(16, 2) holds less: PostgreSQL refuses the insert
         return row

@@ -167,7 +167,14 @@ def run(app: Celery, trades: int, worker_processes: int, pool: str, child_env: d
     source = TimedSource(frames)
     generated_in = time.perf_counter() - started
     reference = SyntheticReference(SyntheticFlow(PRESET_TICKERS, seed=seed, start_ms=start_ms, clock_rate=CLOCK))
-    feed = FeedServer(source=source, reference=reference, api_key=API_KEY, close_when_done=True, max_connections=None)
+    feed = FeedServer(
+        source=source,
+        reference=reference,
+        api_key=API_KEY,
+        close_when_done=True,
+        max_connections=None,
+        record_trades=False,  # the bench times the pipeline; nobody asks the feed for past trades
+    )
     host, port = feed.start_in_thread()
     try:
         reference_seconds = load_reference(f"http://{host}:{port}", child_env, log_dir / "refresh.log")

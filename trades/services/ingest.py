@@ -29,7 +29,6 @@ from flowsite.celery import app
 from trades.domain.calendar import utc_datetime
 from trades.domain.identity import IncomingPrint, StoredPrint, place_prints, trade_key
 from trades.domain.rules import (
-    InvalidTrade,
     MaxAges,
     Profile,
     Reference,
@@ -99,7 +98,7 @@ def ingest_frames(
     report = IngestReport()
     rejections = Rejections()
     rules = current_flow_rules()
-    candidates = _candidates(_trade_events(frames, report, rejections), rules, rejections)
+    candidates = _candidates(frames, rules, report, rejections)
     hits, unknown = _judge_with_reference(candidates, rules.profiles, rejections)
     report.candidates, report.hits = len(candidates), len(hits)
     if unknown and resolve_unknown and settings.REFERENCE_ON_DEMAND:
@@ -120,8 +119,8 @@ def hit_line(hit: Hit) -> str:
     return f"💰 Smart Money: {trade.symbol} ${trade.premium:.0f} premium, {trade.dte} DTE [{names}]"
 
 
-def _trade_events(frames: list[str], report: IngestReport, rejections: Rejections) -> Iterator[dict]:
-    """Every trade event of the batch; everything else is counted (and logged if malformed)."""
+def _arrays(frames: list[str], rejections: Rejections) -> Iterator[list]:
+    """Each frame's array of events; a frame that is not a JSON array is rejected."""
     if not isinstance(frames, list):
         rejections.add(BAD_BATCH, "the batch is not a list of frames", frames)
         return
@@ -134,41 +133,46 @@ def _trade_events(frames: list[str], report: IngestReport, rejections: Rejection
         if type(events) is not list:
             rejections.add(NOT_AN_ARRAY, "frame is not a JSON array", frame)
             continue
-        for event in events:
-            kind = event.get("ev") if type(event) is dict else None
-            if kind == "T":
-                report.trades += 1
-                yield event
-            elif kind == "status":
-                report.status += 1
-            elif type(kind) is str:
-                report.ignored += 1
-            else:
-                rejections.add(NO_EVENT_TYPE, "event without an 'ev' type", event)
+        yield events
 
 
-def _candidates(events: Iterator[dict], rules: FlowRules, rejections: Rejections) -> list[Trade]:
-    """Trades that pass the trade-only rules of at least one profile.
+def _candidates(frames: list[str], rules: FlowRules, report: IngestReport, rejections: Rejections) -> list[Trade]:
+    """Trades that pass the trade-only rules of at least one profile; other events are counted.
 
-    The firehose's loop: each event is guarded inline (a try costs nothing until it raises),
-    so any exception about one event rejects that event and the loop goes on.
+    The firehose's loop, one pass over every event: each is guarded inline (a try costs nothing
+    until it raises), so any exception about one event rejects that event and the loop goes on.
     """
     profiles, roots, floor = rules.profiles, rules.roots, rules.price_size_floor
     candidates = []
-    for event in events:
-        try:
-            if floor is not None and is_too_small(event, floor):
-                continue  # most prints: too small for any profile, no need to parse the rest
-            trade = parse_trade(event, roots)
-            for profile in profiles:
-                if passes_trade_rules(trade, profile):
-                    candidates.append(trade)
-                    break
-        except InvalidTrade as exc:
-            rejections.add(exc.reason, str(exc), event)
-        except Exception as exc:
-            rejections.add_error(exc, event)
+    trades = 0
+    for events in _arrays(frames, rejections):
+        for event in events:
+            try:
+                if type(event) is not dict or event.get("ev") != "T":
+                    _count_other_event(event, report, rejections)
+                    continue
+                trades += 1
+                if floor is not None and is_too_small(event, floor):
+                    continue  # most prints: too small for any profile, no need to parse the rest
+                trade = parse_trade(event, roots)
+                for profile in profiles:
+                    if passes_trade_rules(trade, profile):
+                        candidates.append(trade)
+                        break
+            except Exception as exc:
+                rejections.reject(exc, event)
+    report.trades = trades
     return candidates
+
+
+def _count_other_event(event: object, report: IngestReport, rejections: Rejections) -> None:
+    kind = event.get("ev") if type(event) is dict else None
+    if kind == "status":
+        report.status += 1
+    elif type(kind) is str:
+        report.ignored += 1  # quotes or aggregates on a shared channel
+    else:
+        rejections.add(NO_EVENT_TYPE, "event without an 'ev' type", event)
 
 
 def _judge_with_reference(
@@ -190,8 +194,10 @@ def _judge_with_reference(
     }
     trades = []
     for candidate in candidates:
-        with rejections.guard(trade_event(candidate)):
+        try:
             trades.append(_as_contract_says(candidate, contracts.get(candidate.symbol)))
+        except Exception as exc:
+            rejections.reject(exc, trade_event(candidate))
     underlyings = {
         row["ticker"]: row
         for row in Underlying.objects.filter(ticker__in={trade.underlying for trade in trades}).values(
@@ -202,7 +208,7 @@ def _judge_with_reference(
     reference_profiles = [profile for profile in profiles if profile.needs_reference]
     hits, unknown = [], []
     for trade in trades:
-        with rejections.guard(trade_event(trade)):
+        try:
             contract = contracts.get(trade.symbol)
             reference = _reference(contract, underlyings.get(trade.underlying), now)
             matched = matching_profiles(trade, profiles, reference)
@@ -210,6 +216,8 @@ def _judge_with_reference(
                 hits.append(Hit(trade, reference, matched, judged_on_stale_data(matched, reference, max_ages)))
             if contract is None and any(passes_trade_rules(trade, profile) for profile in reference_profiles):
                 unknown.append(trade)
+        except Exception as exc:
+            rejections.reject(exc, trade_event(trade))
     return hits, unknown
 
 
@@ -268,8 +276,10 @@ def store_hits(hits: list[Hit], source: str, received_at: datetime, rejections: 
         logger.warning("The database refused this batch's %d hits (%s); storing them one by one", len(hits), exc)
     stored: list[Hit] = []
     for hit in hits:
-        with rejections.guard(trade_event(hit.trade), reason=NOT_STORABLE):
+        try:
             stored += _store([hit], source, received_at)
+        except Exception as exc:
+            rejections.reject(exc, trade_event(hit.trade), reason=NOT_STORABLE)
     return stored
 
 
@@ -280,7 +290,10 @@ def _store(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]:
         _lock_print_keys(print_keys)
         placement = place_prints(incoming, _stored_prints(print_keys))
         OptionTrade.objects.bulk_create(
-            [_trade_row(hits[index], occurrence, source, received_at) for index, occurrence in placement.new.items()],
+            [
+                _trade_row(hits[index], incoming[index].print_key, occurrence, source, received_at)
+                for index, occurrence in placement.new.items()
+            ],
             ignore_conflicts=True,
         )
         for index, row in placement.claims.items():  # REST stored it first; now we know its sequence
@@ -324,11 +337,11 @@ def _stored_prints(print_keys: list[str]) -> list[StoredPrint]:
     return [StoredPrint(*row) for row in rows]
 
 
-def _trade_row(hit: Hit, occurrence: int, source: str, received_at: datetime) -> OptionTrade:
+def _trade_row(hit: Hit, print_key: str, occurrence: int, source: str, received_at: datetime) -> OptionTrade:
     trade, option, reference = hit.trade, hit.trade.option, hit.reference
     return OptionTrade(
-        trade_key=trade_key(trade.print_key, occurrence),
-        print_key=trade.print_key,
+        trade_key=trade_key(print_key, occurrence),
+        print_key=print_key,
         occurrence=occurrence,
         symbol=trade.symbol,
         underlying=trade.underlying,

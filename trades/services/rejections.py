@@ -11,8 +11,6 @@ import logging
 import reprlib
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import InterfaceError, OperationalError, transaction
@@ -100,17 +98,14 @@ class Rejections:
         if _log_budget.allow():
             logger.error("rejected (%s): %s: %s%s", reason, message, example, _held_back_note(), exc_info=exc)
 
-    @contextmanager
-    def guard(self, item: object, reason: str = UNEXPECTED_ERROR) -> Iterator[None]:
-        """Work on one item: any exception rejects the item (InvalidTrade with its own reason), except
-        the database being away, which is the whole batch's problem."""
-        try:
-            yield
-        except DatabaseAway:
-            raise
-        except InvalidTrade as exc:
+    def reject(self, exc: Exception, item: object, reason: str = UNEXPECTED_ERROR) -> None:
+        """Reject the item an exception was about (InvalidTrade with its own reason), unless the
+        exception is the database being away: that is the whole batch's problem, raised again."""
+        if isinstance(exc, DatabaseAway):
+            raise exc
+        if isinstance(exc, InvalidTrade):
             self.add(exc.reason, str(exc), item)
-        except Exception as exc:
+        else:
             self.add_error(exc, item, reason)
 
     def record(self) -> None:
