@@ -85,3 +85,30 @@ def test_a_fill_that_keeps_failing_marks_the_gap_failed(monkeypatch):
     assert tasks.fill_gap.apply(args=(gap.pk,)).get() == {"failed": "REST is down"}
     gap.refresh_from_db()
     assert (gap.status, gap.error) == (GapStatus.FAILED, "ConnectionError: REST is down")
+
+
+def test_admin_lists_gaps_and_fills_selected_ones_again(admin_client):
+    from django.conf import settings
+    from kombu import Connection, Queue
+
+    gap = StreamGap.objects.create(
+        started_ms=trade(11)["t"], ended_ms=trade(15)["t"], detected_at=timezone.now(), status=GapStatus.FAILED
+    )
+    page = admin_client.get("/admin/trades/streamgap/").content.decode()
+    assert "2025-12-05 15:30:00.011" in page and "failed" in page
+    with Connection(settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS) as conn:
+        queue = Queue("reference", no_declare=True)(conn.default_channel)
+        queue.purge()
+        response = admin_client.post(
+            "/admin/trades/streamgap/", {"action": "fill_again", "_selected_action": [gap.pk]}, follow=True
+        )
+        assert "1 gaps queued to be filled" in response.content.decode()
+        message = queue.get(no_ack=True)
+    assert message is not None and message.headers["task"] == "trades.fill_gap"
+    assert message.decode()[0] == [gap.pk]
+
+
+def test_admin_lists_rejected_input_by_reason(admin_client):
+    ingest_frames(['[{"ev":"T","sym":"O:AAPL"}]', "{not json"])
+    page = admin_client.get("/admin/trades/rejection/").content.decode()
+    assert "bad_symbol" in page and "bad_json" in page and "O:AAPL" in page

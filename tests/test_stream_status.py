@@ -167,6 +167,31 @@ def test_the_admin_page_shows_the_row_read_only(admin_client: Client) -> None:
 
 
 @pytest.mark.django_db
+def test_the_admin_page_shows_gaps_recovered_and_dead_letters_waiting(admin_client: Client) -> None:
+    from trades.models import DeadLetter, GapStatus, StreamGap
+
+    no_status_row()
+    now = timezone.now()
+    StreamStatus.objects.create(pk=StreamStatus.SINGLETON_PK, heartbeat_at=now, last_event_ms=1764948600000)
+    StreamGap.objects.create(started_ms=1, ended_ms=2, detected_at=now, status=GapStatus.FILLED, recovered=6)
+    StreamGap.objects.create(started_ms=3, ended_ms=4, detected_at=now, status=GapStatus.FAILED)
+    DeadLetter.objects.create(
+        task_id="t",
+        task_name="trades.ingest_batch",
+        frames=[],
+        source="live",
+        status="dead",
+        error="x",
+        first_failed_at=now,
+        last_failed_at=now,
+    )
+    html = admin_client.get("/admin/trades/streamstatus/1/change/").content.decode()
+    assert "2025-12-05 15:30:00 UTC" in html
+    assert "1 failed, 1 filled</a>; 6 hits recovered" in html
+    assert '?status__exact=dead">1</a>' in html
+
+
+@pytest.mark.django_db
 def test_the_admin_list_without_a_row_says_so(admin_client: Client) -> None:
     no_status_row()
     page = admin_client.get("/admin/trades/streamstatus/", follow=True)

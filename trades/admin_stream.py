@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from trades.models import StreamStatus
+from trades.domain.calendar import utc_datetime
+from trades.models import StreamGap, StreamStatus
+from trades.services import dead_letters
 from trades.services.health import age_seconds, listener_is_stale
 
 
@@ -30,6 +33,7 @@ class StreamStatusAdmin(admin.ModelAdmin):
             },
         ),
         ("Polygon status frames (latest last)", {"fields": ["recent_statuses_table"]}),
+        ("Kept for later", {"fields": ["last_event", "gaps_summary", "dead_letters_waiting"]}),
     ]
     readonly_fields = [
         "heartbeat",
@@ -47,6 +51,9 @@ class StreamStatusAdmin(admin.ModelAdmin):
         "trades_buffered",
         "trades_dropped",
         "recent_statuses_table",
+        "last_event",
+        "gaps_summary",
+        "dead_letters_waiting",
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -92,3 +99,25 @@ class StreamStatusAdmin(admin.ModelAdmin):
             ((row.get("time", ""), row.get("status", ""), row.get("message", "")) for row in rows),
         )
         return format_html("<table><tr><th>Time</th><th>Status</th><th>Message</th></tr>{}</table>", body)
+
+    @admin.display(description="Newest trade seen")
+    def last_event(self, obj: StreamStatus) -> str:
+        if obj.last_event_ms is None:
+            return "—"
+        return f"{utc_datetime(obj.last_event_ms):%Y-%m-%d %H:%M:%S} UTC (a restart fills the gap from here)"
+
+    @admin.display(description="Gaps filled over REST")
+    def gaps_summary(self, obj: StreamStatus) -> str:
+        counts = dict(StreamGap.objects.values_list("status").annotate(count=Count("id")).order_by())
+        recovered = StreamGap.objects.aggregate(total=Sum("recovered"))["total"] or 0
+        if not counts:
+            return "none"
+        states = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+        link = reverse("admin:trades_streamgap_changelist")
+        return format_html('<a href="{}">{}</a>; {} hits recovered', link, states, recovered)
+
+    @admin.display(description="Dead letters waiting")
+    def dead_letters_waiting(self, obj: StreamStatus) -> str:
+        waiting = dead_letters.waiting_count()
+        link = reverse("admin:trades_deadletter_changelist") + "?status__exact=dead"
+        return format_html('<a href="{}">{}</a>', link, waiting)
