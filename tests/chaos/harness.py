@@ -213,6 +213,7 @@ class Figures:
     webhooks_delivered: int
     recovery_seconds: float
     notes: dict[str, Any] = field(default_factory=dict)
+    recovery: str = "recovered in"  # what recovery_seconds measured
 
     @property
     def webhooks_lost(self) -> int:
@@ -224,7 +225,7 @@ class Figures:
             f"CHAOS {self.scenario:<22} expected {self.expected}, stored {self.stored}, lost {self.lost}, "
             f"duplicated {self.duplicated}, spurious {self.spurious}; webhooks {self.webhooks_delivered}/"
             f"{self.webhooks_expected} delivered ({self.webhooks_lost} lost); "
-            f"recovered in {self.recovery_seconds:.1f} s{extra}"
+            f"{self.recovery} {self.recovery_seconds:.1f} s{extra}"
         )
 
 

@@ -83,7 +83,7 @@ def test_a_disconnect_with_trades_missed_is_filled_over_rest(pipeline):
     fault_at, position = time.time(), line.position
     figures = line.figures("gap filled over REST", fault_at, position)
     gaps = line.postgres.query("SELECT status, recovered FROM trades_streamgap")
-    figures.notes["gaps"] = gaps
+    figures.notes["gaps"] = ", ".join(f"{status} ({recovered} hits recovered)" for status, recovered in gaps)
     report(figures, line)
     assert line.feed is not None and line.feed.stats.trades_skipped >= 300
     assert sum(recovered for _status, recovered in gaps) >= 6  # the hits sent while away came over REST

@@ -28,7 +28,8 @@ def test_a_fuzzed_stream_stores_exactly_the_known_hits_and_no_process_dies():
     started = time.time()
     try:
         line.start()
-        figures = line.figures("fuzz", started, 0, frames=FRAMES)
+        figures = line.figures("fuzz", started, 0, frames=f"{FRAMES:,}")
+        figures.recovery = "all stored and delivered in"
         rejections = line.postgres.query("SELECT reason, count FROM trades_rejection ORDER BY count DESC")
         alive = line.alive()
     finally:
