@@ -74,6 +74,22 @@ def test_the_redis_lock_admits_one_listener_and_notices_when_lost() -> None:
         first.release()
 
 
+def test_a_lock_redis_lost_in_a_restart_is_taken_back_by_its_holder() -> None:
+    """A Redis restarted without persistence forgets the key: the listener takes it again and goes on."""
+    key = settings.STREAM_LOCK_KEY + ":restart"
+    holder = RedisLeaseLock(settings.CELERY_BROKER_URL, key, lease_seconds=30)
+    other = RedisLeaseLock(settings.CELERY_BROKER_URL, key, lease_seconds=30)
+    assert holder.acquire()
+    try:
+        holder._client.delete(key)  # Redis came back empty
+        assert holder.renew()  # taken back, with the same token
+        assert not other.acquire()
+        assert holder.renew()
+    finally:
+        holder.release()
+        other.release()
+
+
 def test_the_lock_file_admits_one_listener(tmp_path) -> None:
     first, second = FileLock(tmp_path / "stream.lock"), FileLock(tmp_path / "stream.lock")
     assert first.acquire()
