@@ -15,8 +15,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import OperationalError
 
+from tests.factories import only_profile
 from trades import tasks
-from trades.models import DeadLetter, DeadLetterStatus, FilterProfile, OptionTrade, WatchedTicker, Watchlist
+from trades.models import DeadLetter, DeadLetterStatus, OptionTrade
 from trades.services import dead_letters, flow_rules, ingest
 
 pytestmark = pytest.mark.django_db
@@ -32,11 +33,7 @@ FRAMES = [
 @pytest.fixture(autouse=True)
 def big_aapl_prints(settings):
     settings.BATCH_MAX_ATTEMPTS = 3
-    flow_rules.forget_flow_rules()
-    FilterProfile.objects.all().delete()
-    watchlist = Watchlist.objects.create(name="aapl")
-    WatchedTicker.objects.create(watchlist=watchlist, symbol="AAPL")
-    FilterProfile.objects.create(name="big", watchlist=watchlist, min_premium=50_000)
+    only_profile("big", ["AAPL"], min_premium=50_000)
     yield
     flow_rules.forget_flow_rules()
 

@@ -9,7 +9,8 @@ from django.core.management import call_command
 
 from flowsite.celery import app
 from tests import processes
-from trades.models import DeadLetter, DeadLetterStatus, FilterProfile, OptionTrade, WatchedTicker, Watchlist
+from tests.factories import only_profile
+from trades.models import DeadLetter, DeadLetterStatus, OptionTrade
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -32,10 +33,7 @@ def publish(batch: list[str]) -> str:
 
 @pytest.fixture(autouse=True)
 def big_aapl_prints():
-    FilterProfile.objects.all().delete()
-    watchlist = Watchlist.objects.create(name="aapl")
-    WatchedTicker.objects.create(watchlist=watchlist, symbol="AAPL")
-    FilterProfile.objects.create(name="big", watchlist=watchlist, min_premium=50_000)
+    only_profile("big", ["AAPL"], min_premium=50_000)
 
 
 def sequences() -> list[int]:

@@ -7,10 +7,11 @@ import orjson
 import pytest
 from django.utils import timezone
 
+from tests.factories import only_profile
 from tests.test_feed_rest import KEY
 from tests.test_feed_trades import SYMBOLS, start_feed, stream_all, trade, write_tape  # noqa: F401 (fixture)
 from trades.feed import Tape
-from trades.models import FilterProfile, GapStatus, OptionTrade, StreamGap, WatchedTicker, Watchlist
+from trades.models import GapStatus, OptionTrade, StreamGap
 from trades.services import flow_rules, gaps
 from trades.services.ingest import ingest_frames
 
@@ -20,11 +21,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def every_spy_print_is_a_hit(settings):
     settings.STREAM_GAP_MARGIN_MS = 0
-    flow_rules.forget_flow_rules()
-    FilterProfile.objects.all().delete()
-    watchlist = Watchlist.objects.create(name="spy")
-    WatchedTicker.objects.create(watchlist=watchlist, symbol="SPY")
-    FilterProfile.objects.create(name="all-spy", watchlist=watchlist, exclude_categories=[])
+    only_profile("all-spy", ["SPY"], exclude_categories=[])
     yield
     flow_rules.forget_flow_rules()
 

@@ -17,8 +17,9 @@ from django.db import OperationalError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.factories import only_profile
 from trades.domain.rules import InvalidTrade, matching_profiles, parse_trade
-from trades.models import FilterProfile, OptionTrade, Rejection, WatchedTicker, Watchlist
+from trades.models import OptionTrade, Rejection
 from trades.services import flow_rules, ingest
 from trades.services.ingest import ingest_frames
 
@@ -48,11 +49,7 @@ def hit(q: int, **fields) -> dict:
 
 @pytest.fixture(autouse=True)
 def big_aapl_prints():
-    flow_rules.forget_flow_rules()
-    FilterProfile.objects.all().delete()
-    watchlist = Watchlist.objects.create(name="aapl")
-    WatchedTicker.objects.create(watchlist=watchlist, symbol="AAPL")
-    FilterProfile.objects.create(name="big", watchlist=watchlist, min_premium=50_000, min_dte=0, max_dte=30)
+    only_profile("big", ["AAPL"], min_premium=50_000, min_dte=0, max_dte=30)
     yield
     flow_rules.forget_flow_rules()
 

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
+from tests.factories import only_profile
 from trades.domain import rules
 from trades.domain.occ import MAX_SYMBOL_LENGTH
-from trades.models import FilterProfile, OptionTrade, WatchedTicker, Watchlist
+from trades.models import OptionTrade
 from trades.services import flow_rules
 from trades.services.ingest import ingest_frames
 
@@ -20,11 +21,7 @@ LAST_MS = rules.MAX_TIMESTAMP_MS - 1
 
 @pytest.mark.django_db
 def test_a_print_at_every_limit_at_once_is_stored():
-    flow_rules.forget_flow_rules()
-    FilterProfile.objects.all().delete()
-    watchlist = Watchlist.objects.create(name="all")
-    WatchedTicker.objects.create(watchlist=watchlist, symbol="*")
-    FilterProfile.objects.create(name="all", watchlist=watchlist, exclude_categories=[])
+    only_profile("all", ["*"], exclude_categories=[])
     assert datetime.fromtimestamp(LAST_MS / 1000, NY).year == 2099
     largest_price = rules.MAX_PRICE - 0.0001
     size = int((rules.MAX_PREMIUM - 1) / (largest_price * 100))  # the largest premium the domain allows

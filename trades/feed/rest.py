@@ -282,17 +282,8 @@ def contract_json(contract: Contract) -> dict[str, Any]:
 
 def trade_json(trade: LoggedTrade) -> dict[str, Any]:
     """One result of ``/v3/trades/{optionsTicker}``: options trades carry no id and no sequence number."""
-    result: dict[str, Any] = {}
-    if trade.conditions is not None:
-        result["conditions"] = list(trade.conditions)
-    result.update(
-        exchange=trade.exchange,
-        participant_timestamp=trade.sip_timestamp,  # the stream carries no exchange time: the SIP's stands in
-        price=trade.price,
-        sip_timestamp=trade.sip_timestamp,
-        size=trade.size,
-    )
-    return result
+    # The stream carries no exchange time: the SIP's stands in for participant_timestamp.
+    return {**trade.as_json(), "participant_timestamp": trade.sip_timestamp}
 
 
 CONTRACT_FIELDS: dict[str, Field] = {

@@ -159,17 +159,7 @@ def traded(
 
 
 def logged_last_trade(trade: LoggedTrade) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    if trade.conditions is not None:
-        result["conditions"] = list(trade.conditions)
-    result.update(
-        exchange=trade.exchange,
-        price=trade.price,
-        sip_timestamp=trade.sip_timestamp,
-        size=trade.size,
-        timeframe=TIMEFRAME,
-    )
-    return result
+    return {**trade.as_json(), "timeframe": TIMEFRAME}
 
 
 def logged_day_bar(logged: DayTrades, previous_close: float) -> dict[str, Any]:

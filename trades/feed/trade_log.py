@@ -42,6 +42,12 @@ class LoggedTrade(NamedTuple):
     exchange: int
     conditions: tuple[int, ...] | None  # None: the event had no ``c``
 
+    def as_json(self) -> dict[str, Any]:
+        """The fields every Polygon shape of a trade shares (``/v3/trades``, a snapshot's last trade)."""
+        result: dict[str, Any] = {} if self.conditions is None else {"conditions": list(self.conditions)}
+        result.update(exchange=self.exchange, price=self.price, sip_timestamp=self.sip_timestamp, size=self.size)
+        return result
+
 
 @dataclass(frozen=True, slots=True)
 class DayTrades:
