@@ -109,3 +109,7 @@ def test_admin_lists_rejected_input_by_reason(admin_client):
     ingest_frames(['[{"ev":"T","sym":"O:AAPL"}]', "{not json"])
     page = admin_client.get("/admin/trades/rejection/").content.decode()
     assert "bad_symbol" in page and "bad_json" in page and "O:AAPL" in page
+
+
+def test_a_gap_deleted_before_its_fill_ran_needs_nothing():
+    assert gaps.fill_gap(987_654) is None

@@ -60,13 +60,13 @@ class GapFill:
 
 
 def fill_gap(gap_id: int, client: RESTClient | None = None) -> GapFill | None:
-    """Fetch and judge what traded in the gap; None if it needs nothing (filled, or too long).
+    """Fetch and judge what traded in the gap; None if it needs nothing (gone, filled, or too long).
 
     REST failures raise (the task retries them); the gap stays pending until it is filled.
     """
-    gap = StreamGap.objects.get(pk=gap_id)
-    if gap.status in (GapStatus.FILLED, GapStatus.TOO_LONG):
-        return None
+    gap = StreamGap.objects.filter(pk=gap_id).first()
+    if gap is None or gap.status in (GapStatus.FILLED, GapStatus.TOO_LONG):
+        return None  # deleted meanwhile, filled, or left to a backfill
     if gap.seconds > settings.STREAM_GAP_FILL_MAX_SECONDS:
         StreamGap.objects.filter(pk=gap.pk).update(status=GapStatus.TOO_LONG)
         logger.warning(
