@@ -222,7 +222,7 @@ class Figures:
     def line(self) -> str:
         extra = "".join(f", {key} {value}" for key, value in self.notes.items())
         return (
-            f"CHAOS {self.scenario:<22} expected {self.expected}, stored {self.stored}, lost {self.lost}, "
+            f"CHAOS {self.scenario:<28} expected {self.expected}, stored {self.stored}, lost {self.lost}, "
             f"duplicated {self.duplicated}, spurious {self.spurious}; webhooks {self.webhooks_delivered}/"
             f"{self.webhooks_expected} delivered ({self.webhooks_lost} lost); "
             f"{self.recovery} {self.recovery_seconds:.1f} s{extra}"
