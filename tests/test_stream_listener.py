@@ -206,3 +206,9 @@ def test_replays_record_no_gaps(listener: Listener) -> None:
     listener.client = SimpleNamespace(websocket=object())  # type: ignore[assignment]
     receive(listener, trades_at(8000))
     assert listener._gaps == [] and listener.last_event_ms == 5000
+
+
+def test_the_stats_line_counts_gaps_with_their_hits_and_dead_letters_waiting() -> None:
+    stats = StreamStats(gaps=2, gap_hits_recovered=6, dead_letters=3)
+    line = StatsReporter(stats).report(trades_buffered=0)
+    assert line.endswith("2 gaps filled over REST (6 hits recovered), ⚠️ 3 dead letters waiting")

@@ -23,6 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.utils import timezone
 from polygon import WebSocketClient
 from polygon.exceptions import AuthError
 
@@ -34,7 +35,7 @@ from trades.stream.publisher import BatchPublisher
 from trades.stream.stats import RateLimit, StatsReporter, StreamStats
 from trades.stream.status import (
     StatusRecorder,
-    read_dead_letters_waiting,
+    read_kept_for_later,
     read_last_event_ms,
     record_gap,
     write_status,
@@ -163,6 +164,7 @@ class Listener:
         self._awaiting_first_trade = False
         self._gaps: list[tuple[int, int]] = []
         self._lock_held = False
+        self._started_at = timezone.now()
         self._lock_warning = RateLimit(30.0)
 
     @classmethod
@@ -462,7 +464,8 @@ class Listener:
             await asyncio.sleep(self.stats_seconds)
             if self.write_status_row:
                 with suppress(Exception):  # a database that is away is reported by the status write
-                    self.stats.dead_letters = await asyncio.to_thread(read_dead_letters_waiting)
+                    kept = await asyncio.to_thread(read_kept_for_later, self._started_at)
+                    self.stats.dead_letters, self.stats.gap_hits_recovered = kept
             logger.info(self._reporter.report(self.publisher.trades_buffered))
             self.status.update_rates()
             await self.write_status()

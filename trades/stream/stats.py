@@ -26,6 +26,7 @@ class StreamStats:
     publish_failures: int = 0
     connections: int = 0
     gaps: int = 0  # windows missed while disconnected, sent to be filled over REST
+    gap_hits_recovered: int = 0  # hits the workers found in those gaps (read from the database)
     dead_letters: int | None = None  # batches waiting in the database to be replayed (None: not read)
     recent_statuses: deque[StatusEvent] = field(default_factory=lambda: deque(maxlen=RECENT_STATUSES))
 
@@ -53,7 +54,11 @@ class StatsReporter:
             f"📊 {frames_per_second:.1f} frames/s, {trades_per_second:.1f} trades/s, "
             f"{self.stats.messages_published} messages published, {trades_buffered} trades buffered, "
             f"{self.stats.trades_dropped} trades dropped"
-            + (f", {self.stats.gaps} gaps filled over REST" if self.stats.gaps else "")
+            + (
+                f", {self.stats.gaps} gaps filled over REST ({self.stats.gap_hits_recovered} hits recovered)"
+                if self.stats.gaps
+                else ""
+            )
             + (f", ⚠️ {self.stats.dead_letters} dead letters waiting" if self.stats.dead_letters else "")
         )
 

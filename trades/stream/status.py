@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
+from django.db.models import Sum
 from django.utils import timezone
 
-from trades.models import StreamStatus
+from trades.models import StreamGap, StreamStatus
 from trades.services import dead_letters, gaps
 from trades.stream.frames import StatusEvent
 from trades.stream.stats import StreamStats
@@ -112,10 +113,12 @@ def record_gap(started_ms: int, ended_ms: int) -> None:
         connection.close()
 
 
-def read_dead_letters_waiting() -> int:
-    """How many dead letters wait to be replayed, for the stats line. Blocking: run it in a thread."""
+def read_kept_for_later(since: datetime) -> tuple[int, int]:
+    """For the stats line: dead letters waiting to be replayed, and the hits recovered over REST in
+    the gaps recorded since `since`. Blocking: run it in a thread."""
     try:
-        return dead_letters.waiting_count()
+        recovered = StreamGap.objects.filter(detected_at__gte=since).aggregate(total=Sum("recovered"))["total"]
+        return dead_letters.waiting_count(), recovered or 0
     finally:
         connection.close()
 
