@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -10,6 +11,9 @@ from kombu import Connection
 
 from tests.broker import IngestQueue
 from tests.receiver import Receiver
+from trades.feed.server import FeedServer
+from trades.feed.source import PrebuiltSource
+from trades.feed.universe import parse_reference
 from trades.webhooks.signing import generate_secret
 
 
@@ -36,3 +40,24 @@ def fresh_rejection_log_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     from trades.services import rejections
 
     monkeypatch.setattr(rejections, "_log_budget", rejections.LogBudget(burst=20, window=10.0))
+
+
+@pytest.fixture
+def start_feed() -> Iterator[Callable[..., FeedServer]]:
+    """Start local feeds (stopped after the test): no trades and tests/test_feed_rest.py's reference
+    universe unless told otherwise."""
+    from tests.test_feed_rest import KEY, reference_document
+
+    servers: list[FeedServer] = []
+
+    def start(**options: Any) -> FeedServer:
+        options.setdefault("source", PrebuiltSource([]))
+        options.setdefault("reference", parse_reference(reference_document()))
+        server = FeedServer(api_key=KEY, **options)
+        server.start_in_thread(port=0)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

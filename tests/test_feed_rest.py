@@ -8,7 +8,6 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from polygon.exceptions import BadResponse
 
 from tests import processes
 from trades.domain.calendar import NEW_YORK
-from trades.feed import FeedServer, PrebuiltSource, SyntheticFlow, Tape
+from trades.feed import FeedServer, SyntheticFlow, Tape
 from trades.feed.synthetic import pregenerate_frames
 from trades.feed.universe import ReferenceFileError, SyntheticReference, load_reference_file, parse_reference
 
@@ -91,22 +90,6 @@ def reference_file(tmp_path: Path) -> Path:
     path = tmp_path / "reference.json"
     path.write_bytes(orjson.dumps(reference_document()))
     return path
-
-
-@pytest.fixture
-def start_feed() -> Iterator[Callable[..., FeedServer]]:
-    servers: list[FeedServer] = []
-
-    def start(**options: Any) -> FeedServer:
-        options.setdefault("source", PrebuiltSource([]))
-        server = FeedServer(api_key=KEY, **options)
-        server.start_in_thread(port=0)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ recovered over REST."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -67,22 +67,6 @@ def write_tape(path: Path, trades: int, per_frame: int = 3) -> Path:
 def numbers_of(trades: Iterable[Any]) -> list[int]:
     """The tape numbers of REST trades (their size is n + 1)."""
     return [int(t.size) - 1 for t in trades]
-
-
-@pytest.fixture
-def start_feed() -> Iterator[Callable[..., FeedServer]]:
-    servers: list[FeedServer] = []
-
-    def start(**options: Any) -> FeedServer:
-        options.setdefault("reference", parse_reference(reference_document()))
-        server = FeedServer(api_key=KEY, **options)
-        server.start_in_thread(port=0)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def stream_all(feed: FeedServer) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tests.factories import only_profile
 from tests.test_feed_rest import KEY
-from tests.test_feed_trades import SYMBOLS, start_feed, stream_all, trade, write_tape  # noqa: F401 (fixture)
+from tests.test_feed_trades import SYMBOLS, stream_all, trade, write_tape
 from trades.feed import Tape
 from trades.models import GapStatus, OptionTrade, StreamGap
 from trades.services import flow_rules, gaps
@@ -31,7 +31,7 @@ def stored() -> list[tuple[int, str]]:
     return sorted((size - 1, source) for size, source in OptionTrade.objects.values_list("size", "source"))
 
 
-def test_the_trades_missed_in_a_gap_are_fetched_and_stored_once(start_feed, tmp_path, settings):  # noqa: F811
+def test_the_trades_missed_in_a_gap_are_fetched_and_stored_once(start_feed, tmp_path, settings):
     feed = start_feed(
         source=Tape(write_tape(tmp_path / "tape.jsonl", 30)),
         disconnect_after=12,
