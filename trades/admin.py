@@ -538,6 +538,12 @@ def _deliveries_link(endpoint: WebhookEndpoint, status: str, count: int) -> str:
     return format_html('<a href="{}?{}">{}</a>', reverse("admin:trades_webhookdelivery_changelist"), query, count)
 
 
+def may_change(model_admin: admin.ModelAdmin, request: HttpRequest) -> bool:
+    """An action on a page that is read-only for everyone (resend, replay) takes the right to change its rows."""
+    opts = model_admin.opts
+    return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+
 class ReadOnlyAdminMixin:
     """Rows written by the workers only: browse, never add, edit or delete."""
 
@@ -580,9 +586,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_full_result_count = False  # the table can be large; skip the second COUNT(*)
 
     def has_resend_permission(self, request: HttpRequest) -> bool:
-        # The page is read-only for everyone; sending again takes the right to change deliveries.
-        opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+        return may_change(self, request)
 
     @admin.action(description="Resend selected deliveries", permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:

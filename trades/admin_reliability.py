@@ -7,15 +7,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from trades.admin import ReadOnlyAdminMixin
+from trades.admin import ReadOnlyAdminMixin, may_change
 from trades.domain.calendar import utc_datetime
 from trades.models import DeadLetter, DeadLetterStatus, GapStatus, Rejection, StreamGap
 from trades.services import dead_letters
-
-
-def _may_change(model_admin: admin.ModelAdmin, request: HttpRequest) -> bool:
-    opts = model_admin.opts
-    return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
 
 @admin.register(DeadLetter)
@@ -44,7 +39,7 @@ class DeadLetterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return len(letter.frames) if isinstance(letter.frames, list) else 0
 
     def has_replay_permission(self, request: HttpRequest) -> bool:
-        return _may_change(self, request)
+        return may_change(self, request)
 
     @admin.action(description="Replay selected batches through the current code", permissions=["replay"])
     def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
@@ -96,7 +91,7 @@ class StreamGapAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return f"{gap.seconds:,.1f}"
 
     def has_fill_again_permission(self, request: HttpRequest) -> bool:
-        return _may_change(self, request)
+        return may_change(self, request)
 
     @admin.action(description="Fill selected gaps again over REST", permissions=["fill_again"])
     def fill_again(self, request: HttpRequest, queryset: QuerySet[StreamGap]) -> None:

@@ -51,7 +51,7 @@ class Placement:
     new: dict[int, int] = field(default_factory=dict)  # incoming index → occurrence of its new row
     stored: dict[int, StoredPrint] = field(default_factory=dict)  # incoming index → the row it already is
     claims: dict[int, StoredPrint] = field(default_factory=dict)  # rows without a sequence that now get one
-    repeats: list[int] = field(default_factory=list)  # incoming indexes that repeat an earlier one of the batch
+    # An incoming print that repeats an earlier one of the batch (the same sequence number) is in none.
 
 
 def place_prints(incoming: Sequence[IncomingPrint], stored: Iterable[StoredPrint]) -> Placement:
@@ -66,18 +66,18 @@ def place_prints(incoming: Sequence[IncomingPrint], stored: Iterable[StoredPrint
     stored_by_key: dict[str, list[StoredPrint]] = defaultdict(list)
     for row in stored:
         stored_by_key[row.print_key].append(row)
-    for key, indexes in _group(incoming, placement).items():
+    for key, indexes in _group(incoming).items():
         _place_group([incoming[i] for i in indexes], indexes, sorted(stored_by_key[key], key=_place), placement)
     return placement
 
 
-def _group(incoming: Sequence[IncomingPrint], placement: Placement) -> dict[str, list[int]]:
+def _group(incoming: Sequence[IncomingPrint]) -> dict[str, list[int]]:
+    """The incoming indexes by print key, a repeated sequence number left out."""
     groups: dict[str, list[int]] = defaultdict(list)
     seen: set[tuple[str, int]] = set()
     for index, item in enumerate(incoming):
         if item.sequence is not None:
             if (item.print_key, item.sequence) in seen:
-                placement.repeats.append(index)
                 continue
             seen.add((item.print_key, item.sequence))
         groups[item.print_key].append(index)

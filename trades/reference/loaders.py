@@ -206,8 +206,12 @@ def _storable_text(value: object) -> str | None:
 def load_chain(client: RESTClient, underlying: str, issues: LoadIssues | None = None) -> ChainSnapshot:
     """The whole chain snapshot, all pages: open interest, each contract's details, the spot."""
     issues = issues if issues is not None else LoadIssues()
-    items = _chain_items(client, underlying, CHAIN_PAGE_SIZE, first_page_only=False)
-    return chain_from_items(underlying, items, issues)
+    return chain_from_items(underlying, chain_items(client, underlying), issues)
+
+
+def chain_items(client: RESTClient, underlying: str) -> list[Any]:
+    """Every item of the underlying's chain snapshot, all pages, as the client returns them."""
+    return _chain_items(client, underlying, CHAIN_PAGE_SIZE, first_page_only=False)
 
 
 def load_spot(client: RESTClient, underlying: str) -> Decimal | None:

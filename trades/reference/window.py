@@ -13,7 +13,7 @@ from typing import Any
 
 from polygon import RESTClient
 
-from trades.reference.loaders import CHAIN_PAGE_SIZE, LoadIssues, _chain_items
+from trades.reference.loaders import LoadIssues, chain_items
 
 TRADES_PAGE_SIZE = 50_000  # the endpoint's maximum
 NS_PER_MS = 1_000_000
@@ -22,7 +22,7 @@ NS_PER_MS = 1_000_000
 def contracts_traded_since(client: RESTClient, underlying: str, since_ns: int, issues: LoadIssues) -> list[str]:
     """The contracts of the underlying whose last trade is at or after `since_ns`."""
     symbols = []
-    for item in _chain_items(client, underlying, CHAIN_PAGE_SIZE, first_page_only=False):
+    for item in chain_items(client, underlying):
         symbol = getattr(getattr(item, "details", None), "ticker", None)
         last_ns = getattr(getattr(item, "last_trade", None), "sip_timestamp", None)
         if not isinstance(symbol, str) or (last_ns is not None and type(last_ns) is not int):

@@ -23,14 +23,13 @@ from django.db.models import Min
 from django.utils import timezone
 
 from trades.models import (
-    DeadLetter,
-    DeadLetterStatus,
     DeliveryStatus,
     GapStatus,
     StreamGap,
     StreamStatus,
     WebhookDelivery,
 )
+from trades.services import dead_letters
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +248,7 @@ def check_webhooks() -> Check:
 
 def check_dead_letters() -> Check:
     limit = int(settings.HEALTH_DEAD_LETTERS_MAX)
-    waiting = _bounded(lambda: DeadLetter.objects.filter(status=DeadLetterStatus.DEAD).count())
+    waiting = _bounded(dead_letters.waiting_count)
     result: Check = {"ok": waiting <= limit, "waiting": waiting, "max": limit}
     if not result["ok"]:
         result["error"] = f"{waiting} batches failed after their retries: replay them (manage.py deadletters)"

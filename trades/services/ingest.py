@@ -285,7 +285,7 @@ def store_hits(hits: list[Hit], source: str, received_at: datetime, rejections: 
 
 def _store(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]:
     incoming = [IncomingPrint(hit.trade.print_key, hit.trade.sequence) for hit in hits]
-    print_keys = sorted({item.print_key for item in incoming})
+    print_keys = list({item.print_key for item in incoming})
     with transaction.atomic():
         _lock_print_keys(print_keys)
         placement = place_prints(incoming, _stored_prints(print_keys))

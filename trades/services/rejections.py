@@ -83,20 +83,23 @@ class Rejections:
         return sum(self.counts.values())
 
     def add(self, reason: str, message: str, item: object) -> None:
-        self.counts[reason] += 1
-        example = shorten(item)
-        self.last[reason] = (message[:300], example)
+        example = self._count(reason, message, item)
         if _log_budget.allow():
             logger.warning("rejected (%s): %s: %s%s", reason, message, example, _held_back_note())
 
     def add_error(self, exc: Exception, item: object, reason: str = UNEXPECTED_ERROR) -> None:
         """An exception nobody foresaw, about one item: that item is rejected, with the traceback."""
         message = f"{type(exc).__name__}: {exc}"
+        example = self._count(reason, message, item)
+        if _log_budget.allow():
+            logger.error("rejected (%s): %s: %s%s", reason, message, example, _held_back_note(), exc_info=exc)
+
+    def _count(self, reason: str, message: str, item: object) -> str:
+        """Count the rejection and keep it as its reason's last example; returns the item, shortened."""
         self.counts[reason] += 1
         example = shorten(item)
         self.last[reason] = (message[:300], example)
-        if _log_budget.allow():
-            logger.error("rejected (%s): %s: %s%s", reason, message, example, _held_back_note(), exc_info=exc)
+        return example
 
     def reject(self, exc: Exception, item: object, reason: str = UNEXPECTED_ERROR) -> None:
         """Reject the item an exception was about (InvalidTrade with its own reason), unless the

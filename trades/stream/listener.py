@@ -502,10 +502,13 @@ class Listener:
             return
         try:
             write_status(self.status_snapshot())
-            for started, ended in self._gaps:
-                record_gap(started, ended)
         except Exception as exc:
             logger.warning("Could not write the stream status: %s: %s", type(exc).__name__, exc)
+        for started, ended in self._gaps:
+            try:
+                record_gap(started, ended)
+            except Exception as exc:
+                logger.warning("Could not record the gap %d–%d: %s: %s", started, ended, type(exc).__name__, exc)
 
     def status_snapshot(self) -> dict[str, Any]:
         snapshot = self.status.snapshot(
