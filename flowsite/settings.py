@@ -343,7 +343,7 @@ STREAM_FLUSH_TIMEOUT_SECONDS = env.float("STREAM_FLUSH_TIMEOUT_SECONDS", default
 # Gaps: after every reconnect (and restart) the trades sent while the listener was away are fetched
 # over REST for the watched underlyings and judged like live ones. Longer gaps are recorded but
 # left to a backfill; the margin widens the REST window on both sides (prints arrive a little out
-# of time order); beat re-queues gaps whose fill was never queued or failed.
+# of time order); beat queues again the gaps no worker has begun to fill (their queueing was lost).
 STREAM_GAP_FILL_MAX_SECONDS = env.float("STREAM_GAP_FILL_MAX_SECONDS", default=3600.0)
 STREAM_GAP_MARGIN_MS = env.int("STREAM_GAP_MARGIN_MS", default=1000)
 STREAM_GAP_SWEEP_SECONDS = env.float("STREAM_GAP_SWEEP_SECONDS", default=60.0)

@@ -53,6 +53,7 @@ def test_the_trades_missed_in_a_gap_are_fetched_and_stored_once(start_feed, tmp_
     assert stored() == sorted([(n, "live") for n in [*range(12), *range(15, 30)]] + [(n, "gap") for n in (12, 13, 14)])
     gap.refresh_from_db()
     assert (gap.status, gap.hits, gap.recovered, gap.contracts) == (GapStatus.FILLED, 5, 3, 3)
+    assert gap.attempted_at is not None
     assert gaps.fill_gap(gap.pk) is None  # filled: nothing to do again
 
 
@@ -62,6 +63,20 @@ def test_a_gap_longer_than_the_limit_is_recorded_not_filled(settings):
     assert gaps.fill_gap(gap.pk) is None
     gap.refresh_from_db()
     assert gap.status == GapStatus.TOO_LONG
+
+
+def test_the_sweep_queues_only_gaps_no_worker_has_begun(settings, monkeypatch):
+    from datetime import timedelta
+
+    settings.STREAM_GAP_SWEEP_SECONDS = 60
+    queued: list[int] = []
+    monkeypatch.setattr(gaps, "_queue_fill", queued.append)
+    long_ago = timezone.now() - timedelta(minutes=5)
+    lost = StreamGap.objects.create(started_ms=1, ended_ms=2, detected_at=long_ago)  # its queueing was lost
+    StreamGap.objects.create(started_ms=3, ended_ms=4, detected_at=long_ago, attempted_at=long_ago)  # retrying
+    StreamGap.objects.create(started_ms=5, ended_ms=6, detected_at=timezone.now())  # just queued
+    StreamGap.objects.create(started_ms=7, ended_ms=8, detected_at=long_ago, status=GapStatus.FILLED)
+    assert gaps.sweep_gaps() == 1 and queued == [lost.pk]
 
 
 def test_recording_a_gap_twice_keeps_one_row():

@@ -474,6 +474,7 @@ class StreamGap(models.Model):
     hits = models.PositiveIntegerField(default=0)
     recovered = models.PositiveIntegerField(default=0, help_text="Hits that were not stored yet.")
     error = models.CharField(max_length=500, blank=True)
+    attempted_at = models.DateTimeField(null=True, blank=True, help_text="When a worker first began filling it.")
     filled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -73,6 +73,7 @@ def fill_gap(gap_id: int, client: RESTClient | None = None) -> GapFill | None:
             "Gap %d is %.0f s long (over STREAM_GAP_FILL_MAX_SECONDS): recorded, not filled", gap.pk, gap.seconds
         )
         return None
+    StreamGap.objects.filter(pk=gap.pk, attempted_at=None).update(attempted_at=timezone.now())
     fill = fetch_window(gap, client or rest_client())
     stored = fill.ingest.get("stored", 0)
     StreamGap.objects.filter(pk=gap.pk).update(
@@ -127,9 +128,12 @@ def note_fill_failed(gap_id: int, error: str) -> None:
 
 
 def sweep_gaps() -> int:
-    """Queue the fill of gaps still pending a while after they were recorded (their queueing was lost)."""
+    """Queue the fill of gaps no worker has begun a while after they were recorded (their queueing
+    was lost). A fill under way, or retrying while REST is down, is left to its own retries."""
     stuck = StreamGap.objects.filter(
-        status=GapStatus.PENDING, detected_at__lt=timezone.now() - timedelta(seconds=settings.STREAM_GAP_SWEEP_SECONDS)
+        status=GapStatus.PENDING,
+        attempted_at=None,
+        detected_at__lt=timezone.now() - timedelta(seconds=settings.STREAM_GAP_SWEEP_SECONDS),
     )
     ids = list(stuck.values_list("pk", flat=True))
     for gap_id in ids:
