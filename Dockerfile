@@ -5,6 +5,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    FLOWSITE_ENV=production \
     FLOWSITE_VAR_DIR=/app/var
 
 RUN useradd --create-home --uid 10001 flowsite
@@ -18,7 +19,7 @@ COPY . .
 RUN mkdir -p var && chown flowsite:flowsite var
 USER flowsite
 # The admin's CSS, hashed and compressed for whitenoise (production uses the manifest storage).
-# The throwaway key exists only for this step: settings want one with DEBUG off.
+# The throwaway key exists only for this step: production settings want one.
 RUN DJANGO_SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput
 
 EXPOSE 8000

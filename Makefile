@@ -32,9 +32,10 @@ $(VENV)/.dev.stamp: requirements/dev.txt requirements/base.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $(VENV)/.base.stamp $@
 
-# The demo always runs on the embedded default, whatever the shell exports.
+# The demo always runs on the embedded default, whatever the shell exports (a checkout's
+# settings are the development ones: DEBUG on, no secret key needed).
 demo: $(VENV)/.base.stamp
-	env -u DATABASE_URL -u CELERY_BROKER_URL DEBUG=1 $(BIN)/python manage.py demo $(ARGS)
+	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python manage.py demo $(ARGS)
 
 test: $(VENV)/.dev.stamp services
 	bash scripts/ensure-chromium
@@ -49,17 +50,16 @@ chaos: $(VENV)/.dev.stamp services
 services: $(VENV)/.base.stamp
 	PYTHON=$(BIN)/python bash scripts/ensure-services
 
-# mypy imports the settings, which want a secret key unless DEBUG is on.
 lint: $(VENV)/.dev.stamp
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DEBUG=1 $(BIN)/mypy .
+	$(BIN)/mypy .
 
 # On PostgreSQL and Redis: the local ones the tests use unless DATABASE_URL and
 # CELERY_BROKER_URL say otherwise (the bench creates and drops its own database).
-# DEBUG stays off (it records every query); a throwaway key satisfies the settings.
+# DEBUG is off (it records every query).
 bench: $(VENV)/.base.stamp services
-	DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-bench-only-not-secret} \
+	DEBUG=0 \
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0} \
 	CELERY_KEY_PREFIX=$${CELERY_KEY_PREFIX:-flowsite-bench:} \

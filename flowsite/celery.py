@@ -3,6 +3,13 @@
 import os
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
+
+# flowsite's Redis transport (flowsite/redis_transport.py: restart fix, unacked lease) under kombu's
+# own scheme names, so every redis:// connection uses it and its URI keeps the redis:// scheme
+# (CELERY_BROKER_TRANSPORT would make it "flowsite.redis_transport:Transport://", which Flower's
+# broker page and queue lengths cannot read).
+TRANSPORT_ALIASES.update(redis="flowsite.redis_transport:Transport", rediss="flowsite.redis_transport:Transport")
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowsite.settings")
 

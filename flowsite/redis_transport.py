@@ -3,9 +3,8 @@
 # mypy: disable-error-code="attr-defined, misc"
 """kombu's Redis transport with three changes for flowsite's workers.
 
-Selected in settings.py, next to the Redis broker options::
-
-    CELERY_BROKER_TRANSPORT = "flowsite.redis_transport:Transport"
+Registered under kombu's ``redis`` and ``rediss`` schemes by flowsite/celery.py, so every
+``redis://`` connection uses it; its options are the broker options in settings.py.
 
 1. A worker survives a Redis restart (kombu 5.7.0). When the worker notices the lost connection
    on another socket than its BRPOP one (the pidbox's pub/sub, say), its consumer channel still

@@ -1,50 +1,73 @@
 """flowsite settings: everything comes from the environment (django-environ).
 
-With nothing set, flowsite runs on an embedded default: SQLite under ./var and a
-filesystem Celery broker, so `make demo` needs no server. Production sets DATABASE_URL,
-CELERY_BROKER_URL and DJANGO_SECRET_KEY (see README, "Configuration" and "Production settings").
-Secrets may instead come from files (docker secrets): see env_secret below.
+Two environments, named by FLOWSITE_ENV (the Rails/Phoenix convention):
+
+- ``development`` (the default, for a checkout): DEBUG on, a fixed insecure secret key, SQLite
+  and a filesystem Celery broker under ./var, so `make demo` and every manage.py command work
+  with nothing set and no server running;
+- ``production`` (the Docker image sets it): DEBUG off, secure defaults, and DJANGO_SECRET_KEY
+  required.
+
+A ``.env`` file next to manage.py (FLOWSITE_DOTENV names another) is read when present; the
+environment wins over it. Any variable may instead come from the file ``NAME_FILE`` names
+(docker secrets), through django-environ's FileAwareEnv. A setting that is missing or wrong
+stops the process with one line naming the variable (see ``fail``), not a traceback.
+See README, "Configuration".
 """
 
 from pathlib import Path
+from typing import NoReturn
 
 import environ
 from celery.schedules import crontab
-from django.core.exceptions import ImproperlyConfigured
+from environ.fileaware_mapping import FileAwareMapping
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("FLOWSITE_VAR_DIR", default=str(BASE_DIR / "var")))
-
-env = environ.Env()
 
 
-def env_secret(name: str, default: str = "") -> str:
-    """A secret from ``NAME`` or from the file ``NAME_FILE`` names (docker secrets style).
+def fail(message: str) -> NoReturn:
+    """Stop with one line on stderr: a missing or wrong setting is the operator's to fix, and a
+    40-line traceback hides the one line that says how."""
+    raise SystemExit(f"flowsite: {message}")
 
-    The file's content is stripped of surrounding whitespace. Setting both (non-empty) is an
-    error, as in the official Docker images: which one wins would be a guess. An empty value
-    counts as unset, so compose's ``${VAR:-}`` does not shadow a ``VAR_FILE``.
-    """
-    value = env.str(name, default="")
-    path = env.str(f"{name}_FILE", default="")
-    if value and path:
-        raise ImproperlyConfigured(f"set {name} or {name}_FILE, not both")
-    if not path:
-        return value or default
+
+env = environ.FileAwareEnv()
+env.ENVIRON = FileAwareMapping(cache=False)  # each read sees the file as it is now
+# The tests set their own environment; an operator's .env must not leak into them.
+if not env.bool("FLOWSITE_TESTING", default=False):
+    ENV_FILE = Path(env.str("FLOWSITE_DOTENV", default=str(BASE_DIR / ".env")))
+    if ENV_FILE.is_file():
+        environ.Env.read_env(ENV_FILE)
+
+
+def secret(name: str, default: str = "") -> str:
+    """A secret from ``NAME``, or from the file ``NAME_FILE`` names (which wins), stripped of the
+    newline an editor or ``echo`` leaves at its end. Empty counts as unset (``NAME=`` in .env,
+    compose's ``${NAME:-}``)."""
     try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc}") from exc
+        return env.str(name, default="").strip() or default
+    except OSError as exc:
+        fail(f"{name}_FILE={env.str(f'{name}_FILE', default='')!r} cannot be read: {exc.strerror}")
 
 
-DEBUG = env.bool("DEBUG", default=False)
+FLOWSITE_ENV = env.str("FLOWSITE_ENV", default="development")
+if FLOWSITE_ENV not in ("development", "production"):
+    fail(f"FLOWSITE_ENV must be 'development' or 'production', not {FLOWSITE_ENV!r}")
+PRODUCTION = FLOWSITE_ENV == "production"
+VAR_DIR = Path(env.str("FLOWSITE_VAR_DIR", default=str(BASE_DIR / "var")))
+
+DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 TESTING = env.bool("FLOWSITE_TESTING", default=False)
 
-SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
+SECRET_KEY = secret("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
-    if not (DEBUG or TESTING):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required unless DEBUG or FLOWSITE_TESTING is on")
-    SECRET_KEY = "insecure-dev-only-key"
+    if PRODUCTION and not TESTING:
+        fail(
+            "DJANGO_SECRET_KEY is not set (FLOWSITE_ENV=production needs one): "
+            "export DJANGO_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    SECRET_KEY = "insecure-development-only-key"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
@@ -58,9 +81,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 # Behind a TLS-terminating proxy that sets it (and strips it from clients): "HTTP_X_FORWARDED_PROTO,https".
 if _proxy_header := env.list("SECURE_PROXY_SSL_HEADER", default=[]):
     if len(_proxy_header) != 2:
-        raise ImproperlyConfigured(
-            "SECURE_PROXY_SSL_HEADER must be 'HEADER,value', e.g. 'HTTP_X_FORWARDED_PROTO,https'"
-        )
+        fail("SECURE_PROXY_SSL_HEADER must be 'HEADER,value', e.g. 'HTTP_X_FORWARDED_PROTO,https'")
     SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1])
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_SECURE_DEFAULT)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_SECURE_DEFAULT)
@@ -75,9 +96,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The admin's URL prefix; something less guessable than "admin/" keeps scanners off the login page.
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 if not ADMIN_URL.endswith("/") or ADMIN_URL.startswith("/"):
-    raise ImproperlyConfigured(f"ADMIN_URL must end with '/' and not start with one, not {ADMIN_URL!r}")
+    fail(f"ADMIN_URL must end with '/' and not start with one, not {ADMIN_URL!r}")
 # When set, GET /api/pulse/smart-money wants "Authorization: Bearer <API_TOKEN>"; unset: open.
-API_TOKEN = env_secret("API_TOKEN")
+API_TOKEN = secret("API_TOKEN")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -121,9 +142,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 # Embedded default: SQLite in WAL mode, so the worker writes while the API reads.
-DATABASES = {
-    "default": env.db_url_config(env_secret("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'flowsite.sqlite3'}"))
-}
+DATABASES = {"default": env.db_url_config(secret("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'flowsite.sqlite3'}"))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 20}
@@ -144,7 +163,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# Traders think in New York time: the admin and every page show it (stored values stay UTC).
+TIME_ZONE = "America/New_York"
 USE_I18N = True
 USE_TZ = True
 
@@ -166,7 +186,7 @@ WHITENOISE_AUTOREFRESH = _STATIC_FROM_APPS
 
 # --- Celery ---------------------------------------------------------------------------
 # Embedded default: kombu's filesystem transport under ./var/broker (demo only; use Redis).
-CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL", default="filesystem://")
+CELERY_BROKER_URL = secret("CELERY_BROKER_URL", default="filesystem://")
 _BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
@@ -187,11 +207,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.01,
     }
 else:
-    # kombu's Redis transport with two fixes (see flowsite/redis_transport.py): a worker survives a
-    # Redis restart, and a live worker holds a lease on the batches it has taken.
-    # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-transport
-    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-        CELERY_BROKER_TRANSPORT = "flowsite.redis_transport:Transport"
+    # redis:// and rediss:// use kombu's Redis transport with flowsite's fixes (a worker survives a
+    # Redis restart, and a live worker holds a lease on the batches it has taken): flowsite/celery.py
+    # registers flowsite/redis_transport.py under kombu's own names.
     # https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html#visibility-timeout
     # A message not acked within this many seconds is handed out again. Workers renew the lease on
     # what they hold every CELERY_UNACKED_LEASE_INTERVAL seconds, so only a dead worker's batches
@@ -199,9 +217,7 @@ else:
     _VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=60)
     _LEASE_INTERVAL = env.float("CELERY_UNACKED_LEASE_INTERVAL", default=5.0)
     if not 0 < 3 * _LEASE_INTERVAL <= _VISIBILITY_TIMEOUT:
-        raise ImproperlyConfigured(
-            "CELERY_UNACKED_LEASE_INTERVAL must be above 0 and at most a third of CELERY_VISIBILITY_TIMEOUT"
-        )
+        fail("CELERY_UNACKED_LEASE_INTERVAL must be above 0 and at most a third of CELERY_VISIBILITY_TIMEOUT")
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": _VISIBILITY_TIMEOUT,
         "unacked_lease_interval": _LEASE_INTERVAL,
@@ -233,6 +249,11 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-routes
 CELERY_TASK_ROUTES = {"trades.ingest_batch": {"queue": "ingest"}}
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Declared, so Flower's broker page and the workers know every queue before a message reaches it.
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-queues
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in ("default", "ingest", "reference", "webhooks")
+]
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-send-task-events
 # Task events feed Flower and the benchmark (one event per batch, not per trade).
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=True)
@@ -242,10 +263,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Polygon / Massive ------------------------------------------------------------------
-POLYGON_API_KEY = env_secret("POLYGON_API_KEY")
+POLYGON_API_KEY = secret("POLYGON_API_KEY")
 POLYGON_FEED = env.str("POLYGON_FEED", default="delayed")  # "delayed" or "realtime"
 if POLYGON_FEED not in ("delayed", "realtime"):
-    raise ImproperlyConfigured(f"POLYGON_FEED must be 'delayed' or 'realtime', not {POLYGON_FEED!r}")
+    fail(f"POLYGON_FEED must be 'delayed' or 'realtime', not {POLYGON_FEED!r}")
 # A full ws://host:port or wss://host that overrides the feed's host (the local feed, a proxy).
 POLYGON_WS_URL = env.str("POLYGON_WS_URL", default="")
 
@@ -352,14 +373,22 @@ CELERY_TASK_ROUTES["trades.sweep_gaps"] = {"queue": "reference"}
 CELERY_BEAT_SCHEDULE["sweep-gaps"] = {"task": "trades.sweep_gaps", "schedule": STREAM_GAP_SWEEP_SECONDS}
 
 # --- Logging ---------------------------------------------------------------------------
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# Celery logs every task received and succeeded at INFO: one pair per batch, most of the output.
+# They show with LOG_TASKS on (the default with LOG_LEVEL=DEBUG); failures and retries always show.
+LOG_TASKS = env.bool("LOG_TASKS", default=LOG_LEVEL == "DEBUG")
+_TASK_CHATTER_LEVEL = "INFO" if LOG_TASKS else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"websockets": {"level": "WARNING"}},
+    "loggers": {
+        "websockets": {"level": "WARNING"},
+        "celery.app.trace": {"level": _TASK_CHATTER_LEVEL},
+        "celery.worker.strategy": {"level": _TASK_CHATTER_LEVEL},
+    },
 }
 
 # --- Health ------------------------------------------------------------------------------

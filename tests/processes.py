@@ -47,17 +47,20 @@ def start_worker(
     beat: bool = False,
     concurrency: int = 1,
     app: str = "flowsite",
+    python: str = sys.executable,
 ) -> subprocess.Popen:
     """One worker process (concurrency 1) on the run's broker; redelivery sweeps every second.
 
     beat: also run Celery beat inside it (the webhook sweeper and the reference refreshes).
     app: the Celery app module (tests/faulty_app.py injects faults into real workers).
+    python: the interpreter (tests/test_flower.py runs one with only requirements/base.txt installed).
     """
-    args = [sys.executable, "-m", "celery", "-A", app, "worker", "-Q", queues, "-c", str(concurrency)]
+    args = [python, "-m", "celery", "-A", app, "worker", "-Q", queues, "-c", str(concurrency)]
     args += ["-l", "INFO", "--without-mingle", "--without-gossip", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"]
     if beat:
         args += ["-B", "-s", str(log.with_suffix(".beat-schedule"))]
-    return start(args, log, **{"CELERY_UNACKED_RESTORE_INTERVAL": "1", **(env or {})})
+    # LOG_TASKS: the tests read "[id] received" and "succeeded" from the log.
+    return start(args, log, **{"CELERY_UNACKED_RESTORE_INTERVAL": "1", "LOG_TASKS": "1", **(env or {})})
 
 
 def manage(*args: str) -> list[str]:

@@ -3,6 +3,9 @@
 README.md ("Production settings") tells how to start Flower behind basic auth; this is that
 command, with a free port, on 127.0.0.1. Flower learns about tasks from the worker's task events
 (CELERY_WORKER_SEND_TASK_EVENTS, on by default), so it must be listening before the task runs.
+
+One test runs worker and Flower from a virtualenv holding requirements/base.txt alone, as the
+Docker image and a production install do (the test tools in dev.txt once hid a missing package).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import ast
 import base64
 import json
 import socket
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -74,20 +78,39 @@ def worker(tmp_path: Path) -> Iterator[str]:
         processes.stop(process)
 
 
-@pytest.fixture
-def flower(tmp_path: Path) -> Iterator[FlowerClient]:
+def start_flower(tmp_path: Path, python: str = sys.executable) -> tuple[subprocess.Popen, FlowerClient]:
     port = free_port()
-    args = [sys.executable, "-m", "celery", "-A", "flowsite", "flower", f"--port={port}"]
+    args = [python, "-m", "celery", "-A", "flowsite", "flower", f"--port={port}"]
     args += [f"--basic-auth={USER}:{PASSWORD}", "--address=127.0.0.1"]
     log = tmp_path / "flower.log"
     process = processes.start(args, log)
     client = FlowerClient(port)
+    processes.wait_for(lambda: client.answers() or process.poll() is not None, 60, "Flower to answer", interval=0.2)
+    assert process.poll() is None, log.read_text()
+    return process, client
+
+
+@pytest.fixture
+def flower(tmp_path: Path) -> Iterator[FlowerClient]:
+    process, client = start_flower(tmp_path)
     try:
-        processes.wait_for(lambda: client.answers() or process.poll() is not None, 60, "Flower to answer", interval=0.2)
-        assert process.poll() is None, log.read_text()
         yield client
     finally:
         processes.stop(process)
+
+
+@pytest.fixture(scope="session")
+def base_only_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A virtualenv with requirements/base.txt and nothing else (pip's cache makes it quick)."""
+    venv = tmp_path_factory.mktemp("base-venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    install = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    result = subprocess.run(
+        [*install, "-r", str(processes.ROOT / "requirements/base.txt")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return python
 
 
 def trade(q: int, price: float) -> dict[str, Any]:
@@ -138,3 +161,42 @@ def test_flower_refuses_requests_without_the_credentials(flower: FlowerClient):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 401
+
+
+def test_a_base_only_install_runs_a_worker_and_flower_on_redis(tmp_path: Path, base_only_python: str):
+    """requirements/base.txt is complete for every role: worker, Flower, the compose health check."""
+    log = tmp_path / "worker.log"
+    worker = processes.start_worker(log, queues="ingest,reference,webhooks,default", python=base_only_python)
+    flower_process = None
+    try:
+        processes.wait_for(lambda: "ready." in log.read_text() or worker.poll() is not None, 60, "the worker")
+        assert worker.poll() is None, log.read_text()[-3000:]
+        ping = subprocess.run(
+            [base_only_python, "-m", "celery", "-A", "flowsite", "inspect", "ping", "--timeout", "10"],
+            cwd=processes.ROOT,
+            env=processes.process_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert ping.returncode == 0 and "pong" in ping.stdout, ping.stdout + ping.stderr
+        flower_process, flower = start_flower(tmp_path, python=base_only_python)
+
+        # Every queue is declared, so Flower shows each backlog (not only "default").
+        status, _, body = flower.get("/api/queues/length")
+        assert status == 200
+        assert {queue["name"] for queue in body["active_queues"]} == {"default", "ingest", "reference", "webhooks"}
+
+        frames = [orjson.dumps([trade(1, 1.5)]).decode()]
+        task_id = app.send_task("trades.ingest_batch", args=[frames], kwargs={"source": "replay"}, queue="ingest").id
+
+        def finished() -> dict[str, Any] | None:
+            task = (flower.get("/api/tasks?taskname=trades.ingest_batch")[2] or {}).get(task_id)
+            return task if task and task.get("state") in {"SUCCESS", "FAILURE"} else None
+
+        task = processes.wait_for(finished, 30, "Flower to show the task finished")
+        assert isinstance(task, dict) and task["state"] == "SUCCESS", task
+    finally:
+        if flower_process is not None:
+            processes.stop(flower_process)
+        processes.stop(worker)

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from flowsite.celery import app
+from flowsite.redis_transport import Transport
 from tests.polygon_rest import PolygonServer, contract_item, contracts_page, ok, serve_polygon, status
 from trades import tasks
 from trades.models import FilterProfile, OptionContract, WatchedTicker, Watchlist
@@ -73,7 +74,9 @@ def test_a_live_workers_lease_is_renewed_well_within_the_visibility_timeout():
     """Tasks may outlast the visibility timeout (a long chain): the lease keeps them from being
     handed out again, as long as it is renewed several times per timeout."""
     options: dict[str, Any] = django_settings.CELERY_BROKER_TRANSPORT_OPTIONS
-    assert django_settings.CELERY_BROKER_TRANSPORT == "flowsite.redis_transport:Transport"
+    with app.connection() as connection:
+        assert isinstance(connection.transport, Transport)
+        assert connection.as_uri().startswith("redis://")  # the scheme Flower's broker page reads
     lease, visibility = float(options["unacked_lease_interval"]), float(options["visibility_timeout"])
     assert 0 < lease * 3 <= visibility
 

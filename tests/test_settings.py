@@ -16,61 +16,59 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.urls import clear_url_caches
 
-from flowsite.settings import env_secret
+from flowsite.settings import secret
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-# --- env_secret ------------------------------------------------------------------------------
+# --- secrets: NAME or NAME_FILE (django-environ's FileAwareEnv) ------------------------------------
 
 
-def test_env_secret_reads_the_variable(monkeypatch):
+def test_secret_reads_the_variable(monkeypatch):
     monkeypatch.setenv("FLOWSITE_T_SECRET", "plain")
     monkeypatch.delenv("FLOWSITE_T_SECRET_FILE", raising=False)
-    assert env_secret("FLOWSITE_T_SECRET") == "plain"
+    assert secret("FLOWSITE_T_SECRET") == "plain"
 
 
-def test_env_secret_reads_the_file_stripped(monkeypatch, tmp_path):
-    secret = tmp_path / "secret"
-    secret.write_text("  from-a-file\n\n")
+def test_secret_reads_the_file_stripped(monkeypatch, tmp_path):
+    path = tmp_path / "secret"
+    path.write_text("  from-a-file\n")
     monkeypatch.delenv("FLOWSITE_T_SECRET", raising=False)
-    monkeypatch.setenv("FLOWSITE_T_SECRET_FILE", str(secret))
-    assert env_secret("FLOWSITE_T_SECRET") == "from-a-file"
+    monkeypatch.setenv("FLOWSITE_T_SECRET_FILE", str(path))
+    assert secret("FLOWSITE_T_SECRET") == "from-a-file"
 
 
-def test_env_secret_an_empty_variable_counts_as_unset(monkeypatch, tmp_path):
-    secret = tmp_path / "secret"
-    secret.write_text("from-a-file")
-    monkeypatch.setenv("FLOWSITE_T_SECRET", "")
-    monkeypatch.setenv("FLOWSITE_T_SECRET_FILE", str(secret))
-    assert env_secret("FLOWSITE_T_SECRET") == "from-a-file"
+def test_secret_an_empty_file_variable_counts_as_unset(monkeypatch):
+    """compose passes ``${VAR_FILE:-}``: an empty NAME_FILE must not hide NAME."""
+    monkeypatch.setenv("FLOWSITE_T_SECRET", "plain")
+    monkeypatch.setenv("FLOWSITE_T_SECRET_FILE", "")
+    assert secret("FLOWSITE_T_SECRET") == "plain"
 
 
-def test_env_secret_default_when_neither_is_set(monkeypatch):
+def test_secret_default_when_neither_is_set(monkeypatch):
     monkeypatch.delenv("FLOWSITE_T_SECRET", raising=False)
     monkeypatch.delenv("FLOWSITE_T_SECRET_FILE", raising=False)
-    assert env_secret("FLOWSITE_T_SECRET") == ""
-    assert env_secret("FLOWSITE_T_SECRET", default="fallback") == "fallback"
+    assert secret("FLOWSITE_T_SECRET") == ""
+    assert secret("FLOWSITE_T_SECRET", default="fallback") == "fallback"
 
 
-def test_env_secret_refuses_both(monkeypatch, tmp_path):
-    secret = tmp_path / "secret"
-    secret.write_text("from-a-file")
+def test_secret_the_file_wins_over_the_variable(monkeypatch, tmp_path):
+    """django-environ's documented precedence: a NAME_FILE that is set is read, NAME ignored."""
+    path = tmp_path / "secret"
+    path.write_text("from-a-file")
     monkeypatch.setenv("FLOWSITE_T_SECRET", "plain")
-    monkeypatch.setenv("FLOWSITE_T_SECRET_FILE", str(secret))
-    with pytest.raises(ImproperlyConfigured, match="FLOWSITE_T_SECRET or FLOWSITE_T_SECRET_FILE, not both"):
-        env_secret("FLOWSITE_T_SECRET")
+    monkeypatch.setenv("FLOWSITE_T_SECRET_FILE", str(path))
+    assert secret("FLOWSITE_T_SECRET") == "from-a-file"
 
 
-def test_env_secret_an_unreadable_file_is_a_clear_error(monkeypatch, tmp_path):
+def test_secret_an_unreadable_file_stops_with_one_line(monkeypatch, tmp_path):
     monkeypatch.delenv("FLOWSITE_T_SECRET", raising=False)
     monkeypatch.setenv("FLOWSITE_T_SECRET_FILE", str(tmp_path / "missing"))
-    with pytest.raises(ImproperlyConfigured, match=r"FLOWSITE_T_SECRET_FILE='.*missing' cannot be read"):
-        env_secret("FLOWSITE_T_SECRET")
+    with pytest.raises(SystemExit, match=r"^flowsite: FLOWSITE_T_SECRET_FILE='.*missing' cannot be read: No such file"):
+        secret("FLOWSITE_T_SECRET")
 
 
 # --- manage.py in production mode --------------------------------------------------------------
@@ -114,6 +112,7 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_the_readme_documents_the_secure_variables():
     documented = documented_production_env()
+    assert documented["FLOWSITE_ENV"] == "production"
     assert {"DJANGO_SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "API_TOKEN", "ADMIN_URL"} <= set(documented)
     assert "DEBUG" not in documented
 
@@ -134,12 +133,22 @@ def test_check_deploy_reads_the_secret_key_from_a_file(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_both_a_secret_and_its_file_is_refused(tmp_path):
-    key_file = tmp_path / "secret_key"
-    key_file.write_text(secrets.token_urlsafe(50))
-    result = manage(production_env(tmp_path, DJANGO_SECRET_KEY_FILE=str(key_file)), "check")
-    assert result.returncode != 0
-    assert "set DJANGO_SECRET_KEY or DJANGO_SECRET_KEY_FILE, not both" in result.stderr
+def test_production_without_a_secret_key_stops_with_one_line(tmp_path):
+    env = production_env(tmp_path)
+    del env["DJANGO_SECRET_KEY"]
+    for argv in (["check"], ["help"], ["flowconfig", "export"]):
+        result = manage(env, *argv)
+        assert result.returncode == 1, argv
+        assert result.stderr.strip().splitlines() == [
+            "flowsite: DJANGO_SECRET_KEY is not set (FLOWSITE_ENV=production needs one): "
+            "export DJANGO_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        ], argv
+
+
+def test_a_wrong_setting_stops_with_one_line_naming_it(tmp_path):
+    result = manage(production_env(tmp_path, POLYGON_FEED="fast"), "check")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "flowsite: POLYGON_FEED must be 'delayed' or 'realtime', not 'fast'"
 
 
 def test_check_deploy_warns_on_the_insecure_defaults_it_guards(tmp_path):
@@ -169,6 +178,42 @@ def test_debug_still_works_over_plain_http(tmp_path):
         "0",
         "django.contrib.staticfiles.storage.StaticFilesStorage",
     ]
+
+
+def checkout_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A fresh checkout's environment: nothing of flowsite's set, no .env (FLOWSITE_DOTENV points nowhere)."""
+    ours = {"DEBUG", "DJANGO_SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "CELERY_KEY_PREFIX", "FLOWSITE_ENV"}
+    env = {k: v for k, v in os.environ.items() if k not in ours and not k.startswith("FLOWSITE_")}
+    return env | {"FLOWSITE_VAR_DIR": str(tmp_path / "var"), "FLOWSITE_DOTENV": str(tmp_path / ".env")} | extra
+
+
+def test_a_checkout_runs_every_command_with_nothing_set(tmp_path):
+    """The development default: `manage.py help` lists flowsite's commands, and they run, without DEBUG=1."""
+    env = checkout_env(tmp_path)
+    listed = manage(env, "help")
+    assert listed.returncode == 0, listed.stderr
+    assert "[trades]" in listed.stdout and "flowconfig" in listed.stdout and "refresh_reference" in listed.stdout
+    assert manage(env, "migrate", "--verbosity", "0").returncode == 0
+    exported = manage(env, "flowconfig", "export")
+    assert exported.returncode == 0, exported.stderr
+    assert '"profiles"' in exported.stdout
+    assert manage(env, "stream", "--help").returncode == 0
+
+
+def test_the_dotenv_file_is_read_and_the_environment_wins(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("POLYGON_FEED=realtime\nADMIN_URL=from-dotenv/\n")
+    env = checkout_env(tmp_path, ADMIN_URL="from-environment/")
+    script = "import django; django.setup(); from django.conf import settings as s; print(s.POLYGON_FEED, s.ADMIN_URL)"
+    shown = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert shown.stdout.split() == ["realtime", "from-environment/"], shown.stderr
+
+
+def test_dotenv_is_ignored_by_git_and_the_example_documents_every_secret():
+    assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+    example = (ROOT / ".env.example").read_text()
+    for name in ("FLOWSITE_ENV", "DJANGO_SECRET_KEY", "POLYGON_API_KEY", "DATABASE_URL", "CELERY_BROKER_URL"):
+        assert f"{name}=" in example, name
 
 
 PRODUCTION_STATIC = """
