@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
+from typing import Any
 
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from trades.domain import conditions
 from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT
@@ -288,6 +294,15 @@ def generate_webhook_secret() -> str:
     return generate_secret()
 
 
+class EndpointHealth(StrEnum):
+    """What an endpoint's attempts say about it (derived by WebhookEndpoint.health, never stored)."""
+
+    HEALTHY = "healthy"
+    FAILING = "failing"
+    NEVER_USED = "never-used"
+    DISABLED = "disabled"
+
+
 class WebhookEndpoint(models.Model):
     """A place hits are pushed to: your own service, a Discord or a Slack channel."""
 
@@ -316,12 +331,89 @@ class WebhookEndpoint(models.Model):
     disabled_reason = models.CharField(max_length=300, blank=True, help_text="Why it was turned off (e.g. 410 Gone).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Health: written by the delivery workers on every attempt (record_success, record_failure).
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="The last 2xx answer.")
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Failed attempts since the last success."
+    )
+    failing_since = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="The first failed attempt since the last success."
+    )
+    last_error = models.CharField(
+        max_length=300, blank=True, editable=False, help_text="What the last failed attempt got: a status or an error."
+    )
+
+    HEALTH_FIELDS = ("last_success_at", "consecutive_failures", "failing_since", "last_error")
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A form or a config import saves a row it read a moment ago: the health fields stay as the
+        # workers left them meanwhile.
+        if not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in self.HEALTH_FIELDS
+            ]
+        super().save(*args, **kwargs)
+
+    @property
+    def health(self) -> EndpointHealth:
+        """The one rule for an endpoint's health; the admin and /healthz both read it.
+
+        One failed attempt is enough to be failing: retries come 5 s, then 5 min apart, and hits
+        may be rare, so waiting for a third failure could show a dead receiver as healthy for
+        many minutes. A single blip clears at the next success, usually the retry 5 s later.
+        """
+        if not self.active:
+            return EndpointHealth.DISABLED
+        if self.consecutive_failures > 0:
+            return EndpointHealth.FAILING
+        if self.last_success_at is None:
+            return EndpointHealth.NEVER_USED
+        return EndpointHealth.HEALTHY
+
+    def health_summary(self) -> str:
+        """The health in one line, e.g. "Failing since 14:02 (12 failures): 503 Service Unavailable"."""
+        health = self.health
+        if health is EndpointHealth.DISABLED:
+            return f"Disabled: {self.disabled_reason}" if self.disabled_reason else "Disabled"
+        if health is EndpointHealth.FAILING:
+            failures = f"{self.consecutive_failures} failure{'s' if self.consecutive_failures != 1 else ''}"
+            return f"Failing since {_local_time(self.failing_since)} ({failures}): {self.last_error}"
+        if health is EndpointHealth.NEVER_USED:
+            return "Never used: no delivery attempted yet"
+        return f"Healthy: last success {_local_time(self.last_success_at)}"
+
+    def record_success(self, at: datetime) -> None:
+        """A 2xx answer: the run of failures, if there was one, is over (one UPDATE of the row)."""
+        WebhookEndpoint.objects.filter(pk=self.pk).update(
+            last_success_at=at, consecutive_failures=0, failing_since=None, last_error=""
+        )
+
+    def record_failure(self, at: datetime, error: str) -> None:
+        """One more failed attempt in the current run, which began at its first failure.
+
+        One UPDATE with F(): workers failing at once each add theirs; none overwrites another's.
+        """
+        WebhookEndpoint.objects.filter(pk=self.pk).update(
+            consecutive_failures=F("consecutive_failures") + 1,
+            failing_since=Coalesce(F("failing_since"), Value(at)),
+            last_error=error[:300],
+        )
+
+
+def _local_time(moment: datetime | None) -> str:
+    """14:02 today, 2026-12-01 14:02 on another day, in the site's time zone."""
+    if moment is None:
+        return "—"
+    local = timezone.localtime(moment)
+    return f"{local:%H:%M}" if local.date() == timezone.localdate() else f"{local:%Y-%m-%d %H:%M}"
 
 
 class DeliveryStatus(models.TextChoices):

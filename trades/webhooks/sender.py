@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
@@ -62,6 +63,21 @@ class SendResult:
     @property
     def ok(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def failure(self) -> str:
+        """What went wrong, in a few words ("503 Service Unavailable", "read timeout: …"); "" if ok."""
+        return "" if self.ok else failure_text(self.status_code, self.error)
+
+
+def failure_text(status_code: int | None, error: str) -> str:
+    """A failed attempt in a few words: the status with its reason phrase, or the error."""
+    if status_code is None:
+        return error
+    try:
+        return f"{status_code} {HTTPStatus(status_code).phrase}"
+    except ValueError:  # a status no RFC names
+        return f"HTTP {status_code}"
 
 
 @dataclass(frozen=True)
