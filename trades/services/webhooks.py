@@ -3,9 +3,9 @@
 A delivery row is created in the transaction that stores its trade, so a hit and its
 deliveries exist together or not at all. After the commit each delivery is queued
 (`trades.deliver_webhook`); a worker claims it with a lease, sends it, records the attempt
-and either marks it delivered, schedules the next attempt, or declares it dead. Waits longer
-than WEBHOOK_COUNTDOWN_MAX_SECONDS live in the database: beat's sweeper queues what is due,
-and what a dead worker left claimed once its lease has run out.
+and the endpoint's health, and either marks it delivered, schedules the next attempt, or
+declares it dead. Waits longer than WEBHOOK_COUNTDOWN_MAX_SECONDS live in the database:
+beat's sweeper queues what is due, and what a dead worker left claimed once its lease has run out.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from flowsite.celery import app
-from trades.domain.webhooks import retry_delay
+from trades.domain.webhooks import MAX_ATTEMPTS, retry_delay
 from trades.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.serializers import serialize_trade
 from trades.webhooks.payloads import build_body
@@ -91,6 +91,7 @@ def deliver(delivery_id: int) -> str:
     try:
         headers = signature_headers(endpoint.secret, delivery.webhook_id, int(started.timestamp()), body)
     except ValueError as exc:  # a secret edited by hand into something that is not whsec_…
+        endpoint.record_failure(started, f"cannot sign: {exc}")  # not sent, but failing all the same
         return _finish_dead(delivery, f"cannot sign: {exc}")
     result = send(
         endpoint.url,
@@ -100,8 +101,9 @@ def deliver(delivery_id: int) -> str:
         connect_timeout=settings.WEBHOOK_CONNECT_TIMEOUT,
         read_timeout=settings.WEBHOOK_READ_TIMEOUT,
     )
-    _record_attempt(delivery, started, result)
-    return _settle(delivery, endpoint, result)
+    with transaction.atomic():  # the attempt, the delivery's new state and the endpoint's health
+        _record_attempt(delivery, started, result)
+        return _settle(delivery, endpoint, result)
 
 
 def claimable(now: datetime) -> Q:
@@ -148,24 +150,63 @@ def _record_attempt(delivery: WebhookDelivery, started: datetime, result: SendRe
     delivery.attempts += 1
     delivery.last_status_code = result.status_code
     delivery.last_error = result.error[:500]
+    if result.ok:
+        delivery.endpoint.record_success(started)
+    else:
+        delivery.endpoint.record_failure(started, result.failure)
 
 
 def _settle(delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: SendResult) -> str:
-    if result.status_code is not None and 200 <= result.status_code < 300:
+    if result.ok:
         delivery.status, delivery.delivered_at, delivery.lease_until = DeliveryStatus.DELIVERED, timezone.now(), None
         delivery.save()
+        logger.debug("webhook %s to %s delivered on attempt %d", delivery.webhook_id, endpoint.name, delivery.attempts)
         return "delivered"
+    delay = _next_try_in(delivery, result)
+    _log_failed_attempt(delivery, result, delay)
     if result.refused:
-        logger.warning("webhook %s to %s refused: %s", delivery.webhook_id, endpoint.name, result.error)
         return _finish_dead(delivery, result.error)
     if result.status_code == GONE:
         _disable(endpoint, f"410 Gone on {timezone.now():%Y-%m-%d %H:%M} UTC: the receiver asked to stop")
         return _finish_dead(delivery, "410 Gone: endpoint disabled")
-    delay = retry_delay(delivery.attempts, result.retry_after)
     if delay is None:
         last = delivery.last_error or f"HTTP {result.status_code}"
         return _finish_dead(delivery, f"{last} (after {delivery.attempts} attempts)")
     return _postpone(delivery, delay)
+
+
+def _next_try_in(delivery: WebhookDelivery, result: SendResult) -> float | None:
+    """Seconds until the next attempt of a failed delivery; None if there is none."""
+    if result.refused or result.status_code == GONE:
+        return None
+    return retry_delay(delivery.attempts, result.retry_after)
+
+
+def _log_failed_attempt(delivery: WebhookDelivery, result: SendResult, delay: float | None) -> None:
+    if delay is None:
+        next_try = "no next try: the delivery is dead"
+    else:
+        at = timezone.now() + timedelta(seconds=delay)
+        next_try = f"next try in {_in_words(delay)} ({at:%Y-%m-%d %H:%M:%S} UTC)"
+    logger.warning(
+        "webhook to endpoint %s failed for trade %s (%s), attempt %d of %d, %s: %s; %s",
+        delivery.endpoint.name,
+        delivery.trade_id,
+        delivery.trade.symbol,
+        delivery.attempts,
+        MAX_ATTEMPTS,
+        delivery.webhook_id,
+        result.failure,
+        next_try,
+    )
+
+
+def _in_words(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 3 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _postpone(delivery: WebhookDelivery, delay: float) -> str:
