@@ -223,3 +223,29 @@ def test_a_broker_that_would_lose_queued_work_on_a_restart_is_named_but_healthy(
     status, body = get(client)
     assert status == 200
     assert ("appendonly is off" in body["checks"]["broker"].get("warning", "")) is not persistent
+
+
+def test_a_failing_webhook_endpoint_is_a_warning_not_a_failure(client: Client, healthy: None) -> None:
+    failing = WebhookEndpoint.objects.create(name="desk", url="https://hooks.example.test/x")
+    switched_off = WebhookEndpoint.objects.create(name="old", url="https://hooks.example.test/y", active=False)
+    since = timezone.now()
+    for endpoint in (failing, switched_off):
+        endpoint.record_failure(since, "503 Service Unavailable")
+
+    status, body = get(client)
+
+    assert status == 200, body
+    webhooks = body["checks"]["webhooks"]
+    assert webhooks["ok"] is True
+    assert webhooks["warning"] == "webhook endpoints failing: desk"  # a disabled one is not failing
+    assert webhooks["failing_endpoints"] == [
+        {
+            "name": "desk",
+            "failing_since": since.isoformat(),
+            "consecutive_failures": 1,
+            "last_error": "503 Service Unavailable",
+        }
+    ]
+
+    failing.record_success(timezone.now())
+    assert "warning" not in get(client)[1]["checks"]["webhooks"]

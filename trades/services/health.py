@@ -24,10 +24,12 @@ from django.utils import timezone
 
 from trades.models import (
     DeliveryStatus,
+    EndpointHealth,
     GapStatus,
     StreamGap,
     StreamStatus,
     WebhookDelivery,
+    WebhookEndpoint,
 )
 from trades.services import dead_letters
 
@@ -234,13 +236,35 @@ def oldest_undelivered() -> datetime | None:
     return oldest
 
 
+def failing_endpoints() -> list[WebhookEndpoint]:
+    return [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(active=True)
+        if endpoint.health is EndpointHealth.FAILING
+    ]
+
+
 def check_webhooks() -> Check:
     limit = float(settings.HEALTH_WEBHOOK_MAX_AGE_SECONDS)
     age = age_seconds(_bounded(oldest_undelivered))
     result: Check = {"ok": age is None or age <= limit, "oldest_undelivered_age_seconds": age, "max_age_seconds": limit}
     if not result["ok"]:
         result["error"] = f"a webhook delivery has waited {age} s (over {limit:g} s)"
+    # A failing receiver is its owner's problem, not a reason to take the web out of service: a warning.
+    if failing := _bounded(failing_endpoints):
+        result["failing_endpoints"] = [_failing(endpoint) for endpoint in failing]
+        result["warning"] = f"webhook endpoints failing: {', '.join(endpoint.name for endpoint in failing)}"
     return result
+
+
+def _failing(endpoint: WebhookEndpoint) -> Check:
+    since = endpoint.failing_since.isoformat() if endpoint.failing_since else None
+    return {
+        "name": endpoint.name,
+        "failing_since": since,
+        "consecutive_failures": endpoint.consecutive_failures,
+        "last_error": endpoint.last_error,
+    }
 
 
 # --- what is kept for later: dead letters and unfilled gaps ------------------------------------
