@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -113,7 +114,8 @@ def test_a_wrong_key_fails_authentication_and_exits_non_zero(start_feed) -> None
     result = run_stream(feed.ws_url, "--once", api_key="not-the-key")
 
     assert result.returncode != 0
-    assert "❌ Authentication failed: authentication failed" in result.stderr
+    assert "Polygon refused the API key (auth_failed: authentication failed): check POLYGON_API_KEY" in result.stderr
+    assert "stream stopped: authentication failed: check POLYGON_API_KEY" in result.stderr
     assert feed.stats.authenticated == 0
 
 
@@ -131,8 +133,9 @@ def test_reconnects_after_a_1011_disconnect(start_feed, ingest_queue) -> None:
 
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "WebSocket connection failed: ConnectionClosedError: received 1011" in output
-    assert "Reconnecting in" in output
+    assert "⚠️ stream: connection lost after" in output
+    assert f"{feed.ws_url}/options closed the connection: 1011 (internal error)" in output
+    assert "🔗 stream: connected after" in output
     assert output.count("✅ Authenticated successfully!") == 2
     assert feed.stats.authenticated == 2
     assert ingest_queue.read_frames(6) == texts(frames[:2] + frames)  # the feed replays from the start
@@ -170,13 +173,21 @@ def test_sigterm_flushes_what_is_buffered_and_exits_0(start_feed, listeners, ing
     assert "👋 Listener stopped: 1 messages (15 trades) published, 0 trades dropped" in output
 
 
-def test_connection_failures_are_reported_and_retried_until_stopped(listeners, tmp_path) -> None:
+def test_while_nothing_listens_it_says_not_connected_why_and_when_next(listeners, tmp_path) -> None:
     log = tmp_path / "stream.log"
-    process = start_stream(listeners, log, "ws://127.0.0.1:9")  # nothing listens on the discard port
+    with socket.socket() as closed:  # bound, not listening: connecting is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"ws://127.0.0.1:{closed.getsockname()[1]}"
+        process = start_stream(listeners, log, url, STREAM_STATS_SECONDS="0.5")
 
-    wait_for_log(log, "WebSocket connection failed: ConnectionRefusedError", count=2)
+        wait_for_log(log, "WARNING trades.stream.listener 📊 stream: not connected for", count=3)
+        assert processes.stop(process, signal.SIGTERM) == 0
 
-    assert processes.stop(process, signal.SIGTERM) == 0
+    output = log.read_text()
+    assert output.count("could not connect") == 1, output
+    assert f"⚠️ stream: could not connect: connection refused by {url}/options — next try in" in output
+    assert f"failed attempts; last error: connection refused by {url}/options) — next try in" in output
+    assert "frames/s" not in output
 
 
 @pytest.mark.django_db(transaction=True)  # the child must see the committed row

@@ -1,4 +1,5 @@
-"""The listener's small steps, called directly: frames, statuses, subscriptions, backoff, logs."""
+"""The listener's small steps, called directly: frames, statuses, subscriptions, logs. (Backoff and
+the not-connected reports: tests/test_stream_outage.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from trades.stream.config import ClientOptions
 from trades.stream.frames import StatusEvent, count_trades, may_hold_status, status_events
-from trades.stream.listener import Backoff, Listener, WebSocketsLog
+from trades.stream.listener import Listener
 from trades.stream.lock import FileLock
 from trades.stream.publisher import BatchPublisher
 from trades.stream.stats import StatsReporter, StreamStats
@@ -96,30 +97,6 @@ def test_subscription_changes_state_the_exact_set_on_the_client(listener: Listen
     assert client.scheduled_subs == {"T.O:A"}
     assert client.schedule_resub
     assert "📡 Subscriptions changed: +[] -['T.*']" in caplog.text
-
-
-def test_backoff_is_full_jitter_capped_and_resets() -> None:
-    backoff = Backoff(base=1, cap=8)
-    ceilings = [1, 2, 4, 8, 8, 8]
-    for ceiling in ceilings:
-        assert 0 <= backoff.next_delay() <= ceiling
-    backoff.reset()
-    assert backoff.next_delay() <= 1
-    delays = backoff.fresh_delays()
-    assert all(0 <= next(delays) <= 8 for _ in range(50))
-
-
-def test_websockets_connect_failures_are_reported_as_ours(caplog) -> None:
-    log = WebSocketsLog(logging.getLogger("websockets.client"))
-    with caplog.at_level(logging.INFO):
-        log.info("connect failed; reconnecting in %.1f seconds: %s", 2.5, "ConnectionRefusedError: refused")
-    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
-        (
-            "trades.stream.listener",
-            "WARNING",
-            "WebSocket connection failed: ConnectionRefusedError: refused (retrying in 2.5 s)",
-        )
-    ]
 
 
 def test_stats_line() -> None:

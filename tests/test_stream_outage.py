@@ -1,8 +1,15 @@
-"""The listener while it cannot connect: the backoff schedule and the words it uses."""
+"""The listener while it cannot connect: the backoff schedule, the words it uses, and a real
+listener against a port where nothing listens (then a feed that comes up there)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
 import socket
+import threading
+from collections.abc import Iterator
+from itertools import pairwise
 
 import pytest
 from hypothesis import given
@@ -13,8 +20,15 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.frames import Close
 from websockets.http11 import Response
 
+from trades.feed.server import DEFAULT_API_KEY, FeedServer
+from trades.feed.source import PrebuiltSource
 from trades.stream.backoff import Backoff, backoff_ceiling, backoff_delay
+from trades.stream.config import ClientOptions
+from trades.stream.listener import Listener
+from trades.stream.lock import FileLock
 from trades.stream.outage import Outage, describe_error, format_duration
+from trades.stream.publisher import BatchPublisher
+from trades.stream.stats import StreamStats
 
 # --- the schedule (pure) -----------------------------------------------------------------------
 
@@ -106,4 +120,109 @@ def test_an_outage_says_how_long_how_often_why_and_when_next() -> None:
     outage.next_try_at = 148.0
     assert outage.describe(now=140.0) == (
         "not connected for 40 s (2 failed attempts; last error: connection refused by X) — next try in 8.0 s"
+    )
+
+
+# --- a real listener against a closed port -----------------------------------------------------
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port bound but not listening: connecting is refused, and no other process can take it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def make_listener(tmp_path, port: int, **options: object) -> Listener:
+    stats = StreamStats()
+    publisher = BatchPublisher(lambda frames: None, batch_trades=10, batch_ms=1000, capacity_trades=100, stats=stats)
+    return Listener(
+        options=ClientOptions(api_key=DEFAULT_API_KEY, feed=f"127.0.0.1:{port}", secure=False),
+        publisher=publisher,
+        lock=FileLock(tmp_path / "lock"),
+        stats=stats,
+        channels=["T.*"],  # the database is not consulted
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def supervise_for(listener: Listener, seconds: float, meanwhile: object = None) -> None:
+    """Run the supervisor for `seconds`, then stop it. In a thread: signal handlers are for the
+    main thread only, and pytest's must stay as they are."""
+
+    async def scenario() -> None:
+        task = asyncio.create_task(listener.supervise())
+        await asyncio.sleep(seconds)
+        listener.request_stop()
+        await asyncio.wait_for(task, 5)
+
+    thread = threading.Thread(target=asyncio.run, args=(scenario(),))
+    thread.start()
+    if callable(meanwhile):
+        meanwhile()
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_not_connected_is_said_at_warning_and_attempts_back_off(tmp_path, closed_port: int, caplog) -> None:
+    listener = make_listener(tmp_path, closed_port, stats_seconds=0.5)
+
+    with caplog.at_level(logging.DEBUG, logger="trades.stream.listener"):
+        supervise_for(listener, 2.6)
+
+    records = [record for record in caplog.records if record.name == "trades.stream.listener"]
+    url = f"ws://127.0.0.1:{closed_port}/options"
+    stats_lines = [record for record in records if record.getMessage().startswith("📊")]
+    assert len(stats_lines) >= 4
+    assert all(record.levelname == "WARNING" for record in stats_lines)
+    assert "frames/s" not in caplog.text
+    assert f"failed attempts; last error: connection refused by {url}) — next try in" in stats_lines[-1].getMessage()
+    assert re.match(r"📊 stream: not connected for [12]\.\d s \(\d failed attempts", stats_lines[-1].getMessage())
+
+    # The reason is given once at WARNING; the attempts after it only at DEBUG.
+    first_failures = [record for record in records if "could not connect" in record.getMessage()]
+    assert [record.levelname for record in first_failures] == ["WARNING"]
+    assert f"could not connect: connection refused by {url} — next try in" in first_failures[0].getMessage()
+
+    # Attempt k + 1 came after the k-th wait: within [ceiling / 2, ceiling] of 0.5, 1, 2 … s.
+    attempts = [record.created for record in records if record.getMessage().startswith("🔌 Connecting")]
+    assert 3 <= len(attempts) <= 4
+    for failures, (before, after) in enumerate(pairwise(attempts), start=1):
+        ceiling = backoff_ceiling(failures)
+        assert ceiling / 2 - 0.05 <= after - before <= ceiling + 0.5, (failures, after - before)
+    assert listener.status.current_outage().failed_attempts == len(attempts)
+
+
+def test_when_the_feed_comes_up_it_says_how_long_it_was_down(tmp_path, caplog) -> None:
+    with socket.socket() as sock:  # a free port, for the feed to take a moment later
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    listener = make_listener(tmp_path, port, backoff=Backoff(base=0.1, cap=0.3))
+    feed = FeedServer(source=PrebuiltSource([]))
+
+    def feed_comes_up() -> None:
+        threading.Event().wait(1.0)
+        feed.start_in_thread(port=port)
+
+    try:
+        with caplog.at_level(logging.INFO, logger="trades.stream.listener"):
+            supervise_for(listener, 2.0, meanwhile=feed_comes_up)
+    finally:
+        feed.stop()
+
+    connected = [record for record in caplog.records if record.getMessage().startswith("🔗")]
+    assert len(connected) == 1 and connected[0].levelname == "INFO"
+    said = connected[0].getMessage()
+    down = re.fullmatch(r"🔗 stream: connected after (\d\.\d) s down \(\d+ failed attempts\)", said)
+    assert down and float(down[1]) >= 1.0
+    assert listener.stats.connections == 1
+
+
+def test_a_polygon_error_status_before_the_end_is_part_of_the_reason(tmp_path) -> None:
+    listener = make_listener(tmp_path, 9)
+    listener.handle_statuses('[{"ev":"status","status":"max_connections","message":"Maximum connections exceeded."}]')
+    assert listener.describe_failure(None) == (
+        "ws://127.0.0.1:9/options closed the connection cleanly, after Polygon status max_connections: "
+        "Maximum connections exceeded. (another connection uses this API key: Polygon allows one per account)"
     )

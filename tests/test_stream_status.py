@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -14,6 +16,7 @@ from django.utils import timezone
 
 from tests import processes
 from tests.test_stream_command import FRAMES, STATUS_ONLY
+from tests.test_stream_outage import make_listener, supervise_for
 from trades.feed.server import DEFAULT_API_KEY, FeedServer
 from trades.feed.source import PrebuiltSource
 from trades.models import StreamStatus
@@ -103,6 +106,27 @@ def test_only_the_last_ten_statuses_are_kept(listener: Listener) -> None:
         asyncio.run(listener.on_frame(f'[{{"ev":"status","status":"info","message":"m{n}"}}]'))
     snapshot = listener.status.snapshot(subscriptions=[], trades_buffered=0)
     assert [row["message"] for row in snapshot["recent_statuses"]] == [f"m{n}" for n in range(5, 15)]
+
+
+@pytest.mark.django_db(transaction=True)  # the row is written from another thread
+def test_while_not_connected_the_row_and_the_admin_page_say_since_when_and_why(tmp_path, admin_client: Client) -> None:
+    no_status_row()
+    with socket.socket() as closed:  # bound, not listening: connecting is refused
+        closed.bind(("127.0.0.1", 0))
+        listener = make_listener(tmp_path, closed.getsockname()[1], stats_seconds=0.3, write_status_row=True)
+        supervise_for(listener, 1.2)
+
+    status = the_status()
+    assert status is not None and status.connected is False
+    row = status.recent_statuses[-1]
+    assert row["status"] == "listener: not connected"
+    assert re.fullmatch(
+        r"not connected since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: \d failed attempts; "
+        r"last error: connection refused by ws://127\.0\.0\.1:\d+/options",
+        row["message"],
+    ), row["message"]
+    html = admin_client.get("/admin/trades/streamstatus/1/change/").content.decode()
+    assert "listener: not connected" in html and "connection refused by" in html
 
 
 @pytest.mark.django_db(transaction=True)  # the child writes to this run's test database

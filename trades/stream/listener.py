@@ -1,10 +1,11 @@
 """The supervisor: one Polygon connection at a time, reconnecting with backoff.
 
-`WebSocketClient.connect` returns on a clean close and, with `max_reconnects=0`, raises on an
-error close, so every reconnect goes through `supervise()`'s backoff. Each connection gets a
-fresh client: a reused one would not resubscribe. Connection *attempts* that fail before the
-handshake are retried inside websockets (polygon makes every error retryable) with the same
-backoff, and reported through `WebSocketsLog`.
+Every reconnect goes through `supervise()`, which alone owns the backoff and the tally of an
+outage (since when, how many attempts failed, why): `WebSocketClient.connect` returns on a clean
+close and, with `max_reconnects=0`, raises on an error close; a connection *attempt* that fails
+(refused, DNS, timeout, HTTP status) would be retried inside websockets' own loop, so
+`hand_back_failed_attempt` ends `connect()` with it instead. Each connection gets a fresh
+client: a reused one would not resubscribe.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import random
 import signal
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -28,9 +29,11 @@ from polygon import WebSocketClient
 from polygon.exceptions import AuthError
 
 from trades.services.subscriptions import FIREHOSE, enabled_channels
+from trades.stream.backoff import RECONNECT_CAP_SECONDS, Backoff
 from trades.stream.config import ClientOptions
 from trades.stream.frames import StatusEvent, count_trades, may_hold_status, status_events, trade_time_range
 from trades.stream.lock import ListenerLock, LockUnavailable
+from trades.stream.outage import describe_error, describe_status, format_duration, plural
 from trades.stream.publisher import BatchPublisher
 from trades.stream.stats import RateLimit, StatsReporter, StreamStats
 from trades.stream.status import (
@@ -61,39 +64,25 @@ class Outcome(enum.Enum):
     STOPPED = "stopped"  # we were asked to stop
 
 
-@dataclass
-class Backoff:
-    """Exponential backoff with full jitter: a random delay in [0, min(cap, base × 2^n)]."""
+@dataclass(frozen=True)
+class Ending:
+    """How one connect_once() ended."""
 
-    base: float = 1.0
-    cap: float = 60.0
-    attempt: int = 0
-
-    def next_delay(self) -> float:
-        ceiling = min(self.cap, self.base * 2 ** min(self.attempt, 30))
-        self.attempt += 1
-        return random.uniform(0, ceiling)
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-    def fresh_delays(self) -> Iterator[float]:
-        """A new series for websockets' `reconnect_delays`."""
-        series = Backoff(self.base, self.cap)
-        while True:
-            yield series.next_delay()
+    outcome: Outcome
+    error: str = ""  # why, in the operator's words
+    uptime: float | None = None  # seconds it was connected; None: it never was (a failed attempt)
 
 
-class WebSocketsLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """websockets' logger, with its failed connection attempts reported as ours."""
+class AttemptFailed(Exception):
+    """A failed connection attempt, handed back from inside websockets' retry loop; its
+    `__cause__` is the attempt's error."""
 
-    def log(self, level: int, msg: Any, *args: Any, **kwargs: Any) -> None:
-        # websockets: "connect failed; reconnecting in %.1f seconds: %s" (delay, reason)
-        if isinstance(msg, str) and msg.startswith("connect failed") and len(args) == 2:
-            delay, reason = args
-            logger.warning("WebSocket connection failed: %s (retrying in %.1f s)", reason, delay)
-            return
-        super().log(level, msg, *args, **kwargs)
+
+def hand_back_failed_attempt() -> Generator[float, None, None]:
+    """websockets' `reconnect_delays`. websockets 17 calls it while it handles a failed attempt, to
+    ask how long to wait before retrying; raising ends `connect()` with that attempt's error instead.
+    (polygon's `connect` makes every error retryable and takes no `process_exception` of ours.)"""
+    raise AttemptFailed from sys.exc_info()[1]
 
 
 def read_enabled_channels() -> list[str]:
@@ -149,6 +138,8 @@ class Listener:
         self.exit_code = 0
         self.exit_reason = ""
         self._authenticated_websocket: object = None
+        self._connected_at = 0.0  # monotonic, set on each connection
+        self._error_status: StatusEvent | None = None  # the last error status on this connection
         self._stop = asyncio.Event()
         self._reporter = StatsReporter(stats)
         # The StreamStatus row (admin, /healthz): written from a thread, never on the loop.
@@ -189,6 +180,7 @@ class Listener:
             refresh_seconds=settings.STREAM_SUBSCRIPTION_REFRESH_SECONDS,
             stats_seconds=settings.STREAM_STATS_SECONDS,
             flush_timeout_seconds=settings.STREAM_FLUSH_TIMEOUT_SECONDS,
+            backoff=Backoff(cap=getattr(settings, "STREAM_RECONNECT_MAX_SECONDS", RECONNECT_CAP_SECONDS)),
             write_status_row=True,
             track_gaps=track_gaps,
         )
@@ -252,18 +244,19 @@ class Listener:
             if self.fixed_channels is None:
                 await self.refresh_subscriptions()
             while not self._stop.is_set():
-                started = time.monotonic()
-                outcome = await self.connect_once()
-                if outcome is Outcome.AUTH_FAILED:
-                    self.fail("authentication failed")
-                if outcome is Outcome.CLOSED and self.once:
+                ending = await self.connect_once()
+                if ending.outcome is Outcome.AUTH_FAILED:
+                    self.report_auth_failure(ending)
+                if ending.outcome is Outcome.CLOSED and self.once:
                     logger.info("The server closed the connection; --once: stopping")
                     break
                 if self._stop.is_set():
                     break
-                if time.monotonic() - started >= STABLE_CONNECTION_SECONDS:
+                if ending.uptime is not None and ending.uptime >= STABLE_CONNECTION_SECONDS:
                     self.backoff.reset()
-                await self.pause_before_reconnect(self.backoff.next_delay())
+                delay = self.backoff.next_delay()
+                self.report_down(ending, delay)
+                await self.pause_before_reconnect(delay)
         finally:
             for task in background:
                 task.cancel()
@@ -298,46 +291,86 @@ class Listener:
 
     # --- one connection -----------------------------------------------------------------------
 
-    async def connect_once(self) -> Outcome:
+    async def connect_once(self) -> Ending:
         channels = sorted(self.channels or {FIREHOSE})
         client = self.client = self.options.build_client(channels)
-        logger.info("🔌 Connecting to %s (channels: %s)", self.options.url, ", ".join(channels))
-        connection = asyncio.create_task(
-            client.connect(
-                self.on_frame,
-                logger=WebSocketsLog(logging.getLogger("websockets.client")),
-                reconnect_delays=self.backoff.fresh_delays,
-            )
-        )
+        outage = self.status.current_outage()
+        level = logging.DEBUG if outage.failed_attempts else logging.INFO  # the stats line tells the rest
+        logger.log(level, "🔌 Connecting to %s (channels: %s)", self.options.url, ", ".join(channels))
+        outage.note_attempt()
+        self._error_status = None
+        connection = asyncio.create_task(client.connect(self.on_frame, reconnect_delays=hand_back_failed_attempt))
         stop_requested = asyncio.create_task(self._stop.wait())
         await asyncio.wait({connection, stop_requested}, return_when=asyncio.FIRST_COMPLETED)
         stop_requested.cancel()
         try:
-            return await self.finish_connection(client, connection)
+            outcome, error = await self.finish_connection(client, connection)
         finally:
-            if self.status.connected:
-                self.status.note_disconnected()
-                await self.write_status()
+            uptime = await self.end_connection()
+        return Ending(outcome, error, uptime)
 
-    async def finish_connection(self, client: WebSocketClient, connection: asyncio.Task[None]) -> Outcome:
+    async def end_connection(self) -> float | None:
+        """Note that the live connection ended; how long it was up (None: it never came up)."""
+        if not self.status.connected:
+            return None
+        uptime = time.monotonic() - self._connected_at
+        self.status.note_disconnected()
+        await self.write_status()
+        return uptime
+
+    async def finish_connection(self, client: WebSocketClient, connection: asyncio.Task[None]) -> tuple[Outcome, str]:
+        """How the connection ended, and why in words."""
         if not connection.done():
             await self.close_client(client, connection)
-            return Outcome.STOPPED
+            return Outcome.STOPPED, ""
         try:
             connection.result()
+        except AttemptFailed as exc:
+            return Outcome.FAILED, self.describe_failure(exc.__cause__ or exc)
         except AuthError as exc:
-            logger.error("❌ Authentication failed: %s", exc)
-            return Outcome.AUTH_FAILED
+            return Outcome.AUTH_FAILED, self.describe_failure(exc)
         except Exception as exc:
-            logger.warning("WebSocket connection failed: %s: %s", type(exc).__name__, exc)
-            return Outcome.FAILED
-        logger.info("WebSocket connection closed by the server")
-        return Outcome.CLOSED
+            return Outcome.FAILED, self.describe_failure(exc)
+        return Outcome.CLOSED, self.describe_failure(None)
+
+    def describe_failure(self, exc: BaseException | None) -> str:
+        text = describe_error(exc, self.options.url) if exc else f"{self.options.url} closed the connection cleanly"
+        if self._error_status is not None:
+            text += f", after {describe_status(self._error_status.status, self._error_status.message)}"
+        return text
+
+    def report_down(self, ending: Ending, next_try_in: float) -> None:
+        """Tell the operator once per outage (and again if the reason changes); the stats line
+        repeats the state every STREAM_STATS_SECONDS."""
+        outage = self.status.current_outage()
+        wait = format_duration(next_try_in)
+        if ending.uptime is not None:
+            outage.note_lost(ending.error, next_try_in)
+            lived = format_duration(ending.uptime)
+            logger.warning("⚠️ stream: connection lost after %s up: %s — reconnecting in %s", lived, ending.error, wait)
+        elif outage.note_failed_attempt(ending.error, next_try_in):
+            logger.warning(
+                "⚠️ stream: could not connect: %s — next try in %s (waits grow to %s at most)",
+                ending.error,
+                wait,
+                format_duration(self.backoff.cap),
+            )
+        else:
+            logger.debug("stream: attempt %d failed: %s — next try in %s", outage.failed_attempts, ending.error, wait)
+
+    def report_auth_failure(self, ending: Ending) -> None:
+        # The key is read once at start: retrying could not help, so stop and say what to fix.
+        self.status.current_outage().note_failed_attempt(ending.error, None)
+        logger.error("❌ stream: could not connect: %s. Not retrying: the key is read at start.", ending.error)
+        self.fail("authentication failed: check POLYGON_API_KEY")
 
     async def close_client(self, client: WebSocketClient, connection: asyncio.Task[None]) -> None:
-        if client.websocket is not None:
-            with suppress(Exception):
-                await asyncio.wait_for(client.close(), CLOSE_TIMEOUT_SECONDS)
+        if client.websocket is None:  # still connecting: nothing to close or to wait for
+            connection.cancel()
+            await asyncio.gather(connection, return_exceptions=True)
+            return
+        with suppress(Exception):
+            await asyncio.wait_for(client.close(), CLOSE_TIMEOUT_SECONDS)
         # Closing makes connect() return; if it was between attempts, cancel it. The server may have
         # dropped us meanwhile: however the connection ended, we are stopping.
         try:
@@ -350,7 +383,6 @@ class Listener:
         await asyncio.gather(connection, return_exceptions=True)
 
     async def pause_before_reconnect(self, delay: float) -> None:
-        logger.info("Reconnecting in %.1f s", delay)
         with suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._stop.wait(), delay)
 
@@ -378,10 +410,18 @@ class Listener:
             self._authenticated_websocket = websocket
             self.stats.connections += 1
             logger.info("✅ Authenticated successfully!")
-            self.status.note_connected(self.options.url)
+            self.note_connected()
             self.fold_last_event()  # the previous connection's last trade
             self._awaiting_first_trade = self.track_gaps
             self.write_status_soon()
+
+    def note_connected(self) -> None:
+        outage = self.status.outage
+        self.status.note_connected(self.options.url)
+        self._connected_at = time.monotonic()
+        if outage is not None and outage.went_wrong():
+            attempts = f" ({plural(outage.failed_attempts, 'failed attempt')})" if outage.failed_attempts else ""
+            logger.info("🔗 stream: connected after %s down%s", format_duration(outage.duration()), attempts)
 
     # --- gaps ---------------------------------------------------------------------------------
 
@@ -424,6 +464,8 @@ class Listener:
         for event in status_events(frame):
             self.stats.recent_statuses.append(event)
             self.status.note_status(event)
+            if event.status in ERROR_STATUSES:
+                self._error_status = event  # part of the reason if the connection ends
             log_status(event)
 
     # --- background tasks ----------------------------------------------------------------------
@@ -466,7 +508,11 @@ class Listener:
                 with suppress(Exception):  # a database that is away is reported by the status write
                     kept = await asyncio.to_thread(read_kept_for_later, self._started_at)
                     self.stats.dead_letters, self.stats.gap_hits_recovered = kept
-            logger.info(self._reporter.report(self.publisher.trades_buffered))
+            line = self._reporter.report(self.publisher.trades_buffered)  # moves the rate window on
+            if self.status.connected:
+                logger.info(line)
+            else:
+                logger.warning("📊 stream: %s", self.status.current_outage().describe())
             self.status.update_rates()
             await self.write_status()
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from trades.models import StreamGap, StreamStatus
 from trades.services import dead_letters, gaps
 from trades.stream.frames import StatusEvent
+from trades.stream.outage import Outage
 from trades.stream.stats import StreamStats
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class StatusRecorder:
     url: str = ""
     connected: bool = False
     connected_since: float | None = None  # epoch seconds
+    outage: Outage | None = field(default_factory=Outage)  # None while connected
     last_frame_at: float | None = None
     recent_statuses: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=RECENT_STATUSES))
     _rate_at: float = field(default_factory=time.monotonic)
@@ -60,10 +62,18 @@ class StatusRecorder:
         self.url = url
         self.connected = True
         self.connected_since = time.time()
+        self.outage = None
 
     def note_disconnected(self) -> None:
         self.connected = False
         self.connected_since = None
+        self.current_outage()
+
+    def current_outage(self) -> Outage:
+        """The outage under way (begun now if the listener was connected until now)."""
+        if self.outage is None:
+            self.outage = Outage()
+        return self.outage
 
     def update_rates(self) -> None:
         """Frames and trades per second since the previous call (called every STREAM_STATS_SECONDS)."""
@@ -90,8 +100,22 @@ class StatusRecorder:
             "messages_published": self.stats.messages_published,
             "trades_buffered": trades_buffered,
             "trades_dropped": self.stats.trades_dropped,
-            "recent_statuses": list(self.recent_statuses),
+            "recent_statuses": list(self.recent_statuses) + self.outage_rows(),
         }
+
+    def outage_rows(self) -> list[dict[str, str]]:
+        """While not connected after something went wrong: one row after Polygon's statuses saying
+        since when and why. (The row has no fields of its own for it.)"""
+        if self.connected or self.outage is None or not self.outage.went_wrong():
+            return []
+        since = datetime.fromtimestamp(self.outage.started_at, tz=UTC)
+        return [
+            {
+                "time": since.isoformat(),
+                "status": "listener: not connected",
+                "message": f"not connected since {since:%Y-%m-%d %H:%M:%S} UTC: {self.outage.summary()}",
+            }
+        ]
 
 
 def read_last_event_ms() -> int | None:
