@@ -167,6 +167,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "America/New_York"
 USE_I18N = True
 USE_TZ = True
+# ISO dates, 24-hour times with their zone (flowsite/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["flowsite.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import cast
@@ -240,15 +241,17 @@ def test_trade_list_columns(admin_client: Client, one_of_each):
     assert row == one_of_each[OptionTrade]
     for text in [
         "O:NVDA250620C00150000",
-        "CALL",
-        "150.000",
+        "NVDA 20 Jun 25 150 Call",  # the contract by name beside its OCC symbol
         "$105,000",
-        "148.5000",
+        "$148.50",  # spot: money, not the column's raw Decimal("148.5000")
+        "Time (New York)",
         "DTE",
         "OI",
         "classic-unusual-activity, mag7-smart-money",
     ]:
         assert text in response.text
+    assert "148.5000" not in response.text and "150.000" not in response.text
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T", response.text), "New York time with its zone"
 
 
 # --- Filter profile form ---------------------------------------------------------------------

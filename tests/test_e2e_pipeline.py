@@ -103,5 +103,5 @@ def test_the_tape_stores_exactly_the_hand_computed_hits(tmp_path):
     assert stored() == EXPECTED
     assert OptionTrade.objects.filter(source="replay").count() == len(EXPECTED)
     worker_log = (tmp_path / "worker.log").read_text()
-    assert "💰 Smart Money: O:TSLA251205C00400000 $55000 premium, 0 DTE [mag7]" in worker_log
+    assert "💰 Smart Money: O:TSLA251205C00400000 $55,000 premium, 0 DTE [mag7]" in worker_log
     assert "must be a positive integer up to 10000000, got -5" in worker_log  # rejections are logged with the item

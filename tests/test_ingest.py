@@ -89,7 +89,7 @@ def test_a_redelivered_batch_stores_nothing_twice(only_smart_money):
 def test_a_hit_is_logged_as_smart_money(only_smart_money, caplog):
     caplog.set_level("INFO", logger="trades.services.ingest")
     ingest_frames([frame(trade(q=1, p=8.5))])
-    assert "💰 Smart Money: O:AAPL251220C00190000 $85000 premium, 15 DTE [mag7-smart-money]" in caplog.text
+    assert "💰 Smart Money: O:AAPL251220C00190000 $85,000 premium, 15 DTE [mag7-smart-money]" in caplog.text
 
 
 def test_rejected_items_are_logged_with_the_item(only_smart_money, caplog):

@@ -181,10 +181,12 @@ def test_the_admin_page_shows_the_row_read_only(admin_client: Client) -> None:
 
     assert page.status_code == 200
     html = page.content.decode()
-    assert "heartbeat 120 s ago" in html
+    # Stale is bad, so it is red (the admin's "no" icon), never a green tick for "stale: yes".
+    assert "stale: last heartbeat 120 s ago (stale after 30 s)" in html
+    assert '<span class="verdict verdict-bad"' in html
     assert "wss://delayed.polygon.io/options" in html
     assert "slow_consumer" in html and "behind" in html
-    assert 'alt="True"' in html  # stale (and connected)
+    assert 'alt="True"' in html  # connected
     assert 'name="_save"' not in html, "read only"
     assert admin_client.get("/admin/trades/streamstatus/add/").status_code == 403
     assert admin_client.get("/admin/trades/streamstatus/1/delete/").status_code == 403
@@ -211,7 +213,8 @@ def test_the_admin_page_shows_gaps_recovered_and_dead_letters_waiting(admin_clie
         last_failed_at=now,
     )
     html = admin_client.get("/admin/trades/streamstatus/1/change/").content.decode()
-    assert "2025-12-05 15:30:00 UTC" in html
+    assert "2025-12-05 10:30:00 EST" in html  # the newest trade seen, in New York time
+    assert '<span class="verdict verdict-good"' in html and "live: last heartbeat 0 s ago" in html
     gaps = html[html.find("Gaps filled over REST") :][:400]
     assert "1 failed, 1 filled</a>; 6 hits recovered" in gaps, gaps
     assert '?status__exact=dead">1</a>' in html

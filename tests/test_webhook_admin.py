@@ -6,6 +6,7 @@ import orjson
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from trades.models import DeliveryStatus, FilterProfile, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.services import flow_rules, webhooks
@@ -18,6 +19,16 @@ T0 = 1764948600000  # 2025-12-05 10:30 New York
 
 @pytest.fixture
 def endpoint(receiver) -> WebhookEndpoint:
+    return endpoint_with_two_hits_sent(receiver)
+
+
+@pytest.fixture
+def failing_endpoint(receiver) -> WebhookEndpoint:
+    receiver.answer = lambda n: (503, {}, b"down for maintenance")
+    return endpoint_with_two_hits_sent(receiver)
+
+
+def endpoint_with_two_hits_sent(receiver) -> WebhookEndpoint:
     flow_rules.forget_flow_rules()
     FilterProfile.objects.exclude(name="mag7-smart-money").update(enabled=False)
     endpoint = WebhookEndpoint.objects.create(
@@ -85,3 +96,34 @@ def test_resend_queues_the_selected_deliveries_with_their_ids(admin_client: Clie
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
     assert webhooks.deliver(delivery.pk) == "delivered"
     assert [r.webhook_id for r in receiver.requests].count(delivery.webhook_id) == 2
+
+
+def test_the_endpoint_list_shows_a_failing_endpoint_in_red_with_its_run_of_failures(
+    admin_client: Client, failing_endpoint: WebhookEndpoint
+):
+    failing_endpoint.refresh_from_db()
+    assert failing_endpoint.failing_since is not None
+    since = f"{timezone.localtime(failing_endpoint.failing_since):%H:%M}"
+
+    page = admin_client.get(reverse("admin:trades_webhookendpoint_changelist")).content.decode()
+
+    assert '<span class="verdict verdict-bad" style="color: var(--error-fg)">' in page
+    assert f"Failing since {since} (2 failures): 503 Service Unavailable</span>" in page
+    assert "icon-no.svg" in page
+
+
+def test_the_endpoint_list_shows_a_healthy_endpoint_in_green(admin_client: Client, endpoint: WebhookEndpoint):
+    page = admin_client.get(reverse("admin:trades_webhookendpoint_changelist")).content.decode()
+
+    assert 'class="verdict verdict-good"' in page and "icon-yes.svg" in page
+    assert "Healthy: last success " in page
+
+
+def test_the_change_page_shows_the_health_fields_read_only(admin_client: Client, failing_endpoint: WebhookEndpoint):
+    page = admin_client.get(reverse("admin:trades_webhookendpoint_change", args=[failing_endpoint.pk]))
+
+    html = page.content.decode()
+    assert "Consecutive failures" in html and "Failing since" in html and "Last success at" in html
+    assert "503 Service Unavailable" in html
+    form = page.context["adminform"].form
+    assert not {"consecutive_failures", "failing_since", "last_success_at", "last_error"} & set(form.fields)

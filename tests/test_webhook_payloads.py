@@ -134,7 +134,7 @@ def test_hit_line_is_ingests_line_for_the_same_trade():
 
 def test_hit_line_format():
     expected = (
-        "💰 Smart Money: O:AAPL251220C00190000 $85000 premium, 14 DTE [classic-unusual-activity, mag7-smart-money]"
+        "💰 Smart Money: O:AAPL251220C00190000 $85,000 premium, 14 DTE [classic-unusual-activity, mag7-smart-money]"
     )
     assert hit_line(api_trade()) == expected
 

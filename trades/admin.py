@@ -22,10 +22,14 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
+from trades import admin_display as display
+from trades.domain.formatting import contract_name
 from trades.forms import FilterProfileForm, WatchlistForm
 from trades.models import (
     DeliveryStatus,
+    EndpointHealth,
     FilterProfile,
     OptionCondition,
     OptionContract,
@@ -44,6 +48,12 @@ from trades.serializers import TRADE_FIELDS, serialize_trade
 from trades.services.flow_rules import condition_groups, excluded_codes
 
 logger = logging.getLogger(__name__)
+
+admin.site.site_header = "flowsite"
+admin.site.site_title = "flowsite admin"
+admin.site.index_title = "Control room"
+# "View site" leads to the landing page (trades/views.py).
+admin.site.site_url = "/"
 
 
 class LiveConfigAdminMixin:
@@ -319,21 +329,20 @@ def trades_csv_rows(queryset: QuerySet[OptionTrade]) -> Iterator[str]:
 class OptionTradeAdmin(admin.ModelAdmin):
     """The trade browser. Read-only: hits are written by the ingest workers only."""
 
+    # Narrow enough for a 1366 px screen: the contract's name carries its side, strike and expiry.
     list_display = [
         "time",
-        "symbol",
-        "side",
-        "strike",
-        "expiry",
+        "contract",
         "days_to_expiry",
-        "size",
+        "size_count",
+        "price_dollars",
         "premium_dollars",
         "oi",
-        "spot",
+        "spot_dollars",
         "profile_list",
-        "stale_reference",
+        "reference_data",
     ]
-    list_display_links = ["time", "symbol"]
+    list_display_links = ["time", "contract"]
     list_filter = ["underlying", SideFilter, "profiles", "source", "stale_reference"]
     search_fields = ["symbol"]
     date_hierarchy = "traded_at"
@@ -353,25 +362,43 @@ class OptionTradeAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: OptionTrade | None = None) -> bool:
         return False
 
-    @admin.display(description="time", ordering="traded_at")
+    @admin.display(description="time (New York)", ordering="traded_at")
     def time(self, trade: OptionTrade) -> str:
-        return timezone.localtime(trade.traded_at).strftime("%Y-%m-%d %H:%M:%S")
+        return display.new_york_time(trade.traded_at)
 
-    @admin.display(description="side", ordering="right")
-    def side(self, trade: OptionTrade) -> str:
-        return trade.get_right_display().upper()
+    @admin.display(description="contract", ordering="symbol")
+    def contract(self, trade: OptionTrade) -> SafeString:
+        return format_html('{}<br><span class="quiet">{}</span>', contract_name(trade.symbol), trade.symbol)
 
     @admin.display(description="DTE", ordering="dte")
     def days_to_expiry(self, trade: OptionTrade) -> int:
         return trade.dte
 
+    @admin.display(description="size", ordering="size")
+    def size_count(self, trade: OptionTrade) -> str:
+        return display.count(trade.size)
+
+    @admin.display(description="price", ordering="price")
+    def price_dollars(self, trade: OptionTrade) -> str:
+        return display.money(trade.price, 2)
+
     @admin.display(description="premium", ordering="premium")
     def premium_dollars(self, trade: OptionTrade) -> str:
-        return f"${trade.premium:,.0f}"
+        return display.money(trade.premium)
 
     @admin.display(description="OI", ordering="open_interest")
     def oi(self, trade: OptionTrade) -> str:
-        return "—" if trade.open_interest is None else f"{trade.open_interest:,}"
+        return display.count(trade.open_interest)
+
+    @admin.display(description="spot", ordering="spot")
+    def spot_dollars(self, trade: OptionTrade) -> str:
+        return display.money(trade.spot, 2)
+
+    @admin.display(description="reference data", ordering="stale_reference")
+    def reference_data(self, trade: OptionTrade) -> SafeString:
+        if trade.stale_reference:
+            return display.verdict(display.BAD, "stale")
+        return display.verdict(display.GOOD, "fresh")
 
     @admin.display(description="profiles")
     def profile_list(self, trade: OptionTrade) -> str:
@@ -417,11 +444,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "name",
         "format",
         "url",
-        "active",
+        "health_label",
         "allow_private",
         "profile_list",
         "rate_limit_per_minute",
-        "disabled_reason",
         "pending_deliveries",
         "dead_deliveries",
     ]
@@ -430,11 +456,24 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     filter_horizontal = ["profiles"]
     fieldsets = [
         (None, {"fields": ["name", "url", "format", "profiles"]}),
+        (
+            "Health (written by the delivery workers on every attempt)",
+            {"fields": ["health_label", "last_success_at", "consecutive_failures", "failing_since", "last_error"]},
+        ),
         ("Delivery", {"fields": ["active", "disabled_reason", "allow_private", "rate_limit_per_minute"]}),
         ("Signing", {"fields": ["secret_field"]}),
         ("Changes", {"fields": ["created_at", "updated_at"]}),
     ]
-    readonly_fields = ["secret_field", "created_at", "updated_at"]
+    readonly_fields = [
+        "health_label",
+        "last_success_at",
+        "consecutive_failures",
+        "failing_since",
+        "last_error",
+        "secret_field",
+        "created_at",
+        "updated_at",
+    ]
     actions = ["send_test_event", "regenerate_secret"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
@@ -447,6 +486,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 dead_count=Count("deliveries", filter=Q(deliveries__status=DeliveryStatus.DEAD)),
             )
         )
+
+    @admin.display(description="health", ordering="consecutive_failures")
+    def health_label(self, endpoint: WebhookEndpoint) -> str:
+        return _health_html(endpoint)
 
     @admin.display(description="profiles")
     def profile_list(self, endpoint: WebhookEndpoint) -> str:
@@ -529,6 +572,19 @@ def _regenerate_secrets(
         f"New secret for {', '.join(names)}: give it to the receiver; the old one no longer signs.",
         messages.WARNING,
     )
+
+
+# Each health's verdict: green good, red bad, grey nothing to judge.
+HEALTH_VERDICT = {
+    EndpointHealth.HEALTHY: display.GOOD,
+    EndpointHealth.FAILING: display.BAD,
+    EndpointHealth.NEVER_USED: display.NEUTRAL,
+    EndpointHealth.DISABLED: display.NEUTRAL,
+}
+
+
+def _health_html(endpoint: WebhookEndpoint) -> str:
+    return display.verdict(HEALTH_VERDICT[endpoint.health], endpoint.health_summary())
 
 
 def _deliveries_link(endpoint: WebhookEndpoint, status: str, count: int) -> str:

@@ -8,8 +8,11 @@ from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
+from trades import admin_display as display
 from trades.domain.calendar import utc_datetime
+from trades.domain.formatting import new_york_time
 from trades.models import StreamGap, StreamStatus
 from trades.services import dead_letters
 from trades.services.health import age_seconds, listener_is_stale
@@ -18,7 +21,7 @@ from trades.services.health import age_seconds, listener_is_stale
 @admin.register(StreamStatus)
 class StreamStatusAdmin(admin.ModelAdmin):
     fieldsets = [
-        ("Heartbeat", {"fields": ["heartbeat", "stale", "heartbeat_at", "updated_at"]}),
+        ("Heartbeat", {"fields": ["heartbeat", "heartbeat_at", "updated_at"]}),
         ("Connection", {"fields": ["connected", "connected_since", "last_frame_at", "url", "subscriptions_list"]}),
         (
             "Throughput",
@@ -37,7 +40,6 @@ class StreamStatusAdmin(admin.ModelAdmin):
     ]
     readonly_fields = [
         "heartbeat",
-        "stale",
         "heartbeat_at",
         "updated_at",
         "connected",
@@ -73,16 +75,15 @@ class StreamStatusAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     @admin.display(description="Heartbeat")
-    def heartbeat(self, obj: StreamStatus) -> str:
+    def heartbeat(self, obj: StreamStatus) -> SafeString:
+        """Stale after HEALTH_LISTENER_MAX_AGE_SECONDS: /healthz then reports the listener as down."""
         age = age_seconds(obj.heartbeat_at)
+        limit = f"stale after {settings.HEALTH_LISTENER_MAX_AGE_SECONDS:g} s"
         if age is None:
-            return "never"
-        return f"heartbeat {age:.0f} s ago (stale after {settings.HEALTH_LISTENER_MAX_AGE_SECONDS:g} s)"
-
-    @admin.display(description="Stale", boolean=True)
-    def stale(self, obj: StreamStatus) -> bool:
-        """Older than HEALTH_LISTENER_MAX_AGE_SECONDS: /healthz reports the listener as down."""
-        return listener_is_stale(obj)
+            return display.verdict(display.BAD, "never: no listener has reported")
+        if listener_is_stale(obj):
+            return display.verdict(display.BAD, f"stale: last heartbeat {age:.0f} s ago ({limit})")
+        return display.verdict(display.GOOD, f"live: last heartbeat {age:.0f} s ago ({limit})")
 
     @admin.display(description="Subscriptions")
     def subscriptions_list(self, obj: StreamStatus) -> str:
@@ -104,7 +105,7 @@ class StreamStatusAdmin(admin.ModelAdmin):
     def last_event(self, obj: StreamStatus) -> str:
         if obj.last_event_ms is None:
             return "—"
-        return f"{utc_datetime(obj.last_event_ms):%Y-%m-%d %H:%M:%S} UTC (a restart fills the gap from here)"
+        return f"{new_york_time(utc_datetime(obj.last_event_ms))} (a restart fills the gap from here)"
 
     @admin.display(description="Gaps filled over REST")
     def gaps_summary(self, obj: StreamStatus) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from trades.models import FilterProfile, OptionTrade
 
@@ -14,3 +15,9 @@ def latest_trades(*, limit: int, underlying: str | None = None) -> list[OptionTr
         trades = trades.filter(underlying=underlying)
     profiles = Prefetch("profiles", queryset=FilterProfile.objects.only("id", "name"))
     return list(trades.prefetch_related(profiles)[:limit])
+
+
+def hits_today_count() -> int:
+    """Hits traded since midnight in New York."""
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return OptionTrade.objects.filter(traded_at__gte=midnight).count()

@@ -35,7 +35,6 @@ from trades.services import dead_letters
 
 logger = logging.getLogger(__name__)
 
-QUEUES = ("ingest", "reference", "webhooks")
 Check = dict[str, Any]
 
 
@@ -169,16 +168,22 @@ def persistence_warning(client: redis.Redis | None = None) -> str:
     return "; ".join(problems)
 
 
+def declared_queues() -> list[str]:
+    """The queues the settings declare (CELERY_TASK_QUEUES): each one's backlog is shown."""
+    return [queue.name for queue in settings.CELERY_TASK_QUEUES]
+
+
 def queue_depths() -> dict[str, int]:
+    queues = declared_queues()
     if _is_filesystem():
         names = [path.name for path in _filesystem_folder().iterdir()]
-        return {queue: sum(name.endswith(f".{queue}.msg") for name in names) for queue in QUEUES}
+        return {queue: sum(name.endswith(f".{queue}.msg") for name in names) for queue in queues}
     client = _redis()
     try:
         pipe = client.pipeline(transaction=False)
-        for queue in QUEUES:
+        for queue in queues:
             pipe.llen(f"{_key_prefix()}{queue}")
-        return dict(zip(QUEUES, (int(depth) for depth in pipe.execute()), strict=True))
+        return dict(zip(queues, (int(depth) for depth in pipe.execute()), strict=True))
     finally:
         client.close()
 

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from flowsite.celery import app
 from trades.domain.calendar import utc_datetime
+from trades.domain.formatting import money
 from trades.domain.identity import IncomingPrint, StoredPrint, place_prints, trade_key
 from trades.domain.rules import (
     MaxAges,
@@ -116,7 +117,7 @@ def ingest_frames(
 def hit_line(hit: Hit) -> str:
     trade = hit.trade
     names = ", ".join(profile.name for profile in hit.profiles)
-    return f"💰 Smart Money: {trade.symbol} ${trade.premium:.0f} premium, {trade.dte} DTE [{names}]"
+    return f"💰 Smart Money: {trade.symbol} {money(trade.premium)} premium, {trade.dte} DTE [{names}]"
 
 
 def _arrays(frames: list[str], rejections: Rejections) -> Iterator[list]:

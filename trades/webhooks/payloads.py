@@ -25,6 +25,8 @@ from typing import Any
 
 import orjson
 
+from trades.domain.formatting import money, strike
+
 TRADE_FLAGGED = "trade.flagged"
 WEBHOOK_TEST = "webhook.test"
 EVENT_TYPES = (TRADE_FLAGGED, WEBHOOK_TEST)
@@ -206,8 +208,8 @@ def _headline(trade: Trade) -> str:
 
 def _description(trade: Trade) -> str:
     return (
-        f"{trade['symbol']}: {trade['size']:,} contracts at {_money(trade['price'], 2)}"
-        f" = {_money(trade['premium'], 0)} premium, {trade['dte']} DTE"
+        f"{trade['symbol']}: {trade['size']:,} contracts at {money(trade['price'], 2)}"
+        f" = {money(trade['premium'], 0)} premium, {trade['dte']} DTE"
     )
 
 
@@ -219,15 +221,15 @@ def _facts(trade: Trade) -> list[tuple[str, str]]:
         ("Expiry", str(trade["expiry"])),
         ("DTE", str(trade["dte"])),
         ("Size", f"{trade['size']:,}"),
-        ("Price", _money(trade["price"], 2)),
-        ("Premium", _money(trade["premium"], 0)),
+        ("Price", money(trade["price"], 2)),
+        ("Premium", money(trade["premium"], 0)),
         ("Exchange", str(trade["exchange"])),
         ("Profiles", SEPARATOR.join(trade["profiles"])),
     ]
 
 
 def _line_head(trade: Trade) -> str:
-    return f"💰 Smart Money: {trade['symbol']} ${float(trade['premium']):.0f} premium, {trade['dte']} DTE ["
+    return f"💰 Smart Money: {trade['symbol']} {money(trade['premium'])} premium, {trade['dte']} DTE ["
 
 
 def _line_within(trade: Trade, limit: int, render: Render) -> str:
@@ -239,12 +241,8 @@ def _line_within(trade: Trade, limit: int, render: Render) -> str:
     return head + join_within(trade["profiles"], room, render) + "]"
 
 
-def _money(amount: float, decimals: int) -> str:
-    return f"${float(amount):,.{decimals}f}"
-
-
-def _strike(strike: float) -> str:
-    return "$" + f"{float(strike):,.3f}".rstrip("0").rstrip(".")
+def _strike(value: float) -> str:
+    return "$" + strike(value)
 
 
 def _or_nothing(value: object) -> str:

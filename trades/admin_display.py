@@ -1,0 +1,48 @@
+"""How admin pages show values: the house style of trades/domain/formatting.py, "—" for nothing,
+and verdicts whose colour means good or bad (the admin's own icons, never a bare boolean whose
+green tick could mean "stale: yes")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.templatetags.static import static
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from trades.domain import formatting
+
+NOTHING = "—"
+
+# A verdict's look: the admin's icon and the text colour (its CSS variables follow the dark theme).
+GOOD, BAD, NEUTRAL = "good", "bad", "neutral"
+_LOOK = {
+    GOOD: ("icon-yes.svg", "inherit"),
+    BAD: ("icon-no.svg", "var(--error-fg)"),
+    NEUTRAL: ("icon-unknown.svg", "var(--body-quiet-color)"),
+}
+
+
+def verdict(kind: str, text: str) -> SafeString:
+    icon, colour = _LOOK[kind]
+    return format_html(
+        '<span class="verdict verdict-{}" style="color: {}"><img src="{}" alt="{}"> {}</span>',
+        kind,
+        colour,
+        static(f"admin/img/{icon}"),
+        kind,
+        text,
+    )
+
+
+def money(amount: int | float | Decimal | None, decimals: int = 0) -> str:
+    return NOTHING if amount is None else formatting.money(amount, decimals)
+
+
+def count(value: int | None) -> str:
+    return NOTHING if value is None else formatting.count(value)
+
+
+def new_york_time(moment: datetime | None) -> str:
+    return NOTHING if moment is None else formatting.new_york_time(moment)

@@ -1,0 +1,51 @@
+"""How flowsite writes numbers, money, times and contracts for people: one style everywhere
+(admin, log lines, chat messages, the status page).
+
+- money: ``$8,646,120`` (whole dollars), ``$0.93`` (a price, two decimals);
+- counts: ``12,400``;
+- strikes: ``122.5``, ``5,000`` (no trailing zeros);
+- times: New York, with the zone: ``2026-12-02 09:31:05 EST``;
+- contracts: ``NVDA 27 Nov 26 122.5 Put`` beside the OCC symbol.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from trades.domain.occ import InvalidSymbol, parse_occ
+
+NEW_YORK = ZoneInfo("America/New_York")
+Number = int | float | Decimal
+
+
+def money(amount: Number, decimals: int = 0) -> str:
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(float(amount)):,.{decimals}f}"
+
+
+def count(value: int) -> str:
+    return f"{value:,}"
+
+
+def strike(value: Number) -> str:
+    text = f"{Decimal(str(value)):,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def new_york_time(moment: datetime, precision: str = "seconds") -> str:
+    """``2026-12-02 09:31:05 EST``; precision "milliseconds" adds ``.123``."""
+    local = moment.astimezone(NEW_YORK)
+    text = local.isoformat(sep=" ", timespec=precision)[:-6]  # without the "-05:00" offset
+    return f"{text} {local.tzname()}"
+
+
+def contract_name(symbol: str) -> str:
+    """``O:NVDA261127P00122500`` → ``NVDA 27 Nov 26 122.5 Put``; the symbol itself if it is not OCC."""
+    try:
+        occ = parse_occ(symbol)
+    except InvalidSymbol:
+        return symbol
+    right = "Call" if occ.right == "C" else "Put"
+    return f"{occ.root} {occ.expiry:%d %b %y} {strike(occ.strike)} {right}"

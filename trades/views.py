@@ -1,0 +1,50 @@
+"""Pages for people. ``/``: what is running and the latest hits, until the flow board takes its place."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from trades import admin_display as display
+from trades import selectors
+from trades.domain.formatting import contract_name
+from trades.models import OptionTrade
+from trades.services.health import check_health
+
+RECENT_HITS = 20
+
+
+@never_cache
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The health checks for anyone (as /healthz), the latest hits for staff (as the admin)."""
+    report = check_health()
+    context = {
+        **admin.site.each_context(request),
+        "title": "flowsite",
+        "healthy": report.healthy,
+        "checks": [(name, check["ok"], _check_text(check)) for name, check in report.checks.items()],
+    }
+    if request.user.is_active and request.user.is_staff:
+        context["hits_today"] = selectors.hits_today_count()
+        context["hits"] = [_hit_row(trade) for trade in selectors.latest_trades(limit=RECENT_HITS)]
+    return TemplateResponse(request, "trades/home.html", context)
+
+
+def _check_text(check: dict) -> str:
+    return str(check.get("error") or check.get("warning") or "")
+
+
+def _hit_row(trade: OptionTrade) -> dict[str, str]:
+    return {
+        "time": display.new_york_time(trade.traded_at),
+        "contract": contract_name(trade.symbol),
+        "symbol": trade.symbol,
+        "size": display.count(trade.size),
+        "premium": display.money(trade.premium),
+        "dte": str(trade.dte),
+        "profiles": ", ".join(sorted(profile.name for profile in trade.profiles.all())),
+    }
