@@ -195,7 +195,6 @@ class Listener:
         try:
             asyncio.run(self.supervise())
         finally:
-            self._ignore_sigterm()
             self.flush()
             if self._lock_held:  # else another listener owns the status row
                 self.write_final_status()
@@ -587,13 +586,12 @@ class Listener:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, self.request_stop)
 
-    def _ignore_sigterm(self) -> None:
-        # Already stopping: a second SIGTERM must not cut the flush short (it is bounded anyway).
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
     def _remove_signal_handlers(self) -> None:
+        """Stopping: a second SIGTERM must not cut the flush short (it is bounded anyway). Ignore
+        it at once: `timeout` and process-group kills send two, and between the loop's handler and
+        a later SIG_IGN the default action would kill us."""
         if threading.current_thread() is threading.main_thread():
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(signum)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
