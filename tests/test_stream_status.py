@@ -121,7 +121,7 @@ def test_while_not_connected_the_row_and_the_admin_page_say_since_when_and_why(t
     row = status.recent_statuses[-1]
     assert row["status"] == "listener: not connected"
     assert re.fullmatch(
-        r"not connected since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: \d failed attempts; "
+        r"not connected since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T: \d failed attempts; "
         r"last error: connection refused by ws://127\.0\.0\.1:\d+/options",
         row["message"],
     ), row["message"]

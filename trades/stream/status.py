@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from trades.domain.formatting import new_york_time
 from trades.models import StreamGap, StreamStatus
 from trades.services import dead_letters, gaps
 from trades.stream.frames import StatusEvent
@@ -113,7 +114,7 @@ class StatusRecorder:
             {
                 "time": since.isoformat(),
                 "status": "listener: not connected",
-                "message": f"not connected since {since:%Y-%m-%d %H:%M:%S} UTC: {self.outage.summary()}",
+                "message": f"not connected since {new_york_time(since)}: {self.outage.summary()}",
             }
         ]
 
