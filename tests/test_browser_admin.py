@@ -1,7 +1,10 @@
 """The admin in a real browser: headless Chromium (Debian's, driven by Playwright) against the live server.
 
 A trader raises a profile's minimum premium, pastes tickers into a watchlist, and a real worker
-then judges replayed trades by the new value; the trade browser is saved as a screenshot.
+then judges replayed trades by the new value and tries to deliver the hit to a webhook endpoint
+that refuses every connection. On a 1366 px screen: the trade browser shows New York times and
+fits without scrolling sideways, the endpoint shows as failing, and ``/`` answers. The trade
+browser is saved as a screenshot.
 
 Chromium is Debian's /usr/bin/chromium (CHROMIUM overrides it), installed by `make test`
 (scripts/ensure-chromium); Playwright's own browser download is not used. A missing browser
@@ -11,6 +14,8 @@ fails this test rather than skipping it, so CI cannot pass without having run it
 from __future__ import annotations
 
 import os
+import re
+import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -19,13 +24,14 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
 from tests import processes
-from trades.models import FilterProfile, OptionTrade, WatchedTicker, Watchlist
+from trades.models import FilterProfile, OptionTrade, WatchedTicker, Watchlist, WebhookEndpoint
 from trades.presets import MAG7
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -65,7 +71,7 @@ def page(monkeypatch: pytest.MonkeyPatch) -> Iterator:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1600, "height": 900})
+            context = browser.new_context(viewport={"width": 1366, "height": 768})  # the common laptop
             context.set_default_timeout(15_000)
             yield context.new_page()
         finally:
@@ -135,8 +141,13 @@ def test_a_premium_change_in_the_admin_judges_the_next_trades(live_server, page,
     row = page.locator("#result_list tr", has_text="chips")
     assert "AMD, AVGO, INTC" in row.inner_text()
 
+    # An endpoint nobody answers: every delivery attempt fails.
+    endpoint = WebhookEndpoint.objects.create(
+        name="desk", url=f"http://127.0.0.1:{closed_port()}/hook", allow_private=True
+    )
+
     # A worker started after the change reads the new value; a $60K trade no longer passes, $150K does.
-    worker = processes.start_worker(tmp_path / "worker.log")
+    worker = processes.start_worker(tmp_path / "worker.log", queues="ingest,webhooks")
     try:
         from flowsite.celery import app
 
@@ -144,6 +155,7 @@ def test_a_premium_change_in_the_admin_judges_the_next_trades(live_server, page,
         app.send_task("trades.ingest_batch", args=[batch], kwargs={"source": "replay"}, queue="ingest")
         processes.wait_for(lambda: OptionTrade.objects.exists(), 60, "the $150K trade to be stored")
         processes.wait_for(processes.ingest_queue_idle, 30, "the ingest queue to drain")
+        processes.wait_for(lambda: endpoint_failures(endpoint) >= 1, 30, "the first delivery attempt to fail")
     finally:
         processes.stop(worker)
     stored = [(trade.sequence, trade.premium) for trade in OptionTrade.objects.all()]
@@ -152,10 +164,59 @@ def test_a_premium_change_in_the_admin_judges_the_next_trades(live_server, page,
     # The trade browser shows it; keep a screenshot.
     page.goto(url("admin:trades_optiontrade_changelist"))
     table = page.inner_text("#result_list")
-    for text in ["CALL", "$150,000", "mag7-smart-money", "DTE", "OI"]:
+    for text in ["Call", "$150,000", "mag7-smart-money", "DTE", "OI"]:
         assert text in table
     assert "$60,000" not in table
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T", table), "New York time with its zone"
+    assert "NVDA" in table and "150 Call" in table  # the contract by name
+    assert sideways_overflow(page) == [], "the trade list scrolls sideways"
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert SCREENSHOT.read_bytes()[:8] == PNG_SIGNATURE
+
+    # The endpoint that failed every attempt shows as failing, in red, not as a green "Active".
+    page.goto(url("admin:trades_webhookendpoint_changelist"))
+    health = page.locator("#result_list tr", has_text="desk").locator(".verdict")
+    assert health.inner_text().strip().startswith("Failing since")
+    assert "verdict-bad" in (health.get_attribute("class") or "")
+
+    # Every other list page fits too.
+    too_wide = {}
+    for model in admin.site._registry:
+        page.goto(url(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"))
+        if overflow := sideways_overflow(page):
+            too_wide[model.__name__] = overflow
+    assert too_wide == {}
+
+    # The landing page, also where the admin's "View site" leads.
+    assert page.locator("#user-tools a", has_text="View site").get_attribute("href") == "/"
+    response = page.goto(live_server.url + "/")
+    assert response is not None and response.status == 200
+    assert "Latest hits (1 today)" in page.inner_text("#content")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+
+
+def sideways_overflow(page) -> list[str]:
+    """What scrolls sideways: the page, or the admin's own scrolling box around a list's table."""
+    return page.evaluate(
+        """() => {
+            const wide = [];
+            if (document.documentElement.scrollWidth > window.innerWidth) wide.push("page");
+            const results = document.querySelector("#changelist .results");
+            if (results && results.scrollWidth > results.clientWidth) wide.push("table " + results.scrollWidth);
+            return wide;
+        }"""
+    )
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def endpoint_failures(endpoint: WebhookEndpoint) -> int:
+    endpoint.refresh_from_db()
+    return endpoint.consecutive_failures
