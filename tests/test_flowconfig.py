@@ -6,6 +6,7 @@ import base64
 import copy
 import io
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,20 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
-from trades.models import FilterProfile, Subscription, WatchedTicker, Watchlist, WebhookEndpoint
+from trades.models import (
+    FilterProfile,
+    OptionTrade,
+    Subscription,
+    TradeMatch,
+    WatchedTicker,
+    Watchlist,
+    WebhookEndpoint,
+)
 from trades.presets import CLASSIC_TICKERS, MAG7
 from trades.services import flowconfig
-from trades.services.flowconfig import ConfigError, export_config, import_config
+from trades.services.flowconfig import Change, ConfigError, export_config, import_config
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(bytes(range(100, 124))).decode()  # 24 bytes: the least allowed
@@ -234,13 +244,129 @@ def test_import_normalises_values():
 
 
 @pytest.mark.django_db
-def test_import_updates_by_name_and_resets_missing_keys_to_defaults():
-    report = import_config({"profiles": [{"name": "mag7-smart-money", "watchlist": "mag7", "tickers": MAG7}]})
+def test_import_updates_by_name_and_keeps_the_keys_left_out():
+    before = FilterProfile.objects.filter(name="mag7-smart-money").values().get()
+
+    report = import_config({"profiles": [{"name": "mag7-smart-money", "min_premium": 75000}]})
+
+    after = FilterProfile.objects.filter(name="mag7-smart-money").values().get()
+    assert report.updated == {"mag7-smart-money": [Change("min_premium", Decimal(50000), Decimal(75000))]}
+    assert after == before | {"min_premium": Decimal(75000), "updated_at": after["updated_at"]}  # DTE 0–30 kept
+    assert Watchlist.objects.get(name="mag7").symbols == sorted(MAG7)
+    assert report.not_in_file == ["classic-unusual-activity"]
+
+
+@pytest.mark.django_db
+def test_replace_resets_the_keys_left_out_to_the_defaults():
+    report = import_config(
+        {"profiles": [{"name": "mag7-smart-money", "watchlist": "mag7", "tickers": MAG7}]}, replace=True
+    )
 
     mag7 = FilterProfile.objects.get(name="mag7-smart-money")
-    assert report.updated == {"mag7-smart-money": ["description", "min_premium", "min_dte", "max_dte"]}
+    assert report.updated == {
+        "mag7-smart-money": [
+            Change("description", "MAG7, premium ≥ $50K, 0–30 days to expiry.", ""),
+            Change("min_premium", Decimal(50000), None),
+            Change("min_dte", 0, None),
+            Change("max_dte", 30, None),
+        ]
+    }
     assert (mag7.min_premium, mag7.min_dte, mag7.max_dte, mag7.description) == (None, None, None, "")
-    assert report.not_in_file == ["classic-unusual-activity"]
+    assert report.disabled == ["classic-unusual-activity"]
+
+
+@pytest.mark.django_db
+def test_a_new_profile_takes_the_model_defaults_for_the_keys_left_out():
+    import_config({"profiles": [{"name": "new", "tickers": ["AMD"]}]})
+
+    fields = ["description", "enabled", "min_premium", "min_dte", "max_dte", "strike_band", "exclude_categories"]
+    blank = FilterProfile()
+    assert FilterProfile.objects.filter(name="new").values(*fields).get() == {
+        key: getattr(blank, key) for key in fields
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("replace", [False, True])
+def test_tickers_without_a_watchlist_name_change_the_profiles_own_watchlist(replace: bool):
+    watchlists = Watchlist.objects.count()
+    entry = export_config()["profiles"][1]
+    assert entry["name"] == "mag7-smart-money"
+    del entry["watchlist"]
+
+    report = import_config({"profiles": [entry | {"tickers": [*MAG7, "AMD"]}]}, replace=replace)
+
+    mag7 = FilterProfile.objects.get(name="mag7-smart-money")
+    assert (mag7.watchlist.name, mag7.watchlist.symbols) == ("mag7", sorted([*MAG7, "AMD"]))
+    assert Watchlist.objects.count() == watchlists  # no watchlist named after the profile
+    assert report.watchlists_updated == {"mag7": [Change("tickers", sorted(MAG7), sorted([*MAG7, "AMD"]))]}
+    assert report.unchanged == ["mag7-smart-money"]
+
+
+@pytest.mark.django_db
+def test_a_watchlist_named_without_tickers_keeps_its_tickers():
+    report = import_config({"profiles": [{"name": "classic-unusual-activity", "watchlist": "mag7"}]})
+
+    assert FilterProfile.objects.get(name="classic-unusual-activity").watchlist.name == "mag7"
+    assert Watchlist.objects.get(name="mag7").symbols == sorted(MAG7)
+    assert Watchlist.objects.get(name="classic").symbols == sorted(CLASSIC_TICKERS)  # still there, unused
+    assert report.updated == {"classic-unusual-activity": [Change("watchlist", "classic", "mag7")]}
+    assert report.watchlists_created == [] and report.watchlists_updated == {}
+
+
+@pytest.mark.django_db
+def test_a_watchlist_without_tickers_must_exist_or_get_them_elsewhere_in_the_file():
+    with pytest.raises(ConfigError) as error:
+        import_config({"profiles": [{"name": "new"}, {"name": "other", "watchlist": "fresh"}]})
+    assert error.value.errors == [
+        'profiles[0].tickers: is required: there is no watchlist "new" yet',
+        'profiles[1].tickers: is required: there is no watchlist "fresh" yet',
+    ]
+
+    report = import_config(
+        {
+            "profiles": [
+                {"name": "new", "watchlist": "fresh"},
+                {"name": "other", "watchlist": "fresh", "tickers": ["AMD"]},
+                {"name": "third", "watchlist": "mag7"},
+            ]
+        }
+    )
+    assert report.created == ["new", "other", "third"]
+    assert report.watchlists_created == ["fresh"]
+    assert Watchlist.objects.get(name="fresh").symbols == ["AMD"]
+
+
+@pytest.mark.django_db
+def test_replace_needs_the_tickers():
+    with pytest.raises(ConfigError) as error:
+        import_config({"profiles": [{"name": "mag7-smart-money", "watchlist": "mag7"}]}, replace=True)
+    assert error.value.errors == ["profiles[0].tickers: is required"]
+
+
+@pytest.mark.django_db
+def test_a_dte_bound_past_the_one_kept_is_refused_naming_it():
+    with pytest.raises(ConfigError) as error:
+        import_config({"profiles": [{"name": "mag7-smart-money", "min_dte": 31}]})  # max_dte is 30
+    assert error.value.errors == ["profiles[0].min_dte: must be ≤ max_dte (30, kept from the database)"]
+
+    FilterProfile.objects.filter(name="mag7-smart-money").update(min_dte=10)
+    with pytest.raises(ConfigError) as error:
+        import_config({"profiles": [{"name": "mag7-smart-money", "max_dte": 9}]})
+    assert error.value.errors == ["profiles[0].max_dte: must be ≥ min_dte (10, kept from the database)"]
+
+    report = import_config({"profiles": [{"name": "mag7-smart-money", "tickers": MAG7, "min_dte": 31}]}, replace=True)
+    assert FilterProfile.objects.get(name="mag7-smart-money").min_dte == 31  # replace: max_dte is off
+    assert Change("max_dte", 30, None) in report.updated["mag7-smart-money"]
+
+
+@pytest.mark.django_db
+def test_an_entry_that_only_names_a_profile_changes_nothing(endpoints):
+    before = db_state()
+    report = import_config({"profiles": [{"name": "mag7-smart-money"}], "webhooks": [{"name": "chat"}]})
+    assert not report.changed
+    assert (report.unchanged, report.webhooks_unchanged) == (["mag7-smart-money"], ["chat"])
+    assert db_state() == before
 
 
 @pytest.mark.django_db
@@ -345,11 +471,139 @@ def test_dry_run_reports_and_changes_nothing(tmp_path: Path, endpoints):
     out = run("import", str(file), "--dry-run")
 
     assert "created profile big-puts" in out
-    assert "updated webhook desk: url" in out
+    assert "updated webhook desk:\n  url: https://hooks.example.com/flow → https://hooks.example.com/v2\n" in out
     assert "created webhook new (secret generated" in out
     assert "left alone (not in the file): webhook chat" in out
     assert "dry run: nothing was changed" in out
     assert db_state() == before
+
+
+# --- import --replace ----------------------------------------------------------------------------
+
+
+def matched_trade(profile_name: str) -> None:
+    """A stored hit of this profile."""
+    now = timezone.now()
+    trade = OptionTrade.objects.create(
+        trade_key="O:AAPL251220C00190000@1#0",
+        print_key="O:AAPL251220C00190000@1",
+        symbol="O:AAPL251220C00190000",
+        underlying="AAPL",
+        root="AAPL",
+        expiry=date(2025, 12, 20),
+        right="C",
+        strike=Decimal(190),
+        price=Decimal("2.5"),
+        size=500,
+        shares_per_contract=100,
+        premium=Decimal(125000),
+        dte=30,
+        exchange=1,
+        sip_timestamp=1,
+        traded_at=now,
+        received_at=now,
+    )
+    TradeMatch.objects.create(trade=trade, profile=FilterProfile.objects.get(name=profile_name))
+
+
+@pytest.mark.django_db
+def test_replace_disables_the_profiles_not_in_the_file_and_keeps_their_matches(tmp_path: Path, custom_setup):
+    matched_trade("classic-unusual-activity")
+    everything = export_config()
+    file = tmp_path / "flow.json"
+    file.write_text(json.dumps({"profiles": [p for p in everything["profiles"] if p["name"] == "mag7-smart-money"]}))
+
+    out = run("import", str(file), "--replace")
+
+    assert dict(FilterProfile.objects.values_list("name", "enabled")) == {
+        "classic-unusual-activity": False,
+        "mag7-smart-money": True,
+        "whales": False,
+    }
+    assert TradeMatch.objects.filter(profile__name="classic-unusual-activity").count() == 1  # not deleted
+    assert "unchanged profile mag7-smart-money" in out
+    assert "disabled profile classic-unusual-activity (not in the file)" in out
+    assert "already disabled (not in the file): profile whales" in out
+    assert "nothing to change" in run("import", str(file), "--replace")
+
+    import_config(everything, replace=True)  # the old file brings it back as it was
+    assert export_config() == everything
+
+
+@pytest.mark.django_db
+def test_replace_leaves_a_part_the_file_does_not_have_alone(custom_setup, endpoints):
+    before = db_state()
+    report = import_config({"subscriptions": ["T.*"]}, replace=True)
+    assert not report.changed
+    assert db_state() == before
+
+
+@pytest.mark.django_db
+def test_importing_the_export_with_replace_changes_nothing(custom_setup, endpoints):
+    before = db_state()
+    report = import_config(export_config(), replace=True)
+    assert not report.changed
+    assert db_state() == before
+
+
+@pytest.mark.django_db
+def test_an_empty_list_with_replace_disables_every_profile_and_endpoint(endpoints):
+    report = import_config({"profiles": [], "webhooks": []}, replace=True)
+
+    assert report.disabled == ["classic-unusual-activity", "mag7-smart-money"]
+    assert (report.webhooks_disabled, report.webhooks_not_in_file) == (["desk"], ["chat"])
+    assert not FilterProfile.objects.filter(enabled=True).exists()
+    assert WebhookEndpoint.objects.get(name="chat").disabled_reason.startswith("410 Gone")  # off already: kept
+
+
+# --- the report: old → new ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_dry_run_shows_each_change_as_old_to_new(tmp_path: Path, endpoints):
+    file = tmp_path / "flow.json"
+    data = {
+        "profiles": [
+            {"name": "classic-unusual-activity"},
+            {
+                "name": "mag7-smart-money",
+                "description": "MAG7, $75K+",
+                "tickers": [*MAG7, "AMD", "INTC"],
+                "min_premium": 75000.5,
+                "max_dte": 45,
+                "strike_band": 0.4,
+                "exclude_categories": ["late"],
+            },
+            {"name": "big-puts", "tickers": ["SPY"]},
+        ],
+        "webhooks": [{"name": "desk", "profiles": [], "rate_limit_per_minute": 60}],
+    }
+    file.write_text(json.dumps(data))
+    before = db_state()
+
+    out = run("import", str(file), "--dry-run")
+
+    assert out.splitlines() == [
+        "created profile big-puts",
+        "updated profile mag7-smart-money:",
+        '  description: "MAG7, premium ≥ $50K, 0–30 days to expiry." → "MAG7, $75K+"',
+        "  min_premium: $50,000 → $75,000.50",
+        "  max_dte: 30 → 45",
+        "  strike_band: off → 0.4",
+        "  exclude_categories: [cancelled, late] → [late]",
+        "unchanged profile classic-unusual-activity",
+        "created watchlist big-puts",
+        "updated watchlist mag7:",
+        "  tickers: +AMD, +INTC (8 → 10)",
+        "updated webhook desk:",
+        "  rate_limit_per_minute: off → 60",
+        "  profiles: [mag7-smart-money] → [] (every profile)",
+        "left alone (not in the file): webhook chat",
+        "dry run: nothing was changed",
+    ]
+    assert db_state() == before
+    assert run("import", str(file)).splitlines()[:-1] == out.splitlines()[:-1]  # the real run says the same
+    assert db_state() != before
 
 
 # --- webhooks ---------------------------------------------------------------------------------
@@ -446,7 +700,7 @@ def test_a_secret_in_the_file_is_used_and_replaces_the_old_one_unprinted(tmp_pat
 
     out = run("import", str(file))
 
-    assert "updated webhook desk: secret" in out
+    assert "updated webhook desk:\n  secret: replaced (not shown)\n" in out
     assert "created webhook new" in out.splitlines()  # no "secret generated": it came from the file
     assert OTHER_SECRET not in out and SECRET not in out
     assert dict(WebhookEndpoint.objects.values_list("name", "secret")) == {
@@ -457,14 +711,41 @@ def test_a_secret_in_the_file_is_used_and_replaces_the_old_one_unprinted(tmp_pat
 
 
 @pytest.mark.django_db
-def test_webhook_import_updates_by_name_resets_missing_keys_and_leaves_others_alone(endpoints):
+def test_webhook_import_updates_by_name_keeps_the_keys_left_out_and_leaves_others_alone(endpoints):
     report = import_config({"webhooks": [{"name": "desk", "url": "https://hooks.example.com/v2"}]})
 
     desk = WebhookEndpoint.objects.get(name="desk")
-    assert report.webhooks_updated == {"desk": ["url", "profiles"]}
-    assert (desk.url, desk.secret, list(desk.profiles.all())) == ("https://hooks.example.com/v2", SECRET, [])
+    assert report.webhooks_updated == {
+        "desk": [Change("url", "https://hooks.example.com/flow", "https://hooks.example.com/v2")]
+    }
+    assert (desk.url, desk.secret) == ("https://hooks.example.com/v2", SECRET)
+    assert list(desk.profiles.values_list("name", flat=True)) == ["mag7-smart-money"]  # kept
     assert report.webhooks_not_in_file == ["chat"]
     assert WebhookEndpoint.objects.get(name="chat").disabled_reason  # left alone
+
+
+@pytest.mark.django_db
+def test_webhook_import_with_replace_resets_the_keys_left_out_and_disables_the_endpoints_not_in_the_file(
+    endpoints,
+):
+    report = import_config(
+        {"webhooks": [{"name": "chat", "url": "https://discord.com/api/webhooks/1/abc"}]}, replace=True
+    )
+
+    chat, desk = WebhookEndpoint.objects.order_by("name")
+    assert report.webhooks_updated == {
+        "chat": [
+            Change("format", "discord", "standard"),
+            Change("active", False, True),
+            Change("allow_private", True, False),
+            Change("rate_limit_per_minute", 30, None),
+            Change("disabled_reason", "410 Gone on 2025-06-02 14:30 UTC", ""),
+        ]
+    }
+    assert (chat.active, chat.secret) == (True, endpoints["chat"].secret)  # the secret is never reset
+    assert report.webhooks_disabled == ["desk"]
+    assert (desk.active, desk.disabled_reason) == (False, "not in the config file (flowconfig import --replace)")
+    assert (desk.secret, list(desk.profiles.values_list("name", flat=True))) == (SECRET, ["mag7-smart-money"])
 
 
 @pytest.mark.django_db
@@ -473,7 +754,14 @@ def test_switching_an_endpoint_back_on_clears_why_it_was_off(endpoints):
     report = import_config({"webhooks": [chat | {"active": True, "allow_private": False, "rate_limit_per_minute": 5}]})
 
     chat_row = WebhookEndpoint.objects.get(name="chat")
-    assert report.webhooks_updated == {"chat": ["active", "allow_private", "rate_limit_per_minute", "disabled_reason"]}
+    assert report.webhooks_updated == {
+        "chat": [
+            Change("active", False, True),
+            Change("allow_private", True, False),
+            Change("rate_limit_per_minute", 30, 5),
+            Change("disabled_reason", "410 Gone on 2025-06-02 14:30 UTC", ""),
+        ]
+    }
     assert (chat_row.active, chat_row.disabled_reason, chat_row.rate_limit_per_minute) == (True, "", 5)
 
 
@@ -495,8 +783,8 @@ def test_webhook_profiles_may_name_profiles_of_the_same_file(tmp_path: Path):
 def test_a_profile_deleted_while_importing_fails_the_import(monkeypatch, endpoints):
     parse = flowconfig.parse_config
 
-    def parse_then_delete(data: object, existing_profiles: Any) -> flowconfig.Config:
-        config = parse(data, existing_profiles)
+    def parse_then_delete(*args: Any, **kwargs: Any) -> flowconfig.Config:
+        config = parse(*args, **kwargs)
         FilterProfile.objects.filter(name="classic-unusual-activity").delete()  # another session
         return config
 
@@ -536,7 +824,9 @@ DELETE = object()
 
 BAD_FILES = [
     (bad(["bogus"], 1), "bogus: unknown key"),
-    (bad(["profiles", 1, "min_premum"], 1), "profiles[1].min_premum: unknown key"),
+    (bad(["profiles", 1, "min_premum"], 1), "profiles[1].min_premum: unknown key (did you mean 'min_premium'?)"),
+    (bad(["profiles", 0, "max_dt"], 30), "profiles[0].max_dt: unknown key (did you mean 'max_dte'?)"),
+    (bad(["profile"], []), "profile: unknown key (did you mean 'profiles'?)"),
     (bad(["profiles", 1, "name"], DELETE), "profiles[1].name: is required"),
     (bad(["profiles", 1, "tickers"], DELETE), "profiles[1].tickers: is required"),
     (bad(["profiles", 1, "name"], "first-ok"), "profiles[1].name: duplicate of profiles[0]"),
@@ -575,10 +865,14 @@ BAD_FILES = [
     (bad(["subscriptions"], ["T.*,Q.*"]), "subscriptions[0]: must be one channel"),
     (bad(["webhooks"], {"name": "desk"}), "webhooks: must be a list of objects"),
     (bad(["webhooks", 1], "chat"), "webhooks[1]: must be an object"),
-    (bad(["webhooks", 1, "secrett"], SECRET), "webhooks[1].secrett: unknown key"),
+    (bad(["webhooks", 1, "secrett"], SECRET), "webhooks[1].secrett: unknown key (did you mean 'secret'?)"),
+    (
+        bad(["webhooks", 0, "rateLimit"], 5),
+        "webhooks[0].rateLimit: unknown key (did you mean 'rate_limit_per_minute'?)",
+    ),
     (bad(["webhooks", 1, "disabled_reason"], ""), "webhooks[1].disabled_reason: unknown key"),
     (bad(["webhooks", 1, "name"], DELETE), "webhooks[1].name: is required"),
-    (bad(["webhooks", 1, "url"], DELETE), "webhooks[1].url: is required"),
+    ({"webhooks": [{"name": "new", "format": "slack"}]}, "webhooks[0].url: is required"),  # new: no URL to keep
     (bad(["webhooks", 1, "name"], "desk"), "webhooks[1].name: duplicate of webhooks[0]"),
     (bad(["webhooks", 1, "name"], "the chat"), "webhooks[1].name: must be a slug"),
     (bad(["webhooks", 1, "url"], "ftp://files.example.com/hook"), "webhooks[1].url: must be an http:// or https://"),

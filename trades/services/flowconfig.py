@@ -1,36 +1,46 @@
 """Config as code: filter profiles, their watchlists, the stream subscriptions and the webhook
 endpoints as JSON.
 
-The file is declarative. A profile in the file is created or updated by name, and a key left
-out takes the model's default (so the result never depends on what was in the database).
-Profiles in the database but not in the file are left alone. The file's subscriptions are the
-complete list of enabled channels: rows not in it are disabled, not deleted, so an
-export → import round trip leaves the Subscription table exactly as it was. An empty list
-disables every row, which makes the listener fall back to ``T.*``.
+An import changes only what the file says. Profiles and webhook endpoints are found by name: an
+existing one keeps every field its entry leaves out, a new one takes the model's default for it.
+A profile's watchlist, with or without ``replace``, is the one its entry names, else the one the
+profile has, else (a new profile) one named after the profile. The entry's ``tickers`` become
+that watchlist's tickers; left out, the watchlist keeps its tickers (one that does not exist yet
+needs them). Profiles and endpoints not in the file are left alone.
 
-Webhook endpoints are created or updated by name like profiles, and those absent from the file
-are left alone. An endpoint's ``secret`` is the one exception to "a key left out takes the
-default": left out, an existing endpoint keeps its secret and a new one gets a generated one.
-Secrets are exported only when asked for (``with_secrets``). Turning an endpoint back on
-(``active: true``) clears the reason it was turned off.
+With ``replace`` the file is the whole configuration of each part it has: a key left out takes
+the model's default (``tickers`` are required), and profiles and endpoints not in the file are
+switched off, never deleted. Deleting a profile would delete its stored matches (and an
+endpoint naming only it would then get every profile's hits); deleting an endpoint would lose
+its deliveries and its secret, which its receiver verifies. Switched off, both come back as
+they were when a file names them again.
 
-A top-level key left out leaves that part of the configuration alone.
+Either way the file's subscriptions are the complete list of enabled channels: rows not in it
+are disabled, not deleted, so an export → import round trip leaves the Subscription table exactly
+as it was. An empty list disables every row, which makes the listener fall back to ``T.*``.
+
+An endpoint's ``secret`` never takes a default: left out, an existing endpoint keeps its secret
+and a new one gets a generated one. Secrets are exported only when asked for (``with_secrets``)
+and never reported. Turning an endpoint back on (``active: true``) clears the reason it was off.
+
+A top-level key left out leaves that part of the configuration alone, with ``replace`` too.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import json
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, slug_re
-from django.db import transaction
+from django.db import models, transaction
 
 from trades.domain import conditions
 from trades.models import (
@@ -40,8 +50,6 @@ from trades.models import (
     Watchlist,
     WebhookEndpoint,
     WebhookFormat,
-    default_excluded_categories,
-    default_excluded_conditions,
     validate_ticker,
 )
 
@@ -52,6 +60,7 @@ _THOUSANDTHS = Decimal("0.001")
 _HTTP_URL = URLValidator(schemes=["http", "https"])
 _SECRET_PREFIX = "whsec_"
 _MIN_SECRET_BYTES = 24
+_LEFT_OUT_REASON = "not in the config file (flowconfig import --replace)"
 
 
 class ConfigError(ValueError):
@@ -64,22 +73,22 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ProfileSpec:
-    """One validated, normalised profile from the file."""
+    """One validated, normalised profile: the file's entry merged into what it changes."""
 
     name: str
     watchlist: str
-    tickers: tuple[str, ...]
-    fields: dict[str, Any]  # FilterProfile fields other than name and watchlist
+    tickers: tuple[str, ...] | None  # None: the watchlist keeps its tickers
+    fields: dict[str, Any]  # every field of _PROFILE_FIELDS
 
 
 @dataclass(frozen=True)
 class WebhookSpec:
-    """One validated, normalised webhook endpoint from the file."""
+    """One validated, normalised webhook endpoint: the file's entry merged into what it changes."""
 
     name: str
     profiles: tuple[str, ...]  # profile names, sorted; none means every profile
     secret: str | None  # None: keep the endpoint's secret, or generate one for a new endpoint
-    fields: dict[str, Any]  # url, format, active, allow_private, rate_limit_per_minute
+    fields: dict[str, Any]  # every field of _WEBHOOK_FIELDS
 
 
 @dataclass(frozen=True)
@@ -91,34 +100,57 @@ class Config:
     webhooks: list[WebhookSpec] | None
 
 
+@dataclass(frozen=True)
+class Current:
+    """The database's configuration as specs: what the file's entries are merged into."""
+
+    profiles: dict[str, ProfileSpec] = field(default_factory=dict)  # tickers None
+    webhooks: dict[str, WebhookSpec] = field(default_factory=dict)  # secrets None
+    watchlists: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field an import changes, with its value before and after (None for a secret)."""
+
+    field: str
+    old: Any
+    new: Any
+
+
 @dataclass
 class ImportReport:
     created: list[str] = field(default_factory=list)
-    updated: dict[str, list[str]] = field(default_factory=dict)  # profile name → changed fields
+    updated: dict[str, list[Change]] = field(default_factory=dict)  # profile name → its changes
     unchanged: list[str] = field(default_factory=list)
-    not_in_file: list[str] = field(default_factory=list)  # left alone
+    not_in_file: list[str] = field(default_factory=list)  # left alone (with replace: were off already)
+    disabled: list[str] = field(default_factory=list)  # with replace: switched off, not in the file
     watchlists_created: list[str] = field(default_factory=list)
-    watchlists_updated: list[str] = field(default_factory=list)  # tickers changed
+    watchlists_updated: dict[str, list[Change]] = field(default_factory=dict)  # tickers changed
     subscriptions_enabled: list[str] = field(default_factory=list)  # created or re-enabled
     subscriptions_disabled: list[str] = field(default_factory=list)
     webhooks_created: list[str] = field(default_factory=list)
-    webhooks_updated: dict[str, list[str]] = field(default_factory=dict)  # endpoint name → changed fields
+    webhooks_updated: dict[str, list[Change]] = field(default_factory=dict)  # endpoint name → its changes
     webhooks_unchanged: list[str] = field(default_factory=list)
-    webhooks_not_in_file: list[str] = field(default_factory=list)  # left alone
+    webhooks_not_in_file: list[str] = field(default_factory=list)  # left alone (with replace: were off already)
+    webhooks_disabled: list[str] = field(default_factory=list)  # with replace: switched off, not in the file
     secrets_generated: list[str] = field(default_factory=list)  # created without a secret in the file
     dry_run: bool = False
+    replace: bool = False
 
     @property
     def changed(self) -> bool:
         return bool(
             self.created
             or self.updated
+            or self.disabled
             or self.watchlists_created
             or self.watchlists_updated
             or self.subscriptions_enabled
             or self.subscriptions_disabled
             or self.webhooks_created
             or self.webhooks_updated
+            or self.webhooks_disabled
         )
 
 
@@ -181,73 +213,126 @@ def _json_number(value: Decimal | None) -> int | float | None:
 # --- Import -------------------------------------------------------------------------------
 
 
-def import_config(data: dict[str, Any], *, dry_run: bool = False) -> ImportReport:
-    """Validate the whole file, then apply it in one transaction; raise ConfigError if invalid.
+def import_config(data: object, *, dry_run: bool = False, replace: bool = False) -> ImportReport:
+    """Validate the whole file, then apply it, in one transaction; raise ConfigError if invalid.
 
     With ``dry_run`` the report says what would change and the transaction is rolled back.
     """
-    config = parse_config(data, existing_profiles=set(FilterProfile.objects.values_list("name", flat=True)))
-    report = ImportReport(dry_run=dry_run)
+    report = ImportReport(dry_run=dry_run, replace=replace)
     with transaction.atomic():
+        current = read_current()
+        config = parse_config(data, current, replace=replace)
         if config.profiles is not None:
-            _apply_profiles(config.profiles, report)
+            _apply_profiles(config.profiles, current, report)
         if config.subscriptions is not None:
             _apply_subscriptions(config.subscriptions, report)
         if config.webhooks is not None:  # after the profiles: they may name the file's new ones
-            _apply_webhooks(config.webhooks, report)
+            _apply_webhooks(config.webhooks, current, report)
         if dry_run:
             transaction.set_rollback(True)
     return report
 
 
-def _apply_profiles(specs: list[ProfileSpec], report: ImportReport) -> None:
-    watchlists: dict[str, Watchlist] = {}
+def read_current() -> Current:
+    """The configuration in the database. Its rows stay locked until the transaction ends, so that
+    no edit in the admin slips in between reading what an entry is merged into and writing it."""
+    watchlists = Watchlist.objects.select_for_update().values_list("name", flat=True)
+    profiles = FilterProfile.objects.select_for_update().select_related("watchlist")
+    endpoints = WebhookEndpoint.objects.select_for_update().prefetch_related("profiles")
+    return Current(
+        profiles={profile.name: _current_profile(profile) for profile in profiles},
+        webhooks={endpoint.name: _current_webhook(endpoint) for endpoint in endpoints},
+        watchlists=frozenset(watchlists),
+    )
+
+
+def _current_profile(profile: FilterProfile) -> ProfileSpec:
+    fields = {key: getattr(profile, key) for key in _PROFILE_FIELDS}
+    return ProfileSpec(name=profile.name, watchlist=profile.watchlist.name, tickers=None, fields=fields)
+
+
+def _current_webhook(endpoint: WebhookEndpoint) -> WebhookSpec:
+    profiles = tuple(sorted(profile.name for profile in endpoint.profiles.all()))
+    fields = {key: getattr(endpoint, key) for key in _WEBHOOK_FIELDS}
+    return WebhookSpec(name=endpoint.name, profiles=profiles, secret=None, fields=fields)
+
+
+def _apply_profiles(specs: list[ProfileSpec], current: Current, report: ImportReport) -> None:
+    watchlists = _apply_watchlists(specs, report)
     for spec in specs:
-        if spec.watchlist not in watchlists:
-            watchlists[spec.watchlist] = _apply_watchlist(spec.watchlist, spec.tickers, report)
         _apply_profile(spec, watchlists[spec.watchlist], report)
-    in_file = {spec.name for spec in specs}
-    report.not_in_file = sorted(set(FilterProfile.objects.values_list("name", flat=True)) - in_file)
+    left_out = sorted(current.profiles.keys() - {spec.name for spec in specs})
+    if report.replace:
+        _disable_profiles(left_out, report)
+    else:
+        report.not_in_file = left_out
 
 
-def _apply_watchlist(name: str, tickers: tuple[str, ...], report: ImportReport) -> Watchlist:
+def _apply_watchlists(specs: list[ProfileSpec], report: ImportReport) -> dict[str, Watchlist]:
+    """The profiles' watchlists, each with the tickers an entry gives it (validated: all give the same)."""
+    tickers: dict[str, tuple[str, ...] | None] = {}
+    for spec in specs:
+        if tickers.get(spec.watchlist) is None:
+            tickers[spec.watchlist] = spec.tickers
+    return {name: _apply_watchlist(name, wanted, report) for name, wanted in tickers.items()}
+
+
+def _apply_watchlist(name: str, wanted: tuple[str, ...] | None, report: ImportReport) -> Watchlist:
+    if wanted is None:  # no entry gives its tickers; validated: it exists (and read_current locked it)
+        return Watchlist.objects.get(name=name)
     watchlist, created = Watchlist.objects.get_or_create(name=name)
-    current = set(watchlist.tickers.values_list("symbol", flat=True))
-    wanted = set(tickers)
-    if current != wanted:
-        watchlist.tickers.exclude(symbol__in=wanted).delete()
-        WatchedTicker.objects.bulk_create(
-            [WatchedTicker(watchlist=watchlist, symbol=symbol) for symbol in sorted(wanted - current)]
-        )
-        watchlist.save(update_fields=["updated_at"])  # workers notice the change by this stamp
     if created:
         report.watchlists_created.append(name)
-    elif current != wanted:
-        report.watchlists_updated.append(name)
+    current = sorted(watchlist.tickers.values_list("symbol", flat=True))
+    if current == list(wanted):
+        return watchlist
+    if not created:
+        report.watchlists_updated[name] = [Change("tickers", current, list(wanted))]
+    watchlist.tickers.exclude(symbol__in=wanted).delete()
+    WatchedTicker.objects.bulk_create(
+        [WatchedTicker(watchlist=watchlist, symbol=symbol) for symbol in wanted if symbol not in current]
+    )
+    watchlist.save(update_fields=["updated_at"])  # workers notice the change by this stamp
     return watchlist
 
 
 def _apply_profile(spec: ProfileSpec, watchlist: Watchlist, report: ImportReport) -> None:
-    wanted = dict(spec.fields, watchlist_id=watchlist.pk)
-    profile = FilterProfile.objects.filter(name=spec.name).first()
+    profile = FilterProfile.objects.select_related("watchlist").filter(name=spec.name).first()
     if profile is None:
-        FilterProfile.objects.create(name=spec.name, **wanted)
+        FilterProfile.objects.create(name=spec.name, watchlist=watchlist, **spec.fields)
         report.created.append(spec.name)
         return
-    changed = [key for key, value in wanted.items() if not _same(key, getattr(profile, key), value)]
-    if not changed:
+    changes = [
+        Change(key, getattr(profile, key), value)
+        for key, value in spec.fields.items()
+        if not _same(getattr(profile, key), value)
+    ]
+    if profile.watchlist_id != watchlist.pk:
+        changes.append(Change("watchlist", profile.watchlist.name, watchlist.name))
+    if not changes:
         report.unchanged.append(spec.name)
         return
-    for key in changed:
-        setattr(profile, key, wanted[key])
+    for key, value in spec.fields.items():
+        setattr(profile, key, value)
+    profile.watchlist = watchlist
     profile.save()
-    report.updated[spec.name] = [key.removesuffix("_id") for key in changed]
+    report.updated[spec.name] = changes
 
 
-def _same(key: str, current: Any, wanted: Any) -> bool:
-    if key in ("exclude_conditions", "exclude_categories"):  # sets stored as lists; admin may reorder
-        return sorted(set(current)) == wanted
+def _same(current: Any, wanted: Any) -> bool:
+    if isinstance(current, list):  # sets stored as lists (exclusions): the admin may reorder them
+        return sorted(set(current)) == sorted(set(wanted))
     return bool(current == wanted)
+
+
+def _disable_profiles(names: list[str], report: ImportReport) -> None:
+    for profile in FilterProfile.objects.filter(name__in=names).order_by("name"):
+        if not profile.enabled:
+            report.not_in_file.append(profile.name)
+            continue
+        profile.enabled = False
+        profile.save(update_fields=["enabled", "updated_at"])
+        report.disabled.append(profile.name)
 
 
 def _apply_subscriptions(channels: list[str], report: ImportReport) -> None:
@@ -261,10 +346,10 @@ def _apply_subscriptions(channels: list[str], report: ImportReport) -> None:
     report.subscriptions_disabled = to_disable
 
 
-def _apply_webhooks(specs: list[WebhookSpec], report: ImportReport) -> None:
+def _apply_webhooks(specs: list[WebhookSpec], current: Current, report: ImportReport) -> None:
     wanted = {name for spec in specs for name in spec.profiles}
     profile_ids = dict(FilterProfile.objects.filter(name__in=wanted).values_list("name", "pk"))
-    if missing := wanted - profile_ids.keys():  # validated before the transaction: deleted since
+    if missing := wanted - profile_ids.keys():  # validated against read_current: deleted since
         raise ConfigError(
             [
                 f"webhooks[{index}].profiles: no profile named {_quoted(name)}"
@@ -282,8 +367,11 @@ def _apply_webhooks(specs: list[WebhookSpec], report: ImportReport) -> None:
             _create_webhook(spec, ids, report)
         else:
             _update_webhook(endpoint, spec, ids, report)
-    in_file = {spec.name for spec in specs}
-    report.webhooks_not_in_file = sorted(set(WebhookEndpoint.objects.values_list("name", flat=True)) - in_file)
+    left_out = sorted(current.webhooks.keys() - {spec.name for spec in specs})
+    if report.replace:
+        _disable_webhooks(left_out, report)
+    else:
+        report.webhooks_not_in_file = left_out
 
 
 def _create_webhook(spec: WebhookSpec, profile_ids: set[int], report: ImportReport) -> None:
@@ -299,22 +387,37 @@ def _create_webhook(spec: WebhookSpec, profile_ids: set[int], report: ImportRepo
 
 def _update_webhook(endpoint: WebhookEndpoint, spec: WebhookSpec, profile_ids: set[int], report: ImportReport) -> None:
     wanted = dict(spec.fields)
-    if spec.secret is not None:
-        wanted["secret"] = spec.secret
     if wanted["active"] and not endpoint.active:
         wanted["disabled_reason"] = ""  # switched back on: why it was off no longer holds
-    changed = [key for key, value in wanted.items() if getattr(endpoint, key) != value]
-    profiles_changed = {profile.pk for profile in endpoint.profiles.all()} != profile_ids
-    if not changed and not profiles_changed:
+    changes = [
+        Change(key, getattr(endpoint, key), value) for key, value in wanted.items() if getattr(endpoint, key) != value
+    ]
+    if spec.secret is not None and spec.secret != endpoint.secret:
+        changes.append(Change("secret", None, None))  # a secret is never reported
+    current_profiles = sorted(profile.name for profile in endpoint.profiles.all())
+    if current_profiles != list(spec.profiles):
+        changes.append(Change("profiles", current_profiles, list(spec.profiles)))
+    if not changes:
         report.webhooks_unchanged.append(spec.name)
         return
-    for key in changed:
-        setattr(endpoint, key, wanted[key])
+    for key, value in wanted.items():
+        setattr(endpoint, key, value)
+    if spec.secret is not None:
+        endpoint.secret = spec.secret
     endpoint.save()  # also when only the profiles changed: updated_at says when it was last changed
-    if profiles_changed:
-        endpoint.profiles.set(profile_ids)
-        changed.append("profiles")
-    report.webhooks_updated[spec.name] = changed  # names only: a secret is never reported
+    endpoint.profiles.set(profile_ids)
+    report.webhooks_updated[spec.name] = changes
+
+
+def _disable_webhooks(names: list[str], report: ImportReport) -> None:
+    for endpoint in WebhookEndpoint.objects.filter(name__in=names).order_by("name"):
+        if not endpoint.active:
+            report.webhooks_not_in_file.append(endpoint.name)  # keeps why it was off
+            continue
+        endpoint.active = False
+        endpoint.disabled_reason = _LEFT_OUT_REASON
+        endpoint.save()
+        report.webhooks_disabled.append(endpoint.name)
 
 
 def _quoted(name: str) -> str:
@@ -332,16 +435,18 @@ class _Invalid(ValueError):
         super().__init__(message)
 
 
-def parse_config(data: object, existing_profiles: Collection[str] = ()) -> Config:
-    """The file, validated and normalised; raise ConfigError with every bad value.
+def parse_config(data: object, current: Current | None = None, *, replace: bool = False) -> Config:
+    """The file, validated, normalised and merged into ``current``; raise ConfigError with every
+    bad value.
 
-    A webhook's profiles must be named in the file's profiles or in ``existing_profiles``
-    (the database's, which the caller reads: this function does not touch the database).
+    ``current`` is the database's configuration (read_current: this function does not touch the
+    database). An entry for an existing profile or endpoint keeps its current values where it
+    leaves a key out; with ``replace``, and for a new one, a key left out takes the model's default.
     """
-    errors: list[str] = []
+    current = current or Current()
     if not isinstance(data, dict):
         raise ConfigError(["(top level): must be an object"])
-    errors += [f"{key}: unknown key" for key in sorted(data.keys() - {"subscriptions", "profiles", "webhooks"})]
+    errors = _unknown_keys(data, _TOP_LEVEL_KEYS, "")
     subscriptions = profiles = webhooks = None
     if "subscriptions" in data:
         try:
@@ -349,12 +454,12 @@ def parse_config(data: object, existing_profiles: Collection[str] = ()) -> Confi
         except _Invalid as exc:
             errors.append(f"subscriptions{exc.at}: {exc}")
     if "profiles" in data:
-        profiles = _profiles(data["profiles"], errors)
+        profiles = _profiles(data["profiles"], current, replace, errors)
     if "webhooks" in data:
         # Names from the raw file, so that an invalid profile does not also fail the webhooks naming it.
         in_file = [item.get("name") for item in _as_list(data.get("profiles")) if isinstance(item, dict)]
-        known = {*existing_profiles, *(name for name in in_file if isinstance(name, str))}
-        webhooks = _webhooks(data["webhooks"], known, errors)
+        known = {*current.profiles, *(name for name in in_file if isinstance(name, str))}
+        webhooks = _webhooks(data["webhooks"], known, current, replace, errors)
     if errors:
         raise ConfigError(errors)
     return Config(subscriptions=subscriptions, profiles=profiles, webhooks=webhooks)
@@ -364,59 +469,101 @@ def _as_list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _profiles(raw: object, errors: list[str]) -> list[ProfileSpec]:
+def _unknown_keys(raw: dict[Any, Any], known: Collection[str], path: str) -> list[str]:
+    """An error for each key the object cannot have, naming the known key it is likely a typo of."""
+    errors = []
+    for key in sorted(str(key) for key in raw.keys() - set(known)):
+        at = f"{path}.{key}" if path else key
+        guesses = difflib.get_close_matches(key.lower(), known, n=1)  # MAX_DTE, maxDte: max_dte
+        errors.append(f"{at}: unknown key" + (f" (did you mean {guesses[0]!r}?)" if guesses else ""))
+    return errors
+
+
+def _parse_keys(
+    raw: dict[str, Any], parsers: dict[str, Callable[[object], Any]], path: str, errors: list[str]
+) -> dict[str, Any]:
+    """The object's known keys, each parsed; an error for each bad value."""
+    values: dict[str, Any] = {}
+    for key, parse in parsers.items():
+        if key in raw:
+            try:
+                values[key] = parse(raw[key])
+            except _Invalid as exc:
+                errors.append(f"{path}.{key}{exc.at}: {exc}")
+    return values
+
+
+def _profiles(raw: object, current: Current, replace: bool, errors: list[str]) -> list[ProfileSpec]:
     if not isinstance(raw, list):
         errors.append("profiles: must be a list of objects")
         return []
     specs: list[ProfileSpec] = []
     seen: dict[str, int] = {}  # name → index
-    watchlist_owner: dict[str, tuple[int, tuple[str, ...]]] = {}  # watchlist → (index, tickers)
+    tickers_given: dict[str, tuple[int, tuple[str, ...]]] = {}  # watchlist → (index, tickers) of the first
+    tickers_kept: list[tuple[int, ProfileSpec]] = []  # entries that leave their watchlist's tickers out
     for index, item in enumerate(raw):
         path = f"profiles[{index}]"
-        spec = _profile(item, path, errors)
+        spec = _profile(item, path, current, replace, errors)
         if spec is None:
             continue
         if spec.name in seen:
             errors.append(f"{path}.name: duplicate of profiles[{seen[spec.name]}]")
             continue
         seen[spec.name] = index
-        owner = watchlist_owner.setdefault(spec.watchlist, (index, spec.tickers))
-        if owner[1] != spec.tickers:
-            errors.append(f"{path}.tickers: watchlist {spec.watchlist!r} has other tickers in profiles[{owner[0]}]")
-            continue
+        if spec.tickers is None:
+            tickers_kept.append((index, spec))
+        else:
+            owner = tickers_given.setdefault(spec.watchlist, (index, spec.tickers))
+            if owner[1] != spec.tickers:
+                errors.append(f"{path}.tickers: watchlist {spec.watchlist!r} has other tickers in profiles[{owner[0]}]")
+                continue
         specs.append(spec)
+    errors += [
+        f"profiles[{index}].tickers: is required: there is no watchlist {_quoted(spec.watchlist)} yet"
+        for index, spec in tickers_kept
+        if spec.watchlist not in current.watchlists and spec.watchlist not in tickers_given
+    ]
     return specs
 
 
-def _profile(raw: object, path: str, errors: list[str]) -> ProfileSpec | None:
+def _profile(raw: object, path: str, current: Current, replace: bool, errors: list[str]) -> ProfileSpec | None:
     if not isinstance(raw, dict):
         errors.append(f"{path}: must be an object")
         return None
     count = len(errors)
-    errors += [f"{path}.{key}: unknown key" for key in sorted(raw.keys() - _PROFILE_KEYS.keys())]
-    errors += [f"{path}.{key}: is required" for key in ("name", "tickers") if key not in raw]
-    values: dict[str, Any] = {}
-    for key, parse in _PROFILE_KEYS.items():
-        if key in raw:
-            try:
-                values[key] = parse(raw[key])
-            except _Invalid as exc:
-                errors.append(f"{path}.{key}{exc.at}: {exc}")
-    low, high = values.get("min_dte"), values.get("max_dte")
-    if low is not None and high is not None and low > high:
-        errors.append(f"{path}.max_dte: must be ≥ min_dte")
+    errors += _unknown_keys(raw, _PROFILE_KEYS.keys(), path)
+    required = ("name", "tickers") if replace else ("name",)  # replace: the file says everything
+    errors += [f"{path}.{key}: is required" for key in required if key not in raw]
+    given = _parse_keys(raw, _PROFILE_KEYS, path, errors)
     if len(errors) > count:
         return None
-    name, tickers = values.pop("name"), values.pop("tickers")
-    return ProfileSpec(
-        name=name,
-        watchlist=values.pop("watchlist", name),
-        tickers=tickers,
-        fields=_profile_defaults() | values,
-    )
+    name = given.pop("name")
+    existing = current.profiles.get(name)
+    watchlist = given.pop("watchlist", None) or (existing.watchlist if existing else name)
+    tickers = given.pop("tickers", None)
+    kept = existing.fields if existing and not replace else _model_defaults(FilterProfile, _PROFILE_FIELDS)
+    fields = kept | given
+    if problem := _dte_problem(fields, given):
+        errors.append(f"{path}.{problem}")
+        return None
+    return ProfileSpec(name=name, watchlist=watchlist, tickers=tickers, fields=fields)
 
 
-def _webhooks(raw: object, known_profiles: set[str], errors: list[str]) -> list[WebhookSpec]:
+def _dte_problem(fields: dict[str, Any], given: dict[str, Any]) -> str | None:
+    """The DTE window upside down, said of the bound the entry gives (the other may be kept)."""
+    low, high = fields["min_dte"], fields["max_dte"]
+    if low is None or high is None or low <= high:
+        return None
+    if "min_dte" not in given:
+        return f"max_dte: must be ≥ min_dte ({low}, kept from the database)"
+    if "max_dte" not in given:
+        return f"min_dte: must be ≤ max_dte ({high}, kept from the database)"
+    return "max_dte: must be ≥ min_dte"
+
+
+def _webhooks(
+    raw: object, known_profiles: set[str], current: Current, replace: bool, errors: list[str]
+) -> list[WebhookSpec]:
     if not isinstance(raw, list):
         errors.append("webhooks: must be a list of objects")
         return []
@@ -424,7 +571,7 @@ def _webhooks(raw: object, known_profiles: set[str], errors: list[str]) -> list[
     seen: dict[str, int] = {}  # name → index
     for index, item in enumerate(raw):
         path = f"webhooks[{index}]"
-        spec = _webhook(item, path, known_profiles, errors)
+        spec = _webhook(item, path, known_profiles, current, replace, errors)
         if spec is None:
             continue
         if spec.name in seen:
@@ -435,21 +582,19 @@ def _webhooks(raw: object, known_profiles: set[str], errors: list[str]) -> list[
     return specs
 
 
-def _webhook(raw: object, path: str, known_profiles: set[str], errors: list[str]) -> WebhookSpec | None:
+def _webhook(
+    raw: object, path: str, known_profiles: set[str], current: Current, replace: bool, errors: list[str]
+) -> WebhookSpec | None:
     if not isinstance(raw, dict):
         errors.append(f"{path}: must be an object")
         return None
     count = len(errors)
-    errors += [f"{path}.{key}: unknown key" for key in sorted(raw.keys() - _WEBHOOK_KEYS.keys())]
-    errors += [f"{path}.{key}: is required" for key in ("name", "url") if key not in raw]
-    values: dict[str, Any] = {}
-    for key, parse in _WEBHOOK_KEYS.items():
-        if key in raw:
-            try:
-                values[key] = parse(raw[key])
-            except _Invalid as exc:
-                errors.append(f"{path}.{key}{exc.at}: {exc}")
-    if "profiles" in values:
+    errors += _unknown_keys(raw, _WEBHOOK_KEYS.keys(), path)
+    given = _parse_keys(raw, _WEBHOOK_KEYS, path, errors)
+    existing = None if replace else current.webhooks.get(given.get("name", ""))
+    required = ("name",) if existing else ("name", "url")  # a new endpoint needs somewhere to send to
+    errors += [f"{path}.{key}: is required" for key in required if key not in raw]
+    if "profiles" in given:
         errors += [
             f"{path}.profiles[{index}]: no profile named {_quoted(name)}"
             for index, name in enumerate(raw["profiles"])
@@ -457,32 +602,20 @@ def _webhook(raw: object, path: str, known_profiles: set[str], errors: list[str]
         ]
     if len(errors) > count:
         return None
-    name, profiles, secret = values.pop("name"), values.pop("profiles", ()), values.pop("secret", None)
-    return WebhookSpec(name=name, profiles=profiles, secret=secret, fields=_webhook_defaults() | values)
+    name, secret = given.pop("name"), given.pop("secret", None)
+    profiles = given.pop("profiles", existing.profiles if existing else ())
+    kept = existing.fields if existing else _model_defaults(WebhookEndpoint, _WEBHOOK_FIELDS)
+    return WebhookSpec(name=name, profiles=profiles, secret=secret, fields=kept | given)
 
 
-def _webhook_defaults() -> dict[str, Any]:
-    return {
-        "format": WebhookFormat.STANDARD.value,
-        "active": True,
-        "allow_private": False,
-        "rate_limit_per_minute": None,
-    }
-
-
-def _profile_defaults() -> dict[str, Any]:
-    return {
-        "description": "",
-        "enabled": True,
-        "min_premium": None,
-        "min_size": None,
-        "min_dte": None,
-        "max_dte": None,
-        "size_gt_open_interest": False,
-        "strike_band": None,
-        "exclude_categories": default_excluded_categories(),
-        "exclude_conditions": default_excluded_conditions(),
-    }
+def _model_defaults(model: type[models.Model], names: Iterable[str]) -> dict[str, Any]:
+    """What a new row holds in these fields: the model says it, once."""
+    defaults = {}
+    for name in names:
+        model_field = model._meta.get_field(name)
+        assert isinstance(model_field, models.Field)
+        defaults[name] = model_field.get_default()
+    return defaults
 
 
 def _slug(value: object) -> str:
@@ -698,3 +831,7 @@ _WEBHOOK_KEYS: dict[str, Callable[[object], Any]] = {
     "secret": _secret,
     "rate_limit_per_minute": lambda value: _count(value, minimum=1),
 }
+
+_TOP_LEVEL_KEYS = ("subscriptions", "profiles", "webhooks")
+_PROFILE_FIELDS = tuple(key for key in _PROFILE_KEYS if key not in ("name", "watchlist", "tickers"))
+_WEBHOOK_FIELDS = tuple(key for key in _WEBHOOK_KEYS if key not in ("name", "profiles", "secret"))
