@@ -4,17 +4,18 @@ TypeError, an OverflowError or a database error."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from django.core.management.base import CommandError
 from django.db import transaction
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from tests.test_flowconfig import db_state, profile, run, webhook
 from trades.models import Watchlist
-from trades.services.flowconfig import ConfigError, import_config
+from trades.services.flowconfig import ConfigError, import_config, parse_config
 
 pytestmark = pytest.mark.django_db
 
@@ -192,3 +193,63 @@ def test_any_document_applies_cleanly_or_is_a_config_error_that_writes_nothing()
             transaction.set_rollback(True)
 
     check()
+
+
+# --- unknown keys -------------------------------------------------------------------------------
+
+KEYS = {  # the keys each object of the file may have, by where the object is
+    "": ["subscriptions", "profiles", "webhooks"],
+    "profiles": [*profile(), "description", "watchlist", "exclude_categories"],
+    "webhooks": [*webhook(), "secret"],
+}
+
+
+def slips(key: str) -> set[str]:
+    """A letter dropped, doubled or swapped with the next; upper case; - or nothing for _."""
+    found = {key.upper(), key.replace("_", "-"), key.replace("_", "")}
+    for i in range(len(key)):
+        found |= {
+            key[:i] + key[i + 1 :],
+            key[:i] + key[i] + key[i:],
+            key[:i] + key[i + 1 : i + 2] + key[i] + key[i + 2 :],
+        }
+    return found - {key}
+
+
+def unknown_key_errors(key: str, where: str) -> list[str]:
+    document = {where: [{"name": "x", key: 1}]} if where else {key: 1}
+    try:
+        parse_config(document)
+    except ConfigError as exc:
+        return [line for line in exc.errors if "unknown key" in line]
+    return []
+
+
+def test_every_one_letter_slip_in_a_key_is_met_with_did_you_mean():
+    assert sorted(KEYS["profiles"]) == sorted(profile(description="", watchlist="", exclude_categories=[]))
+    for where, keys in KEYS.items():
+        for key in keys:
+            for slip in sorted(slips(key) - set(keys)):
+                at = f"{where}[0].{slip}" if where else slip
+                assert unknown_key_errors(slip, where) == [f"{at}: unknown key (did you mean {key!r}?)"]
+
+
+def near(keys: list[str]) -> st.SearchStrategy[str]:
+    """A known key with one letter replaced by up to two characters of any text."""
+    edits = st.tuples(st.sampled_from(keys), st.integers(0, 25), st.text(max_size=2))
+    return edits.map(lambda edit: edit[0][: edit[1]] + edit[2] + edit[0][edit[1] + 1 :])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_any_unknown_key_is_refused_and_a_guess_is_a_known_key(data: st.DataObject):
+    where = data.draw(st.sampled_from(list(KEYS)))
+    key = data.draw(st.text(max_size=30) | near(KEYS[where]))
+    assume(key not in KEYS[where])
+
+    [line] = unknown_key_errors(key, where)
+
+    assert line.startswith(f"{where}[0].{key}: unknown key" if where else f"{key}: unknown key")
+    if guess := re.search(r" \(did you mean '(.+)'\?\)$", line):
+        event("guessed")
+        assert guess[1] in KEYS[where]
