@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from tests.test_flowconfig import db_state, profile, run, webhook
-from trades.models import Watchlist
-from trades.services.flowconfig import ConfigError, import_config, parse_config
+from trades.models import FilterProfile, Watchlist, WebhookEndpoint
+from trades.services.flowconfig import ConfigError, export_config, import_config, parse_config
 
 pytestmark = pytest.mark.django_db
 
@@ -177,19 +177,91 @@ documents = st.one_of(
 
 def test_any_document_applies_cleanly_or_is_a_config_error_that_writes_nothing():
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(documents)
-    def check(document: Any) -> None:
+    @given(documents, st.booleans())
+    def check(document: Any, replace: bool) -> None:
         with transaction.atomic():
             before = db_state()
             try:
-                import_config(document)
+                import_config(document, replace=replace)
             except ConfigError as exc:
                 event("refused")
                 assert exc.errors and all(isinstance(line, str) and line for line in exc.errors)
                 assert db_state() == before
             else:  # applied cleanly: the same file again changes nothing
                 event("applied")
-                assert not import_config(document).changed
+                assert not import_config(document, replace=replace).changed
+            transaction.set_rollback(True)
+
+    check()
+
+
+# --- merging: an entry changes only the keys it gives ---------------------------------------------
+
+partial_profiles = st.fixed_dictionaries(
+    {"name": st.sampled_from(["mag7-smart-money", "classic-unusual-activity"])},
+    optional={
+        "description": st.sampled_from(["", "new words"]),
+        "enabled": st.booleans(),
+        "watchlist": st.sampled_from(["mag7", "classic", "fresh"]),
+        "tickers": st.lists(st.sampled_from(["AAPL", "AMD", "*"]), min_size=1, max_size=2),
+        "min_premium": st.sampled_from([None, 0, 25_000, 1234.5]),
+        "min_size": st.sampled_from([None, 0, 100]),
+        "min_dte": st.sampled_from([None, 0, 10, 60]),
+        "max_dte": st.sampled_from([None, 5, 30]),
+        "size_gt_open_interest": st.booleans(),
+        "strike_band": st.sampled_from([None, 0.4, 1]),
+        "exclude_categories": st.lists(st.sampled_from(["late", "multi_leg"]), max_size=2),
+        "exclude_conditions": st.lists(st.sampled_from([201, 233]), max_size=2),
+    },
+)
+partial_webhooks = st.fixed_dictionaries(
+    {"name": st.sampled_from(["desk", "chat"])},
+    optional={
+        "url": st.sampled_from(["https://hooks.example.com/v2"]),
+        "format": st.sampled_from(["standard", "slack"]),
+        "profiles": st.lists(st.sampled_from(["mag7-smart-money", "classic-unusual-activity"]), max_size=1),
+        "active": st.booleans(),
+        "allow_private": st.booleans(),
+        "rate_limit_per_minute": st.sampled_from([None, 5]),
+    },
+)
+
+
+def by_name(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in entries}
+
+
+def test_an_entry_changes_only_the_keys_it_gives():
+    desk = WebhookEndpoint.objects.create(name="desk", url="https://hooks.example.com/flow", rate_limit_per_minute=9)
+    desk.profiles.set(FilterProfile.objects.filter(name="mag7-smart-money"))
+    WebhookEndpoint.objects.create(name="chat", url="https://discord.com/api/webhooks/1/a", format="discord")
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        st.lists(partial_profiles, max_size=2, unique_by=lambda entry: entry["name"]),
+        st.lists(partial_webhooks, max_size=2, unique_by=lambda entry: entry["name"]),
+    )
+    def check(profile_entries: list[dict[str, Any]], webhook_entries: list[dict[str, Any]]) -> None:
+        with transaction.atomic():
+            before = export_config()
+            try:
+                import_config({"profiles": profile_entries, "webhooks": webhook_entries})
+            except ConfigError:
+                event("refused")  # a DTE window upside down, a watchlist without tickers, or two tickers lists
+                assert export_config() == before
+            else:
+                event("applied")
+                after = export_config()
+                for kind, entries, implied in (
+                    ("profiles", profile_entries, "tickers"),
+                    ("webhooks", webhook_entries, ""),
+                ):
+                    given = by_name(entries)
+                    for name, old in by_name(before[kind]).items():
+                        new = by_name(after[kind])[name]
+                        # A profile's tickers are its watchlist's: another entry may change or move them.
+                        kept = old.keys() - given.get(name, {}).keys() - {implied}
+                        assert {key: new[key] for key in kept} == {key: old[key] for key in kept}
             transaction.set_rollback(True)
 
     check()
