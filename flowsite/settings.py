@@ -188,7 +188,8 @@ WHITENOISE_AUTOREFRESH = _STATIC_FROM_APPS
 
 # --- Celery ---------------------------------------------------------------------------
 # Embedded default: kombu's filesystem transport under ./var/broker (demo only; use Redis).
-CELERY_BROKER_URL = secret("CELERY_BROKER_URL", default="filesystem://")
+# (A host in the URL, though the transport ignores it: kombu warns at every connection without one.)
+CELERY_BROKER_URL = secret("CELERY_BROKER_URL", default="filesystem://localhost/")
 _BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
@@ -390,6 +391,7 @@ LOGGING = {
         "websockets": {"level": "WARNING"},
         "celery.app.trace": {"level": _TASK_CHATTER_LEVEL},
         "celery.worker.strategy": {"level": _TASK_CHATTER_LEVEL},
+        "celery.beat": {"level": _TASK_CHATTER_LEVEL},  # "Sending due task …" at every tick
     },
 }
 

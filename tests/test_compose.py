@@ -45,6 +45,27 @@ def test_app_services_wait_for_healthy_servers_and_migrations(services, name):
     assert depends["migrate"]["condition"] == "service_completed_successfully"
 
 
+@pytest.mark.parametrize("name", sorted(APP_SERVICES - {"migrate"}))
+def test_every_long_running_service_has_a_health_check(services, name):
+    check = services[name]["healthcheck"]
+    assert check["test"][0] in {"CMD", "CMD-SHELL"}
+    assert {"interval", "timeout", "retries"} <= set(check)
+
+
+def test_the_health_checks_use_commands_that_exist(services):
+    """web and stream run `manage.py health`, whose options parse; the worker pings itself by node name."""
+    parser = load_command_class("trades", "health").create_parser("manage.py", "health")
+    web = services["web"]["healthcheck"]["test"]
+    assert web[1:4] == ["python", "manage.py", "health"]
+    assert parser.parse_args(web[4:]).url == "http://127.0.0.1:8000/healthz"
+    stream = services["stream"]["healthcheck"]["test"]
+    assert stream[1:4] == ["python", "manage.py", "health"]
+    assert parser.parse_args(stream[4:]).only == "listener"
+    worker = services["worker"]["healthcheck"]["test"]
+    assert worker[1].startswith("celery -A flowsite inspect ping --destination celery@$$HOSTNAME")
+    assert "http://127.0.0.1:5555/healthcheck" in services["flower"]["healthcheck"]["test"][-1]
+
+
 def test_redis_keeps_queued_work_across_restarts_and_never_evicts_it(services):
     """The persistence the README's reliability section asks for (the chaos suite runs with it)."""
     command = services["redis"]["command"]

@@ -273,12 +273,14 @@ class Command(BaseCommand):
     def beat_args(self) -> list[str]:
         Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)  # not there yet on PostgreSQL + Redis
         schedule = Path(settings.VAR_DIR) / "celerybeat-schedule"
-        return ["-A", "flowsite", "beat", "-l", "INFO", "--schedule", str(schedule)]
+        return ["-A", "flowsite", "--quiet", "beat", "-l", "INFO", "--schedule", str(schedule)]
 
     def worker_args(self) -> list[str]:
+        # --quiet: no start-up banner (the demo prints where to look itself).
         args = [
             "-A",
             "flowsite",
+            "--quiet",
             "worker",
             "-Q",
             "ingest,reference,webhooks,default",
