@@ -181,6 +181,9 @@ def test_a_base_only_install_runs_a_worker_and_flower_on_redis(tmp_path: Path, b
         )
         assert ping.returncode == 0 and "pong" in ping.stdout, ping.stdout + ping.stderr
         flower_process, flower = start_flower(tmp_path, python=base_only_python)
+        # compose's health check for Flower: /healthcheck answers without the login.
+        with urllib.request.urlopen(flower.base + "/healthcheck", timeout=10) as answer:
+            assert answer.read() == b"OK"
 
         # Every queue is declared, so Flower shows each backlog (not only "default").
         status, _, body = flower.get("/api/queues/length")
