@@ -364,6 +364,8 @@ STREAM_LOCK_KEY = env.str("STREAM_LOCK_KEY", default=env.str("CELERY_KEY_PREFIX"
 STREAM_LOCK_LEASE_SECONDS = env.float("STREAM_LOCK_LEASE_SECONDS", default=30.0)
 # How long a stopping listener waits for the broker to take what it still holds.
 STREAM_FLUSH_TIMEOUT_SECONDS = env.float("STREAM_FLUSH_TIMEOUT_SECONDS", default=10.0)
+# The longest wait between two connection attempts (waits double from 0.5 s up to it).
+STREAM_RECONNECT_MAX_SECONDS = env.float("STREAM_RECONNECT_MAX_SECONDS", default=30.0)
 # Gaps: after every reconnect (and restart) the trades sent while the listener was away are fetched
 # over REST for the watched underlyings and judged like live ones. Longer gaps are recorded but
 # left to a backfill; the margin widens the REST window on both sides (prints arrive a little out
@@ -398,6 +400,8 @@ LOGGING = {
 # --- Health ------------------------------------------------------------------------------
 # GET /healthz (for load balancers): 503 when any of these is exceeded.
 HEALTH_LISTENER_MAX_AGE_SECONDS = env.float("HEALTH_LISTENER_MAX_AGE_SECONDS", default=30.0)  # heartbeat age
+# A listener alive but not connected to the feed for longer than this is unhealthy too.
+HEALTH_LISTENER_DISCONNECTED_MAX_SECONDS = env.float("HEALTH_LISTENER_DISCONNECTED_MAX_SECONDS", default=120.0)
 HEALTH_QUEUE_MAX = env.int("HEALTH_QUEUE_MAX", default=100_000)  # messages waiting in ingest/reference/webhooks
 HEALTH_WEBHOOK_MAX_AGE_SECONDS = env.float("HEALTH_WEBHOOK_MAX_AGE_SECONDS", default=3600.0)  # oldest undelivered
 HEALTH_DEAD_LETTERS_MAX = env.int("HEALTH_DEAD_LETTERS_MAX", default=0)  # batches waiting to be replayed

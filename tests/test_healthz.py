@@ -66,7 +66,7 @@ def test_all_well_is_200_with_every_check(client: Client, healthy: None) -> None
     assert checks["broker"]["transport"] == "redis"
     assert checks["listener"]["connected"] is True
     assert 0 <= checks["listener"]["heartbeat_age_seconds"] < 30
-    assert {"ingest", "reference", "webhooks"} <= set(checks["queues"])
+    assert {"default", "ingest", "reference", "webhooks"} <= set(checks["queues"])
     assert checks["webhooks"]["oldest_undelivered_age_seconds"] is None
     assert "no-cache" in response["Cache-Control"] and "max-age=0" in response["Cache-Control"]
 
@@ -94,6 +94,34 @@ def test_a_stale_heartbeat_is_503_and_a_fresh_one_200_again(client: Client) -> N
     beat()
     status, body = get(client)
     assert status == 200, body
+
+
+def test_a_listener_alive_but_not_connected_for_too_long_is_503(client: Client) -> None:
+    limit = settings.HEALTH_LISTENER_DISCONNECTED_MAX_SECONDS
+    outage = "7 failed attempts; last error: connection refused by ws://127.0.0.1:8765/options"
+
+    def down_for(seconds: float) -> None:
+        StreamStatus.objects.update_or_create(
+            pk=StreamStatus.SINGLETON_PK,
+            defaults={
+                "connected": False,
+                "heartbeat_at": timezone.now(),
+                "disconnected_since": timezone.now() - timedelta(seconds=seconds),
+                "outage": outage,
+            },
+        )
+
+    down_for(limit - 10)  # reconnecting, as after any drop: not yet a failure
+    status, body = get(client)
+    assert body["checks"]["listener"]["ok"] is True, body
+    assert body["checks"]["listener"]["disconnected_seconds"] == pytest.approx(limit - 10, abs=5)
+
+    down_for(limit + 10)
+    status, body = get(client)
+    assert status == 503
+    error = body["checks"]["listener"]["error"]
+    assert error.startswith(f"the listener has not been connected for {limit + 10:.0f} s (over {limit:g} s)")
+    assert error.endswith(outage)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from trades.services.health import age_seconds, listener_is_stale
 class StreamStatusAdmin(admin.ModelAdmin):
     fieldsets = [
         ("Heartbeat", {"fields": ["heartbeat", "heartbeat_at", "updated_at"]}),
-        ("Connection", {"fields": ["connected", "connected_since", "last_frame_at", "url", "subscriptions_list"]}),
+        ("Connection", {"fields": ["connection", "connected_since", "last_frame_at", "url", "subscriptions_list"]}),
         (
             "Throughput",
             {
@@ -42,7 +42,7 @@ class StreamStatusAdmin(admin.ModelAdmin):
         "heartbeat",
         "heartbeat_at",
         "updated_at",
-        "connected",
+        "connection",
         "connected_since",
         "last_frame_at",
         "url",
@@ -84,6 +84,14 @@ class StreamStatusAdmin(admin.ModelAdmin):
         if listener_is_stale(obj):
             return display.verdict(display.BAD, f"stale: last heartbeat {age:.0f} s ago ({limit})")
         return display.verdict(display.GOOD, f"live: last heartbeat {age:.0f} s ago ({limit})")
+
+    @admin.display(description="Connected")
+    def connection(self, obj: StreamStatus) -> SafeString:
+        if obj.connected:
+            return display.verdict(display.GOOD, "connected")
+        since = f" since {display.new_york_time(obj.disconnected_since)}" if obj.disconnected_since else ""
+        outage = f": {obj.outage}" if obj.outage else ""
+        return display.verdict(display.BAD, f"not connected{since}{outage}")
 
     @admin.display(description="Subscriptions")
     def subscriptions_list(self, obj: StreamStatus) -> str:

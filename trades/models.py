@@ -487,6 +487,12 @@ class StreamStatus(models.Model):
     recent_statuses = models.JSONField(
         default=list, blank=True, help_text="The last Polygon status frames: time, status, message."
     )
+    disconnected_since = models.DateTimeField(
+        null=True, blank=True, help_text="Not connected since then (null while connected)."
+    )
+    outage = models.CharField(
+        max_length=500, blank=True, help_text="While not connected: failed attempts and the last error."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

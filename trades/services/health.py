@@ -234,14 +234,22 @@ def check_listener() -> Check:
             "error": "no listener has reported",
         }
     age = age_seconds(status.heartbeat_at)
+    down = None if status.connected else age_seconds(status.disconnected_since)
+    down_limit = float(settings.HEALTH_LISTENER_DISCONNECTED_MAX_SECONDS)
     result: Check = {
-        "ok": not listener_is_stale(status),
+        "ok": True,
         "heartbeat_age_seconds": age,
         "connected": status.connected,
         "max_age_seconds": limit,
+        "disconnected_seconds": down,
     }
-    if not result["ok"]:
-        result["error"] = f"the listener's heartbeat is {age} s old (over {limit:g} s)"
+    if listener_is_stale(status):
+        result.update(ok=False, error=f"the listener's heartbeat is {age} s old (over {limit:g} s)")
+    elif down is not None and down > down_limit:
+        outage = f": {status.outage}" if status.outage else ""
+        result.update(
+            ok=False, error=f"the listener has not been connected for {down:.0f} s (over {down_limit:g} s){outage}"
+        )
     return result
 
 

@@ -29,7 +29,7 @@ from polygon import WebSocketClient
 from polygon.exceptions import AuthError
 
 from trades.services.subscriptions import FIREHOSE, enabled_channels
-from trades.stream.backoff import RECONNECT_CAP_SECONDS, Backoff
+from trades.stream.backoff import Backoff
 from trades.stream.config import ClientOptions
 from trades.stream.frames import StatusEvent, count_trades, may_hold_status, status_events, trade_time_range
 from trades.stream.lock import ListenerLock, LockUnavailable
@@ -180,7 +180,7 @@ class Listener:
             refresh_seconds=settings.STREAM_SUBSCRIPTION_REFRESH_SECONDS,
             stats_seconds=settings.STREAM_STATS_SECONDS,
             flush_timeout_seconds=settings.STREAM_FLUSH_TIMEOUT_SECONDS,
-            backoff=Backoff(cap=getattr(settings, "STREAM_RECONNECT_MAX_SECONDS", RECONNECT_CAP_SECONDS)),
+            backoff=Backoff(cap=settings.STREAM_RECONNECT_MAX_SECONDS),
             write_status_row=True,
             track_gaps=track_gaps,
         )

@@ -18,7 +18,6 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from trades.domain.formatting import new_york_time
 from trades.models import StreamGap, StreamStatus
 from trades.services import dead_letters, gaps
 from trades.stream.frames import StatusEvent
@@ -101,22 +100,15 @@ class StatusRecorder:
             "messages_published": self.stats.messages_published,
             "trades_buffered": trades_buffered,
             "trades_dropped": self.stats.trades_dropped,
-            "recent_statuses": list(self.recent_statuses) + self.outage_rows(),
+            "recent_statuses": list(self.recent_statuses),
+            **self.outage_fields(),
         }
 
-    def outage_rows(self) -> list[dict[str, str]]:
-        """While not connected after something went wrong: one row after Polygon's statuses saying
-        since when and why. (The row has no fields of its own for it.)"""
-        if self.connected or self.outage is None or not self.outage.went_wrong():
-            return []
-        since = datetime.fromtimestamp(self.outage.started_at, tz=UTC)
-        return [
-            {
-                "time": since.isoformat(),
-                "status": "listener: not connected",
-                "message": f"not connected since {new_york_time(since)}: {self.outage.summary()}",
-            }
-        ]
+    def outage_fields(self) -> dict[str, Any]:
+        """Since when the listener is not connected, and why (cleared while connected)."""
+        if self.connected or self.outage is None:
+            return {"disconnected_since": None, "outage": ""}
+        return {"disconnected_since": _as_datetime(self.outage.started_at), "outage": self.outage.summary()[:500]}
 
 
 def read_last_event_ms() -> int | None:
