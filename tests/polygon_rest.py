@@ -2,12 +2,14 @@
 
 Serves canned replies (the JSON fixtures under tests/fixtures/polygon/, or any body) by path and
 query to the real polygon RESTClient, records every request, and can misbehave on purpose: hang,
-answer 429 or 500, or send a page that is not JSON.
+answer 401, 403, 429 or 500, or send a page that is not JSON. And addresses where no server
+answers at all: one that refuses connections, one that never completes them.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +33,7 @@ class Reply:
     body: bytes = b"{}"
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False  # never answer (until the server stops)
+    drop: bool = False  # close the connection without an answer
 
 
 def ok(body: bytes | dict[str, Any]) -> Reply:
@@ -105,6 +108,9 @@ class PolygonServer:
                 if reply.hang:
                     server._released.wait(30)
                     return
+                if reply.drop:
+                    self.close_connection = True
+                    return
                 self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply.body)))
@@ -133,6 +139,26 @@ def serve_polygon(settings: Any) -> Iterator[PolygonServer]:
         yield server
     finally:
         server.stop()
+
+
+def refusing_url() -> str:
+    """An address where nothing listens: every connection is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def unanswered_connections_url() -> Iterator[str]:
+    """An address whose connections are never completed (as behind a firewall that drops them):
+    a listener that accepts nothing, its one-place queue taken, so the kernel drops new SYNs."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            yield f"http://127.0.0.1:{port}"
 
 
 # --- bodies in the documented shapes (tests/fixtures/polygon/contracts_A_page1.json) -----------------

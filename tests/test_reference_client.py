@@ -1,5 +1,6 @@
 """The guarded REST client against a local server: timeouts that apply, retries on 429/5xx that
-honour Retry-After, and pages that are not JSON refused instead of silently ending a listing."""
+honour Retry-After within a budget, refusals that name their HTTP status, a circuit breaker for an
+API that does not answer, and pages that are not JSON refused instead of silently ending a listing."""
 
 from __future__ import annotations
 
@@ -12,9 +13,27 @@ from django.core.exceptions import ImproperlyConfigured
 from polygon import RESTClient
 from polygon.exceptions import BadResponse
 
-from tests.polygon_rest import API_KEY, PolygonServer, Reply, fixture, ok, serve_polygon, status
+from tests.polygon_rest import (
+    API_KEY,
+    PolygonServer,
+    Reply,
+    fixture,
+    ok,
+    refusing_url,
+    serve_polygon,
+    status,
+    unanswered_connections_url,
+)
 from trades.reference import client as client_module
-from trades.reference.client import ReferenceDataError, decode_response, rest_client
+from trades.reference.breaker import ApiUnreachable
+from trades.reference.client import (
+    AccessRefused,
+    PolygonRefused,
+    ReferenceDataError,
+    decode_response,
+    describe_failure,
+    rest_client,
+)
 
 CONTRACTS = "/v3/reference/options/contracts"
 
@@ -23,6 +42,12 @@ CONTRACTS = "/v3/reference/options/contracts"
 def polygon(settings) -> Iterator[PolygonServer]:
     with serve_polygon(settings) as server:
         yield server
+
+
+@pytest.fixture(autouse=True)
+def fresh_breakers(monkeypatch) -> None:
+    """Breakers are per address and per process: a port used again must not find one open."""
+    monkeypatch.setattr(client_module, "_breakers", {})
 
 
 def serve_contract_pages(polygon: PolygonServer, second: Reply) -> None:
@@ -69,11 +94,18 @@ def test_a_server_that_hangs_is_abandoned_after_the_read_timeout(polygon, settin
     elapsed = time.monotonic() - started
 
     assert isinstance(raised.value.reason, urllib3.exceptions.ReadTimeoutError)
-    # One read retry (a dropped keep-alive connection is the usual read error), then give up: two
-    # timeouts of 0.5 s. The bound is loose on purpose: it proves the timeout applies (the stock
+    # A read timeout is not tried again (a server that let it pass will hardly answer sooner): one
+    # timeout of 0.5 s. The bound is loose on purpose: it proves the timeout applies (the stock
     # client would wait as long as the server does, here 30 s), not how fast anything is.
-    assert len(polygon.requests) == 2
+    assert len(polygon.requests) == 1
     assert elapsed < 5
+
+
+def test_a_dropped_connection_is_tried_once_more(polygon):
+    polygon.on(CONTRACTS, Reply(drop=True), ok(fixture("contracts_A_page2.json")))
+
+    assert len(listed(rest_client())) == 10
+    assert len(polygon.requests) == 2
 
 
 def test_429_with_retry_after_then_200_succeeds(polygon):
@@ -105,6 +137,111 @@ def test_a_4xx_raises_bad_response_without_retrying(polygon):
         listed(rest_client())
 
     assert len(polygon.requests) == 1
+
+
+def test_a_refusal_names_its_status_path_and_what_polygon_said(polygon):
+    polygon.on(CONTRACTS, Reply(status=404, body=b'{"status": "NOT_FOUND", "message": "no such thing"}'))
+
+    with pytest.raises(PolygonRefused) as refused:
+        listed(rest_client())
+
+    assert refused.value.status == 404
+    assert str(refused.value) == f"Polygon answered 404 Not Found to GET {CONTRACTS}: no such thing"
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [
+        (401, "401 Unauthorized to GET {path} ('Unknown API Key'): check POLYGON_API_KEY (a Massive/Polygon key"),
+        (403, "403 Forbidden to GET {path} ('Unknown API Key'): your plan does not include this endpoint"),
+    ],
+)
+def test_401_and_403_are_access_refused_saying_what_to_do(polygon, code, hint):
+    polygon.on(CONTRACTS, Reply(status=code, body=b'{"status": "ERROR", "error": "Unknown API Key"}'))
+
+    with pytest.raises(AccessRefused) as refused:
+        listed(rest_client())
+
+    assert hint.format(path=CONTRACTS) in str(refused.value)
+    assert len(polygon.requests) == 1
+
+
+def test_a_refused_connection_fails_at_once_even_with_the_default_retries(settings):
+    settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = refusing_url(), API_KEY
+    assert settings.POLYGON_REST_RETRIES == 5
+
+    started = time.monotonic()
+    with pytest.raises(urllib3.exceptions.MaxRetryError) as raised:
+        listed(rest_client())
+
+    assert time.monotonic() - started < 1  # tried once more at once; a longer outage is the breaker's
+    assert describe_failure(raised.value) == "connection refused"
+
+
+def test_the_connect_timeout_applies(settings):
+    with unanswered_connections_url() as url:
+        settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = url, API_KEY
+        settings.POLYGON_REST_CONNECT_TIMEOUT = 0.3
+
+        started = time.monotonic()
+        with pytest.raises(urllib3.exceptions.MaxRetryError) as raised:
+            listed(rest_client())
+
+    assert time.monotonic() - started < 2  # two tries of 0.3 s; the stock client waits for the kernel (minutes)
+    assert describe_failure(raised.value) == "no connection within POLYGON_REST_CONNECT_TIMEOUT (0.3 s)"
+
+
+def test_retries_end_when_their_time_budget_is_spent(polygon, settings, monkeypatch):
+    monkeypatch.setattr(client_module, "RETRY_BUDGET_SECONDS", 1.5)
+    settings.POLYGON_REST_RETRIES = 5
+    polygon.on(CONTRACTS, status(429, **{"Retry-After": "1"}))
+
+    started = time.monotonic()
+    with pytest.raises(urllib3.exceptions.MaxRetryError, match="too many 429 error responses"):
+        listed(rest_client())
+
+    # A wait of 1 s, one cut to the 0.5 s left, then the budget is spent: not six tries over 5 s.
+    assert len(polygon.requests) == 3
+    assert time.monotonic() - started < 2.5
+
+
+def test_after_three_calls_without_an_answer_the_api_is_left_alone(polygon, settings):
+    settings.POLYGON_REST_RETRIES = 0
+    polygon.on(CONTRACTS, status(503))
+    client = rest_client()
+    for _ in range(3):
+        with pytest.raises(urllib3.exceptions.MaxRetryError):
+            listed(client)
+
+    with pytest.raises(ApiUnreachable, match=f"Polygon's REST API at {polygon.url} is unreachable: 3 calls in a row"):
+        listed(rest_client())  # another client of the same API: the breaker is the address's
+
+    assert len(polygon.requests) == 3
+
+
+def test_calls_that_hang_open_the_breaker_once_they_took_long(polygon, settings, monkeypatch):
+    monkeypatch.setattr(client_module, "BREAKER_FAILING_SECONDS", 0.5)
+    settings.POLYGON_REST_READ_TIMEOUT = 0.3
+    polygon.on(CONTRACTS, Reply(hang=True))
+    client = rest_client()
+    for _ in range(2):
+        with pytest.raises(urllib3.exceptions.MaxRetryError):
+            listed(client)
+
+    with pytest.raises(ApiUnreachable, match=r"2 calls in a row failed in 0\.\d s, the last: no answer within"):
+        listed(client)
+
+
+def test_an_answer_even_a_refusal_keeps_the_breaker_closed(polygon, settings):
+    settings.POLYGON_REST_RETRIES = 0
+    polygon.on(CONTRACTS, status(503), status(503), status(404), status(503), status(503))
+    client = rest_client()
+
+    for _ in range(5):
+        with pytest.raises((urllib3.exceptions.MaxRetryError, PolygonRefused)):
+            listed(client)
+
+    assert not client.breaker.is_open
 
 
 @pytest.mark.parametrize("body", [b"<html>502 Bad Gateway</html>", b"\xff\xfe not utf-8", b'["not", "an object"]'])

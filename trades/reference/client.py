@@ -7,10 +7,17 @@ polygon-api-client 1.16.3 (its last release) has traps this module closes:
   ``connection_pool_kw`` before the first request, so every connection pool gets them.
 - Its own retry policy (a 0.1 s backoff factor, 413 and 499 retried, Retry-After
   honoured up to urllib3's six hours) is replaced: ours retries GET on 429 and every 5xx with
-  exponential backoff, honours ``Retry-After`` up to a minute, tries a read timeout only once
-  more, and after the last try urllib3 raises ``MaxRetryError``. Any other non-200 answer
-  raises polygon's ``BadResponse`` (also when its body is not UTF-8, which made the stock client
-  raise UnicodeDecodeError).
+  exponential backoff, honours ``Retry-After`` up to a minute, stops retrying a call a minute
+  after its first failure, tries a failed or dropped connection only once more and a read timeout
+  not at all, and after the last try urllib3 raises ``MaxRetryError``.
+- A non-200 answer raises ``BadResponse`` with the body alone: no HTTP status, so a wrong key
+  looked like any other refusal (and a body that is not UTF-8 raised UnicodeDecodeError). Ours
+  raises ``PolygonRefused`` (a BadResponse) naming the status and the path; 401 and 403 raise
+  ``AccessRefused`` with what to do about it, because every other call would be refused alike.
+- Nothing stops a caller from paying the timeouts and retries again on every call while the API
+  is down. Ours has a circuit breaker per API address (trades/reference/breaker.py): once
+  BREAKER_FAILURES calls in a row got no answer, or they took BREAKER_FAILING_SECONDS, calls fail
+  at once with ``ApiUnreachable`` for BREAKER_COOLDOWN_SECONDS.
 - A page that is not JSON ends the paginator silently (``return []``), so a proxy's HTML error
   page in the middle of a listing looks like the end of the list. Our decoder raises instead.
   A page whose ``results`` is not a list, or whose ``next_url`` is not a URL, made the stock
@@ -27,7 +34,11 @@ polygon-api-client 1.16.3 (its last release) has traps this module closes:
 from __future__ import annotations
 
 import json
+import re
+import time
 from collections.abc import Iterator
+from http import HTTPStatus
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,7 +48,18 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from polygon import RESTClient
 from polygon.exceptions import BadResponse
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    ResponseError,
+)
 from urllib3.util.retry import Retry
+
+from trades.reference.breaker import CircuitBreaker
 
 # Backoff between tries: 0 s, then 1, 2, 4, ... seconds, at most BACKOFF_MAX_SECONDS.
 BACKOFF_FACTOR = 0.5
@@ -45,6 +67,18 @@ BACKOFF_MAX_SECONDS = 30.0
 # A Retry-After longer than this is cut short, so a server's hint cannot park a worker for hours.
 RETRY_AFTER_MAX_SECONDS = 60
 RETRY_STATUSES = frozenset({429, *range(500, 600)})
+# One call's retries end this long after its first failure, whatever Retry-After says.
+RETRY_BUDGET_SECONDS = 60.0
+# Once this many calls in a row got no answer, or they took this long, the API is left alone for
+# the cooldown (see breaker.py).
+BREAKER_FAILURES = 3
+BREAKER_FAILING_SECONDS = 20.0
+BREAKER_COOLDOWN_SECONDS = 30.0
+# What to do when Polygon refuses the key (401) or the plan (403).
+ACCESS_HINTS = {
+    401: "check POLYGON_API_KEY (a Massive/Polygon key with options access)",
+    403: "your plan does not include this endpoint / options data",
+}
 # A listing longer than this is taken for a server paging in circles (SPX's chain is ~80 pages).
 MAX_PAGES = 1000
 # The models build objects from an item's fields and from their fields, never deeper.
@@ -75,18 +109,67 @@ class ReferenceDataError(Exception):
     """
 
 
+class PolygonRefused(BadResponse):
+    """Polygon answered a 4xx other than 429 (that one is retried): asking again will not help."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AccessRefused(PolygonRefused):
+    """401 or 403: the key or the plan is refused, so every other call would be refused alike."""
+
+
 class GuardedRESTClient(RESTClient):
-    """polygon's RESTClient whose decoder and paginator refuse what the stock ones would silently
-    drop or choke on."""
+    """polygon's RESTClient whose requests go through a circuit breaker, whose refusals say their
+    HTTP status, and whose decoder and paginator refuse what the stock ones would silently drop or
+    choke on."""
+
+    def __init__(self, *, breaker: CircuitBreaker, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.breaker = breaker
 
     def _decode(self, resp: Any) -> Any:
         return decode_response(resp.data)
 
-    def _get(self, *args: Any, **kwargs: Any) -> Any:
+    def _get(
+        self,
+        path: str,
+        params: dict | None = None,
+        result_key: str | None = None,
+        deserializer: Any = None,
+        raw: bool = False,
+        options: Any = None,
+    ) -> Any:
+        response = self._request(path, params, options)
+        if raw:
+            return response
+        # What the stock _get does with an answer, minus its `return []` for a body that is no JSON.
+        found = self._decode(response)
+        if result_key:
+            if result_key not in found:
+                return []
+            found = found[result_key]
+        if deserializer:
+            found = [deserializer(item) for item in found] if isinstance(found, list) else deserializer(found)
+        return found
+
+    def _request(self, path: str, params: dict | None, options: Any) -> Any:
+        """GET path: the 200 answer, else PolygonRefused, MaxRetryError (after the retries) or
+        ApiUnreachable (not tried: the breaker is open)."""
+        self.breaker.check()
+        headers = self._concat_headers(options.headers if options is not None else None)
+        started = time.monotonic()
         try:
-            return super()._get(*args, **kwargs)
-        except UnicodeDecodeError as exc:  # the stock client decodes a refusal's body as UTF-8 for BadResponse
-            raise BadResponse(exc.object.decode("utf-8", "replace")) from None
+            response = self.client.request("GET", self.BASE + path, fields=params, headers=headers)
+        except urllib3.exceptions.HTTPError as exc:
+            self.breaker.record_failure(describe_failure(exc), time.monotonic() - started)
+            raise
+        self.breaker.record_answer()
+        if response.status != 200:
+            raise refusal(response.status, urlsplit(path).path, response.data)
+        return response
 
     def _paginate_iter(
         self, path: str, params: dict, deserializer: Any, result_key: str = "results", options: Any = None
@@ -119,6 +202,63 @@ def _next_page(next_url: object, followed: set[str]) -> str:
         raise ReferenceDataError(f"pagination loops: {next_url!r:.200} was already followed")
     followed.add(path)
     return path
+
+
+def refusal(status: int, path: str, body: bytes) -> PolygonRefused:
+    """The error for a non-200 answer that is not retried: its status, what Polygon said, and for
+    401/403 what to do about it."""
+    answered = f"Polygon answered {status} {_reason_phrase(status)}"
+    said = what_polygon_said(body)
+    if status in ACCESS_HINTS:
+        return AccessRefused(f"{answered} to GET {path} ({said!r}): {ACCESS_HINTS[status]}", status)
+    return PolygonRefused(f"{answered} to GET {path}: {said}", status)
+
+
+def what_polygon_said(body: bytes) -> str:
+    """The message of an error body (Polygon's ``message`` or ``error``), else the body's start."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = None
+    if isinstance(data, dict):
+        message = data.get("message") or data.get("error") or data.get("status")
+        if isinstance(message, str) and message:
+            body = message.encode()
+    return " ".join(body.decode("utf-8", "replace").split())[:200]
+
+
+def _reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def describe_failure(exc: urllib3.exceptions.HTTPError) -> str:
+    """Why a call got no answer, in words an operator can act on."""
+    reason = exc.reason if isinstance(exc, MaxRetryError) and exc.reason is not None else exc
+    if isinstance(reason, NameResolutionError):
+        return "cannot resolve the host name: check POLYGON_REST_URL and DNS"
+    if isinstance(reason, NewConnectionError):  # before ConnectTimeoutError: urllib3 derives it from that
+        cause = reason.__cause__
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        return f"cannot connect: {cause or reason}"
+    if isinstance(reason, ConnectTimeoutError):
+        return f"no connection within POLYGON_REST_CONNECT_TIMEOUT{_timeout_in(reason)}"
+    if isinstance(reason, ReadTimeoutError):
+        return f"no answer within POLYGON_REST_READ_TIMEOUT{_timeout_in(reason)}"
+    if isinstance(reason, ResponseError):
+        return str(reason)  # "too many 503 error responses"
+    if isinstance(reason, ProtocolError):
+        return f"the connection broke: {reason.args[-1] if reason.args else reason}"
+    return f"{type(reason).__name__}: {reason}"
+
+
+def _timeout_in(error: Exception) -> str:
+    """ " (2.0 s)" from urllib3's "... (connect timeout=2.0)", or nothing."""
+    found = re.search(r"timeout=([0-9.]+)", str(error))
+    return f" ({found[1]} s)" if found else ""
 
 
 def decode_response(body: bytes) -> dict[str, Any]:
@@ -176,12 +316,57 @@ def _defused(item: object, depth: int = 0) -> dict[str, Any]:
     return item
 
 
+class BoundedRetry(Retry):
+    """urllib3's Retry, whose retries of one call end RETRY_BUDGET_SECONDS after its first failure
+    (a wait is cut to what is left): a Retry-After storm cannot hold a caller for many minutes."""
+
+    def __init__(self, *args: Any, first_failure_at: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.first_failure_at = first_failure_at
+
+    def new(self, **kw: Any) -> BoundedRetry:
+        # urllib3 calls new() for each failure: the first one starts the clock.
+        started = self.first_failure_at if self.first_failure_at is not None else time.monotonic()
+        return super().new(first_failure_at=started, **kw)
+
+    def time_left(self) -> float:
+        if self.first_failure_at is None:
+            return RETRY_BUDGET_SECONDS
+        return max(0.0, RETRY_BUDGET_SECONDS - (time.monotonic() - self.first_failure_at))
+
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or self.time_left() == 0
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> BoundedRetry:
+        if isinstance(error, ReadTimeoutError) and self.read:
+            # A server that let the whole read timeout pass will hardly answer sooner the next time;
+            # a dropped connection (the other read error) is still tried once more.
+            return self.new(read=0).increment(method, url, response, error, _pool, _stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def get_backoff_time(self) -> float:
+        return min(super().get_backoff_time(), self.time_left())
+
+    def get_retry_after(self, response: Any) -> float | None:
+        wait = super().get_retry_after(response)
+        return None if wait is None else min(wait, self.time_left())
+
+
 def retry_policy(total: int) -> Retry:
-    return Retry(
+    return BoundedRetry(
         total=total,
-        connect=total,
-        # A read error or timeout is tried once more (a dropped keep-alive connection is the
-        # usual cause); a server that hangs costs at most two read timeouts, not `total` of them.
+        # A failed connection or a dropped one is tried once more (a blip, a stale keep-alive
+        # connection), a read timeout not at all (see increment): a server that hangs costs one
+        # read timeout, and an API that is down is the circuit breaker's business, not each call's.
+        connect=min(total, 1),
         read=min(total, 1),
         status=total,
         other=0,
@@ -195,18 +380,37 @@ def retry_policy(total: int) -> Retry:
     )
 
 
-def rest_client() -> RESTClient:
-    """A REST client for settings.POLYGON_REST_URL with timeouts and retries that apply."""
+_breakers: dict[str, CircuitBreaker] = {}
+
+
+def breaker_for(base_url: str) -> CircuitBreaker:
+    """The circuit breaker of one API address, shared by every client of this process (so a
+    worker's next task knows the API is down, too)."""
+    if base_url not in _breakers:
+        _breakers[base_url] = CircuitBreaker(
+            f"Polygon's REST API at {base_url}",
+            max_failures=BREAKER_FAILURES,
+            max_failing_seconds=BREAKER_FAILING_SECONDS,
+            cooldown=BREAKER_COOLDOWN_SECONDS,
+        )
+    return _breakers[base_url]
+
+
+def rest_client() -> GuardedRESTClient:
+    """A REST client for settings.POLYGON_REST_URL with timeouts, retries and a circuit breaker."""
     if not settings.POLYGON_API_KEY:
         raise ImproperlyConfigured("POLYGON_API_KEY is not set: the reference data needs Polygon's REST API")
+    base = settings.POLYGON_REST_URL.rstrip("/")
     client = GuardedRESTClient(
         api_key=settings.POLYGON_API_KEY,  # explicit: the default was read from the environment at import
-        base=settings.POLYGON_REST_URL.rstrip("/"),
+        base=base,
         connect_timeout=settings.POLYGON_REST_CONNECT_TIMEOUT,
         read_timeout=settings.POLYGON_REST_READ_TIMEOUT,
         retries=settings.POLYGON_REST_RETRIES,
+        breaker=breaker_for(base),
     )
-    # No pool exists yet, so every pool the manager creates from here on gets these.
+    # The client stores its timeouts and never applies them. No pool exists yet, so every pool
+    # the manager creates from here on gets these.
     pool_kw = client.client.connection_pool_kw
     pool_kw["timeout"] = urllib3.Timeout(
         connect=settings.POLYGON_REST_CONNECT_TIMEOUT, read=settings.POLYGON_REST_READ_TIMEOUT
