@@ -128,7 +128,8 @@ def test_a_refusal_is_reported_not_retried(polygon):
 
     result = tasks.refresh_contracts(["SPY"])
 
-    assert result["failed"]["SPY"].startswith("Polygon refused the request")
+    assert result["failed"]["SPY"].startswith("Polygon answered 403 Forbidden")
+    assert len(polygon.requests) == 1
 
 
 @pytest.mark.django_db

@@ -97,8 +97,10 @@ _REFERENCE_TIME_LIMIT = 240
 _REFERENCE_TASK: dict[str, Any] = {
     "soft_time_limit": _REFERENCE_TIME_LIMIT - 20,
     "time_limit": _REFERENCE_TIME_LIMIT,
-    # Network errors, 429/5xx after the client's own retries, bad pages, the database away: try again
-    # later with backoff (10, 20, 40 ... s, capped well under the visibility timeout), then give up.
+    # Network errors, 429/5xx after the client's own retries, bad pages, underlyings not tried while
+    # the client's circuit breaker holds the API for unreachable, the database away: try again later
+    # with backoff (10, 20, 40 ... s, capped well under the visibility timeout), then give up. Polygon
+    # refusing the key or the plan (401/403) stops a refresh at once and is reported, not retried.
     "autoretry_for": (urllib3.exceptions.HTTPError, ReferenceUnavailable, OperationalError, InterfaceError),
     "retry_backoff": 10,
     "retry_backoff_max": 120,

@@ -6,7 +6,10 @@ that is not JSON leaves the previous contracts, strike range and open interest e
 were. An empty answer for an underlying that had data is a failure too (the client's paginator
 can end early without an error), so it never wipes anything.
 
-Each underlying is refreshed on its own: a failure is logged and reported, and the others go on.
+Each underlying is refreshed on its own: a failure is logged and reported, and the others go on,
+unless going on is pointless: when Polygon refuses the key or the plan (401/403) the refresh stops
+at once, and while the client's circuit breaker holds the API for unreachable the remaining ones
+are not tried (reported as such, worth retrying later).
 Every stored value carries when it was read (``*_updated_at``: the moment its fetch began).
 """
 
@@ -24,7 +27,6 @@ import urllib3
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import DatabaseError, transaction
 from django.utils import timezone
-from polygon import RESTClient
 from polygon.exceptions import BadResponse
 
 from trades.domain.calendar import NEW_YORK
@@ -33,7 +35,15 @@ from trades.domain.reference import ChainSnapshot, ConditionInfo, ContractInfo, 
 from trades.domain.rules import WILDCARD, InvalidTrade, parse_trade, passes_trade_rules
 from trades.models import OptionCondition, OptionContract, OptionExchange, Underlying, WatchedTicker
 from trades.reference import loaders
-from trades.reference.client import ReferenceDataError, rest_client
+from trades.reference.breaker import ApiUnreachable
+from trades.reference.client import (
+    AccessRefused,
+    GuardedRESTClient,
+    PolygonRefused,
+    ReferenceDataError,
+    describe_failure,
+    rest_client,
+)
 from trades.services import flow_rules, ingest
 
 logger = logging.getLogger(__name__)
@@ -66,16 +76,30 @@ class RefreshResult:
     reason: str = ""
     transient: bool = False  # worth retrying: the network or the server, not the request
     counts: dict[str, Any] = field(default_factory=dict)
+    tried: bool = True  # False: skipped, because the refresh stopped before it (see `reason`)
 
 
 @dataclass
 class RefreshReport:
     kind: str  # "contracts", "open-interest", "spot", "conditions", "resolve"
     results: list[RefreshResult] = field(default_factory=list)
+    access_refused: str = ""  # Polygon refused the key or the plan (401/403): why, and what to do
 
     @property
     def failed(self) -> list[RefreshResult]:
+        """Those not refreshed: failed, or not tried."""
         return [result for result in self.results if not result.ok]
+
+    @property
+    def not_tried(self) -> list[RefreshResult]:
+        return [result for result in self.results if not result.tried]
+
+    def skip(self, names: list[str], why: str, *, transient: bool) -> None:
+        """Report these as not tried, for this reason."""
+        if names:
+            logger.warning("%s refresh: %d not tried: %s", self.kind, len(names), why)
+        reason = f"not tried: {why}"
+        self.results.extend(RefreshResult(n, ok=False, reason=reason, transient=transient, tried=False) for n in names)
 
     @property
     def stored(self) -> list[str]:
@@ -111,39 +135,32 @@ def watched_underlyings() -> list[str]:
 
 
 def refresh_contracts(
-    underlyings: Iterable[str], progress: Progress | None = None, client: RESTClient | None = None
+    underlyings: Iterable[str], progress: Progress | None = None, client: GuardedRESTClient | None = None
 ) -> RefreshReport:
     """Each underlying's listed contracts and strike range, swapped in whole."""
     return _each("contracts", _tickers(underlyings), _refresh_contracts_of, progress, client)
 
 
 def refresh_open_interest(
-    underlyings: Iterable[str], progress: Progress | None = None, client: RESTClient | None = None
+    underlyings: Iterable[str], progress: Progress | None = None, client: GuardedRESTClient | None = None
 ) -> RefreshReport:
     """Each underlying's chain snapshot: open interest per contract (and the spot it carries)."""
     return _each("open-interest", _tickers(underlyings), _refresh_open_interest_of, progress, client)
 
 
 def refresh_spot(
-    underlyings: Iterable[str], progress: Progress | None = None, client: RESTClient | None = None
+    underlyings: Iterable[str], progress: Progress | None = None, client: GuardedRESTClient | None = None
 ) -> RefreshReport:
     """Each underlying's price, from the first contract of its chain snapshot."""
     return _each("spot", _tickers(underlyings), _refresh_spot_of, progress, client)
 
 
-def refresh_conditions(progress: Progress | None = None, client: RESTClient | None = None) -> RefreshReport:
+def refresh_conditions(progress: Progress | None = None, client: GuardedRESTClient | None = None) -> RefreshReport:
     """Polygon's options trade conditions (grouped by name) and options exchanges, each swapped in whole."""
-    client = client or rest_client()
-    report = RefreshReport("conditions")
-    for name, work in (("conditions", _refresh_condition_list), ("exchanges", _refresh_exchange_list)):
-        result = _attempt("conditions", name, partial(work, client))
-        report.results.append(result)
-        if progress:
-            progress(result)
-    return report
+    return _each("conditions", ["conditions", "exchanges"], _refresh_list, progress, client)
 
 
-def resolve_contracts(symbols: Iterable[str], client: RESTClient | None = None) -> RefreshReport:
+def resolve_contracts(symbols: Iterable[str], client: GuardedRESTClient | None = None) -> RefreshReport:
     """Look up contracts not known yet (on demand): reference, open interest, spot. Returns what it
     stored (``report.stored``) and why the others were not."""
     wanted = _unknown_symbols(symbols)
@@ -205,7 +222,7 @@ def delete_expired_contracts(today: date | None = None) -> int:
 # --- one underlying each --------------------------------------------------------------------
 
 
-def _refresh_contracts_of(client: RESTClient, ticker: str) -> dict[str, Any]:
+def _refresh_contracts_of(client: GuardedRESTClient, ticker: str) -> dict[str, Any]:
     read_at = timezone.now()
     issues = loaders.LoadIssues()
     listed = loaders.load_contracts(client, ticker, issues)
@@ -225,7 +242,7 @@ def _refresh_contracts_of(client: RESTClient, ticker: str) -> dict[str, Any]:
     return store_contracts(ticker, contracts, read_at) | issues.counts()
 
 
-def _refresh_open_interest_of(client: RESTClient, ticker: str) -> dict[str, Any]:
+def _refresh_open_interest_of(client: GuardedRESTClient, ticker: str) -> dict[str, Any]:
     read_at = timezone.now()
     issues = loaders.LoadIssues()
     chain = loaders.load_chain(client, ticker, issues)
@@ -236,7 +253,7 @@ def _refresh_open_interest_of(client: RESTClient, ticker: str) -> dict[str, Any]
     return store_chain(chain, read_at, whole_chain=True) | issues.counts()
 
 
-def _refresh_spot_of(client: RESTClient, ticker: str) -> dict[str, Any]:
+def _refresh_spot_of(client: GuardedRESTClient, ticker: str) -> dict[str, Any]:
     read_at = timezone.now()
     price = loaders.load_spot(client, ticker)
     if price is None:
@@ -245,7 +262,7 @@ def _refresh_spot_of(client: RESTClient, ticker: str) -> dict[str, Any]:
     return {"spot": price}
 
 
-def _resolve_contract(client: RESTClient, symbol: str) -> dict[str, Any]:
+def _resolve_contract(client: GuardedRESTClient, symbol: str) -> dict[str, Any]:
     read_at = timezone.now()
     contract = loaders.load_contract(client, symbol)
     if contract is None:
@@ -259,7 +276,11 @@ def _resolve_contract(client: RESTClient, symbol: str) -> dict[str, Any]:
     return {"underlying": contract.underlying, "open_interest": snapshot.open_interest.get(symbol)}
 
 
-def _refresh_condition_list(client: RESTClient) -> dict[str, Any]:
+def _refresh_list(client: GuardedRESTClient, name: str) -> dict[str, Any]:
+    return _refresh_condition_list(client) if name == "conditions" else _refresh_exchange_list(client)
+
+
+def _refresh_condition_list(client: GuardedRESTClient) -> dict[str, Any]:
     issues = loaders.LoadIssues()
     listed = loaders.load_conditions(client, issues)
     if not listed:
@@ -268,7 +289,7 @@ def _refresh_condition_list(client: RESTClient) -> dict[str, Any]:
     return store_conditions(listed) | issues.counts()
 
 
-def _refresh_exchange_list(client: RESTClient) -> dict[str, Any]:
+def _refresh_exchange_list(client: GuardedRESTClient) -> dict[str, Any]:
     issues = loaders.LoadIssues()
     listed = loaders.load_exchanges(client, issues)
     if not listed:
@@ -402,17 +423,29 @@ def _update_underlying(ticker: str, **fields: Any) -> None:
 def _each(
     kind: str,
     names: Iterable[str],
-    work: Callable[[RESTClient, str], dict[str, Any]],
+    work: Callable[[GuardedRESTClient, str], dict[str, Any]],
     progress: Progress | None,
-    client: RESTClient | None,
+    client: GuardedRESTClient | None,
 ) -> RefreshReport:
+    """Refresh each name (once, in the order given) until the API is held for unreachable or
+    refuses our access; the ones left are reported as not tried."""
     report = RefreshReport(kind)
-    todo = list(names)
+    todo = list(dict.fromkeys(names))
     if not todo:
         return report
     client = client or rest_client()
-    for name in dict.fromkeys(todo):  # each once, in the order given
-        result = _attempt(kind, name, partial(work, client, name))
+    for index, name in enumerate(todo):
+        if client.breaker.is_open:
+            report.skip(todo[index:], client.breaker.why_open(), transient=True)
+            break
+        try:
+            result = _attempt(kind, name, partial(work, client, name))
+        except AccessRefused as exc:
+            logger.error("%s refresh stopped at %s: %s", kind, name, exc)
+            report.access_refused = str(exc)
+            report.results.append(RefreshResult(name, ok=False, reason=str(exc)))
+            report.skip(todo[index + 1 :], str(exc), transient=False)
+            break
         report.results.append(result)
         if progress:
             progress(result)
@@ -420,11 +453,14 @@ def _each(
 
 
 def _attempt(kind: str, name: str, work: Callable[[], dict[str, Any]]) -> RefreshResult:
-    """Run one refresh; a failure becomes a result (logged), so the next one still runs."""
+    """Run one refresh; a failure becomes a result (logged), so the next one still runs. A refused
+    key or plan is raised: the next one would be refused alike."""
     try:
         counts = work()
     except SoftTimeLimitExceeded:
         raise  # the task's time is up: stop here, nothing half-written (each write is one transaction)
+    except AccessRefused:
+        raise  # the caller stops: every other refresh would be refused alike
     except Exception as exc:
         transient, reason = _judge(exc)
         if isinstance(exc, _EXPECTED):
@@ -436,15 +472,19 @@ def _attempt(kind: str, name: str, work: Callable[[], dict[str, Any]]) -> Refres
     return RefreshResult(name, ok=True, counts=counts)
 
 
-_EXPECTED = (urllib3.exceptions.HTTPError, BadResponse, ReferenceDataError, DatabaseError)
+_EXPECTED = (urllib3.exceptions.HTTPError, BadResponse, ReferenceDataError, ApiUnreachable, DatabaseError)
 
 
 def _judge(exc: Exception) -> tuple[bool, str]:
     """(worth retrying later, a one-line reason)."""
     if isinstance(exc, urllib3.exceptions.MaxRetryError):
-        return True, f"gave up after retries: {exc.reason}"
+        return True, f"gave up after retries: {describe_failure(exc)}"
     if isinstance(exc, urllib3.exceptions.HTTPError):
-        return True, f"network: {exc}"
+        return True, f"network: {describe_failure(exc)}"
+    if isinstance(exc, ApiUnreachable):
+        return True, f"not tried: {exc}"
+    if isinstance(exc, PolygonRefused):
+        return False, str(exc)
     if isinstance(exc, BadResponse):
         return False, f"Polygon refused the request: {str(exc)[:300]}"
     if isinstance(exc, EmptyRefresh):
