@@ -1,8 +1,10 @@
-"""manage.py refresh_reference against the local Polygon server: a summary table, and a non-zero
-exit naming the underlying and the reason when a refresh failed."""
+"""manage.py refresh_reference against the local Polygon server: a summary table, progress lines
+in a log, and a non-zero exit naming the underlying and the reason when a refresh failed. (When
+Polygon refuses the key or does not answer: tests/test_reference_outages.py.)"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from io import StringIO
@@ -36,9 +38,10 @@ def polygon(settings, monkeypatch) -> Iterator[PolygonServer]:
 
 
 def refresh(*args: str) -> str:
+    """The command's output without its progress lines (a StringIO is no terminal: one per name)."""
     out = StringIO()
     call_command("refresh_reference", *args, stdout=out, stderr=StringIO())
-    return out.getvalue()
+    return "\n".join(line for line in out.getvalue().splitlines() if not line.startswith("refresh_reference:"))
 
 
 def test_refreshes_everything_and_prints_a_summary(polygon):
@@ -58,6 +61,17 @@ def test_refreshes_everything_and_prints_a_summary(polygon):
     assert (aapl.spot, aapl.strike_min, aapl.strike_max) == (Decimal("159.9606"), 140, 150)
     assert OptionContract.objects.get(symbol=AAPL_CALL).open_interest == 8133
     assert OptionCondition.objects.count() == 7
+
+
+def test_progress_is_one_line_per_name_when_stdout_is_no_terminal(polygon):
+    out = StringIO()
+    with pytest.raises(CommandError):  # MSFT is not served
+        call_command("refresh_reference", "--tickers", "AAPL,MSFT", "--only", "contracts", stdout=out)
+
+    progress = [line for line in out.getvalue().splitlines() if line.startswith("refresh_reference:")]
+    assert len(progress) == 2
+    assert re.fullmatch(r"refresh_reference: contracts 1/2 AAPL ok \d+\.\d s", progress[0])
+    assert re.fullmatch(r"refresh_reference: contracts 2/2 MSFT FAILED: Polygon answered 404 .* \d+\.\d s", progress[1])
 
 
 def test_only_some_steps(polygon):
