@@ -117,13 +117,14 @@ def trade(q: int, price: float) -> dict[str, Any]:
     return {"ev": "T", "sym": "O:AAPL251220C00190000", "x": 302, "p": price, "s": 100, "t": T0, "q": q}
 
 
-def test_flower_lists_the_worker_and_the_ingest_task(worker: str, flower: FlowerClient):
-    # The worker shows in Flower's event state (its heartbeats): Flower is receiving events.
-    def alive_workers() -> list[str]:
-        status, _, body = flower.get("/api/workers?status=1")
-        return [name for name, alive in (body or {}).items() if alive] if status == 200 else []
+def alive_workers(flower: FlowerClient) -> list[str]:
+    """The workers in Flower's event state (their heartbeats): Flower is receiving events."""
+    status, _, body = flower.get("/api/workers?status=1")
+    return [name for name, alive in (body or {}).items() if alive] if status == 200 else []
 
-    names = processes.wait_for(alive_workers, 30, "Flower to see the worker's heartbeat")
+
+def test_flower_lists_the_worker_and_the_ingest_task(worker: str, flower: FlowerClient):
+    names = processes.wait_for(lambda: alive_workers(flower), 30, "Flower to see the worker's heartbeat")
     assert isinstance(names, list)
     assert len(names) == 1 and names[0].startswith("test-")
 
@@ -190,6 +191,8 @@ def test_a_base_only_install_runs_a_worker_and_flower_on_redis(tmp_path: Path, b
         assert status == 200
         assert {queue["name"] for queue in body["active_queues"]} == {"default", "ingest", "reference", "webhooks"}
 
+        # Flower receives events once it has seen the worker's heartbeat: only then send the task.
+        processes.wait_for(lambda: alive_workers(flower), 30, "Flower to see the worker's heartbeat")
         frames = [orjson.dumps([trade(1, 1.5)]).decode()]
         task_id = app.send_task("trades.ingest_batch", args=[frames], kwargs={"source": "replay"}, queue="ingest").id
 

@@ -54,13 +54,20 @@ def test_refreshes_everything_and_prints_a_summary(polygon):
     assert lines[3].split()[:3] == ["contracts", "AAPL", "ok"]
     assert "listed 2, new 2, removed 0" in lines[3]
     assert lines[4].split()[:3] == ["open-interest", "AAPL", "ok"]
-    assert "open_interest 1" in lines[4]
+    assert "open interest 1, spot $159.96" in lines[4]  # words and money, never a Decimal repr
     assert lines[5].split()[:3] == ["spot", "AAPL", "ok"]
     assert lines[-1] == "reference data refreshed"
     aapl = Underlying.objects.get(ticker="AAPL")
     assert (aapl.spot, aapl.strike_min, aapl.strike_max) == (Decimal("159.9606"), 140, 150)
     assert OptionContract.objects.get(symbol=AAPL_CALL).open_interest == 8133
     assert OptionCondition.objects.count() == 7
+
+
+def test_verbosity_0_prints_only_the_last_line(polygon):
+    """What `manage.py demo` runs: no progress lines, no table, unless something fails."""
+    out = StringIO()
+    call_command("refresh_reference", "--tickers", "AAPL", "--verbosity", "0", stdout=out, stderr=StringIO())
+    assert out.getvalue() == "reference data refreshed\n"
 
 
 def test_progress_is_one_line_per_name_when_stdout_is_no_terminal(polygon):

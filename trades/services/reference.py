@@ -16,9 +16,11 @@ Every stored value carries when it was read (``*_updated_at``: the moment its fe
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -30,6 +32,7 @@ from django.utils import timezone
 from polygon.exceptions import BadResponse
 
 from trades.domain.calendar import NEW_YORK
+from trades.domain.formatting import count, money
 from trades.domain.occ import InvalidSymbol, parse_occ
 from trades.domain.reference import ChainSnapshot, ConditionInfo, ContractInfo, ExchangeInfo, strike_range
 from trades.domain.rules import WILDCARD, InvalidTrade, parse_trade, passes_trade_rules
@@ -430,6 +433,7 @@ def _each(
     """Refresh each name (once, in the order given) until the API is held for unreachable or
     refuses our access; the ones left are reported as not tried."""
     report = RefreshReport(kind)
+    started = time.monotonic()
     todo = list(dict.fromkeys(names))
     if not todo:
         return report
@@ -449,7 +453,17 @@ def _each(
         report.results.append(result)
         if progress:
             progress(result)
+    _log_summary(report, time.monotonic() - started)
     return report
+
+
+def _log_summary(report: RefreshReport, seconds: float) -> None:
+    """One line per refresh run (each name's own line is DEBUG; failures are warned one by one)."""
+    done = [result for result in report.results if result.tried]
+    ok = sum(result.ok for result in done)
+    skipped = f", {len(report.not_tried)} not tried" if report.not_tried else ""
+    level = logging.INFO if ok == len(done) and not report.not_tried else logging.WARNING
+    logger.log(level, "%s refreshed: %d of %d ok%s in %.1f s", report.kind, ok, len(done), skipped, seconds)
 
 
 def _attempt(kind: str, name: str, work: Callable[[], dict[str, Any]]) -> RefreshResult:
@@ -468,8 +482,19 @@ def _attempt(kind: str, name: str, work: Callable[[], dict[str, Any]]) -> Refres
         else:
             logger.exception("%s refresh failed for %s", kind, name)
         return RefreshResult(name, ok=False, reason=reason, transient=transient)
-    logger.info("%s refreshed for %s: %s", kind, name, counts)
+    logger.debug("%s refreshed for %s: %s", kind, name, describe_counts(counts))
     return RefreshResult(name, ok=True, counts=counts)
+
+
+def describe_counts(counts: dict[str, Any]) -> str:
+    """``listed 1,170, new 1,170, spot $230.00`` (a log line or a table cell)."""
+    return ", ".join(f"{key.replace('_', ' ')} {_shown(value)}" for key, value in counts.items() if value is not None)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Decimal):  # a price
+        return money(value, 2)
+    return count(value) if isinstance(value, int) else str(value)
 
 
 _EXPECTED = (urllib3.exceptions.HTTPError, BadResponse, ReferenceDataError, ApiUnreachable, DatabaseError)

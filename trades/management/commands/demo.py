@@ -240,7 +240,7 @@ class Command(BaseCommand):
         # Contracts, open interest and spot from the feed's REST side, before the first trade;
         # beat keeps them fresh afterwards.
         supervisor.say("demo", "loading reference data from the feed's REST side (refresh_reference)")
-        if not self.run_once(supervisor, "refresh", [*manage, "refresh_reference"]):
+        if not self.run_once(supervisor, "refresh", [*manage, "refresh_reference", "--verbosity", "0"]):
             supervisor.say("demo", "going on without it: rules on open interest and strike band will not match")
         supervisor.start(Child("beat", [sys.executable, "-m", "celery", *self.beat_args()]))
         supervisor.start(Child("stream", [*manage, "stream"]))

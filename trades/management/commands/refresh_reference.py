@@ -46,6 +46,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.quiet = options["verbosity"] == 0  # -v 0: no progress, no table; failures and the last line only
         steps = self.parse_steps(options["only"])
         tickers = self.parse_tickers(options["tickers"])
         if not tickers and set(steps) - {"conditions"}:
@@ -84,12 +85,15 @@ class Command(BaseCommand):
                 report = reference.refresh_conditions(progress, client)
             else:
                 report = REFRESHES[step](tickers, progress, client)
-        if report.not_tried and not report.access_refused and not self.stdout.isatty():
+        if report.not_tried and not report.access_refused and not self.stdout.isatty() and not self.quiet:
             self.stdout.write(f"{PREFIX} {step}: {len(report.not_tried)} {report.not_tried[0].reason}")
         return report
 
     @contextmanager
-    def progress(self, step: str, total: int) -> Iterator[Progress]:
+    def progress(self, step: str, total: int) -> Iterator[Progress | None]:
+        if self.quiet:
+            yield None
+            return
         if not self.stdout.isatty():  # a log or a test: a bar would be noise there
             yield ProgressLines(self.stdout, step, total)
             return
@@ -103,7 +107,7 @@ class Command(BaseCommand):
 
     def print_summary(self, reports: list[RefreshReport]) -> None:
         rows = [row for report in reports for row in _summary_rows(report)]
-        if not rows:
+        if not rows or self.quiet:
             return
         rows.insert(0, ("step", "name", "status", "details"))
         widths = [max(len(row[column]) for row in rows) for column in range(3)]
@@ -149,11 +153,7 @@ def _summary_rows(report: RefreshReport) -> Iterator[tuple[str, str, str, str]]:
     for result in report.results:
         if result.tried:
             status = "ok" if result.ok else "FAILED"
-            yield report.kind, result.name, status, result.reason or _counts(result.counts)
+            yield report.kind, result.name, status, result.reason or reference.describe_counts(result.counts)
     if report.not_tried:  # one row for them all: they share their reason
         names = " ".join(result.name for result in report.not_tried)
         yield report.kind, "-", "skipped", f"{names} ({report.not_tried[0].reason})"
-
-
-def _counts(counts: dict[str, Any]) -> str:
-    return ", ".join(f"{key} {value}" for key, value in counts.items() if value is not None)
