@@ -188,8 +188,8 @@ def test_demo_serves_smart_money_hits_on_the_embedded_default(tmp_path):
         "PATH": os.environ["PATH"],
         "HOME": os.environ.get("HOME", str(tmp_path)),
         "LANG": "C.UTF-8",
-        "DEBUG": "1",
         "FLOWSITE_VAR_DIR": str(tmp_path / "var"),
+        "FLOWSITE_DOTENV": str(tmp_path / ".env"),  # none: as on a fresh clone (and DEBUG unset, as `make demo`)
     }
     log_path = tmp_path / "demo.log"
     # --duration is the safety net: the demo ends itself even if this test dies.
@@ -198,6 +198,7 @@ def test_demo_serves_smart_money_hits_on_the_embedded_default(tmp_path):
         demo = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             hits = wait_for_hits(web_port, demo, timeout=60)
+            time.sleep(STEADY_SECONDS)  # a few stats lines' worth of steady output
             demo.send_signal(signal.SIGTERM)
             exit_code = demo.wait(timeout=30)
         finally:
@@ -209,3 +210,25 @@ def test_demo_serves_smart_money_hits_on_the_embedded_default(tmp_path):
     assert hits, log_text
     assert "superuser: admin / admin (created)" in log_text
     assert "SIGTERM received" in log_text
+    # Quiet output: a bounded start-up (no Celery banners, one line per reference refresh step),
+    # then hits and the listener's stats lines, with task chatter at debug.
+    startup, steady, share = output_shares(log_text)
+    print(f"demo output: {startup} start-up lines, then {steady} lines of which {share:.0%} hits and stats")
+    assert startup <= 70, log_text
+    assert share >= 0.9, log_text
+    assert "Decimal(" not in log_text and "Task trades." not in log_text
+
+
+STEADY_SECONDS = 20
+HIT, STATS = "💰 Smart Money:", "📊"
+
+
+def output_shares(log_text: str) -> tuple[int, int, float]:
+    """Start-up lines (until the listener subscribed), steady lines, and the share of hits and
+    stats lines among the steady ones (until the stop)."""
+    lines = log_text.splitlines()
+    subscribed = next(i for i, line in enumerate(lines) if "📡 Subscribed to" in line)
+    stop = next(i for i, line in enumerate(lines) if "SIGTERM received" in line)
+    steady = lines[subscribed + 1 : stop]
+    useful = sum(HIT in line or STATS in line for line in steady)
+    return subscribed + 1, len(steady), useful / max(len(steady), 1)
