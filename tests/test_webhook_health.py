@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 import socket
 from datetime import timedelta
 
@@ -159,7 +160,7 @@ def test_each_failed_attempt_is_one_warning_naming_endpoint_trade_attempt_error_
     (line,) = warnings(caplog)
     assert line.startswith(f"webhook to endpoint desk failed for trade {delivery.trade_id} (O:AAPL251220C00190000), ")
     assert f"attempt 1 of {MAX_ATTEMPTS}, {delivery.webhook_id}: 503 Service Unavailable; next try in " in line
-    assert " UTC)" in line
+    assert re.search(r"\(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d E[SD]T\)$", line), line  # New York time, as the admin
 
     caplog.clear()
     attempt_now(delivery)

@@ -27,11 +27,11 @@ class StreamStatusAdmin(admin.ModelAdmin):
             "Throughput",
             {
                 "fields": [
-                    "frames_per_second",
-                    "trades_per_second",
-                    "messages_published",
-                    "trades_buffered",
-                    "trades_dropped",
+                    "frames_rate",
+                    "trades_rate",
+                    "messages_published_count",
+                    "trades_buffered_count",
+                    "trades_dropped_count",
                 ]
             },
         ),
@@ -47,11 +47,11 @@ class StreamStatusAdmin(admin.ModelAdmin):
         "last_frame_at",
         "url",
         "subscriptions_list",
-        "frames_per_second",
-        "trades_per_second",
-        "messages_published",
-        "trades_buffered",
-        "trades_dropped",
+        "frames_rate",
+        "trades_rate",
+        "messages_published_count",
+        "trades_buffered_count",
+        "trades_dropped_count",
         "recent_statuses_table",
         "last_event",
         "gaps_summary",
@@ -92,6 +92,27 @@ class StreamStatusAdmin(admin.ModelAdmin):
         since = f" since {display.new_york_time(obj.disconnected_since)}" if obj.disconnected_since else ""
         outage = f": {obj.outage}" if obj.outage else ""
         return display.verdict(display.BAD, f"not connected{since}{outage}")
+
+    @admin.display(description="Frames per second")
+    def frames_rate(self, obj: StreamStatus) -> str:
+        return f"{obj.frames_per_second:,.1f}"
+
+    @admin.display(description="Trades per second")
+    def trades_rate(self, obj: StreamStatus) -> str:
+        return f"{obj.trades_per_second:,.1f}"
+
+    @admin.display(description="Messages published")
+    def messages_published_count(self, obj: StreamStatus) -> str:
+        return display.count(obj.messages_published)
+
+    @admin.display(description="Trades buffered")
+    def trades_buffered_count(self, obj: StreamStatus) -> str:
+        return display.count(obj.trades_buffered)
+
+    @admin.display(description="Trades dropped")
+    def trades_dropped_count(self, obj: StreamStatus) -> SafeString:
+        verdict = display.BAD if obj.trades_dropped else display.GOOD
+        return display.verdict(verdict, display.count(obj.trades_dropped))
 
     @admin.display(description="Subscriptions")
     def subscriptions_list(self, obj: StreamStatus) -> str:

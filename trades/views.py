@@ -24,7 +24,7 @@ def home(request: HttpRequest) -> HttpResponse:
     report = check_health()
     context = {
         **admin.site.each_context(request),
-        "title": "flowsite",
+        "title": "What is running",
         "healthy": report.healthy,
         "checks": [(name, check["ok"], _check_text(check)) for name, check in report.checks.items()],
     }

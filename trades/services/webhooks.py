@@ -20,6 +20,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from flowsite.celery import app
+from trades.domain.formatting import new_york_time
 from trades.domain.webhooks import MAX_ATTEMPTS, retry_delay
 from trades.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.serializers import serialize_trade
@@ -167,7 +168,7 @@ def _settle(delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: SendRe
     if result.refused:
         return _finish_dead(delivery, result.error)
     if result.status_code == GONE:
-        _disable(endpoint, f"410 Gone on {timezone.now():%Y-%m-%d %H:%M} UTC: the receiver asked to stop")
+        _disable(endpoint, f"410 Gone on {new_york_time(timezone.now())}: the receiver asked to stop")
         return _finish_dead(delivery, "410 Gone: endpoint disabled")
     if delay is None:
         last = delivery.last_error or f"HTTP {result.status_code}"
@@ -187,7 +188,7 @@ def _log_failed_attempt(delivery: WebhookDelivery, result: SendResult, delay: fl
         next_try = "no next try: the delivery is dead"
     else:
         at = timezone.now() + timedelta(seconds=delay)
-        next_try = f"next try in {_in_words(delay)} ({at:%Y-%m-%d %H:%M:%S} UTC)"
+        next_try = f"next try in {_in_words(delay)} ({new_york_time(at)})"
     logger.warning(
         "webhook to endpoint %s failed for trade %s (%s), attempt %d of %d, %s: %s; %s",
         delivery.endpoint.name,
