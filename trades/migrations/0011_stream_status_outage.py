@@ -4,20 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('trades', '0010_webhook_endpoint_health'),
+        ("trades", "0010_webhook_endpoint_health"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='streamstatus',
-            name='disconnected_since',
-            field=models.DateTimeField(blank=True, help_text='Not connected since then (null while connected).', null=True),
+            model_name="streamstatus",
+            name="disconnected_since",
+            field=models.DateTimeField(
+                blank=True, help_text="Not connected since then (null while connected).", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='streamstatus',
-            name='outage',
-            field=models.CharField(blank=True, help_text='While not connected: failed attempts and the last error.', max_length=500),
+            model_name="streamstatus",
+            name="outage",
+            field=models.CharField(
+                blank=True, help_text="While not connected: failed attempts and the last error.", max_length=500
+            ),
         ),
     ]
