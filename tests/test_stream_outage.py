@@ -20,13 +20,14 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.frames import Close
 from websockets.http11 import Response
 
+from trades.domain.formatting import duration
 from trades.feed.server import DEFAULT_API_KEY, FeedServer
 from trades.feed.source import PrebuiltSource
 from trades.stream.backoff import Backoff, backoff_ceiling, backoff_delay
 from trades.stream.config import ClientOptions
 from trades.stream.listener import Listener
 from trades.stream.lock import FileLock
-from trades.stream.outage import Outage, describe_error, format_duration
+from trades.stream.outage import Outage, describe_error
 from trades.stream.publisher import BatchPublisher
 from trades.stream.stats import StreamStats
 
@@ -75,7 +76,7 @@ URL = "ws://127.0.0.1:8765/options"
 
 
 def test_durations_read_naturally() -> None:
-    assert [format_duration(s) for s in (0.04, 8.26, 42.4, 130, 7300)] == [
+    assert [duration(s) for s in (0.04, 8.26, 42.4, 130, 7300)] == [
         "0.0 s",
         "8.3 s",
         "42 s",

@@ -4,7 +4,7 @@
 - money: ``$8,646,120`` (whole dollars), ``$0.93`` (a price, two decimals);
 - counts: ``12,400``;
 - strikes: ``122.5``, ``5,000`` (no trailing zeros);
-- times: New York, with the zone: ``2026-12-02 09:31:05 EST``;
+- times: New York, with the zone: ``2026-12-02 09:31:05 EST``; durations: ``8.3 s``, ``2 min 10 s``, ``3 h``;
 - contracts: ``NVDA 27 Nov 26 122.5 Put`` beside the OCC symbol.
 """
 
@@ -32,6 +32,20 @@ def count(value: int) -> str:
 def strike(value: Number) -> str:
     text = f"{Decimal(str(value)):,f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def duration(seconds: float) -> str:
+    """``0.4 s``, ``42 s``, ``2 min 10 s``, ``30 min``, ``3 h 5 min``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 90:
+        return f"{whole} s"
+    if whole < 90 * 60:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    hours, minutes = divmod(whole // 60, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def new_york_time(moment: datetime, precision: str = "seconds") -> str:

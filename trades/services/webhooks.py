@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from flowsite.celery import app
-from trades.domain.formatting import new_york_time
+from trades.domain.formatting import duration, new_york_time
 from trades.domain.webhooks import MAX_ATTEMPTS, retry_delay
 from trades.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.serializers import serialize_trade
@@ -188,7 +188,7 @@ def _log_failed_attempt(delivery: WebhookDelivery, result: SendResult, delay: fl
         next_try = "no next try: the delivery is dead"
     else:
         at = timezone.now() + timedelta(seconds=delay)
-        next_try = f"next try in {_in_words(delay)} ({new_york_time(at)})"
+        next_try = f"next try in {duration(delay)} ({new_york_time(at)})"
     logger.warning(
         "webhook to endpoint %s failed for trade %s (%s), attempt %d of %d, %s: %s; %s",
         delivery.endpoint.name,
@@ -200,14 +200,6 @@ def _log_failed_attempt(delivery: WebhookDelivery, result: SendResult, delay: fl
         result.failure,
         next_try,
     )
-
-
-def _in_words(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 3 * 3600:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _postpone(delivery: WebhookDelivery, delay: float) -> str:

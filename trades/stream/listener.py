@@ -28,12 +28,13 @@ from django.utils import timezone
 from polygon import WebSocketClient
 from polygon.exceptions import AuthError
 
+from trades.domain.formatting import duration
 from trades.services.subscriptions import FIREHOSE, enabled_channels
 from trades.stream.backoff import Backoff
 from trades.stream.config import ClientOptions
 from trades.stream.frames import StatusEvent, count_trades, may_hold_status, status_events, trade_time_range
 from trades.stream.lock import ListenerLock, LockUnavailable
-from trades.stream.outage import describe_error, describe_status, format_duration, plural
+from trades.stream.outage import describe_error, describe_status, plural
 from trades.stream.publisher import BatchPublisher
 from trades.stream.stats import RateLimit, StatsReporter, StreamStats
 from trades.stream.status import (
@@ -342,17 +343,17 @@ class Listener:
         """Tell the operator once per outage (and again if the reason changes); the stats line
         repeats the state every STREAM_STATS_SECONDS."""
         outage = self.status.current_outage()
-        wait = format_duration(next_try_in)
+        wait = duration(next_try_in)
         if ending.uptime is not None:
             outage.note_lost(ending.error, next_try_in)
-            lived = format_duration(ending.uptime)
+            lived = duration(ending.uptime)
             logger.warning("⚠️ stream: connection lost after %s up: %s — reconnecting in %s", lived, ending.error, wait)
         elif outage.note_failed_attempt(ending.error, next_try_in):
             logger.warning(
                 "⚠️ stream: could not connect: %s — next try in %s (waits grow to %s at most)",
                 ending.error,
                 wait,
-                format_duration(self.backoff.cap),
+                duration(self.backoff.cap),
             )
         else:
             logger.debug("stream: attempt %d failed: %s — next try in %s", outage.failed_attempts, ending.error, wait)
@@ -420,7 +421,7 @@ class Listener:
         self._connected_at = time.monotonic()
         if outage is not None and outage.went_wrong():
             attempts = f" ({plural(outage.failed_attempts, 'failed attempt')})" if outage.failed_attempts else ""
-            logger.info("🔗 stream: connected after %s down%s", format_duration(outage.duration()), attempts)
+            logger.info("🔗 stream: connected after %s down%s", duration(outage.duration()), attempts)
 
     # --- gaps ---------------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from polygon.exceptions import AuthError
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from trades.domain.formatting import duration
+
 # What to do about a Polygon status that ended a connection.
 STATUS_HINTS = {
     "auth_failed": "check POLYGON_API_KEY",
@@ -60,12 +62,12 @@ class Outage:
     def describe(self, now: float | None = None) -> str:
         """'not connected for 40 s (5 failed attempts; last error: …) — next try in 8 s'"""
         now = time.monotonic() if now is None else now
-        text = f"not connected for {format_duration(self.duration(now))}"
+        text = f"not connected for {duration(self.duration(now))}"
         if summary := self.summary():
             text += f" ({summary})"
         if self.next_try_at is None:
             return f"{text} — connecting now"
-        return f"{text} — next try in {format_duration(max(self.next_try_at - now, 0.0))}"
+        return f"{text} — next try in {duration(max(self.next_try_at - now, 0.0))}"
 
 
 def _deadline(seconds: float | None) -> float | None:
@@ -74,18 +76,6 @@ def _deadline(seconds: float | None) -> float | None:
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def format_duration(seconds: float) -> str:
-    """3.2 s, 42 s, 2 min 10 s, 3 h 5 min."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    whole = round(seconds)
-    if whole < 90:
-        return f"{whole} s"
-    if whole < 90 * 60:
-        return f"{whole // 60} min {whole % 60} s"
-    return f"{whole // 3600} h {whole // 60 % 60} min"
 
 
 def describe_error(exc: BaseException, url: str) -> str:
