@@ -25,7 +25,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from trades import admin_display as display
-from trades.domain.formatting import contract_name
+from trades.domain.formatting import contract_name, strike
 from trades.forms import FilterProfileForm, WatchlistForm
 from trades.models import (
     DeliveryStatus,
@@ -217,8 +217,18 @@ def age_text(then: datetime | None, now: datetime) -> str:
 
 @admin.register(Underlying)
 class UnderlyingAdmin(admin.ModelAdmin):
-    list_display = ["ticker", "spot", "spot_age", "strike_min", "strike_max", "strikes_age", "open_interest_age"]
+    list_display = ["ticker", "spot_dollars", "spot_age", "strikes", "strikes_age", "open_interest_age"]
     search_fields = ["ticker"]
+
+    @admin.display(description="spot", ordering="spot")
+    def spot_dollars(self, underlying: Underlying) -> str:
+        return display.money(underlying.spot, 2)
+
+    @admin.display(description="listed strikes", ordering="strike_min")
+    def strikes(self, underlying: Underlying) -> str:
+        if underlying.strike_min is None or underlying.strike_max is None:
+            return display.NOTHING
+        return f"{strike(underlying.strike_min)}–{strike(underlying.strike_max)}"
 
     @admin.display(description="spot read", ordering="spot_updated_at")
     def spot_age(self, underlying: Underlying) -> str:
@@ -263,19 +273,30 @@ class OptionExchangeAdmin(LoadedFromPolygonAdmin):
 @admin.register(OptionContract)
 class OptionContractAdmin(admin.ModelAdmin):
     list_display = [
-        "symbol",
+        "contract",
         "underlying",
         "expiry",
-        "right",
-        "strike",
         "shares_per_contract",
-        "open_interest",
-        "open_interest_updated_at",
+        "open_interest_count",
+        "open_interest_at",
     ]
+    list_display_links = ["contract"]
     list_filter = ["underlying", "right", "expiry"]
     search_fields = ["symbol", "=underlying"]
     date_hierarchy = "expiry"
     show_full_result_count = False  # the table can be large; skip the second COUNT(*)
+
+    @admin.display(description="contract", ordering="symbol")
+    def contract(self, option: OptionContract) -> SafeString:
+        return format_html('{}<br><span class="quiet">{}</span>', contract_name(option.symbol), option.symbol)
+
+    @admin.display(description="open interest", ordering="open_interest")
+    def open_interest_count(self, option: OptionContract) -> str:
+        return display.count(option.open_interest)
+
+    @admin.display(description="open interest read", ordering="open_interest_updated_at")
+    def open_interest_at(self, option: OptionContract) -> str:
+        return display.new_york_time(option.open_interest_updated_at)
 
 
 class TradeMatchInline(admin.TabularInline):
