@@ -23,6 +23,8 @@ from celery.schedules import crontab
 from environ.fileaware_mapping import FileAwareMapping
 from kombu import Exchange, Queue
 
+from trades import queues
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -250,13 +252,12 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=60)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-routes
-CELERY_TASK_ROUTES = {"trades.ingest_batch": {"queue": "ingest"}}
-CELERY_TASK_DEFAULT_QUEUE = "default"
+# Task and queue names are written once, in trades/queues.py.
+CELERY_TASK_ROUTES = {task: {"queue": queue} for task, queue in queues.ROUTES.items()}
+CELERY_TASK_DEFAULT_QUEUE = queues.DEFAULT
 # Declared, so Flower's broker page and the workers know every queue before a message reaches it.
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-queues
-CELERY_TASK_QUEUES = [
-    Queue(name, Exchange(name), routing_key=name) for name in ("default", "ingest", "reference", "webhooks")
-]
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in queues.QUEUES]
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#worker-send-task-events
 # Task events feed Flower and the benchmark (one event per batch, not per trade).
 CELERY_WORKER_SEND_TASK_EVENTS = env.bool("CELERY_WORKER_SEND_TASK_EVENTS", default=True)
@@ -319,13 +320,11 @@ def _crontab(spec: str) -> crontab:
 CELERY_TIMEZONE = "America/New_York"
 # https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html#beat-entries
 CELERY_BEAT_SCHEDULE = {
-    "refresh-conditions-and-exchanges": {"task": "trades.refresh_conditions", "schedule": _crontab("0 6 mon-fri")},
-    "refresh-contracts": {"task": "trades.refresh_contracts", "schedule": _crontab(REFRESH_CONTRACTS_CRON)},
-    "refresh-open-interest": {"task": "trades.refresh_open_interest", "schedule": _crontab(REFRESH_OPEN_INTEREST_CRON)},
-    "refresh-spot": {"task": "trades.refresh_spot", "schedule": SPOT_REFRESH_SECONDS},
+    "refresh-conditions-and-exchanges": {"task": queues.REFRESH_CONDITIONS, "schedule": _crontab("0 6 mon-fri")},
+    "refresh-contracts": {"task": queues.REFRESH_CONTRACTS, "schedule": _crontab(REFRESH_CONTRACTS_CRON)},
+    "refresh-open-interest": {"task": queues.REFRESH_OPEN_INTEREST, "schedule": _crontab(REFRESH_OPEN_INTEREST_CRON)},
+    "refresh-spot": {"task": queues.REFRESH_SPOT, "schedule": SPOT_REFRESH_SECONDS},
 }
-CELERY_TASK_ROUTES["trades.refresh_*"] = {"queue": "reference"}
-CELERY_TASK_ROUTES["trades.resolve_contracts"] = {"queue": "reference"}
 
 # --- Webhooks ------------------------------------------------------------------------------
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)  # seconds
@@ -337,9 +336,7 @@ WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=15.0)
 # Waits up to this long ride on a Celery countdown; longer ones stay in the database for the
 # sweeper (Redis hands a message out again once its visibility timeout has passed).
 WEBHOOK_COUNTDOWN_MAX_SECONDS = env.int("WEBHOOK_COUNTDOWN_MAX_SECONDS", default=60)
-CELERY_TASK_ROUTES["trades.deliver_webhook"] = {"queue": "webhooks"}
-CELERY_TASK_ROUTES["trades.sweep_webhooks"] = {"queue": "webhooks"}
-CELERY_BEAT_SCHEDULE["sweep-webhooks"] = {"task": "trades.sweep_webhooks", "schedule": WEBHOOK_SWEEP_SECONDS}
+CELERY_BEAT_SCHEDULE["sweep-webhooks"] = {"task": queues.SWEEP_WEBHOOKS, "schedule": WEBHOOK_SWEEP_SECONDS}
 
 # --- Batches that fail --------------------------------------------------------------------
 # A batch task (ingest, on-demand lookups) that fails for any reason but the database being away
@@ -373,9 +370,7 @@ STREAM_RECONNECT_MAX_SECONDS = env.float("STREAM_RECONNECT_MAX_SECONDS", default
 STREAM_GAP_FILL_MAX_SECONDS = env.float("STREAM_GAP_FILL_MAX_SECONDS", default=3600.0)
 STREAM_GAP_MARGIN_MS = env.int("STREAM_GAP_MARGIN_MS", default=1000)
 STREAM_GAP_SWEEP_SECONDS = env.float("STREAM_GAP_SWEEP_SECONDS", default=60.0)
-CELERY_TASK_ROUTES["trades.fill_gap"] = {"queue": "reference"}
-CELERY_TASK_ROUTES["trades.sweep_gaps"] = {"queue": "reference"}
-CELERY_BEAT_SCHEDULE["sweep-gaps"] = {"task": "trades.sweep_gaps", "schedule": STREAM_GAP_SWEEP_SECONDS}
+CELERY_BEAT_SCHEDULE["sweep-gaps"] = {"task": queues.SWEEP_GAPS, "schedule": STREAM_GAP_SWEEP_SECONDS}
 
 # --- Logging ---------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

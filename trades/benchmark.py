@@ -21,6 +21,7 @@ from pathlib import Path
 
 from celery import Celery
 
+from trades import queues
 from trades.feed.server import FeedServer
 from trades.feed.source import Frame, PrebuiltSource
 from trades.feed.synthetic import SyntheticFlow, now_ms, pregenerate_frames
@@ -226,7 +227,7 @@ def start_worker(processes: int, pool: str, env: dict[str, str], log: Path) -> s
         "flowsite",
         "worker",
         "-Q",
-        "ingest",
+        queues.INGEST,
         "-P",
         pool,
         "-c",

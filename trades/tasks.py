@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from trades import queues
 from trades.domain.calendar import is_market_open
 from trades.services import dead_letters, gaps, ingest, reference, webhooks
 from trades.services.reference import ReferenceUnavailable
@@ -19,7 +20,7 @@ from trades.services.rejections import DatabaseAway
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="trades.ingest_batch", bind=True, max_retries=None)
+@shared_task(name=queues.INGEST_BATCH, bind=True, max_retries=None)
 def ingest_batch(self: Task, frames: list[str], source: str = "live") -> dict[str, Any]:
     """Judge a batch of raw Polygon frames and store the hits. Returns the batch's counts."""
     return run_batch(self, frames, source, lambda: ingest.ingest_frames(frames, source=source).as_dict())
@@ -110,7 +111,7 @@ _REFERENCE_TASK: dict[str, Any] = {
 _FAN_OUT_EXPIRES = 3600  # a fanned-out refresh still queued after an hour is stale: the next one is due
 
 
-@shared_task(name="trades.refresh_conditions", **_REFERENCE_TASK)
+@shared_task(name=queues.REFRESH_CONDITIONS, **_REFERENCE_TASK)
 def refresh_conditions() -> dict[str, Any]:
     """Polygon's options conditions and exchanges."""
     report = reference.refresh_conditions()
@@ -118,7 +119,7 @@ def refresh_conditions() -> dict[str, Any]:
     return report.as_dict()
 
 
-@shared_task(name="trades.refresh_contracts", **_REFERENCE_TASK)
+@shared_task(name=queues.REFRESH_CONTRACTS, **_REFERENCE_TASK)
 def refresh_contracts(tickers: list[str] | None = None) -> dict[str, Any]:
     """The listed contracts and strike range of these underlyings (None: every watched one, one task
     each, after dropping expired contracts)."""
@@ -130,7 +131,7 @@ def refresh_contracts(tickers: list[str] | None = None) -> dict[str, Any]:
     return report.as_dict()
 
 
-@shared_task(name="trades.refresh_open_interest", **_REFERENCE_TASK)
+@shared_task(name=queues.REFRESH_OPEN_INTEREST, **_REFERENCE_TASK)
 def refresh_open_interest(tickers: list[str] | None = None) -> dict[str, Any]:
     """Open interest (and spot) from the chain snapshots (None: every watched underlying, one task each)."""
     if tickers is None:
@@ -141,7 +142,7 @@ def refresh_open_interest(tickers: list[str] | None = None) -> dict[str, Any]:
 
 
 @shared_task(
-    name="trades.refresh_spot",
+    name=queues.REFRESH_SPOT,
     soft_time_limit=_REFERENCE_TASK["soft_time_limit"],
     time_limit=_REFERENCE_TASK["time_limit"],
 )
@@ -156,7 +157,7 @@ def refresh_spot(tickers: list[str] | None = None) -> dict[str, Any]:
 
 
 @shared_task(
-    name="trades.resolve_contracts",
+    name=queues.RESOLVE_CONTRACTS,
     bind=True,
     rate_limit=settings.REFERENCE_ON_DEMAND_RATE,
     soft_time_limit=_REFERENCE_TASK["soft_time_limit"],
@@ -180,7 +181,7 @@ def resolve_contracts(self: Task, frames: list[str], source: str = "live") -> di
 
 
 @shared_task(
-    name="trades.fill_gap",
+    name=queues.FILL_GAP,
     bind=True,
     max_retries=6,
     soft_time_limit=_REFERENCE_TASK["soft_time_limit"],
@@ -199,7 +200,7 @@ def fill_gap(self: Task, gap_id: int) -> dict[str, Any]:
     return {"skipped": True} if fill is None else asdict(fill)
 
 
-@shared_task(name="trades.sweep_gaps")
+@shared_task(name=queues.SWEEP_GAPS)
 def sweep_gaps() -> int:
     """Queue the fills of gaps that are still pending."""
     return gaps.sweep_gaps()
@@ -211,13 +212,13 @@ def _fan_out(task: Any, tickers: list[str], expires: float) -> dict[str, Any]:
     return {"enqueued": tickers}
 
 
-@shared_task(name="trades.deliver_webhook")
+@shared_task(name=queues.DELIVER_WEBHOOK)
 def deliver_webhook(delivery_id: int) -> str:
     """Send one webhook delivery (if it is due) and record the attempt."""
     return webhooks.deliver(delivery_id)
 
 
-@shared_task(name="trades.sweep_webhooks")
+@shared_task(name=queues.SWEEP_WEBHOOKS)
 def sweep_webhooks() -> int:
     """Queue the deliveries that are due, and those a dead worker left claimed."""
     return webhooks.sweep()

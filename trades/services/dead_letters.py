@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from trades import queues
 from trades.models import DeadLetter, DeadLetterStatus, TradeSource
 
 logger = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ def replay(letter: DeadLetter) -> dict[str, Any]:
     """Run a dead batch through today's code, as the task would, and mark it replayed."""
     from trades.services import ingest, reference
 
-    if letter.task_name == "trades.resolve_contracts":
+    if letter.task_name == queues.RESOLVE_CONTRACTS:
         outcome = reference.resolve_frames(letter.frames, letter.source)
         report: dict[str, Any] = {"resolved": outcome.resolved.as_dict()}
         report["ingest"] = outcome.ingest.as_dict() if outcome.ingest is not None else None

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from trades import queues
 from trades.models import (
     DeliveryStatus,
     EndpointHealth,
@@ -179,8 +180,8 @@ def persistence_warning(client: redis.Redis | None = None) -> str:
 
 
 def declared_queues() -> list[str]:
-    """The queues the settings declare (CELERY_TASK_QUEUES): each one's backlog is shown."""
-    return [queue.name for queue in settings.CELERY_TASK_QUEUES]
+    """The queues the settings declare (trades/queues.py): each one's backlog is shown."""
+    return list(queues.QUEUES)
 
 
 def queue_depths() -> dict[str, int]:

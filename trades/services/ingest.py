@@ -21,11 +21,12 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from flowsite.celery import app
+from trades import queues
 from trades.domain.calendar import utc_datetime
 from trades.domain.formatting import money
 from trades.domain.identity import IncomingPrint, StoredPrint, place_prints, trade_key
@@ -233,7 +234,7 @@ def _max_ages() -> MaxAges:
 def request_contracts(trades: list[Trade], source: str) -> int:
     """Ask a worker to look up these trades' contracts and judge the trades again."""
     frame = orjson.dumps([trade_event(trade) for trade in trades]).decode()
-    app.send_task("trades.resolve_contracts", args=[[frame]], kwargs={"source": source}, queue="reference")
+    current_app.send_task(queues.RESOLVE_CONTRACTS, args=[[frame]], kwargs={"source": source})
     return len(trades)
 
 

@@ -14,12 +14,13 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from flowsite.celery import app
+from trades import queues
 from trades.domain.formatting import duration, new_york_time
 from trades.domain.webhooks import MAX_ATTEMPTS, retry_delay
 from trades.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -30,7 +31,6 @@ from trades.webhooks.signing import new_webhook_id, signature_headers
 
 logger = logging.getLogger(__name__)
 
-DELIVER_TASK = "trades.deliver_webhook"
 GONE = 410
 SWEEP_BATCH = 1000
 
@@ -71,7 +71,7 @@ def _receives(endpoint: WebhookEndpoint, profile_ids: set[int]) -> bool:
 
 def enqueue(delivery_ids: Iterable[int], countdown: float | None = None) -> None:
     for delivery_id in delivery_ids:
-        app.send_task(DELIVER_TASK, args=[delivery_id], queue="webhooks", countdown=countdown)
+        current_app.send_task(queues.DELIVER_WEBHOOK, args=[delivery_id], countdown=countdown)
 
 
 # --- one attempt ---------------------------------------------------------------------------------

@@ -17,25 +17,25 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from celery import Celery
+from celery import Celery, current_app
 
-from flowsite.celery import app as flowsite_app
+from trades import queues
 from trades.stream.stats import RateLimit, StreamStats
 
 logger = logging.getLogger(__name__)
 
-INGEST_TASK = "trades.ingest_batch"
-INGEST_QUEUE = "ingest"
 SOURCES = ("live", "replay")
 
 Publish = Callable[[list[str]], None]
 
 
-def celery_publish(source: str = "live", app: Celery = flowsite_app) -> Publish:
+def celery_publish(source: str = "live", app: Celery | None = None) -> Publish:
     """The worker contract: one `trades.ingest_batch` message per list of raw frames."""
 
     def publish(frames: list[str]) -> None:
-        app.send_task(INGEST_TASK, args=[frames], kwargs={"source": source}, queue=INGEST_QUEUE)
+        (app or current_app).send_task(
+            queues.INGEST_BATCH, args=[frames], kwargs={"source": source}, queue=queues.INGEST
+        )
 
     return publish
 

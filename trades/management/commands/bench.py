@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from celery import current_app as app
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from flowsite.celery import app
 from trades import benchmark
 
 

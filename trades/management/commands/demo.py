@@ -32,6 +32,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from trades import queues
 from trades.presets import PRESET_TICKERS as DEMO_TICKERS
 from trades.services.health import persistence_warning
 
@@ -283,7 +284,7 @@ class Command(BaseCommand):
             "--quiet",
             "worker",
             "-Q",
-            "ingest,reference,webhooks,default",
+            ",".join(queues.QUEUES),
             "--concurrency",
             "1",
             "-l",

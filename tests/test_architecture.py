@@ -1,0 +1,57 @@
+"""The layers as the README's architecture section draws them, checked on the source."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from trades import queues
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def python_files(package: str) -> list[Path]:
+    return [path for path in (ROOT / package).rglob("*.py") if "migrations" not in path.parts]
+
+
+def imported_modules(path: Path) -> set[str]:
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+    return modules
+
+
+def test_the_app_never_imports_the_project():
+    """Celery's Django guide: a reusable app does not depend on the project (it uses current_app)."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(m for m in imported_modules(path) if m.split(".")[0] == "flowsite")
+        for path in python_files("trades")
+    }
+    assert {path: modules for path, modules in offenders.items() if modules} == {}
+
+
+def test_the_domain_imports_no_django_and_nothing_outside_the_domain():
+    for path in python_files("trades/domain"):
+        for module in imported_modules(path):
+            top = module.split(".")[0]
+            assert top not in {"django", "celery", "kombu", "flowsite"}, (path, module)
+            assert top != "trades" or module.startswith("trades.domain"), (path, module)
+
+
+def test_task_names_are_written_once():
+    """trades/queues.py names every task; everything else uses its constants."""
+    task_names = {value for name, value in vars(queues).items() if name.isupper() and isinstance(value, str)}
+    task_names = {value for value in task_names if value.startswith("trades.")}
+    written = re.compile("|".join(re.escape(f'"{name}"') for name in task_names))
+    elsewhere = [
+        str(path.relative_to(ROOT))
+        for package in ("trades", "flowsite")
+        for path in python_files(package)
+        if path.name != "queues.py" and written.search(path.read_text())
+    ]
+    assert elsewhere == []
+    assert set(queues.ROUTES) == task_names, "every task has its queue"

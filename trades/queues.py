@@ -1,0 +1,39 @@
+"""Celery task and queue names: the one place they are written (tasks, routes, beat, the
+publisher, health and the demo read them here). No Django or Celery imports: the settings read it.
+"""
+
+from __future__ import annotations
+
+# Queues, each with its own backlog (Flower, /healthz): batches of trades, Polygon REST work,
+# webhook deliveries, and anything not routed.
+DEFAULT = "default"
+INGEST = "ingest"
+REFERENCE = "reference"
+WEBHOOKS = "webhooks"
+QUEUES = (DEFAULT, INGEST, REFERENCE, WEBHOOKS)
+
+# Tasks.
+INGEST_BATCH = "trades.ingest_batch"
+RESOLVE_CONTRACTS = "trades.resolve_contracts"
+REFRESH_CONDITIONS = "trades.refresh_conditions"
+REFRESH_CONTRACTS = "trades.refresh_contracts"
+REFRESH_OPEN_INTEREST = "trades.refresh_open_interest"
+REFRESH_SPOT = "trades.refresh_spot"
+FILL_GAP = "trades.fill_gap"
+SWEEP_GAPS = "trades.sweep_gaps"
+DELIVER_WEBHOOK = "trades.deliver_webhook"
+SWEEP_WEBHOOKS = "trades.sweep_webhooks"
+
+# Which queue each task goes to.
+ROUTES = {
+    INGEST_BATCH: INGEST,
+    RESOLVE_CONTRACTS: REFERENCE,
+    REFRESH_CONDITIONS: REFERENCE,
+    REFRESH_CONTRACTS: REFERENCE,
+    REFRESH_OPEN_INTEREST: REFERENCE,
+    REFRESH_SPOT: REFERENCE,
+    FILL_GAP: REFERENCE,
+    SWEEP_GAPS: REFERENCE,
+    DELIVER_WEBHOOK: WEBHOOKS,
+    SWEEP_WEBHOOKS: WEBHOOKS,
+}
