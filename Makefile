@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 
 help:
 	@echo "make demo    run feed, worker, listener and web locally (SQLite + filesystem broker, no servers)"
-	@echo "make test    run the tests against PostgreSQL and Redis on 127.0.0.1 (started if need be)"
+	@echo "make test    make lint, then the tests against PostgreSQL and Redis on 127.0.0.1 (started if need be)"
 	@echo "make chaos   the fault-injection suite: every fault scenario and a 100,000-frame fuzz run, with figures"
 	@echo "make lint    ruff check, ruff format --check, mypy"
 	@echo "make bench   run the pipeline benchmark on PostgreSQL and Redis (started if need be)"
@@ -37,7 +37,8 @@ $(VENV)/.dev.stamp: requirements/dev.txt requirements/base.txt | $(BIN)/python
 demo: $(VENV)/.base.stamp
 	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python manage.py demo $(ARGS)
 
-test: $(VENV)/.dev.stamp services
+# Lint first (seconds): CI runs `make test`, so style and types are checked on every change.
+test: $(VENV)/.dev.stamp lint services
 	bash scripts/ensure-chromium
 	$(BIN)/python -m pytest $(ARGS)
 
