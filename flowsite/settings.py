@@ -192,6 +192,9 @@ WHITENOISE_AUTOREFRESH = _STATIC_FROM_APPS
 # Embedded default: kombu's filesystem transport under ./var/broker (demo only; use Redis).
 # (A host in the URL, though the transport ignores it: kombu warns at every connection without one.)
 CELERY_BROKER_URL = secret("CELERY_BROKER_URL", default="filesystem://localhost/")
+# Prefix of every Redis key flowsite writes (the broker's and the listener lock's): several
+# installations, or test runs, can share one Redis.
+REDIS_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", default="")
 _BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
@@ -235,9 +238,9 @@ else:
         # A broker that drops packets must not hang the listener's publisher forever.
         "socket_connect_timeout": env.float("CELERY_BROKER_CONNECT_TIMEOUT", default=5.0),
     }
-    if prefix := env.str("CELERY_KEY_PREFIX", default=""):
+    if REDIS_KEY_PREFIX:
         # https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.transport.redis.html
-        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = prefix
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = REDIS_KEY_PREFIX
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-late
 CELERY_TASK_ACKS_LATE = True
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-reject-on-worker-lost
@@ -292,24 +295,6 @@ SPOT_REFRESH_SECONDS = env.float("SPOT_REFRESH_SECONDS", default=60.0)  # while 
 REFERENCE_ON_DEMAND = env.bool("REFERENCE_ON_DEMAND", default=True)
 REFERENCE_ON_DEMAND_RATE = env.str("REFERENCE_ON_DEMAND_RATE", default="5/s")
 
-# The shared cache: the broker's Redis, or files under ./var for the embedded default. Workers
-# use it to agree on which unknown contracts are already being fetched.
-if CELERY_BROKER_URL.startswith("redis"):
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": CELERY_BROKER_URL,
-            "KEY_PREFIX": env.str("CELERY_KEY_PREFIX", default="") + "flowsite-cache",
-        }
-    }
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
-        }
-    }
-
 
 def _crontab(spec: str) -> crontab:
     minute, hour, day_of_week = spec.split()
@@ -357,7 +342,7 @@ STREAM_LOCK_URL = env.str("STREAM_LOCK_URL", default=CELERY_BROKER_URL)
 STREAM_LOCK_FILE = VAR_DIR / "stream.lock"
 # Redis key of the listener lock (the broker's key prefix keeps test runs apart), and its
 # lease: a listener that dies without releasing frees the lock after this many seconds.
-STREAM_LOCK_KEY = env.str("STREAM_LOCK_KEY", default=env.str("CELERY_KEY_PREFIX", default="") + "flowsite:stream:lock")
+STREAM_LOCK_KEY = env.str("STREAM_LOCK_KEY", default=REDIS_KEY_PREFIX + "flowsite:stream:lock")
 STREAM_LOCK_LEASE_SECONDS = env.float("STREAM_LOCK_LEASE_SECONDS", default=30.0)
 # How long a stopping listener waits for the broker to take what it still holds.
 STREAM_FLUSH_TIMEOUT_SECONDS = env.float("STREAM_FLUSH_TIMEOUT_SECONDS", default=10.0)
