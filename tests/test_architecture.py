@@ -55,3 +55,11 @@ def test_task_names_are_written_once():
     ]
     assert elsewhere == []
     assert set(queues.ROUTES) == task_names, "every task has its queue"
+
+
+def test_the_local_feed_stands_apart_from_the_product():
+    """The feed plays Polygon: it may use the pure domain (OCC symbols, the calendar), not the product."""
+    for path in python_files("trades/feed"):
+        for module in imported_modules(path):
+            if module.split(".")[0] == "trades":
+                assert module.startswith(("trades.domain", "trades.feed")), (path, module)

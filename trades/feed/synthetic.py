@@ -23,9 +23,10 @@ from trades.domain.calendar import new_york_date
 from trades.domain.conditions import CANCELLED, LATE, MULTI_LEG
 from trades.domain.occ import format_occ
 from trades.feed.source import Frame
-from trades.presets import MAG7
 
-DEFAULT_TICKERS: tuple[str, ...] = (*MAG7, "SPY", "QQQ")
+# The feed stands in for Polygon: its own default tickers, not the product's presets (the demo
+# asks for exactly the tickers its profiles watch).
+DEFAULT_TICKERS: tuple[str, ...] = ("AAPL", "MSFT", "GOOGL", "GOOG", "AMZN", "NVDA", "META", "TSLA", "SPY", "QQQ")
 
 # ticker: (spot, implied volatility, relative print volume). Plausible, not live.
 KNOWN_UNDERLYINGS: dict[str, tuple[float, float, float]] = {
