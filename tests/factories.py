@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trades.models import FilterProfile, WatchedTicker, Watchlist
-from trades.services import flow_rules
+from trades.selectors import flow_rules
 
 
 def only_profile(name: str, tickers: list[str], **fields: Any) -> FilterProfile:

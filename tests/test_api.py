@@ -14,7 +14,7 @@ from django.utils import timezone
 from trades.api import MAX_LIMIT
 from trades.domain.calendar import utc_datetime
 from trades.models import FilterProfile, OptionTrade, TradeMatch
-from trades.serializers import TRADE_FIELDS, serialize_trade
+from trades.selectors.serializers import TRADE_FIELDS, serialize_trade
 
 URL = "/api/pulse/smart-money"
 T0 = 1_748_874_605_123  # 2025-06-02T14:30:05.123Z

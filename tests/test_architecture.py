@@ -63,3 +63,22 @@ def test_the_local_feed_stands_apart_from_the_product():
         for module in imported_modules(path):
             if module.split(".")[0] == "trades":
                 assert module.startswith(("trades.domain", "trades.feed")), (path, module)
+
+
+FACES = (
+    "trades.api",
+    "trades.views",
+    "trades.health",
+    "trades.admin",
+    "trades.forms",
+    "trades.management",
+    "trades.tasks",
+)
+
+
+def test_services_and_selectors_never_import_the_faces():
+    """Pages, the API, admin, commands and tasks call services (writes) and selectors (reads), never the reverse."""
+    for package in ("trades/services", "trades/selectors"):
+        for path in python_files(package):
+            for module in imported_modules(path):
+                assert not module.startswith(FACES), (path, module)

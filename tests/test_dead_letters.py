@@ -18,7 +18,8 @@ from django.db import OperationalError
 from tests.factories import only_profile
 from trades import tasks
 from trades.models import DeadLetter, DeadLetterStatus, OptionTrade
-from trades.services import dead_letters, flow_rules, ingest
+from trades.selectors import flow_rules
+from trades.services import dead_letters, ingest
 
 pytestmark = pytest.mark.django_db
 NY = ZoneInfo("America/New_York")

@@ -12,7 +12,8 @@ from tests.test_feed_rest import KEY
 from tests.test_feed_trades import SYMBOLS, stream_all, trade, write_tape
 from trades.feed import Tape
 from trades.models import GapStatus, OptionTrade, StreamGap
-from trades.services import flow_rules, gaps
+from trades.selectors import flow_rules
+from trades.services import gaps
 from trades.services.ingest import ingest_frames
 
 pytestmark = pytest.mark.django_db

@@ -11,7 +11,7 @@ from django.utils import timezone
 from kombu import Connection, Queue
 
 from trades.models import FilterProfile, OptionContract, OptionTrade, Underlying, WatchedTicker, Watchlist
-from trades.services import flow_rules
+from trades.selectors import flow_rules
 from trades.services.ingest import ingest_frames
 
 NY = ZoneInfo("America/New_York")

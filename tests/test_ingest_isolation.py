@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from tests.factories import only_profile
 from trades.domain.rules import InvalidTrade, matching_profiles, parse_trade
 from trades.models import OptionTrade, Rejection
-from trades.services import flow_rules, ingest
+from trades.selectors import flow_rules
+from trades.services import ingest
 from trades.services.ingest import ingest_frames
 
 NY = ZoneInfo("America/New_York")

@@ -12,7 +12,7 @@ from tests.factories import only_profile
 from trades.domain import rules
 from trades.domain.occ import MAX_SYMBOL_LENGTH
 from trades.models import OptionTrade
-from trades.services import flow_rules
+from trades.selectors import flow_rules
 from trades.services.ingest import ingest_frames
 
 NY = ZoneInfo("America/New_York")

@@ -36,7 +36,8 @@ from trades.models import (
     Watchlist,
 )
 from trades.reference import client as client_module
-from trades.services import flow_rules, reference
+from trades.selectors import flow_rules
+from trades.services import reference
 from trades.services.ingest import ingest_frames
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ from django.conf import settings
 from polygon.websocket.models import Feed
 
 from trades.models import Subscription
-from trades.services.subscriptions import enabled_channels
+from trades.selectors.subscriptions import enabled_channels
 from trades.stream.config import StreamConfigError, client_options, parse_channels, parse_ws_url
 from trades.stream.lock import FileLock, LockUnavailable, RedisLeaseLock, listener_lock
 

@@ -9,7 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from trades.models import DeliveryStatus, FilterProfile, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from trades.services import flow_rules, webhooks
+from trades.selectors import flow_rules
+from trades.services import webhooks
 from trades.services.ingest import ingest_frames
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,9 @@ from django.utils import timezone
 from tests.receiver import Receiver
 from trades.domain.webhooks import MAX_ATTEMPTS
 from trades.models import DeliveryStatus, FilterProfile, OptionTrade, WebhookDelivery, WebhookEndpoint
-from trades.serializers import serialize_trade
-from trades.services import flow_rules, webhooks
+from trades.selectors import flow_rules
+from trades.selectors.serializers import serialize_trade
+from trades.services import webhooks
 from trades.services.ingest import ingest_frames
 
 T0 = 1764948600000  # 2025-12-05 10:30 New York

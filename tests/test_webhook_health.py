@@ -20,7 +20,8 @@ from django.utils import timezone
 from tests.receiver import Receiver
 from trades.domain.webhooks import MAX_ATTEMPTS
 from trades.models import EndpointHealth, FilterProfile, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from trades.services import flow_rules, webhooks
+from trades.selectors import flow_rules
+from trades.services import webhooks
 from trades.services.ingest import ingest_frames
 
 T0 = 1764948600000  # 2025-12-05 10:30 New York

@@ -44,8 +44,9 @@ from trades.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from trades.serializers import TRADE_FIELDS, serialize_trade
-from trades.services.flow_rules import condition_groups, excluded_codes
+from trades.selectors.flow_rules import condition_groups, excluded_codes
+from trades.selectors.serializers import TRADE_FIELDS, serialize_trade
+from trades.services import webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -564,11 +565,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send test event")
     def send_test_event(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
-        from trades.services.webhooks import send_test_event
-
         for endpoint in queryset.order_by("name"):
             try:
-                outcome = send_test_event(endpoint)
+                outcome = webhooks.send_test_event(endpoint)
             except Exception as exc:  # one endpoint's failure must not hide the others' outcomes
                 logger.exception("test event to webhook endpoint %s failed", endpoint.name)
                 self.message_user(request, f"{endpoint.name}: failed: {exc}", messages.ERROR)
@@ -583,13 +582,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 def _regenerate_secrets(
     model_admin: admin.ModelAdmin, request: HttpRequest, endpoints: Iterable[WebhookEndpoint]
 ) -> None:
-    from trades.webhooks.signing import generate_secret
-
-    names = []
-    for endpoint in endpoints:
-        endpoint.secret = generate_secret()
-        endpoint.save(update_fields=["secret", "updated_at"])
-        names.append(endpoint.name)
+    names = webhooks.regenerate_secrets(endpoints)
     model_admin.message_user(
         request,
         f"New secret for {', '.join(names)}: give it to the receiver; the old one no longer signs.",
@@ -676,9 +669,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Resend selected deliveries", permissions=["resend"])
     def resend(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        from trades.services.webhooks import resend
-
-        queued = resend(queryset)
+        queued = webhooks.resend(queryset)
         self.message_user(request, f"{queued} {'delivery' if queued == 1 else 'deliveries'} queued to be sent again.")
 
 

@@ -14,8 +14,8 @@ from trades import admin_display as display
 from trades.domain.calendar import utc_datetime
 from trades.domain.formatting import new_york_time
 from trades.models import StreamGap, StreamStatus
+from trades.selectors.health import age_seconds, listener_is_stale
 from trades.services import dead_letters
-from trades.services.health import age_seconds, listener_is_stale
 
 
 @admin.register(StreamStatus)

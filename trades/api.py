@@ -1,4 +1,4 @@
-"""The JSON API. Views parse the request, call selectors and serialize with trades.serializers."""
+"""The JSON API. Views parse the request, call selectors and serialize with trades.selectors.serializers."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from trades import selectors
-from trades.serializers import serialize_trade
+from trades.selectors import hits
+from trades.selectors.serializers import serialize_trade
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
@@ -37,7 +37,7 @@ def smart_money(request: HttpRequest) -> JsonResponse:
     if limit is None:
         return JsonResponse({"error": f"limit must be an integer from 1 to {MAX_LIMIT}"}, status=400)
     ticker = request.GET.get("ticker", "").strip().upper() or None
-    trades = selectors.latest_trades(limit=limit, underlying=ticker)
+    trades = hits.latest_trades(limit=limit, underlying=ticker)
     return JsonResponse({"results": [serialize_trade(trade) for trade in trades]})
 
 

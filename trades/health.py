@@ -6,7 +6,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from trades.services.health import check_health
+from trades.selectors.health import check_health
 
 
 @never_cache

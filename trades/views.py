@@ -9,10 +9,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from trades import admin_display as display
-from trades import selectors
 from trades.domain.formatting import contract_name
 from trades.models import OptionTrade
-from trades.services.health import check_health
+from trades.selectors import hits
+from trades.selectors.health import check_health
 
 RECENT_HITS = 20
 
@@ -29,8 +29,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "checks": [(name, check["ok"], _check_text(check)) for name, check in report.checks.items()],
     }
     if request.user.is_active and request.user.is_staff:
-        context["hits_today"] = selectors.hits_today_count()
-        context["hits"] = [_hit_row(trade) for trade in selectors.latest_trades(limit=RECENT_HITS)]
+        context["hits_today"] = hits.hits_today_count()
+        context["hits"] = [_hit_row(trade) for trade in hits.latest_trades(limit=RECENT_HITS)]
     return TemplateResponse(request, "trades/home.html", context)
 
 

@@ -14,18 +14,20 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from polygon import RESTClient
 
+from trades import queues
 from trades.domain.rules import WILDCARD
 from trades.models import GapStatus, StreamGap, TradeSource, Underlying
 from trades.reference.client import rest_client
 from trades.reference.loaders import LoadIssues
 from trades.reference.window import NS_PER_MS, contracts_traded_since, trades_between
+from trades.selectors.flow_rules import current_flow_rules
 from trades.services import ingest
-from trades.services.flow_rules import current_flow_rules
 from trades.services.reference import watched_underlyings
 
 logger = logging.getLogger(__name__)
@@ -46,9 +48,7 @@ def record_gap(started_ms: int, ended_ms: int) -> StreamGap:
 
 
 def _queue_fill(gap_id: int) -> None:
-    from trades.tasks import fill_gap
-
-    fill_gap.delay(gap_id)
+    current_app.send_task(queues.FILL_GAP, args=[gap_id])
 
 
 @dataclass

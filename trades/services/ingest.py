@@ -44,8 +44,8 @@ from trades.domain.rules import (
     with_contract,
 )
 from trades.models import OptionContract, OptionTrade, TradeMatch, TradeSource, Underlying
+from trades.selectors.flow_rules import FlowRules, current_flow_rules
 from trades.services import webhooks
-from trades.services.flow_rules import FlowRules, current_flow_rules
 from trades.services.rejections import (
     BAD_BATCH,
     BAD_JSON,

@@ -47,7 +47,8 @@ from trades.reference.client import (
     describe_failure,
     rest_client,
 )
-from trades.services import flow_rules, ingest
+from trades.selectors import flow_rules
+from trades.services import ingest
 
 logger = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from trades import queues
 from trades.domain.formatting import duration, new_york_time
 from trades.domain.webhooks import MAX_ATTEMPTS, retry_delay
 from trades.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from trades.serializers import serialize_trade
+from trades.selectors.serializers import serialize_trade
 from trades.webhooks.payloads import build_body
 from trades.webhooks.sender import SendResult, send
-from trades.webhooks.signing import new_webhook_id, signature_headers
+from trades.webhooks.signing import generate_secret, new_webhook_id, signature_headers
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,17 @@ SWEEP_BATCH = 1000
 
 
 # --- the outbox --------------------------------------------------------------------------------
+
+
+def regenerate_secrets(endpoints: Iterable[WebhookEndpoint]) -> list[str]:
+    """A new signing secret for each endpoint, at once: every delivery from now on, retries included,
+    is signed with it. The names of the endpoints changed, in the order given."""
+    names = []
+    for endpoint in endpoints:
+        endpoint.secret = generate_secret()
+        endpoint.save(update_fields=["secret", "updated_at"])
+        names.append(endpoint.name)
+    return names
 
 
 def create_deliveries(matched_profiles: dict[int, set[int]]) -> list[int]:

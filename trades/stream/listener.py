@@ -29,7 +29,9 @@ from polygon import WebSocketClient
 from polygon.exceptions import AuthError
 
 from trades.domain.formatting import duration
-from trades.services.subscriptions import FIREHOSE, enabled_channels
+from trades.selectors.stream_status import read_kept_for_later, read_last_event_ms
+from trades.selectors.subscriptions import FIREHOSE, enabled_channels
+from trades.services.stream_status import record_gap, write_status
 from trades.stream.backoff import Backoff
 from trades.stream.config import ClientOptions
 from trades.stream.frames import StatusEvent, count_trades, may_hold_status, status_events, trade_time_range
@@ -37,13 +39,7 @@ from trades.stream.lock import ListenerLock, LockUnavailable
 from trades.stream.outage import describe_error, describe_status, plural
 from trades.stream.publisher import BatchPublisher
 from trades.stream.stats import RateLimit, StatsReporter, StreamStats
-from trades.stream.status import (
-    StatusRecorder,
-    read_kept_for_later,
-    read_last_event_ms,
-    record_gap,
-    write_status,
-)
+from trades.stream.status import StatusRecorder
 
 logger = logging.getLogger(__name__)
 

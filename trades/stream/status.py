@@ -1,8 +1,8 @@
-"""The listener's status row (StreamStatus, pk=1): what the admin page and /healthz read.
+"""The listener's notes for its status row (StreamStatus, pk=1): what the admin page and /healthz read.
 
 The listener keeps cheap in-memory notes on its event loop (`StatusRecorder`); a snapshot of
-them is written to the database from a worker thread (`write_status`, via asyncio.to_thread),
-never on the event loop.
+them is written to the database from a worker thread (trades.services.stream_status.write_status,
+via asyncio.to_thread), never on the event loop.
 """
 
 from __future__ import annotations
@@ -14,12 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import connection
-from django.db.models import Sum
 from django.utils import timezone
 
-from trades.models import StreamGap, StreamStatus
-from trades.services import dead_letters, gaps
 from trades.stream.frames import StatusEvent
 from trades.stream.outage import Outage
 from trades.stream.stats import StreamStats
@@ -109,44 +105,3 @@ class StatusRecorder:
         if self.connected or self.outage is None:
             return {"disconnected_since": None, "outage": ""}
         return {"disconnected_since": _as_datetime(self.outage.started_at), "outage": self.outage.summary()[:500]}
-
-
-def read_last_event_ms() -> int | None:
-    """The newest trade time the previous run saw (its gap starts there); None if unknown."""
-    try:
-        return StreamStatus.objects.filter(pk=StreamStatus.SINGLETON_PK).values_list("last_event_ms", flat=True).first()
-    except Exception as exc:
-        logger.warning("Could not read the last run's newest trade time (no gap fill for the restart): %s", exc)
-        return None
-    finally:
-        connection.close()
-
-
-def record_gap(started_ms: int, ended_ms: int) -> None:
-    """Record a gap and queue its fill. Blocking: run it in a thread."""
-    try:
-        gaps.record_gap(started_ms, ended_ms)
-    finally:
-        connection.close()
-
-
-def read_kept_for_later(since: datetime) -> tuple[int, int]:
-    """For the stats line: dead letters waiting to be replayed, and the hits recovered over REST in
-    the gaps recorded since `since`. Blocking: run it in a thread."""
-    try:
-        recovered = StreamGap.objects.filter(detected_at__gte=since).aggregate(total=Sum("recovered"))["total"]
-        return dead_letters.waiting_count(), recovered or 0
-    finally:
-        connection.close()
-
-
-def write_status(snapshot: dict[str, Any]) -> None:
-    """Store a snapshot as the status row, stamped with a fresh heartbeat. Blocking: run it in a thread."""
-    # Any of the loop's executor threads may run this: open a connection for the write and close
-    # it after, rather than leave one idle in each thread (one write every STREAM_STATS_SECONDS).
-    try:
-        StreamStatus.objects.update_or_create(
-            pk=StreamStatus.SINGLETON_PK, defaults={**snapshot, "heartbeat_at": timezone.now()}
-        )
-    finally:
-        connection.close()

@@ -1,6 +1,6 @@
 """The body of a webhook, per endpoint format: Standard Webhooks JSON, Discord or Slack.
 
-``trade`` is always the dict of ``trades.serializers.serialize_trade``: the trade as the API
+``trade`` is always the dict of ``trades.selectors.serializers.serialize_trade``: the trade as the API
 shows it. The standard format carries it untouched; Discord and Slack get a message built from
 it, clipped so that no documented limit is ever exceeded, whatever the profile names:
 

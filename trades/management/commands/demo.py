@@ -34,7 +34,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trades import queues
 from trades.presets import PRESET_TICKERS as DEMO_TICKERS
-from trades.services.health import persistence_warning
+from trades.selectors.health import persistence_warning
 
 FEED_API_KEY = "flowsite-local"
 STOP_GRACE_SECONDS = 10.0

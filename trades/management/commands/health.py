@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trades.services.health import check_health, check_names, declared_queues
+from trades.selectors.health import check_health, check_names, declared_queues
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""Reads: the queries views, the API and (later) webhooks use to fetch stored data."""
+"""The newest stored hits, for the API and the landing page."""
 
 from __future__ import annotations
 
