@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from trades.admin import age_text
+from trades.admin.common import age_text
 from trades.models import FilterProfile, OptionCondition, OptionExchange, Underlying
 
 NOW = datetime(2025, 6, 2, 15, 0, tzinfo=UTC)

@@ -7,10 +7,11 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.forms.fields import InvalidJSONInput
 
 from trades.domain import conditions
-from trades.models import FilterProfile, Watchlist, validate_ticker
+from trades.models import FilterProfile, Watchlist, WebhookEndpoint, validate_ticker
 from trades.services.watchlists import TickerError, parse_tickers
 
 MAX_CONDITION_CODE = 2_147_483_647  # OptionCondition.code: a PositiveIntegerField
@@ -151,3 +152,14 @@ class WatchlistForm(forms.ModelForm):
                     f"{ticker!r} is not a ticker: a ticker has letters, digits, '.', '-', '/' or ':' (e.g. BRK.B)"
                 ) from None
         return tickers
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    # http(s) only, as config as code insists; the model's URLField would also take ftp://.
+    url = forms.URLField(
+        max_length=500, assume_scheme="https", validators=[URLValidator(schemes=["http", "https"])], label="URL"
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["name", "url", "format", "profiles", "active", "allow_private", "rate_limit_per_minute"]

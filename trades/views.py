@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from trades import admin_display as display
+from trades.admin import display
 from trades.domain.formatting import contract_name
 from trades.models import OptionTrade
 from trades.selectors import hits

@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from trades.admin import ReadOnlyAdminMixin, may_change
+from trades.admin.common import ReadOnlyAdminMixin, may_change
 from trades.domain.calendar import utc_datetime
 from trades.models import DeadLetter, DeadLetterStatus, GapStatus, Rejection, StreamGap
 from trades.services import dead_letters

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from trades import admin_display as display
+from trades.admin import display
+from trades.admin.common import ReadOnlyAdminMixin
 from trades.domain.calendar import utc_datetime
 from trades.domain.formatting import new_york_time
 from trades.models import StreamGap, StreamStatus
@@ -19,7 +20,7 @@ from trades.services import dead_letters
 
 
 @admin.register(StreamStatus)
-class StreamStatusAdmin(admin.ModelAdmin):
+class StreamStatusAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fieldsets = [
         ("Heartbeat", {"fields": ["heartbeat", "heartbeat_at", "updated_at"]}),
         ("Connection", {"fields": ["connection", "connected_since", "last_frame_at", "url", "subscriptions_list"]}),
@@ -57,15 +58,6 @@ class StreamStatusAdmin(admin.ModelAdmin):
         "gaps_summary",
         "dead_letters_waiting",
     ]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: StreamStatus | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: StreamStatus | None = None) -> bool:
-        return False  # view only: the listener writes the row
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         """One row: go straight to it."""

@@ -1,0 +1,153 @@
+"""Admin: what the workers and the listener read live (watchlists, filter profiles, subscriptions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.functions import Upper
+from django.http import HttpRequest
+from django.utils import timezone
+
+from trades.admin.common import LiveConfigAdminMixin, age_text
+from trades.forms import FilterProfileForm, WatchlistForm
+from trades.models import (
+    FilterProfile,
+    OptionCondition,
+    Subscription,
+    Underlying,
+    WatchedTicker,
+    Watchlist,
+)
+from trades.selectors.flow_rules import condition_groups, excluded_codes
+
+
+class WatchedTickerInline(admin.TabularInline):
+    model = WatchedTicker
+    extra = 3
+    fields = ["symbol", "reference_data"]
+    readonly_fields = ["reference_data"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WatchedTicker]:
+        # Each ticker's Underlying row, read in the same query (no query per ticker).
+        underlying = Underlying.objects.filter(ticker=Upper(OuterRef("symbol")))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                ref_ticker=Subquery(underlying.values("ticker")[:1]),
+                ref_spot_at=Subquery(underlying.values("spot_updated_at")[:1]),
+                ref_strikes_at=Subquery(underlying.values("strikes_updated_at")[:1]),
+                ref_open_interest_at=Subquery(underlying.values("open_interest_updated_at")[:1]),
+            )
+        )
+
+    @admin.display(description="reference data read")
+    def reference_data(self, ticker: WatchedTicker) -> str:
+        if ticker.pk is None:
+            return ""
+        if ticker.symbol == "*":
+            return "every underlying"
+        if getattr(ticker, "ref_ticker", None) is None:
+            return "none yet (manage.py refresh_reference loads it)"
+        now = timezone.now()
+        return (
+            f"spot {age_text(ticker.ref_spot_at, now)} ago · "  # type: ignore[attr-defined]
+            f"strikes {age_text(ticker.ref_strikes_at, now)} ago · "  # type: ignore[attr-defined]
+            f"open interest {age_text(ticker.ref_open_interest_at, now)} ago"  # type: ignore[attr-defined]
+        ).replace("never ago", "never")
+
+
+@admin.register(Watchlist)
+class WatchlistAdmin(LiveConfigAdminMixin, admin.ModelAdmin):
+    form = WatchlistForm
+    list_display = ["name", "description", "ticker_list", "updated_at"]
+    search_fields = ["name", "tickers__symbol"]
+    fields = ["name", "description", "add_tickers"]
+    inlines = [WatchedTickerInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Watchlist]:
+        return super().get_queryset(request).prefetch_related("tickers")
+
+    @admin.display(description="tickers")
+    def ticker_list(self, watchlist: Watchlist) -> str:
+        return ", ".join(watchlist.symbols)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)  # the inline first: its deletions, then the adds
+        from trades.services.watchlists import add_tickers
+
+        wanted = form.cleaned_data.get("add_tickers") or []
+        added = add_tickers(form.instance, wanted)
+        if added:
+            messages.info(request, f"Added {len(added)} ticker{'s' if len(added) != 1 else ''}: {', '.join(added)}.")
+        if already := [ticker for ticker in wanted if ticker not in added]:
+            messages.info(request, f"Already on the list: {', '.join(already)}.")
+
+
+@admin.register(FilterProfile)
+class FilterProfileAdmin(LiveConfigAdminMixin, admin.ModelAdmin):
+    form = FilterProfileForm
+    list_display = [
+        "name",
+        "enabled",
+        "watchlist",
+        "min_premium",
+        "min_size",
+        "dte_window",
+        "size_gt_open_interest",
+        "strike_band",
+    ]
+    list_editable = ["enabled"]
+    list_filter = ["enabled", "size_gt_open_interest", "watchlist"]
+    list_select_related = ["watchlist"]
+    search_fields = ["name", "description"]
+    autocomplete_fields = ["watchlist"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": ["name", "description", "enabled", "watchlist"],
+                "description": "A trade on the watchlist is a hit when it passes every rule below that is set; "
+                "an empty bound is off. Workers re-read the profiles every 2 s, so a save applies within 5 s.",
+            },
+        ),
+        ("Premium and size", {"fields": ["min_premium", "min_size"]}),
+        ("Days to expiry (DTE)", {"fields": [("min_dte", "max_dte")]}),
+        (
+            "Reference rules",
+            {
+                "fields": ["size_gt_open_interest", "strike_band"],
+                "description": "Judged on reference data read from Polygon (open interest, spot, listed strikes); "
+                "a hit judged on data older than its maximum age is flagged stale.",
+            },
+        ),
+        ("Conditions", {"fields": ["exclude_categories", "exclude_conditions", "excluded_condition_names"]}),
+    ]
+    readonly_fields = ["excluded_condition_names"]
+
+    @admin.display(description="excluded conditions, by name")
+    def excluded_condition_names(self, profile: FilterProfile) -> str:
+        codes = sorted(excluded_codes(profile, condition_groups()))
+        if not codes:
+            return "none"
+        names = dict(OptionCondition.objects.filter(code__in=codes).values_list("code", "name"))
+        return "; ".join(f"{code} {names.get(code, '(not in the loaded conditions list)')}" for code in codes)
+
+    @admin.display(description="DTE")
+    def dte_window(self, profile: FilterProfile) -> str:
+        if profile.min_dte is None and profile.max_dte is None:
+            return "any"
+        low = "" if profile.min_dte is None else profile.min_dte
+        high = "" if profile.max_dte is None else profile.max_dte
+        return f"{low}–{high}"
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(LiveConfigAdminMixin, admin.ModelAdmin):
+    saved_message = "Saved: the listener subscribes within 10 s (it re-reads the subscriptions every 5 s)."
+    list_display = ["channel", "enabled"]
+    list_editable = ["enabled"]
+    list_filter = ["enabled"]
+    search_fields = ["channel"]
