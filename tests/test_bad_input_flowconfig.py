@@ -31,10 +31,19 @@ BAD_DOCUMENTS = [
     (with_profile(exclude_categories=[["late"]]), "profiles[0].exclude_categories[0]: must be one of"),
     (with_profile(exclude_categories=[{"late": 1}]), "profiles[0].exclude_categories[0]: must be one of"),
     # Numbers beyond a float: an OverflowError before.
-    (with_profile(min_premium=10**400), "profiles[0].min_premium: must be at most 999999999999.99"),
-    (with_profile(min_premium=-(10**400)), "profiles[0].min_premium: must be ≥ 0"),
-    (with_profile(strike_band=10**400), "profiles[0].strike_band: must be in (0, 1]"),
-    (with_profile(min_premium=10**5000), "profiles[0].min_premium: must be at most"),  # beyond int → str too
+    (
+        with_profile(min_premium=10**400),
+        "profiles[0].min_premium: Ensure that there are no more than 14 digits in total.",
+    ),
+    (
+        with_profile(min_premium=-(10**400)),
+        "profiles[0].min_premium: The minimum premium is in dollars and cannot be negative.",
+    ),
+    (with_profile(strike_band=10**400), "profiles[0].strike_band: The strike band is a fraction of the strike range"),
+    (
+        with_profile(min_premium=10**5000),
+        "profiles[0].min_premium: Ensure that there are no more than 14 digits in total.",
+    ),  # beyond int → str too
     # Condition codes no condition column holds.
     (with_profile(exclude_conditions=[201, 2**31]), "profiles[0].exclude_conditions[1]: must be at most 2147483647"),
     (with_profile(exclude_conditions=[10**5000]), "profiles[0].exclude_conditions[0]: must be at most 2147483647"),
@@ -69,7 +78,10 @@ def test_a_bad_value_is_a_config_error_naming_it_and_nothing_is_written(data, me
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"profiles": [{"name": "p", "tickers": ["A"], "min_premium": 1' + "0" * 400 + "}]}", "must be at most"),
+        (
+            '{"profiles": [{"name": "p", "tickers": ["A"], "min_premium": 1' + "0" * 400 + "}]}",
+            "Ensure that there are no more than 14 digits in total.",
+        ),
         ('{"profiles": [{"name": "p", "tickers": ["A"], "min_premium": NaN}]}', "must be a number"),
         ('{"profiles": [{"name": "p", "tickers": ["A"], "strike_band": Infinity}]}', "must be a number"),
         ('{"profiles": [{"name": "p", "tickers": ["A"], "description": "\\u0000"}]}', "must not contain NUL"),

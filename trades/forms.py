@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.forms.fields import InvalidJSONInput
 
 from trades.domain import conditions
-from trades.models import FilterProfile, Watchlist, WebhookEndpoint, validate_ticker
+from trades.models import FilterProfile, Watchlist, WebhookEndpoint, validate_http_scheme, validate_ticker
 from trades.services.watchlists import TickerError, parse_tickers
 
 MAX_CONDITION_CODE = 2_147_483_647  # OptionCondition.code: a PositiveIntegerField
@@ -94,20 +92,6 @@ class FilterProfileForm(forms.ModelForm):
         }
         field_classes = {"exclude_conditions": ConditionCodesField}
 
-    def clean_min_premium(self) -> Decimal | None:
-        value: Decimal | None = self.cleaned_data.get("min_premium")
-        if value is not None and value < 0:
-            raise forms.ValidationError("The minimum premium is in dollars and cannot be negative.")
-        return value
-
-    def clean_strike_band(self) -> Decimal | None:
-        value: Decimal | None = self.cleaned_data.get("strike_band")
-        if value is not None and not 0 < value <= 1:
-            raise forms.ValidationError(
-                "The strike band is a fraction of the strike range: more than 0 and at most 1 (0.400 is 40%)."
-            )
-        return value
-
     def clean_exclude_conditions(self) -> list[int]:
         value = self.cleaned_data.get("exclude_conditions")
         if value is None:
@@ -117,13 +101,6 @@ class FilterProfileForm(forms.ModelForm):
         if any(code > MAX_CONDITION_CODE for code in value):
             raise forms.ValidationError(f"Condition codes are at most {MAX_CONDITION_CODE}.")
         return sorted(set(value))
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        low, high = cleaned.get("min_dte"), cleaned.get("max_dte")
-        if low is not None and high is not None and low > high:
-            self.add_error("max_dte", f"The maximum DTE ({high} days) must be at least the minimum DTE ({low} days).")
-        return cleaned
 
 
 class WatchlistForm(forms.ModelForm):
@@ -155,10 +132,8 @@ class WatchlistForm(forms.ModelForm):
 
 
 class WebhookEndpointForm(forms.ModelForm):
-    # http(s) only, as config as code insists; the model's URLField would also take ftp://.
-    url = forms.URLField(
-        max_length=500, assume_scheme="https", validators=[URLValidator(schemes=["http", "https"])], label="URL"
-    )
+    # http(s) only: the model's validator (validate_http_scheme) says so; https:// is assumed when left out.
+    url = forms.URLField(max_length=500, assume_scheme="https", validators=[validate_http_scheme], label="URL")
 
     class Meta:
         model = WebhookEndpoint

@@ -7,6 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Value
@@ -27,6 +28,35 @@ validate_ticker = RegexValidator(
 validate_channel = RegexValidator(
     r"\A[^,\s]{1,64}\Z", "Enter one channel, e.g. T.* or T.O:AAPL251220C00190000 (no commas or spaces)."
 )
+
+
+# The rules of a profile and an endpoint, written once: the admin's forms and `flowconfig import`
+# both apply them (ModelForm, full_clean), so both refuse the same values with the same words.
+NEGATIVE_PREMIUM = "The minimum premium is in dollars and cannot be negative."
+HTTP_ONLY = "Use an http:// or https:// URL."
+
+
+def validate_http_scheme(value: str) -> None:
+    """http(s) only; the URL field's own validator judges the rest (and would take ftp://)."""
+    scheme, separator, _ = value.partition("://")
+    if separator and scheme.lower() not in ("http", "https"):
+        raise ValidationError(HTTP_ONLY)
+
+
+def validate_strike_band(value: Decimal) -> None:
+    if not 0 < value <= 1:
+        raise ValidationError(
+            "The strike band is a fraction of the strike range: more than 0 and at most 1 (0.400 is 40%)."
+        )
+
+
+def validate_webhook_secret(value: str) -> None:
+    from trades.webhooks.signing import check_secret
+
+    try:
+        check_secret(value)
+    except ValueError as exc:
+        raise ValidationError(f"{exc} (whsec_ and the base64 of the key; the secret itself is never shown)") from None
 
 
 def default_excluded_conditions() -> list[int]:
@@ -78,7 +108,7 @@ class FilterProfile(models.Model):
         decimal_places=2,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal(0))],
+        validators=[MinValueValidator(Decimal(0), message=NEGATIVE_PREMIUM)],
         help_text="Dollars: price × size × shares per contract.",
     )
     min_size = models.PositiveIntegerField(null=True, blank=True, help_text="Contracts.")
@@ -92,6 +122,7 @@ class FilterProfile(models.Model):
         decimal_places=3,
         null=True,
         blank=True,
+        validators=[validate_strike_band],
         help_text="Fraction 0–1 of the listed strike range, centred on the spot price (0.40 is usual).",
     )
     exclude_categories = models.JSONField(
@@ -122,6 +153,15 @@ class FilterProfile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.min_dte is not None and self.max_dte is not None and self.min_dte > self.max_dte:
+            raise ValidationError(
+                {
+                    "max_dte": f"The maximum DTE ({self.max_dte} days) must be at least the minimum DTE "
+                    f"({self.min_dte} days)."
+                }
+            )
 
 
 class Subscription(models.Model):
@@ -307,9 +347,12 @@ class WebhookEndpoint(models.Model):
     """A place hits are pushed to: your own service, a Discord or a Slack channel."""
 
     name = models.SlugField(max_length=100, unique=True)
-    url = models.URLField(max_length=500)
+    url = models.URLField(max_length=500, validators=[validate_http_scheme])
     secret = models.CharField(
-        max_length=100, default=generate_webhook_secret, help_text="whsec_…: signs every delivery (Standard Webhooks)."
+        max_length=100,
+        default=generate_webhook_secret,
+        validators=[validate_webhook_secret],
+        help_text="whsec_…: signs every delivery (Standard Webhooks).",
     )
     format = models.CharField(max_length=10, choices=WebhookFormat.choices, default=WebhookFormat.STANDARD)
     profiles = models.ManyToManyField(

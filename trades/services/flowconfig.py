@@ -28,8 +28,6 @@ A top-level key left out leaves that part of the configuration alone, with ``rep
 
 from __future__ import annotations
 
-import base64
-import binascii
 import difflib
 import json
 import math
@@ -38,8 +36,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator, slug_re
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import slug_re
 from django.db import models, transaction
 
 from trades.domain import conditions
@@ -54,12 +52,6 @@ from trades.models import (
 )
 
 _MAX_POSITIVE_INT = 2_147_483_647  # PostgreSQL integer, as PositiveIntegerField stores it
-_MAX_PREMIUM = Decimal("999999999999.99")  # max_digits=14, decimal_places=2
-_CENTS = Decimal("0.01")
-_THOUSANDTHS = Decimal("0.001")
-_HTTP_URL = URLValidator(schemes=["http", "https"])
-_SECRET_PREFIX = "whsec_"
-_MIN_SECRET_BYTES = 24
 _LEFT_OUT_REASON = "not in the config file (flowconfig import --replace)"
 
 
@@ -543,22 +535,10 @@ def _profile(raw: object, path: str, current: Current, replace: bool, errors: li
     tickers = given.pop("tickers", None)
     kept = existing.fields if existing and not replace else _model_defaults(FilterProfile, _PROFILE_FIELDS)
     fields = kept | given
-    if problem := _dte_problem(fields, given):
-        errors.append(f"{path}.{problem}")
+    if problems := _model_problems(FilterProfile(name=name, **fields), path, exclude=("name", "watchlist")):
+        errors += problems
         return None
     return ProfileSpec(name=name, watchlist=watchlist, tickers=tickers, fields=fields)
-
-
-def _dte_problem(fields: dict[str, Any], given: dict[str, Any]) -> str | None:
-    """The DTE window upside down, said of the bound the entry gives (the other may be kept)."""
-    low, high = fields["min_dte"], fields["max_dte"]
-    if low is None or high is None or low <= high:
-        return None
-    if "min_dte" not in given:
-        return f"max_dte: must be ≥ min_dte ({low}, kept from the database)"
-    if "max_dte" not in given:
-        return f"min_dte: must be ≤ max_dte ({high}, kept from the database)"
-    return "max_dte: must be ≥ min_dte"
 
 
 def _webhooks(
@@ -605,7 +585,27 @@ def _webhook(
     name, secret = given.pop("name"), given.pop("secret", None)
     profiles = given.pop("profiles", existing.profiles if existing else ())
     kept = existing.fields if existing else _model_defaults(WebhookEndpoint, _WEBHOOK_FIELDS)
-    return WebhookSpec(name=name, profiles=profiles, secret=secret, fields=kept | given)
+    fields = kept | given
+    endpoint = WebhookEndpoint(name=name, secret=secret or "", **fields)
+    exclude = ("name",) if secret is not None else ("name", "secret")  # left out: kept or generated
+    if problems := _model_problems(endpoint, path, exclude=exclude):
+        errors += problems
+        return None
+    return WebhookSpec(name=name, profiles=profiles, secret=secret, fields=fields)
+
+
+def _model_problems(instance: models.Model, path: str, *, exclude: Collection[str]) -> list[str]:
+    """The model's own rules (its validators and clean()): the admin's forms apply the same ones,
+    so both refuse a value with the same words. No database query (no uniqueness, no constraints)."""
+    try:
+        instance.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        return [
+            f"{path}: {message}" if field == NON_FIELD_ERRORS else f"{path}.{field}: {message}"
+            for field, messages in error.message_dict.items()
+            for message in messages
+        ]
+    return []
 
 
 def _model_defaults(model: type[models.Model], names: Iterable[str]) -> dict[str, Any]:
@@ -657,25 +657,13 @@ def _bool(value: object) -> bool:
     return value
 
 
-def _count(value: object, minimum: int = 0) -> int | None:
+def _count(value: object) -> int | None:
+    """An integer or null; its range is the model's to judge."""
     if value is None:
         return None
     if type(value) is not int:  # bool is an int subclass; true is not a count
         raise _Invalid("must be an integer or null")
-    if value < minimum:
-        raise _Invalid(f"must be ≥ {minimum}")
-    if value > _MAX_POSITIVE_INT:
-        raise _Invalid(f"must be at most {_MAX_POSITIVE_INT}")
     return value
-
-
-def _http_url(value: object) -> str:
-    url = _text(value, 500)
-    try:
-        _HTTP_URL(url)
-    except ValidationError:
-        raise _Invalid("must be an http:// or https:// URL with a host") from None
-    return url
 
 
 def _webhook_format(value: object) -> str:
@@ -693,21 +681,6 @@ def _profile_names(value: object) -> tuple[str, ...]:
     return tuple(sorted(set(value)))
 
 
-def _secret(value: object) -> str:
-    """``whsec_`` + the base64 of at least 24 bytes. The value itself is never put in a message."""
-    secret = _text(value, 100)
-    problem = f"must be {_SECRET_PREFIX} followed by the base64 of at least {_MIN_SECRET_BYTES} bytes"
-    if not secret.startswith(_SECRET_PREFIX):
-        raise _Invalid(problem)
-    try:
-        key = base64.b64decode(secret.removeprefix(_SECRET_PREFIX), validate=True)
-    except binascii.Error:
-        raise _Invalid(problem) from None
-    if len(key) < _MIN_SECRET_BYTES:
-        raise _Invalid(problem)
-    return secret
-
-
 def _decimal(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _Invalid("must be a number or null")
@@ -718,28 +691,9 @@ def _decimal(value: object) -> Decimal:
     return Decimal(str(value))  # str(): 0.4 becomes 0.4, not 0.40000000000000002220446…
 
 
-def _money(value: object) -> Decimal | None:
-    if value is None:
-        return None
-    amount = _decimal(value)
-    if amount < 0:
-        raise _Invalid("must be ≥ 0")
-    if amount > _MAX_PREMIUM:
-        raise _Invalid(f"must be at most {_MAX_PREMIUM}")
-    if amount != amount.quantize(_CENTS):
-        raise _Invalid("must have at most 2 decimal places")
-    return amount.quantize(_CENTS)
-
-
-def _fraction(value: object) -> Decimal | None:
-    if value is None:
-        return None
-    fraction = _decimal(value)
-    if not 0 < fraction <= 1:
-        raise _Invalid("must be in (0, 1]")
-    if fraction != fraction.quantize(_THOUSANDTHS):
-        raise _Invalid("must have at most 3 decimal places")
-    return fraction.quantize(_THOUSANDTHS)
+def _number(value: object) -> Decimal | None:
+    """A number or null, exactly; its range and decimals are the model's to judge."""
+    return None if value is None else _decimal(value)
 
 
 def _tickers(value: object) -> tuple[str, ...]:
@@ -811,25 +765,25 @@ _PROFILE_KEYS: dict[str, Callable[[object], Any]] = {
     "enabled": _bool,
     "watchlist": _watchlist_name,
     "tickers": _tickers,
-    "min_premium": _money,
+    "min_premium": _number,
     "min_size": _count,
     "min_dte": _count,
     "max_dte": _count,
     "size_gt_open_interest": _bool,
-    "strike_band": _fraction,
+    "strike_band": _number,
     "exclude_categories": _condition_groups,
     "exclude_conditions": _conditions,
 }
 
 _WEBHOOK_KEYS: dict[str, Callable[[object], Any]] = {
     "name": _slug,
-    "url": _http_url,
+    "url": lambda value: _text(value, 500),
     "format": _webhook_format,
     "profiles": _profile_names,
     "active": _bool,
     "allow_private": _bool,
-    "secret": _secret,
-    "rate_limit_per_minute": lambda value: _count(value, minimum=1),
+    "secret": lambda value: _text(value, 100),
+    "rate_limit_per_minute": _count,
 }
 
 _TOP_LEVEL_KEYS = ("subscriptions", "profiles", "webhooks")
