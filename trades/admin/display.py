@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from trades.domain import formatting
+from trades.domain.formatting import contract_name
 
 NOTHING = "—"
 
@@ -46,3 +47,8 @@ def count(value: int | None) -> str:
 
 def new_york_time(moment: datetime | None) -> str:
     return NOTHING if moment is None else formatting.new_york_time(moment)
+
+
+def contract(symbol: str) -> SafeString:
+    """The contract by name over its OCC symbol: ``NVDA 16 Dec 26 150 Call`` / ``O:NVDA261216C00150000``."""
+    return format_html('{}<br><span class="quiet">{}</span>', contract_name(symbol), symbol)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from trades.admin import display
 from trades.admin.common import ReadOnlyAdminMixin, age_text
-from trades.domain.formatting import contract_name, strike
+from trades.domain.formatting import strike
 from trades.models import (
     OptionCondition,
     OptionContract,
@@ -82,7 +81,7 @@ class OptionContractAdmin(admin.ModelAdmin):
 
     @admin.display(description="contract", ordering="symbol")
     def contract(self, option: OptionContract) -> SafeString:
-        return format_html('{}<br><span class="quiet">{}</span>', contract_name(option.symbol), option.symbol)
+        return display.contract(option.symbol)
 
     @admin.display(description="open interest", ordering="open_interest")
     def open_interest_count(self, option: OptionContract) -> str:

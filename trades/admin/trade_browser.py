@@ -9,12 +9,10 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from trades.admin import display
 from trades.admin.common import ReadOnlyAdminMixin
-from trades.domain.formatting import contract_name
 from trades.models import (
     OptionTrade,
     TradeMatch,
@@ -96,7 +94,7 @@ class OptionTradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="contract", ordering="symbol")
     def contract(self, trade: OptionTrade) -> SafeString:
-        return format_html('{}<br><span class="quiet">{}</span>', contract_name(trade.symbol), trade.symbol)
+        return display.contract(trade.symbol)
 
     @admin.display(description="DTE", ordering="dte")
     def days_to_expiry(self, trade: OptionTrade) -> int:
