@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -63,3 +63,20 @@ def contract_name(symbol: str) -> str:
         return symbol
     right = "Call" if occ.right == "C" else "Put"
     return f"{occ.root} {occ.expiry:%d %b %y} {strike(occ.strike)} {right}"
+
+
+def iso_utc(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a Z, as the API and webhooks write times:
+    ``2025-06-02T14:30:05.123Z``."""
+    if moment.tzinfo is None:
+        raise ValueError("a timestamp must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def hit_line_head(symbol: str, premium: Number, dte: int) -> str:
+    return f"💰 Smart Money: {symbol} {money(premium)} premium, {dte} DTE ["
+
+
+def hit_line(symbol: str, premium: Number, dte: int, profiles: list[str]) -> str:
+    """The line a hit is logged and chatted as: ``💰 Smart Money: O:… $85,000 premium, 14 DTE [a, b]``."""
+    return hit_line_head(symbol, premium, dte) + ", ".join(profiles) + "]"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from trades.domain.formatting import iso_utc
 from trades.models import OptionTrade
 
 _SIDES = {"C": "CALL", "P": "PUT"}
@@ -44,11 +44,6 @@ def serialize_trade(trade: OptionTrade) -> dict[str, Any]:
         "exchange": trade.exchange,
         "conditions": list(trade.conditions),
         "sequence": trade.sequence,
-        "timestamp": iso_utc_ms(trade.traded_at),
+        "timestamp": iso_utc(trade.traded_at),
         "profiles": sorted(profile.name for profile in trade.profiles.all()),
     }
-
-
-def iso_utc_ms(moment: datetime) -> str:
-    """ISO 8601 in UTC with millisecond precision and a Z: ``2025-06-02T14:30:05.123Z``."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -27,8 +27,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from trades import queues
+from trades.domain import formatting
 from trades.domain.calendar import utc_datetime
-from trades.domain.formatting import money
 from trades.domain.identity import IncomingPrint, StoredPrint, place_prints, trade_key
 from trades.domain.rules import (
     MaxAges,
@@ -117,8 +117,7 @@ def ingest_frames(
 
 def hit_line(hit: Hit) -> str:
     trade = hit.trade
-    names = ", ".join(profile.name for profile in hit.profiles)
-    return f"💰 Smart Money: {trade.symbol} {money(trade.premium)} premium, {trade.dte} DTE [{names}]"
+    return formatting.hit_line(trade.symbol, trade.premium, trade.dte, [profile.name for profile in hit.profiles])
 
 
 def _arrays(frames: list[str], rejections: Rejections) -> Iterator[list]:

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from celery import Celery, current_app
 
 from trades import queues
+from trades.models import TradeSource
 from trades.stream.stats import RateLimit, StreamStats
 
 logger = logging.getLogger(__name__)
 
-SOURCES = ("live", "replay")
+# What a listener may record as its trades' source (TradeSource: backfill and gap fills come from REST).
+SOURCES = (TradeSource.LIVE.value, TradeSource.REPLAY.value)
 
 Publish = Callable[[list[str]], None]
 

@@ -20,11 +20,12 @@ less than the number of characters: a text within the limit by that count is wit
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
+from trades.domain import formatting
 from trades.domain.formatting import money, strike
 
 TRADE_FLAGGED = "trade.flagged"
@@ -76,8 +77,8 @@ def build_body(fmt: str, trade: Trade, *, event_type: str = TRADE_FLAGGED, times
 
 
 def hit_line(trade: Trade) -> str:
-    """The log line of a hit, exactly as trades.services.ingest.hit_line writes it."""
-    return _line_head(trade) + SEPARATOR.join(trade["profiles"]) + "]"
+    """The log line of a hit (trades.domain.formatting.hit_line, as the workers log it)."""
+    return formatting.hit_line(trade["symbol"], float(trade["premium"]), trade["dte"], list(trade["profiles"]))
 
 
 def test_trade() -> dict[str, Any]:
@@ -105,7 +106,7 @@ def test_trade() -> dict[str, Any]:
 
 def standard_payload(trade: Trade, event_type: str, timestamp: datetime) -> dict[str, Any]:
     """Standard Webhooks' envelope: ``{"type", "timestamp", "data"}``; data is the trade as is."""
-    return {"type": event_type, "timestamp": iso_utc(timestamp), "data": dict(trade)}
+    return {"type": event_type, "timestamp": formatting.iso_utc(timestamp), "data": dict(trade)}
 
 
 # --- Discord -------------------------------------------------------------------------------------
@@ -125,7 +126,7 @@ def discord_payload(trade: Trade, event_type: str, timestamp: datetime) -> dict[
             for name, value, inline in _discord_fields(trade)
         ][:DISCORD_FIELDS],
         "footer": {"text": fit(f"flowsite · {event_type} · sequence {_or_nothing(trade['sequence'])}", DISCORD_FOOTER)},
-        "timestamp": trade.get("timestamp") or iso_utc(timestamp),
+        "timestamp": trade.get("timestamp") or formatting.iso_utc(timestamp),
     }
     _fit_embed_total(embed, DISCORD_EMBED_TOTAL)
     return {"content": content, "embeds": [embed], "allowed_mentions": {"parse": []}}
@@ -229,7 +230,7 @@ def _facts(trade: Trade) -> list[tuple[str, str]]:
 
 
 def _line_head(trade: Trade) -> str:
-    return f"💰 Smart Money: {trade['symbol']} {money(trade['premium'])} premium, {trade['dte']} DTE ["
+    return formatting.hit_line_head(trade["symbol"], float(trade["premium"]), trade["dte"])
 
 
 def _line_within(trade: Trade, limit: int, render: Render) -> str:
@@ -304,10 +305,3 @@ def join_within(names: Sequence[str], limit: int, render: Render) -> str:
     if room < 2:
         return fit(f"+{len(shown)} more", limit)
     return fit_pieces(render(names[0]), room) + tail
-
-
-def iso_utc(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and a Z, like the API's timestamps."""
-    if moment.tzinfo is None:
-        raise ValueError("webhook timestamps must be timezone-aware")
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
