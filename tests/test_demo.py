@@ -17,7 +17,8 @@ import pytest
 from django.core.management import load_command_class
 from kombu import Connection
 
-from trades.management.commands.demo import Child, Command, Supervisor
+from trades.management.commands.demo import Command
+from trades.ops.supervisor import Child, Supervisor
 
 ROOT = Path(__file__).resolve().parent.parent
 SLEEPER = "import time; print('ready', flush=True); time.sleep(60)"

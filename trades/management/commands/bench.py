@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from trades import benchmark
+from trades.ops import benchmark
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Running flowsite on one machine: the demo's process supervisor and the pipeline benchmark."""
