@@ -53,7 +53,7 @@ def start_worker(
 
     beat: also run Celery beat inside it (the webhook sweeper and the reference refreshes).
     app: the Celery app module (tests/faulty_app.py injects faults into real workers).
-    python: the interpreter (tests/test_flower.py runs one with only requirements/base.txt installed).
+    python: the interpreter (tests/e2e/test_flower.py runs one with only requirements/base.txt installed).
     """
     args = [python, "-m", "celery", "-A", app, "worker", "-Q", queues, "-c", str(concurrency)]
     args += ["-l", "INFO", "--without-mingle", "--without-gossip", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h"]

@@ -30,7 +30,7 @@ _STRIKE_TOLERANCE = 1e-6
 
 
 # The widest values a print may carry. Beyond them it is garbage (a timestamp in µs or ns, an
-# overflowed counter), not a trade; tests/test_limits.py checks the trade table holds them all.
+# overflowed counter), not a trade; tests/services/test_limits.py checks the trade table holds them all.
 MIN_PRICE = 0.0001  # dollars per share: the smallest increment stored
 MAX_PRICE = 10_000_000.0
 MAX_SIZE = 10_000_000  # contracts

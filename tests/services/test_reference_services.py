@@ -214,7 +214,7 @@ def test_an_empty_listing_for_an_underlying_with_contracts_keeps_them(polygon, s
 
 
 def test_one_failed_underlying_does_not_stop_the_others(polygon):
-    serve_contracts(polygon, "QQQ", status(404))  # a 401/403 would: tests/test_reference_outages.py
+    serve_contracts(polygon, "QQQ", status(404))  # a 401/403 would: tests/faces/test_reference_outages.py
     serve_contracts(polygon, "SPY", ok(contracts_page([contract_item(spy(600), "SPY")])))
     seen: list[reference.RefreshResult] = []
 

@@ -1,6 +1,6 @@
 """A batch is never dropped: failures are retried, then kept whole as a dead letter, and replayed.
 
-The task runs eagerly here (Celery's `apply`, retries included); tests/test_e2e_dead_letters.py
+The task runs eagerly here (Celery's `apply`, retries included); tests/e2e/test_e2e_dead_letters.py
 runs the same through a real worker and broker.
 """
 

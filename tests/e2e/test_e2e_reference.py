@@ -21,7 +21,7 @@ from trades.models import FilterProfile, OptionContract, OptionTrade, Underlying
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-TAPES = Path(__file__).parent / "tapes"
+TAPES = Path(__file__).resolve().parents[1] / "tapes"
 KEY = "e2e-reference-key"
 
 # SPY: strikes 400–800, spot 600, band 0.40 → half-width 0.2 × 400 = 80 → [520, 680].

@@ -1,5 +1,5 @@
 """The listener's small steps, called directly: frames, statuses, subscriptions, logs. (Backoff and
-the not-connected reports: tests/test_stream_outage.py.)"""
+the not-connected reports: tests/stream/test_stream_outage.py.)"""
 
 from __future__ import annotations
 

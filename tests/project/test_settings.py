@@ -21,7 +21,7 @@ from django.urls import clear_url_caches
 
 from flowsite.settings import secret
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # --- secrets: NAME or NAME_FILE (django-environ's FileAwareEnv) ------------------------------------
@@ -238,7 +238,7 @@ print("served", css)
 
 
 def test_production_serves_the_admin_css_after_collectstatic(tmp_path):
-    """What the Dockerfile does (see tests/test_compose.py): collectstatic at build, then whitenoise serves."""
+    """What the Dockerfile does (see tests/project/test_compose.py): collectstatic at build, then whitenoise serves."""
     env = production_env(tmp_path)
     collected = manage(env, "collectstatic", "--noinput")
     assert collected.returncode == 0, collected.stdout + collected.stderr

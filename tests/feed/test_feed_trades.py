@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polygon import RESTClient
 
-from tests.test_feed import collect, polygon_client, trade_events
-from tests.test_feed_rest import ATM, DEEP_OTM, KEY, LIVE_SPY, START_MS, raw_get, reference_document
+from tests.feed.test_feed import collect, polygon_client, trade_events
+from tests.feed.test_feed_rest import ATM, DEEP_OTM, KEY, LIVE_SPY, START_MS, raw_get, reference_document
 from trades.domain.calendar import NEW_YORK
 from trades.feed import FeedServer, SyntheticFlow, SyntheticReference, Tape
 from trades.feed.rest import RestApi

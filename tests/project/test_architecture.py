@@ -8,7 +8,7 @@ from pathlib import Path
 
 from trades import queues
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def python_files(package: str) -> list[Path]:

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.test import Client
 
-from tests.test_admin import make_trade
+from tests.faces.test_admin import make_trade
 
 pytestmark = pytest.mark.django_db
 

@@ -462,7 +462,7 @@ def test_command_serves_rest_from_the_reference_file_and_logs_the_rest_url(refer
         *[sys.executable, "manage.py", "feed", "--port", "0", "--api-key", KEY],
         *["--tape", str(tape), "--reference", str(reference_file)],
     ]
-    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[2], stderr=subprocess.PIPE, text=True)
     try:
         line = processes.feed_startup_line(process)
         rest_url = re.search(r"POLYGON_REST_URL=(http://\S+) POLYGON_WS_URL=ws://\S+ POLYGON_API_KEY=" + KEY, line)

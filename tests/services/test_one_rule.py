@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_admin import profile_data
+from tests.faces.test_admin import profile_data
 from trades.forms import FilterProfileForm, WebhookEndpointForm
 from trades.models import FilterProfile, WebhookEndpoint
 from trades.services.flowconfig import ConfigError, import_config

@@ -22,7 +22,7 @@ from trades.presets import MAG7
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-TAPE = Path(__file__).parent / "tapes" / "e2e.tape"
+TAPE = Path(__file__).resolve().parents[1] / "tapes" / "e2e.tape"
 KEY = "e2e-key"
 
 # (symbol#sequence, underlying, premium, DTE, matched profiles), by hand:

@@ -1,7 +1,7 @@
 """Webhook delivery against a real receiver on 127.0.0.1 and real PostgreSQL, one attempt at a time.
 
 The Celery side (queuing, countdowns, the sweeper in beat, a worker killed mid-send) is covered
-by tests/test_e2e_webhooks.py; here `deliver()` runs in the test process.
+by tests/e2e/test_e2e_webhooks.py; here `deliver()` runs in the test process.
 """
 
 from __future__ import annotations

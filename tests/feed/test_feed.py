@@ -557,7 +557,7 @@ def test_command_refuses_fault_injection_options_that_do_not_fit(tape, built_ser
 
 def test_command_serves_the_tape_and_exits_0_on_sigterm(tape):
     command = [sys.executable, "manage.py", "feed", "--port", "0", "--api-key", KEY, "--tape", str(tape), "--rate", "0"]
-    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parent.parent, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=Path(__file__).resolve().parents[2], stderr=subprocess.PIPE, text=True)
     try:
         url = wait_for_listener_url(process)
 

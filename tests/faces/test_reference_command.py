@@ -1,6 +1,6 @@
 """manage.py refresh_reference against the local Polygon server: a summary table, progress lines
 in a log, and a non-zero exit naming the underlying and the reason when a refresh failed. (When
-Polygon refuses the key or does not answer: tests/test_reference_outages.py.)"""
+Polygon refuses the key or does not answer: tests/faces/test_reference_outages.py.)"""
 
 from __future__ import annotations
 

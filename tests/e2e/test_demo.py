@@ -20,7 +20,7 @@ from kombu import Connection
 from trades.management.commands.demo import Command
 from trades.ops.supervisor import Child, Supervisor
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SLEEPER = "import time; print('ready', flush=True); time.sleep(60)"
 
 

@@ -19,7 +19,7 @@ from trades import queues
 
 yaml = pytest.importorskip("yaml")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = {"migrate", "web", "worker", "beat", "stream", "flower", "feed"}
 
 
