@@ -88,8 +88,15 @@ def test_a_worker_killed_during_a_delivery_does_not_lose_it(receiver, endpoints,
     second = processes.start_worker(tmp_path / "second.log", queues=QUEUES, env=env, beat=True)
     try:
         processes.wait_for(lambda: receiver.ids_answered(200), 60, "the delivery to be sent again")
+        # Recorded after the answer: wait for it rather than race the worker's shutdown.
+        processes.wait_for(lambda: delivery_status(in_flight) == DeliveryStatus.DELIVERED, 30, "it to be recorded")
     finally:
         processes.stop(second)
     assert receiver.ids_answered(200) == [in_flight.webhook_id]
     in_flight.refresh_from_db()
     assert in_flight.status == DeliveryStatus.DELIVERED
+
+
+def delivery_status(delivery: WebhookDelivery) -> str:
+    delivery.refresh_from_db()
+    return delivery.status
