@@ -9,10 +9,15 @@ from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput
 
 from trades.domain import conditions
-from trades.models import FilterProfile, Watchlist, WebhookEndpoint, validate_http_scheme, validate_ticker
+from trades.models import (
+    FilterProfile,
+    Watchlist,
+    WebhookEndpoint,
+    validate_condition_codes,
+    validate_http_scheme,
+    validate_ticker,
+)
 from trades.services.watchlists import TickerError, parse_tickers
-
-MAX_CONDITION_CODE = 2_147_483_647  # OptionCondition.code: a PositiveIntegerField
 
 # The condition groups a profile can exclude; "regular" is every other trade and is never excluded.
 EXCLUDABLE_GROUPS = [
@@ -93,13 +98,12 @@ class FilterProfileForm(forms.ModelForm):
         field_classes = {"exclude_conditions": ConditionCodesField}
 
     def clean_exclude_conditions(self) -> list[int]:
+        """The model's rule (validate_condition_codes), applied before the value reaches the profile;
+        a valid list is stored sorted, once each."""
         value = self.cleaned_data.get("exclude_conditions")
         if value is None:
             return []
-        if not isinstance(value, list) or any(type(code) is not int or code < 0 for code in value):
-            raise forms.ValidationError("Give a JSON list of condition codes (whole numbers), e.g. [233, 234].")
-        if any(code > MAX_CONDITION_CODE for code in value):
-            raise forms.ValidationError(f"Condition codes are at most {MAX_CONDITION_CODE}.")
+        validate_condition_codes(value)
         return sorted(set(value))
 
 

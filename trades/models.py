@@ -24,10 +24,32 @@ validate_ticker = RegexValidator(
     rf"\A(?:\*|{TICKER_PATTERN})\Z",
     "Enter a ticker: 1-16 letters, digits, '.', '-', '/' or ':' (e.g. AAPL, BRK.B), or * for every underlying.",
 )
-# The listener joins the channels with commas: one row must be one channel.
-validate_channel = RegexValidator(
-    r"\A[^,\s]{1,64}\Z", "Enter one channel, e.g. T.* or T.O:AAPL251220C00190000 (no commas or spaces)."
-)
+ONE_CHANNEL = "Enter one channel, e.g. T.* or T.O:AAPL251220C00190000 (no commas or spaces)."
+
+
+def validate_channel(value: str) -> None:
+    """The listener joins the channels with commas: one row must be one channel, 1-64 printable
+    characters (no NUL, which PostgreSQL refuses, nor an unpaired surrogate) without spaces."""
+    if not 1 <= len(value) <= 64 or "," in value or any(char.isspace() for char in value) or not value.isprintable():
+        raise ValidationError(ONE_CHANNEL)
+
+
+MAX_CONDITION_CODE = 2_147_483_647  # OptionCondition.code: a PositiveIntegerField
+CONDITION_CODES = "Give a JSON list of condition codes (whole numbers), e.g. [233, 234]."
+
+
+def validate_condition_code(code: object) -> None:
+    if type(code) is not int or code < 0:  # bool is an int subclass; true is not a code
+        raise ValidationError(CONDITION_CODES)
+    if code > MAX_CONDITION_CODE:
+        raise ValidationError(f"Condition codes are at most {MAX_CONDITION_CODE}.")
+
+
+def validate_condition_codes(value: object) -> None:
+    if not isinstance(value, list):
+        raise ValidationError(CONDITION_CODES)
+    for code in value:
+        validate_condition_code(code)
 
 
 # The rules of a profile and an endpoint, written once: the admin's forms and `flowconfig import`
@@ -132,7 +154,10 @@ class FilterProfile(models.Model):
         "Their codes come from Polygon's live condition list once it is loaded.",
     )
     exclude_conditions = models.JSONField(
-        default=default_excluded_conditions, blank=True, help_text="Further condition codes that never make a hit."
+        default=default_excluded_conditions,
+        blank=True,
+        validators=[validate_condition_codes],
+        help_text="Further condition codes that never make a hit.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 

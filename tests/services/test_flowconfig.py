@@ -872,9 +872,18 @@ BAD_FILES = [
     (bad(["profiles", 1, "tickers"], ["AAPL", 7]), "profiles[1].tickers[1]: must be a string"),
     (bad(["profiles", 1, "tickers"], ["AAPL", " "]), "profiles[1].tickers[1]: must be a ticker"),
     (bad(["profiles", 1, "watchlist"], "first-ok"), "profiles[1].tickers: watchlist 'first-ok' has other tickers"),
-    (bad(["profiles", 1, "exclude_conditions"], 201), "profiles[1].exclude_conditions: must be a list of integers"),
-    (bad(["profiles", 1, "exclude_conditions"], [201, "202"]), "profiles[1].exclude_conditions[1]: must be an integer"),
-    (bad(["profiles", 1, "exclude_conditions"], [-1]), "profiles[1].exclude_conditions[0]: must be ≥ 0"),
+    (
+        bad(["profiles", 1, "exclude_conditions"], 201),
+        "profiles[1].exclude_conditions: Give a JSON list of condition codes",
+    ),
+    (
+        bad(["profiles", 1, "exclude_conditions"], [201, "202"]),
+        "profiles[1].exclude_conditions[1]: Give a JSON list of condition codes",
+    ),
+    (
+        bad(["profiles", 1, "exclude_conditions"], [-1]),
+        "profiles[1].exclude_conditions[0]: Give a JSON list of condition codes",
+    ),
     (
         bad(["profiles", 1, "exclude_categories"], ["late", "sometimes"]),
         "profiles[1].exclude_categories[1]: must be one of cancelled, late, multi_leg, stock_option",
@@ -884,7 +893,10 @@ BAD_FILES = [
     (bad(["profiles"], {"name": "x"}), "profiles: must be a list of objects"),
     (bad(["subscriptions"], "T.*"), "subscriptions: must be a list of strings"),
     (bad(["subscriptions"], ["T.*", 1]), "subscriptions[1]: must be a string"),
-    (bad(["subscriptions"], ["T.*,Q.*"]), "subscriptions[0]: must be one channel"),
+    (
+        bad(["subscriptions"], ["T.*,Q.*"]),
+        "subscriptions[0]: Enter one channel, e.g. T.*",
+    ),
     (bad(["webhooks"], {"name": "desk"}), "webhooks: must be a list of objects"),
     (bad(["webhooks", 1], "chat"), "webhooks[1]: must be an object"),
     (bad(["webhooks", 1, "secrett"], SECRET), "webhooks[1].secrett: unknown key (did you mean 'secret'?)"),

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.forms import modelform_factory
 
 from tests.faces.test_admin import profile_data
 from trades.forms import FilterProfileForm, WebhookEndpointForm
-from trades.models import FilterProfile, WebhookEndpoint
+from trades.models import FilterProfile, Subscription, WebhookEndpoint
 from trades.services.flowconfig import ConfigError, import_config
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +60,25 @@ def test_a_webhook_value_is_refused_alike_by_the_admin_and_the_import(values: di
     import_says = import_errors({"webhooks": [{"name": "desk", **values}]})
 
     assert import_says == [f"webhooks[0].{field}: {message}" for message in admin_says]
+
+
+def test_a_condition_code_is_refused_alike_by_the_admin_and_the_import():
+    profile = FilterProfile.objects.get(name="mag7-smart-money")
+    form = FilterProfileForm(data=profile_data(profile, exclude_conditions="[-1]"), instance=profile)
+    assert not form.is_valid()
+
+    import_says = import_errors({"profiles": [{"name": profile.name, "exclude_conditions": [-1]}]})
+
+    assert import_says == [
+        f"profiles[0].exclude_conditions[0]: {message}" for message in form.errors["exclude_conditions"]
+    ]
+
+
+def test_a_channel_is_refused_alike_by_the_admin_and_the_import():
+    admin_form = modelform_factory(Subscription, fields=["channel", "enabled"])  # what the admin builds
+    form = admin_form(data={"channel": "T.*,Q.*", "enabled": "on"})
+    assert not form.is_valid()
+
+    import_says = import_errors({"subscriptions": ["T.*,Q.*"]})
+
+    assert import_says == [f"subscriptions[0]: {message}" for message in form.errors["channel"]]

@@ -42,16 +42,18 @@ from django.db import models, transaction
 
 from trades.domain import conditions
 from trades.models import (
+    CONDITION_CODES,
     FilterProfile,
     Subscription,
     WatchedTicker,
     Watchlist,
     WebhookEndpoint,
     WebhookFormat,
+    validate_channel,
+    validate_condition_code,
     validate_ticker,
 )
 
-_MAX_POSITIVE_INT = 2_147_483_647  # PostgreSQL integer, as PositiveIntegerField stores it
 _LEFT_OUT_REASON = "not in the config file (flowconfig import --replace)"
 
 
@@ -716,15 +718,18 @@ def _tickers(value: object) -> tuple[str, ...]:
 
 def _conditions(value: object) -> list[int]:
     if not isinstance(value, list):
-        raise _Invalid("must be a list of integers")
+        raise _Invalid(CONDITION_CODES)
     for index, item in enumerate(value):
-        if type(item) is not int:
-            raise _Invalid("must be an integer", at=f"[{index}]")
-        if item < 0:
-            raise _Invalid("must be ≥ 0", at=f"[{index}]")
-        if item > _MAX_POSITIVE_INT:  # OptionCondition.code's range
-            raise _Invalid(f"must be at most {_MAX_POSITIVE_INT}", at=f"[{index}]")
+        _judged_by(validate_condition_code, item, at=f"[{index}]")
     return sorted(set(value))
+
+
+def _judged_by(validator: Callable[[Any], None], value: object, at: str = "") -> None:
+    """A model's validator on one item, its message at the item's path."""
+    try:
+        validator(value)
+    except ValidationError as error:
+        raise _Invalid(" ".join(error.messages), at=at) from None
 
 
 def _condition_groups(value: object) -> list[str]:
@@ -745,16 +750,7 @@ def _channels(value: object) -> list[str]:
         if not isinstance(item, str):
             raise _Invalid("must be a string", at=f"[{index}]")
         channel = item.strip()
-        # The listener joins channels with commas: one row must be one channel (and printable:
-        # no NUL, which PostgreSQL refuses, nor an unpaired surrogate).
-        if (
-            not channel
-            or len(channel) > 64
-            or "," in channel
-            or any(char.isspace() for char in channel)
-            or not channel.isprintable()
-        ):
-            raise _Invalid("must be one channel, e.g. T.* (1-64 characters, no commas or spaces)", at=f"[{index}]")
+        _judged_by(validate_channel, channel, at=f"[{index}]")
         channels[channel] = None
     return list(channels)
 
