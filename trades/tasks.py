@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from trades import queues
 from trades.domain.calendar import is_market_open
-from trades.services import dead_letters, gaps, ingest, reference, webhooks
-from trades.services.reference import ReferenceUnavailable
+from trades.services import dead_letters, gaps, ingest, reference_data, webhooks
+from trades.services.reference_data import ReferenceUnavailable
 from trades.services.rejections import DatabaseAway
 
 logger = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ _FAN_OUT_EXPIRES = 3600  # a fanned-out refresh still queued after an hour is st
 @shared_task(name=queues.REFRESH_CONDITIONS, **_REFERENCE_TASK)
 def refresh_conditions() -> dict[str, Any]:
     """Polygon's options conditions and exchanges."""
-    report = reference.refresh_conditions()
+    report = reference_data.refresh_conditions()
     report.raise_if_transient()
     return report.as_dict()
 
@@ -124,9 +124,9 @@ def refresh_contracts(tickers: list[str] | None = None) -> dict[str, Any]:
     """The listed contracts and strike range of these underlyings (None: every watched one, one task
     each, after dropping expired contracts)."""
     if tickers is None:
-        reference.delete_expired_contracts()
-        return _fan_out(refresh_contracts, reference.watched_underlyings(), _FAN_OUT_EXPIRES)
-    report = reference.refresh_contracts(tickers)
+        reference_data.delete_expired_contracts()
+        return _fan_out(refresh_contracts, reference_data.watched_underlyings(), _FAN_OUT_EXPIRES)
+    report = reference_data.refresh_contracts(tickers)
     report.raise_if_transient()
     return report.as_dict()
 
@@ -135,8 +135,8 @@ def refresh_contracts(tickers: list[str] | None = None) -> dict[str, Any]:
 def refresh_open_interest(tickers: list[str] | None = None) -> dict[str, Any]:
     """Open interest (and spot) from the chain snapshots (None: every watched underlying, one task each)."""
     if tickers is None:
-        return _fan_out(refresh_open_interest, reference.watched_underlyings(), _FAN_OUT_EXPIRES)
-    report = reference.refresh_open_interest(tickers)
+        return _fan_out(refresh_open_interest, reference_data.watched_underlyings(), _FAN_OUT_EXPIRES)
+    report = reference_data.refresh_open_interest(tickers)
     report.raise_if_transient()
     return report.as_dict()
 
@@ -152,8 +152,8 @@ def refresh_spot(tickers: list[str] | None = None) -> dict[str, Any]:
     if tickers is None:
         if not is_market_open(timezone.now()):
             return {"skipped": "market closed"}
-        return _fan_out(refresh_spot, reference.watched_underlyings(), settings.SPOT_REFRESH_SECONDS)
-    return reference.refresh_spot(tickers).as_dict()
+        return _fan_out(refresh_spot, reference_data.watched_underlyings(), settings.SPOT_REFRESH_SECONDS)
+    return reference_data.refresh_spot(tickers).as_dict()
 
 
 @shared_task(
@@ -170,7 +170,7 @@ def resolve_contracts(self: Task, frames: list[str], source: str = "live") -> di
     frames carry candidate hits, so a failure is retried (REST may be down a while), then kept."""
 
     def resolve() -> dict[str, Any]:
-        outcome = reference.resolve_frames(frames, source)
+        outcome = reference_data.resolve_frames(frames, source)
         outcome.resolved.raise_if_transient()  # after judging what could be judged; a retry adds the rest
         return {
             "resolved": outcome.resolved.as_dict(),

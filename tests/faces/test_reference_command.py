@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 
 from tests.polygon_rest import PolygonServer, contract_item, contracts_page, fixture, ok, serve_polygon, status
 from trades.models import FilterProfile, OptionCondition, OptionContract, Underlying
-from trades.reference import client as client_module
+from trades.polygon_rest import client as client_module
 
 pytestmark = pytest.mark.django_db
 

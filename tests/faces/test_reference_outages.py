@@ -28,8 +28,8 @@ from tests.polygon_rest import (
 )
 from trades import tasks
 from trades.models import OptionContract
-from trades.reference import client as client_module
-from trades.services.reference import ReferenceUnavailable
+from trades.polygon_rest import client as client_module
+from trades.services.reference_data import ReferenceUnavailable
 
 pytestmark = pytest.mark.django_db
 

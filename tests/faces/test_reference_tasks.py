@@ -17,8 +17,8 @@ from flowsite.redis_transport import Transport
 from tests.polygon_rest import PolygonServer, contract_item, contracts_page, ok, serve_polygon, status
 from trades import tasks
 from trades.models import FilterProfile, OptionContract, WatchedTicker, Watchlist
-from trades.reference import client as client_module
-from trades.services.reference import ReferenceUnavailable
+from trades.polygon_rest import client as client_module
+from trades.services.reference_data import ReferenceUnavailable
 
 NY = ZoneInfo("America/New_York")
 CONTRACTS = "/v3/reference/options/contracts"

@@ -29,10 +29,10 @@ from tests.polygon_rest import (
 )
 from trades.domain.occ import parse_occ
 from trades.models import OptionCondition, OptionContract, OptionExchange, Underlying
-from trades.reference import client as client_module
-from trades.reference import loaders
-from trades.reference.client import ReferenceDataError, rest_client
-from trades.services import reference
+from trades.polygon_rest import client as client_module
+from trades.polygon_rest import loaders
+from trades.polygon_rest.client import ReferenceDataError, rest_client
+from trades.services import reference_data
 
 CONTRACTS = "/v3/reference/options/contracts"
 CHAIN = "/v3/snapshot/options/SPY"
@@ -110,7 +110,7 @@ def test_a_refresh_meeting_such_a_page_keeps_the_old_data_and_retries(polygon, s
     polygon.on(CONTRACTS, Reply(body=body))
     before = db_state()
 
-    report = reference.refresh_contracts(["SPY"])
+    report = reference_data.refresh_contracts(["SPY"])
 
     assert db_state() == before
     [failed] = report.failed
@@ -173,7 +173,7 @@ def test_a_429_storm_ends_within_the_retry_after_cap(polygon, spy_known, setting
     before = db_state()
 
     started = time.monotonic()
-    report = reference.refresh_contracts(["SPY"])
+    report = reference_data.refresh_contracts(["SPY"])
 
     assert time.monotonic() - started < 10  # two waits of at most 1 s, not two hours
     assert len(polygon.requests) == 3
@@ -331,7 +331,7 @@ def test_only_the_first_skipped_items_are_logged(polygon, caplog):
 
     assert issues.skipped == 50
     assert issues.by_reason == {"bad_shares": 50}
-    lines = [r.getMessage() for r in caplog.records if r.name == "trades.reference.loaders"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "trades.polygon_rest.loaders"]
     assert len(lines) == loaders.MAX_ISSUES_LOGGED + 1  # and one line saying the rest are not logged
     assert "shares_per_contract=-3" in lines[3]  # each with its item
 
@@ -343,7 +343,7 @@ def test_a_contract_no_column_holds_is_skipped_and_the_rest_stored(polygon, spy_
     bad = {**contract_item(spy(650), "SPY"), "shares_per_contract": 3_000_000_000}
     polygon.on(CONTRACTS, ok(contracts_page([bad, contract_item(spy(700), "SPY")])))
 
-    report = reference.refresh_contracts(["SPY"])
+    report = reference_data.refresh_contracts(["SPY"])
 
     assert not report.failed
     assert report.results[0].counts["skipped"] == 1
@@ -355,7 +355,7 @@ def test_an_open_interest_no_column_holds_is_skipped_and_the_rest_stored(polygon
     items = [chain_item(spy(500), 3_000_000_000), chain_item(spy(600), 25, price=601.5)]
     polygon.on(CHAIN, ok({"status": "OK", "results": items}))
 
-    report = reference.refresh_open_interest(["SPY"])
+    report = reference_data.refresh_open_interest(["SPY"])
 
     assert not report.failed
     assert report.results[0].counts["skipped_by_reason"] == {"bad_open_interest": 1}
@@ -366,8 +366,8 @@ def test_an_open_interest_no_column_holds_is_skipped_and_the_rest_stored(polygon
 def test_a_spot_no_column_holds_is_not_stored(polygon, spy_known):
     polygon.on(CHAIN, ok({"status": "OK", "results": [chain_item(spy(600), 25, price=1e15)]}))
 
-    oi = reference.refresh_open_interest(["SPY"])
-    spot = reference.refresh_spot(["SPY"])
+    oi = reference_data.refresh_open_interest(["SPY"])
+    spot = reference_data.refresh_spot(["SPY"])
 
     assert not oi.failed
     assert OptionContract.objects.get(symbol=spy(600)).open_interest == 25
@@ -379,7 +379,7 @@ def test_a_spot_no_column_holds_is_not_stored(polygon, spy_known):
 def test_an_on_demand_contract_with_a_garbage_underlying_is_not_stored(polygon, underlying):
     polygon.on(f"{CONTRACTS}/{spy(600)}", ok({"status": "OK", "results": {**GOOD, "underlying_ticker": underlying}}))
 
-    report = reference.resolve_contracts([spy(600)])
+    report = reference_data.resolve_contracts([spy(600)])
 
     [failed] = report.failed
     assert "no usable contract" in failed.reason
@@ -411,7 +411,7 @@ def test_conditions_and_exchanges_no_column_holds_are_skipped_and_the_rest_store
         ),
     )
 
-    report = reference.refresh_conditions()
+    report = reference_data.refresh_conditions()
 
     assert not report.failed
     assert list(OptionCondition.objects.values_list("code", flat=True)) == [209]

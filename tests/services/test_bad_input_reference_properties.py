@@ -24,12 +24,12 @@ from polygon.rest.models import Condition, Exchange, OptionContractSnapshot, Opt
 
 from tests.polygon_rest import PolygonServer, Reply, serve_polygon
 from trades.domain.occ import parse_occ
-from trades.domain.reference import ContractInfo
+from trades.domain.reference_data import ContractInfo
 from trades.models import OptionCondition, OptionContract, OptionExchange, Underlying
-from trades.reference import client as client_module
-from trades.reference import loaders
-from trades.reference.client import ReferenceDataError, decode_response, rest_client
-from trades.services import reference
+from trades.polygon_rest import client as client_module
+from trades.polygon_rest import loaders
+from trades.polygon_rest.client import ReferenceDataError, decode_response, rest_client
+from trades.services import reference_data
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +144,7 @@ def assert_storable(row: Any) -> None:
 
 
 def contract_row(contract: ContractInfo, open_interest: int | None = None) -> OptionContract:
-    return reference._contract_row(contract, open_interest)
+    return reference_data._contract_row(contract, open_interest)
 
 
 # --- each item parser: a record its table can store, or MalformedItem ---------------------------
@@ -293,10 +293,10 @@ def test_any_items_refresh_without_the_database_refusing_a_value(polygon):
             polygon.on(path, Reply(body=json.dumps(page | {"results": items}).encode()))
         with transaction.atomic():
             reports = [
-                reference.refresh_contracts(["SPY"], client=client),
-                reference.refresh_open_interest(["SPY"], client=client),
-                reference.refresh_spot(["SPY"], client=client),
-                reference.refresh_conditions(client=client),
+                reference_data.refresh_contracts(["SPY"], client=client),
+                reference_data.refresh_open_interest(["SPY"], client=client),
+                reference_data.refresh_spot(["SPY"], client=client),
+                reference_data.refresh_conditions(client=client),
             ]
             transaction.set_rollback(True)
         for report in reports:

@@ -1,4 +1,4 @@
-"""The circuit breaker that gives an unreachable API a rest (trades/reference/breaker.py), on its own
+"""The circuit breaker that gives an unreachable API a rest (trades/polygon_rest/breaker.py), on its own
 clock: opens after a few failed calls in a row or once they took long, holds calls back for a
 cooldown, then lets them through again; any answer closes it."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from trades.reference.breaker import ApiUnreachable, CircuitBreaker
+from trades.polygon_rest.breaker import ApiUnreachable, CircuitBreaker
 
 
 class Clock:

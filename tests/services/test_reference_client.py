@@ -24,9 +24,9 @@ from tests.polygon_rest import (
     status,
     unanswered_connections_url,
 )
-from trades.reference import client as client_module
-from trades.reference.breaker import ApiUnreachable
-from trades.reference.client import (
+from trades.polygon_rest import client as client_module
+from trades.polygon_rest.breaker import ApiUnreachable
+from trades.polygon_rest.client import (
     AccessRefused,
     PolygonRefused,
     ReferenceDataError,

@@ -1,5 +1,5 @@
 """The loaders parse Polygon's documented responses (tests/fixtures/polygon/README.md), served over
-HTTP to the real RESTClient, into trades.domain.reference records; odd items are skipped and counted."""
+HTTP to the real RESTClient, into trades.domain.reference_data records; odd items are skipped and counted."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from trades.domain.conditions import (
     CATEGORY_REGULAR,
     CATEGORY_STOCK_OPTION,
 )
-from trades.domain.reference import ConditionInfo, ContractInfo, ExchangeInfo
-from trades.reference import loaders
-from trades.reference.client import rest_client
+from trades.domain.reference_data import ConditionInfo, ContractInfo, ExchangeInfo
+from trades.polygon_rest import loaders
+from trades.polygon_rest.client import rest_client
 
 CONTRACTS = "/v3/reference/options/contracts"
 

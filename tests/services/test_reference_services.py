@@ -35,9 +35,9 @@ from trades.models import (
     WatchedTicker,
     Watchlist,
 )
-from trades.reference import client as client_module
+from trades.polygon_rest import client as client_module
 from trades.selectors import flow_rules
-from trades.services import reference
+from trades.services import reference_data
 from trades.services.ingest import ingest_frames
 
 pytestmark = pytest.mark.django_db
@@ -132,7 +132,7 @@ def test_contracts_are_swapped_new_listed_old_removed_strike_range_set(polygon, 
     )
     before = timezone.now()
 
-    report = reference.refresh_contracts(["SPY"])
+    report = reference_data.refresh_contracts(["SPY"])
 
     assert not report.failed
     assert report.results[0].counts == {"listed": 4, "new": 3, "removed": 2, "skipped": 0}
@@ -160,7 +160,7 @@ def test_multiplier_and_underlying_come_from_the_contracts_reference(polygon):
         ),
     )
 
-    report = reference.refresh_contracts(["AMC", "spx"])
+    report = reference_data.refresh_contracts(["AMC", "spx"])
 
     assert not report.failed
     assert stored_contracts("AMC") == {"O:AMC1260116C00005000": ("AMC1", 10, None)}
@@ -179,7 +179,7 @@ def test_a_500_that_persists_in_the_middle_of_paging_keeps_everything(polygon, s
     )
     before = snapshot_of_db()
 
-    report = reference.refresh_contracts(["SPY"])
+    report = reference_data.refresh_contracts(["SPY"])
 
     assert snapshot_of_db() == before  # contracts, strike range and open interest untouched
     [result] = report.failed
@@ -196,7 +196,7 @@ def test_a_page_that_is_not_json_keeps_everything(polygon, spy_known, page):
     )
     before = snapshot_of_db()
 
-    report = reference.refresh_contracts(["SPY"])
+    report = reference_data.refresh_contracts(["SPY"])
 
     assert snapshot_of_db() == before
     assert "not JSON" in report.failed[0].reason
@@ -206,7 +206,7 @@ def test_an_empty_listing_for_an_underlying_with_contracts_keeps_them(polygon, s
     serve_contracts(polygon, "SPY", ok({"status": "OK", "request_id": "x"}))  # no "results": the paginator's []
     before = snapshot_of_db()
 
-    report = reference.refresh_contracts(["SPY"])
+    report = reference_data.refresh_contracts(["SPY"])
 
     assert snapshot_of_db() == before
     assert report.failed[0].reason == "Polygon listed no contracts for SPY; kept the 3 known"
@@ -216,9 +216,9 @@ def test_an_empty_listing_for_an_underlying_with_contracts_keeps_them(polygon, s
 def test_one_failed_underlying_does_not_stop_the_others(polygon):
     serve_contracts(polygon, "QQQ", status(404))  # a 401/403 would: tests/faces/test_reference_outages.py
     serve_contracts(polygon, "SPY", ok(contracts_page([contract_item(spy(600), "SPY")])))
-    seen: list[reference.RefreshResult] = []
+    seen: list[reference_data.RefreshResult] = []
 
-    report = reference.refresh_contracts(["QQQ", "SPY"], progress=seen.append)
+    report = reference_data.refresh_contracts(["QQQ", "SPY"], progress=seen.append)
 
     assert [(r.name, r.ok) for r in seen] == [("QQQ", False), ("SPY", True)]
     assert not report.failed[0].transient  # a refusal will not pass by itself
@@ -245,7 +245,7 @@ def test_open_interest_and_spot_from_the_chain_with_timestamps(polygon, spy_know
     old = OptionContract.objects.get(symbol=spy(700)).open_interest_updated_at
     before = timezone.now()
 
-    report = reference.refresh_open_interest(["SPY"])
+    report = reference_data.refresh_open_interest(["SPY"])
 
     assert not report.failed
     assert stored_contracts("SPY") == {
@@ -266,7 +266,7 @@ def test_open_interest_and_spot_from_the_chain_with_timestamps(polygon, spy_know
 def test_a_chain_reporting_no_open_interest_does_not_claim_a_fresh_read(polygon, spy_known):
     polygon.on("/v3/snapshot/options/SPY", ok({"status": "OK", "results": [chain_item(spy(600), None)]}))
 
-    reference.refresh_open_interest(["SPY"])
+    reference_data.refresh_open_interest(["SPY"])
 
     assert Underlying.objects.get(ticker="SPY").open_interest_updated_at == spy_known.open_interest_updated_at
     assert OptionContract.objects.get(symbol=spy(600)).open_interest == 20
@@ -282,7 +282,7 @@ def test_a_chain_failing_on_its_second_page_keeps_the_open_interest(polygon, spy
     polygon.on("/v3/snapshot/options/SPY", status(502), when=lambda q: "cursor" in q)
     before = snapshot_of_db()
 
-    report = reference.refresh_open_interest(["SPY"])
+    report = reference_data.refresh_open_interest(["SPY"])
 
     assert snapshot_of_db() == before
     assert "too many 502 error responses" in report.failed[0].reason
@@ -292,7 +292,7 @@ def test_spot_alone(polygon):
     polygon.on("/v3/snapshot/options/AAPL", ok(fixture("chain_AAPL.json")))
     before = timezone.now()
 
-    report = reference.refresh_spot(["AAPL"])
+    report = reference_data.refresh_spot(["AAPL"])
 
     assert report.results[0].counts == {"spot": Decimal("159.9606")}
     aapl = Underlying.objects.get(ticker="AAPL")
@@ -309,7 +309,7 @@ def test_conditions_grouped_by_name_and_exchanges_swapped(polygon):
     polygon.on("/v3/reference/conditions", ok(fixture("derived/conditions_options.json")))
     polygon.on("/v3/reference/exchanges", ok(fixture("derived/exchanges_options.json")))
 
-    report = reference.refresh_conditions()
+    report = reference_data.refresh_conditions()
 
     assert not report.failed
     assert dict(OptionCondition.objects.values_list("code", "category")) == {
@@ -334,7 +334,7 @@ def test_an_empty_conditions_list_keeps_the_known_ones(polygon):
     polygon.on("/v3/reference/conditions", ok({"status": "OK", "results": []}))
     polygon.on("/v3/reference/exchanges", ok(fixture("exchanges_example.json")))
 
-    report = reference.refresh_conditions()
+    report = reference_data.refresh_conditions()
 
     assert [r.name for r in report.failed] == ["conditions"]
     assert OptionCondition.objects.filter(code=201).exists()
@@ -353,7 +353,7 @@ def test_watched_underlyings_are_those_of_enabled_profiles_without_the_wildcard(
     WatchedTicker.objects.create(watchlist=off, symbol="TSLA")
     FilterProfile.objects.create(name="off", watchlist=off, enabled=False)
 
-    assert reference.watched_underlyings() == ["SPX", "SPY"]
+    assert reference_data.watched_underlyings() == ["SPX", "SPY"]
 
 
 @pytest.mark.parametrize(
@@ -422,7 +422,7 @@ def test_resolve_then_judge_again_stores_the_print_that_needed_open_interest(pol
     assert ingest_frames(frames).stored == 0  # unknown contract: unknown open interest fails the rule
     assert [[trade.symbol for trade in trades] for trades in asked] == [[AAPL_CALL, AAPL_CALL]]  # sent here
 
-    outcome = reference.resolve_frames(frames, "live")
+    outcome = reference_data.resolve_frames(frames, "live")
 
     assert outcome.resolved.stored == [AAPL_CALL]
     assert outcome.ingest is not None and outcome.ingest.stored == 1
@@ -441,7 +441,7 @@ def test_resolve_then_judge_again_stores_the_print_that_needed_open_interest(pol
     assert contract.open_interest_updated_at is not None
     assert [r.path for r in polygon.requests] == [f"{CONTRACTS}/{AAPL_CALL}", f"/v3/snapshot/options/AAPL/{AAPL_CALL}"]
 
-    again = reference.resolve_frames(frames, "live")  # a redelivered task: nothing to look up, nothing judged
+    again = reference_data.resolve_frames(frames, "live")  # a redelivered task: nothing to look up, nothing judged
 
     assert again.resolved.results == [] and again.ingest is None
     assert OptionTrade.objects.count() == 1
@@ -451,7 +451,7 @@ def test_resolve_then_judge_again_stores_the_print_that_needed_open_interest(pol
 def test_resolve_reports_a_contract_polygon_does_not_know(polygon, oi_profile):
     polygon.on(f"{CONTRACTS}/{AAPL_CALL}", status(404))
 
-    report = reference.resolve_contracts([AAPL_CALL, "not a symbol"])
+    report = reference_data.resolve_contracts([AAPL_CALL, "not a symbol"])
 
     assert report.stored == []
     [failed] = report.failed
@@ -464,7 +464,7 @@ def test_resolve_keeps_the_contract_when_only_its_snapshot_is_refused(polygon, o
     polygon.on(f"{CONTRACTS}/{AAPL_CALL}", ok(contract))
     polygon.on(f"/v3/snapshot/options/AAPL/{AAPL_CALL}", status(403))
 
-    report = reference.resolve_contracts([AAPL_CALL])
+    report = reference_data.resolve_contracts([AAPL_CALL])
 
     assert report.stored == [AAPL_CALL]
     assert OptionContract.objects.get(symbol=AAPL_CALL).open_interest is None
@@ -475,5 +475,5 @@ def test_expired_contracts_are_dropped(spy_known):
         symbol="O:SPY250606C00600000", root="SPY", underlying="SPY", expiry=date(2025, 6, 6), right="C", strike=600
     )
 
-    assert reference.delete_expired_contracts(today=date(2025, 6, 9)) == 1
+    assert reference_data.delete_expired_contracts(today=date(2025, 6, 9)) == 1
     assert OptionContract.objects.filter(underlying="SPY").count() == 3

@@ -101,10 +101,10 @@ def waiting_count() -> int:
 
 def replay(letter: DeadLetter) -> dict[str, Any]:
     """Run a dead batch through today's code, as the task would, and mark it replayed."""
-    from trades.services import ingest, reference
+    from trades.services import ingest, reference_data
 
     if letter.task_name == queues.RESOLVE_CONTRACTS:
-        outcome = reference.resolve_frames(letter.frames, letter.source)
+        outcome = reference_data.resolve_frames(letter.frames, letter.source)
         report: dict[str, Any] = {"resolved": outcome.resolved.as_dict()}
         report["ingest"] = outcome.ingest.as_dict() if outcome.ingest is not None else None
     else:

@@ -23,12 +23,12 @@ from polygon import RESTClient
 from trades import queues
 from trades.domain.rules import WILDCARD
 from trades.models import GapStatus, StreamGap, TradeSource, Underlying
-from trades.reference.client import rest_client
-from trades.reference.loaders import LoadIssues
-from trades.reference.window import NS_PER_MS, contracts_traded_since, trades_between
+from trades.polygon_rest.client import rest_client
+from trades.polygon_rest.loaders import LoadIssues
+from trades.polygon_rest.window import NS_PER_MS, contracts_traded_since, trades_between
 from trades.selectors.flow_rules import current_flow_rules
 from trades.services import ingest
-from trades.services.reference import watched_underlyings
+from trades.services.reference_data import watched_underlyings
 
 logger = logging.getLogger(__name__)
 

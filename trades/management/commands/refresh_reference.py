@@ -23,16 +23,16 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from tqdm import tqdm
 
-from trades.reference.client import GuardedRESTClient, rest_client
-from trades.services import reference
-from trades.services.reference import Progress, RefreshReport, RefreshResult
+from trades.polygon_rest.client import GuardedRESTClient, rest_client
+from trades.services import reference_data
+from trades.services.reference_data import Progress, RefreshReport, RefreshResult
 
 STEPS = ("conditions", "contracts", "open-interest", "spot")
 PREFIX = "refresh_reference:"
 REFRESHES: dict[str, Callable[..., RefreshReport]] = {
-    "contracts": reference.refresh_contracts,
-    "open-interest": reference.refresh_open_interest,
-    "spot": reference.refresh_spot,
+    "contracts": reference_data.refresh_contracts,
+    "open-interest": reference_data.refresh_open_interest,
+    "spot": reference_data.refresh_spot,
 }
 
 
@@ -76,13 +76,13 @@ class Command(BaseCommand):
 
     def parse_tickers(self, tickers: str | None) -> list[str]:
         if tickers is None:
-            return reference.watched_underlyings()
+            return reference_data.watched_underlyings()
         return list(dict.fromkeys(t.strip().upper() for t in tickers.split(",") if t.strip()))
 
     def run_step(self, step: str, tickers: list[str], client: GuardedRESTClient) -> RefreshReport:
         with self.progress(step, 2 if step == "conditions" else len(tickers)) as progress:
             if step == "conditions":
-                report = reference.refresh_conditions(progress, client)
+                report = reference_data.refresh_conditions(progress, client)
             else:
                 report = REFRESHES[step](tickers, progress, client)
         if report.not_tried and not report.access_refused and not self.stdout.isatty() and not self.quiet:
@@ -153,7 +153,7 @@ def _summary_rows(report: RefreshReport) -> Iterator[tuple[str, str, str, str]]:
     for result in report.results:
         if result.tried:
             status = "ok" if result.ok else "FAILED"
-            yield report.kind, result.name, status, result.reason or reference.describe_counts(result.counts)
+            yield report.kind, result.name, status, result.reason or reference_data.describe_counts(result.counts)
     if report.not_tried:  # one row for them all: they share their reason
         names = " ".join(result.name for result in report.not_tried)
         yield report.kind, "-", "skipped", f"{names} ({report.not_tried[0].reason})"

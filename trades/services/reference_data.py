@@ -34,12 +34,12 @@ from polygon.exceptions import BadResponse
 from trades.domain.calendar import NEW_YORK
 from trades.domain.formatting import count, money
 from trades.domain.occ import InvalidSymbol, parse_occ
-from trades.domain.reference import ChainSnapshot, ConditionInfo, ContractInfo, ExchangeInfo, strike_range
+from trades.domain.reference_data import ChainSnapshot, ConditionInfo, ContractInfo, ExchangeInfo, strike_range
 from trades.domain.rules import WILDCARD, InvalidTrade, parse_trade, passes_trade_rules
 from trades.models import OptionCondition, OptionContract, OptionExchange, Underlying, WatchedTicker
-from trades.reference import loaders
-from trades.reference.breaker import ApiUnreachable
-from trades.reference.client import (
+from trades.polygon_rest import loaders
+from trades.polygon_rest.breaker import ApiUnreachable
+from trades.polygon_rest.client import (
     AccessRefused,
     GuardedRESTClient,
     PolygonRefused,

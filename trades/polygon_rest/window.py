@@ -13,7 +13,7 @@ from typing import Any
 
 from polygon import RESTClient
 
-from trades.reference.loaders import LoadIssues, chain_items
+from trades.polygon_rest.loaders import LoadIssues, chain_items
 
 TRADES_PAGE_SIZE = 50_000  # the endpoint's maximum
 NS_PER_MS = 1_000_000

@@ -15,7 +15,7 @@ polygon-api-client 1.16.3 (its last release) has traps this module closes:
   raises ``PolygonRefused`` (a BadResponse) naming the status and the path; 401 and 403 raise
   ``AccessRefused`` with what to do about it, because every other call would be refused alike.
 - Nothing stops a caller from paying the timeouts and retries again on every call while the API
-  is down. Ours has a circuit breaker per API address (trades/reference/breaker.py): once
+  is down. Ours has a circuit breaker per API address (trades/polygon_rest/breaker.py): once
   BREAKER_FAILURES calls in a row got no answer, or they took BREAKER_FAILING_SECONDS, calls fail
   at once with ``ApiUnreachable`` for BREAKER_COOLDOWN_SECONDS.
 - A page that is not JSON ends the paginator silently (``return []``), so a proxy's HTML error
@@ -59,7 +59,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
-from trades.reference.breaker import CircuitBreaker
+from trades.polygon_rest.breaker import CircuitBreaker
 
 # Backoff between tries: 0 s, then 1, 2, 4, ... seconds, at most BACKOFF_MAX_SECONDS.
 BACKOFF_FACTOR = 0.5

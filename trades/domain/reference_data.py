@@ -1,6 +1,6 @@
 """Reference data as the loaders hand it over: plain records, parsed and validated.
 
-The REST loaders (trades/reference/) turn Polygon's responses into these; the services store
+The REST loaders (trades/polygon_rest/) turn Polygon's responses into these; the services store
 them. Nothing here knows about HTTP or the database.
 """
 

@@ -1,4 +1,4 @@
-"""Polygon REST responses → the records of trades/domain/reference.py.
+"""Polygon REST responses → the records of trades/domain/reference_data.py.
 
 Every loader reads all it needs before returning (nothing is written here), and judges each item
 on its own: a malformed item is logged, counted in ``issues`` by reason and skipped, never fatal,
@@ -26,9 +26,9 @@ from polygon.exceptions import BadResponse
 
 from trades.domain import conditions
 from trades.domain.occ import InvalidSymbol, parse_occ
-from trades.domain.reference import ChainSnapshot, ConditionInfo, ContractInfo, ExchangeInfo
+from trades.domain.reference_data import ChainSnapshot, ConditionInfo, ContractInfo, ExchangeInfo
 from trades.models import TICKER_PATTERN
-from trades.reference.client import ReferenceDataError
+from trades.polygon_rest.client import ReferenceDataError
 
 logger = logging.getLogger(__name__)
 
