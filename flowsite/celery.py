@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.signals import beat_init, celeryd_init
 from kombu.transport import TRANSPORT_ALIASES
 
 # flowsite's Redis transport (flowsite/redis_transport.py: restart fix, unacked lease) under kombu's
@@ -17,3 +18,12 @@ app = Celery("flowsite")
 # https://docs.celeryq.dev/en/stable/django/first-steps-with-django.html
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@celeryd_init.connect
+@beat_init.connect
+def prepare_local_state(**kwargs: object) -> None:
+    """A worker or beat on the embedded default needs its folders before it touches the broker."""
+    from flowsite.local_state import prepare
+
+    prepare()

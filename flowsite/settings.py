@@ -197,8 +197,7 @@ CELERY_BROKER_URL = secret("CELERY_BROKER_URL", default="filesystem://localhost/
 REDIS_KEY_PREFIX = env.str("CELERY_KEY_PREFIX", default="")
 _BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for _folder in ("queue", "processed", "control"):
-        (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    # Its folders are made when a process starts (flowsite/local_state.py), not here.
     # kombu's filesystem transport, but writing each message atomically (see flowsite/broker.py).
     # https://docs.celeryq.dev/en/stable/userguide/configuration.html#broker-transport
     CELERY_BROKER_TRANSPORT = "flowsite.broker:FilesystemTransport"

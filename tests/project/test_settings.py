@@ -200,6 +200,17 @@ def test_a_checkout_runs_every_command_with_nothing_set(tmp_path):
     assert manage(env, "stream", "--help").returncode == 0
 
 
+def test_importing_the_settings_changes_nothing_on_disk_and_a_command_makes_its_folders(tmp_path):
+    env = checkout_env(tmp_path)
+    script = "import django; django.setup(); from django.conf import settings; print(settings.VAR_DIR)"
+    shown = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert shown.returncode == 0, shown.stderr
+    assert not (tmp_path / "var").exists()
+
+    assert manage(env, "check").returncode == 0
+    assert sorted(path.name for path in (tmp_path / "var" / "broker").iterdir()) == ["control", "processed", "queue"]
+
+
 def test_the_dotenv_file_is_read_and_the_environment_wins(tmp_path):
     dotenv = tmp_path / ".env"
     dotenv.write_text("POLYGON_FEED=realtime\nADMIN_URL=from-dotenv/\n")
