@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
-from trades.models import FilterProfile, WatchedTicker, Watchlist
+import orjson
+from django.utils import timezone
+
+from trades.domain.calendar import utc_datetime
+from trades.models import FilterProfile, OptionTrade, TradeMatch, WatchedTicker, Watchlist
 from trades.selectors import flow_rules
+
+T0 = 1_748_874_605_123  # 2025-06-02T14:30:05.123Z
 
 
 def only_profile(name: str, tickers: list[str], **fields: Any) -> FilterProfile:
@@ -15,3 +23,58 @@ def only_profile(name: str, tickers: list[str], **fields: Any) -> FilterProfile:
     WatchedTicker.objects.bulk_create(WatchedTicker(watchlist=watchlist, symbol=ticker) for ticker in tickers)
     flow_rules.forget_flow_rules()
     return FilterProfile.objects.create(name=name, watchlist=watchlist, **fields)
+
+
+def frame(*events: Any) -> str:
+    """One WebSocket frame (a JSON array of events), as the feed sends it."""
+    return orjson.dumps(list(events)).decode()
+
+
+def stored_trade(n: int, *, sip_timestamp: int = T0, profiles: tuple[str, ...] = (), **fields: Any) -> OptionTrade:
+    symbol = fields.pop("symbol", "O:AAPL250620C00190000")
+    values: dict[str, Any] = {
+        "trade_key": f"{symbol}#{n}",
+        "symbol": symbol,
+        "underlying": "AAPL",
+        "root": "AAPL",
+        "expiry": date(2025, 6, 20),
+        "right": "C",
+        "strike": Decimal("190.000"),
+        "price": Decimal("1.5400"),
+        "size": 100,
+        "shares_per_contract": 100,
+        "premium": Decimal("15400.00"),
+        "dte": 18,
+        "exchange": 302,
+        "conditions": [209],
+        "sequence": n,
+        "sip_timestamp": sip_timestamp,
+        "traded_at": utc_datetime(sip_timestamp),
+        "open_interest": 50,
+        "spot": Decimal("195.1200"),
+        "received_at": timezone.now(),
+    }
+    trade = OptionTrade.objects.create(**(values | fields))
+    for name in profiles:
+        TradeMatch.objects.create(trade=trade, profile=FilterProfile.objects.get(name=name))
+    return trade
+
+
+def profile_data(profile: FilterProfile, **changes: object) -> dict[str, object]:
+    """The admin form's POST data for this profile, with some fields changed (None: left out)."""
+    data: dict[str, object] = {
+        "name": profile.name,
+        "description": profile.description,
+        "enabled": "on",
+        "watchlist": profile.watchlist_id,
+        "min_premium": "" if profile.min_premium is None else str(profile.min_premium),
+        "min_size": "" if profile.min_size is None else profile.min_size,
+        "min_dte": "" if profile.min_dte is None else profile.min_dte,
+        "max_dte": "" if profile.max_dte is None else profile.max_dte,
+        "strike_band": "" if profile.strike_band is None else str(profile.strike_band),
+        "exclude_categories": list(profile.exclude_categories),
+        "exclude_conditions": "[]",
+        "_save": "Save",
+    }
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}

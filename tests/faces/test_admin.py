@@ -17,12 +17,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.factories import T0, profile_data, stored_trade
 from trades.models import (
     FilterProfile,
     OptionContract,
     OptionTrade,
     Subscription,
-    TradeMatch,
     Underlying,
     WatchedTicker,
     Watchlist,
@@ -30,35 +30,24 @@ from trades.models import (
 )
 from trades.services.watchlists import TickerError, add_tickers, parse_tickers
 
-T0 = 1_748_874_605_123  # 2025-06-02T14:30:05.123Z
-
 
 def make_trade(n: int) -> OptionTrade:
-    trade = OptionTrade.objects.create(
-        trade_key=f"O:NVDA250620C00150000#{n}",
+    """An NVDA call hit of every profile, traded now."""
+    return stored_trade(
+        n,
         symbol="O:NVDA250620C00150000",
+        sip_timestamp=T0 + n,
+        profiles=tuple(FilterProfile.objects.values_list("name", flat=True)),
         underlying="NVDA",
         root="NVDA",
-        expiry=date(2025, 6, 20),
-        right="C",
         strike=Decimal("150.000"),
         price=Decimal("2.1000"),
         size=500,
-        shares_per_contract=100,
         premium=Decimal("105000.00"),
-        dte=18,
-        exchange=302,
-        conditions=[209],
-        sequence=n,
-        sip_timestamp=T0 + n,
         traded_at=timezone.now(),
         open_interest=120,
         spot=Decimal("148.5000"),
-        received_at=timezone.now(),
     )
-    for profile in FilterProfile.objects.all():
-        TradeMatch.objects.create(trade=trade, profile=profile)
-    return trade
 
 
 @pytest.fixture
@@ -255,25 +244,6 @@ def test_trade_list_columns(admin_client: Client, one_of_each):
 
 
 # --- Filter profile form ---------------------------------------------------------------------
-
-
-def profile_data(profile: FilterProfile, **changes: object) -> dict[str, object]:
-    data: dict[str, object] = {
-        "name": profile.name,
-        "description": profile.description,
-        "enabled": "on",
-        "watchlist": profile.watchlist_id,
-        "min_premium": "" if profile.min_premium is None else str(profile.min_premium),
-        "min_size": "" if profile.min_size is None else profile.min_size,
-        "min_dte": "" if profile.min_dte is None else profile.min_dte,
-        "max_dte": "" if profile.max_dte is None else profile.max_dte,
-        "strike_band": "" if profile.strike_band is None else str(profile.strike_band),
-        "exclude_categories": list(profile.exclude_categories),
-        "exclude_conditions": "[]",
-        "_save": "Save",
-    }
-    data.update(changes)
-    return {key: value for key, value in data.items() if value is not None}
 
 
 @pytest.mark.django_db

@@ -9,45 +9,12 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
+from tests.factories import T0, stored_trade
 from trades.api import MAX_LIMIT
-from trades.domain.calendar import utc_datetime
-from trades.models import FilterProfile, OptionTrade, TradeMatch
 from trades.selectors.serializers import TRADE_FIELDS, serialize_trade
 
 URL = "/api/pulse/smart-money"
-T0 = 1_748_874_605_123  # 2025-06-02T14:30:05.123Z
-
-
-def make_trade(n: int, *, sip_timestamp: int = T0, profiles: tuple[str, ...] = (), **fields: Any) -> OptionTrade:
-    symbol = fields.pop("symbol", "O:AAPL250620C00190000")
-    values: dict[str, Any] = {
-        "trade_key": f"{symbol}#{n}",
-        "symbol": symbol,
-        "underlying": "AAPL",
-        "root": "AAPL",
-        "expiry": date(2025, 6, 20),
-        "right": "C",
-        "strike": Decimal("190.000"),
-        "price": Decimal("1.5400"),
-        "size": 100,
-        "shares_per_contract": 100,
-        "premium": Decimal("15400.00"),
-        "dte": 18,
-        "exchange": 302,
-        "conditions": [209],
-        "sequence": n,
-        "sip_timestamp": sip_timestamp,
-        "traded_at": utc_datetime(sip_timestamp),
-        "open_interest": 50,
-        "spot": Decimal("195.1200"),
-        "received_at": timezone.now(),
-    }
-    trade = OptionTrade.objects.create(**(values | fields))
-    for name in profiles:
-        TradeMatch.objects.create(trade=trade, profile=FilterProfile.objects.get(name=name))
-    return trade
 
 
 def results(client: Client, query: str = "") -> list[dict[str, Any]]:
@@ -59,8 +26,8 @@ def results(client: Client, query: str = "") -> list[dict[str, Any]]:
 
 @pytest.mark.django_db
 def test_exact_json_of_a_trade(client: Client):
-    make_trade(651921857, profiles=("mag7-smart-money", "classic-unusual-activity"))
-    make_trade(
+    stored_trade(651921857, profiles=("mag7-smart-money", "classic-unusual-activity"))
+    stored_trade(
         7,
         symbol="O:SPXW250602P05900500",
         underlying="SPX",
@@ -118,17 +85,17 @@ def test_exact_json_of_a_trade(client: Client):
 
 @pytest.mark.django_db
 def test_serialize_trade_is_json_ready_without_a_custom_encoder():
-    trade = make_trade(1, profiles=("mag7-smart-money",))
+    trade = stored_trade(1, profiles=("mag7-smart-money",))
     assert json.loads(json.dumps(serialize_trade(trade))) == serialize_trade(trade)
 
 
 @pytest.mark.django_db
 def test_newest_first_by_sip_timestamp_then_id(client: Client):
-    oldest = make_trade(1, sip_timestamp=T0 - 1000)
-    tie_first = make_trade(2, sip_timestamp=T0)
-    tie_second = make_trade(3, sip_timestamp=T0)
-    newest = make_trade(4, sip_timestamp=T0 + 1)
-    middle = make_trade(5, sip_timestamp=T0 - 1)  # inserted last, but not newest
+    oldest = stored_trade(1, sip_timestamp=T0 - 1000)
+    tie_first = stored_trade(2, sip_timestamp=T0)
+    tie_second = stored_trade(3, sip_timestamp=T0)
+    newest = stored_trade(4, sip_timestamp=T0 + 1)
+    middle = stored_trade(5, sip_timestamp=T0 - 1)  # inserted last, but not newest
 
     sequences = [row["sequence"] for row in results(client)]
 
@@ -138,14 +105,14 @@ def test_newest_first_by_sip_timestamp_then_id(client: Client):
 @pytest.mark.django_db
 def test_limit_defaults_to_ten(client: Client):
     for sequence in range(12):
-        make_trade(sequence, sip_timestamp=T0 + sequence)
+        stored_trade(sequence, sip_timestamp=T0 + sequence)
     assert [row["sequence"] for row in results(client)] == list(range(11, 1, -1))
 
 
 @pytest.mark.django_db
 def test_limit(client: Client):
     for sequence in range(5):
-        make_trade(sequence, sip_timestamp=T0 + sequence)
+        stored_trade(sequence, sip_timestamp=T0 + sequence)
     assert [row["sequence"] for row in results(client, "?limit=2")] == [4, 3]
     assert len(results(client, "?limit=1")) == 1
     assert len(results(client, f"?limit={MAX_LIMIT}")) == 5
@@ -161,9 +128,9 @@ def test_a_bad_or_out_of_range_limit_is_a_400(client: Client, limit: str):
 
 @pytest.mark.django_db
 def test_ticker_filter_is_case_insensitive(client: Client):
-    make_trade(1)
-    make_trade(2, symbol="O:MSFT250620P00400000", underlying="MSFT", root="MSFT")
-    make_trade(3, symbol="O:SPXW250620P05900000", underlying="SPX", root="SPXW")
+    stored_trade(1)
+    stored_trade(2, symbol="O:MSFT250620P00400000", underlying="MSFT", root="MSFT")
+    stored_trade(3, symbol="O:SPXW250620P05900000", underlying="SPX", root="SPXW")
 
     assert [row["symbol"] for row in results(client, "?ticker=msft")] == ["O:MSFT250620P00400000"]
     assert [row["symbol"] for row in results(client, "?ticker=%20Spx%20")] == ["O:SPXW250620P05900000"]
@@ -174,7 +141,7 @@ def test_ticker_filter_is_case_insensitive(client: Client):
 @pytest.mark.django_db
 def test_query_count_does_not_grow_with_rows(client: Client, django_assert_max_num_queries):
     for sequence in range(30):
-        make_trade(sequence, sip_timestamp=T0 + sequence, profiles=("mag7-smart-money", "classic-unusual-activity"))
+        stored_trade(sequence, sip_timestamp=T0 + sequence, profiles=("mag7-smart-money", "classic-unusual-activity"))
 
     with django_assert_max_num_queries(2):  # the trades, then their profiles
         rows = results(client, "?limit=25")
@@ -205,7 +172,7 @@ def test_without_api_token_the_endpoint_is_open(client: Client, settings):
 @pytest.mark.django_db
 def test_with_api_token_a_bearer_header_is_required(client: Client, settings):
     settings.API_TOKEN = TOKEN
-    make_trade(1)
+    stored_trade(1)
     response = client.get(URL, headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 200
     assert len(response.json()["results"]) == 1
@@ -230,7 +197,7 @@ def test_with_api_token_a_bearer_header_is_required(client: Client, settings):
 )
 def test_with_api_token_anything_else_is_a_401_json(client: Client, settings, header: str | None):
     settings.API_TOKEN = TOKEN
-    make_trade(1)
+    stored_trade(1)
     response = client.get(URL, headers={} if header is None else {"Authorization": header})
     assert response.status_code == 401
     assert response["Content-Type"] == "application/json"
@@ -265,4 +232,4 @@ def test_the_token_is_compared_in_constant_time(client: Client, settings, monkey
 
 @pytest.mark.django_db
 def test_trade_fields_name_every_serialized_key_in_order():
-    assert tuple(serialize_trade(make_trade(1))) == TRADE_FIELDS
+    assert tuple(serialize_trade(stored_trade(1))) == TRADE_FIELDS

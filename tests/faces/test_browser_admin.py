@@ -22,7 +22,6 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import orjson
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -31,6 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests import processes
+from tests.factories import frame
 from trades.models import FilterProfile, OptionTrade, WatchedTicker, Watchlist, WebhookEndpoint
 from trades.presets import MAG7
 
@@ -79,10 +79,6 @@ def page(monkeypatch: pytest.MonkeyPatch) -> Iterator:
             # Inside Playwright's loop the ORM's per-context connection is not the test's own: close it,
             # or the test database cannot be dropped at the end of the run.
             connections.close_all()
-
-
-def frame(*events: dict) -> str:
-    return orjson.dumps(list(events)).decode()
 
 
 def nvda_call(premium_thousands: int, sequence: int) -> dict:

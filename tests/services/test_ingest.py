@@ -10,16 +10,13 @@ from django.conf import settings
 from django.utils import timezone
 from kombu import Connection, Queue
 
+from tests.factories import frame
 from trades.models import FilterProfile, OptionContract, OptionTrade, Underlying, WatchedTicker, Watchlist
 from trades.selectors import flow_rules
 from trades.services.ingest import ingest_frames
 
 NY = ZoneInfo("America/New_York")
 T0 = int(datetime(2025, 12, 5, 10, 30, tzinfo=NY).timestamp() * 1000)
-
-
-def frame(*events) -> str:
-    return orjson.dumps(list(events)).decode()
 
 
 def trade(sym="O:AAPL251220C00190000", p=6.0, s=100, q=1, **extra):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.forms import modelform_factory
 
-from tests.faces.test_admin import profile_data
+from tests.factories import profile_data
 from trades.forms import FilterProfileForm, WebhookEndpointForm
 from trades.models import FilterProfile, Subscription, WebhookEndpoint
 from trades.services.flowconfig import ConfigError, import_config
