@@ -12,15 +12,8 @@ import pytest
 from trades.domain.calendar import NEW_YORK
 from trades.domain.conditions import CANCELLED, LATE, MULTI_LEG
 from trades.domain.rules import Profile, Trade, parse_trade, passes_trade_rules
-from trades.feed.synthetic import (
-    DEFAULT_TICKERS,
-    SyntheticFlow,
-    fridays,
-    option_price,
-    pregenerate_frames,
-    strike_step,
-    underlying_model,
-)
+from trades.feed.market import DEFAULT_TICKERS, fridays, option_price, strike_step, underlying_model
+from trades.feed.synthetic import SyntheticFlow, pregenerate_frames
 from trades.presets import MAG7
 
 # A Wednesday afternoon in New York, so the tests do not depend on today's date.

@@ -1,9 +1,10 @@
 """The local feed: a Polygon-protocol options WebSocket server, with Polygon's REST API on the same
 port, for demos, replays, tests and the benchmark."""
 
+from trades.feed.market import DEFAULT_TICKERS
 from trades.feed.server import DEFAULT_API_KEY, FeedServer, FeedStats
 from trades.feed.source import Frame, PrebuiltSource, Source
-from trades.feed.synthetic import DEFAULT_TICKERS, SyntheticFlow, pregenerate_frames
+from trades.feed.synthetic import SyntheticFlow, pregenerate_frames
 from trades.feed.tape import Tape, TapeError, read_tape
 from trades.feed.trade_log import TradeLog
 from trades.feed.universe import (

@@ -15,7 +15,8 @@ from datetime import date, datetime, time
 from typing import Any
 
 from trades.domain.calendar import NEW_YORK
-from trades.feed.synthetic import EXCHANGE_IDS, RISK_FREE_RATE, normal_cdf, option_price, round_to_tick, tick_size
+from trades.feed.market import RISK_FREE_RATE, normal_cdf, option_price, round_to_tick, tick_size
+from trades.feed.synthetic import EXCHANGE_IDS
 from trades.feed.trade_log import DayTrades, LoggedTrade
 from trades.feed.universe import Contract, Underlying
 
@@ -47,7 +48,7 @@ def days_to_expiry(contract: Contract, as_of: date) -> int:
 
 
 def years_to_expiry(days: int) -> float:
-    """As synthetic.option_price counts it: a 0-DTE contract still has a few hours left."""
+    """As market.option_price counts it: a 0-DTE contract still has a few hours left."""
     return max(days, 0.3) / 365
 
 

@@ -19,13 +19,8 @@ import orjson
 
 from trades.domain.calendar import new_york_date
 from trades.domain.occ import InvalidSymbol, OptionSymbol, format_occ, parse_occ
-from trades.feed.synthetic import (
-    SyntheticFlow,
-    UnderlyingModel,
-    expected_move,
-    listed_contracts,
-    now_ms,
-)
+from trades.feed.market import UnderlyingModel, expected_move, listed_contracts
+from trades.feed.synthetic import SyntheticFlow, now_ms
 
 # Index options: European, cash-settled, and the snapshot reports the index's ``value``.
 INDEX_TICKERS = frozenset({"SPX", "NDX", "VIX", "RUT", "XSP", "DJX", "OEX", "XEO"})

@@ -13,9 +13,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trades.domain.calendar import NEW_YORK
+from trades.feed.market import DEFAULT_TICKERS
 from trades.feed.server import DEFAULT_API_KEY, FeedServer
 from trades.feed.source import Source
-from trades.feed.synthetic import DEFAULT_TICKERS, SyntheticFlow
+from trades.feed.synthetic import SyntheticFlow
 from trades.feed.tape import Tape, TapeError
 from trades.feed.trade_log import DEFAULT_CAPACITY
 from trades.feed.universe import Reference, ReferenceFileError, SyntheticReference, load_reference_file

@@ -1,0 +1,142 @@
+"""The feed's market: which tickers it knows (spot, volatility, how busy), which contracts are
+listed (real Fridays, a listed-looking strike grid) and what they are worth (Black-Scholes, ticks).
+Plausible, not live; the synthetic flow and the REST snapshots both price from here."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+# The feed stands in for Polygon: its own default tickers, not the product's presets (the demo
+# asks for exactly the tickers its profiles watch).
+DEFAULT_TICKERS: tuple[str, ...] = ("AAPL", "MSFT", "GOOGL", "GOOG", "AMZN", "NVDA", "META", "TSLA", "SPY", "QQQ")
+
+# ticker: (spot, implied volatility, relative print volume). Plausible, not live.
+KNOWN_UNDERLYINGS: dict[str, tuple[float, float, float]] = {
+    "AAPL": (230.0, 0.28, 8),
+    "MSFT": (420.0, 0.25, 4),
+    "GOOGL": (175.0, 0.30, 3),
+    "GOOG": (176.0, 0.30, 1),
+    "AMZN": (200.0, 0.33, 5),
+    "NVDA": (130.0, 0.50, 12),
+    "META": (580.0, 0.35, 4),
+    "TSLA": (250.0, 0.60, 12),
+    "SPY": (570.0, 0.15, 15),
+    "QQQ": (490.0, 0.20, 8),
+    "IWM": (220.0, 0.22, 4),
+    "DIA": (420.0, 0.15, 1),
+    "AMD": (150.0, 0.50, 5),
+    "AVGO": (170.0, 0.45, 3),
+    "NFLX": (700.0, 0.35, 2),
+    "PLTR": (40.0, 0.65, 4),
+    "COIN": (200.0, 0.75, 2),
+    "MSTR": (180.0, 0.90, 2),
+    "SMCI": (45.0, 0.90, 2),
+    "BA": (160.0, 0.35, 1),
+    "JPM": (210.0, 0.22, 1),
+    "XOM": (115.0, 0.22, 1),
+    "SPX": (5700.0, 0.15, 6),
+    "NDX": (20000.0, 0.20, 1),
+    "RUT": (2200.0, 0.22, 1),
+    "VIX": (16.0, 0.90, 2),
+}
+# Most index prints are on the weekly roots.
+OPTION_ROOTS = {"SPX": "SPXW", "NDX": "NDXP", "RUT": "RUTW", "BRK.B": "BRKB", "BF.B": "BFB"}
+
+HORIZON_DAYS = 63  # expiries up to nine weeks out
+MAX_MONEYNESS = 0.35  # strikes within ±35% of spot
+RISK_FREE_RATE = 0.04
+
+
+@dataclass(frozen=True, slots=True)
+class UnderlyingModel:
+    ticker: str
+    root: str
+    spot: float
+    volatility: float
+    weight: float
+
+
+def underlying_model(ticker: str, seed: int) -> UnderlyingModel:
+    """The built-in spot for known tickers; a seeded random one for the rest."""
+    root = OPTION_ROOTS.get(ticker, ticker)
+    if not (1 <= len(root) <= 6 and root.isascii() and root.isalnum() and root == root.upper()):
+        raise ValueError(f"{ticker!r} is not a ticker this generator can build option symbols for")
+    known = KNOWN_UNDERLYINGS.get(ticker)
+    if known is not None:
+        spot, volatility, weight = known
+        return UnderlyingModel(ticker, root, spot, volatility, weight)
+    rng = random.Random(f"{seed}:{ticker}")
+    spot = round(math.exp(rng.uniform(math.log(10), math.log(400))), 2)
+    return UnderlyingModel(ticker, root, spot, rng.uniform(0.30, 0.80), rng.uniform(1, 3))
+
+
+def fridays(trade_date: date, horizon_days: int = HORIZON_DAYS) -> list[date]:
+    """Every Friday from the trade's date (inclusive) up to ``horizon_days`` later."""
+    first = trade_date + timedelta(days=(4 - trade_date.weekday()) % 7)
+    return [first + timedelta(weeks=week) for week in range((horizon_days - (first - trade_date).days) // 7 + 1)]
+
+
+def strike_step(spot: float) -> float:
+    """A listed-looking strike increment for an underlying at ``spot``."""
+    for below, step in ((25, 0.5), (100, 1.0), (250, 2.5), (10_000, 5.0)):
+        if spot < below:
+            return step
+    return 25.0
+
+
+def expected_move(underlying: UnderlyingModel, days: int) -> float:
+    """One standard deviation of the underlying's move by expiry, as a fraction of spot."""
+    return max(0.005, underlying.volatility * math.sqrt(max(days, 1) / 365))
+
+
+def strike_at(underlying: UnderlyingModel, moneyness: float) -> float:
+    """The listed strike nearest ``spot × (1 + moneyness)``, moneyness clamped to ±MAX_MONEYNESS."""
+    moneyness = min(MAX_MONEYNESS, max(-MAX_MONEYNESS, moneyness))
+    step = strike_step(underlying.spot)
+    return max(1, round(underlying.spot * (1 + moneyness) / step)) * step
+
+
+def listed_strikes(underlying: UnderlyingModel) -> list[float]:
+    """Every strike strike_at can give, low to high (rounding is monotonic: no gaps)."""
+    step = strike_step(underlying.spot)
+    low = round(strike_at(underlying, -MAX_MONEYNESS) / step)
+    high = round(strike_at(underlying, MAX_MONEYNESS) / step)
+    return [index * step for index in range(low, high + 1)]
+
+
+def listed_contracts(underlying: UnderlyingModel, trade_date: date) -> Iterator[tuple[date, str, float]]:
+    """(expiry, right, strike) of every contract the flow can print for ``underlying`` on ``trade_date``."""
+    strikes = listed_strikes(underlying)
+    for expiry in fridays(trade_date):
+        for right in ("C", "P"):
+            for strike in strikes:
+                yield expiry, right, strike
+
+
+def option_price(spot: float, strike: float, right: str, days: int, volatility: float) -> float:
+    """Black-Scholes value; a 0-DTE contract still has a few hours of time value."""
+    years = max(days, 0.3) / 365
+    deviation = volatility * math.sqrt(years)
+    d1 = (math.log(spot / strike) + (RISK_FREE_RATE + volatility**2 / 2) * years) / deviation
+    d2 = d1 - deviation
+    discount = math.exp(-RISK_FREE_RATE * years)
+    if right == "C":
+        return spot * normal_cdf(d1) - strike * discount * normal_cdf(d2)
+    return strike * discount * normal_cdf(-d2) - spot * normal_cdf(-d1)
+
+
+def normal_cdf(x: float) -> float:
+    return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+
+def tick_size(price: float) -> float:
+    return 0.01 if price < 3 else 0.05
+
+
+def round_to_tick(price: float) -> float:
+    tick = tick_size(price)
+    return max(0.01, round(round(price / tick) * tick, 2))
