@@ -13,7 +13,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from tests.services.test_flowconfig import db_state, profile, run, webhook
+from tests.config_files import db_state, profile, run, webhook
 from trades.models import FilterProfile, Watchlist, WebhookEndpoint
 from trades.services.flowconfig import ConfigError, export_config, import_config, parse_config
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import io
 import json
 from datetime import date
 from decimal import Decimal
@@ -12,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from tests.config_files import db_state, profile, run, webhook
 from trades.models import (
     FilterProfile,
     OptionTrade,
@@ -31,58 +30,6 @@ from trades.services.flowconfig import Change, ConfigError, export_config, impor
 
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 OTHER_SECRET = "whsec_" + base64.b64encode(bytes(range(100, 124))).decode()  # 24 bytes: the least allowed
-
-
-def run(*args: str, stdin: str | None = None) -> str:
-    out = io.StringIO()
-    options: dict[str, Any] = {"stdout": out}
-    if stdin is not None:
-        options["stdin"] = io.StringIO(stdin)
-    call_command("flowconfig", *args, **options)
-    return out.getvalue()
-
-
-def db_state() -> dict[str, Any]:
-    """Everything an import may touch, including the updated_at stamps."""
-    return {
-        "profiles": list(FilterProfile.objects.order_by("name").values()),
-        "watchlists": list(Watchlist.objects.order_by("name").values()),
-        "tickers": sorted(WatchedTicker.objects.values_list("watchlist__name", "symbol")),
-        "subscriptions": sorted(Subscription.objects.values_list("channel", "enabled")),
-        "webhooks": list(WebhookEndpoint.objects.order_by("name").values()),
-        "webhook_profiles": sorted(
-            WebhookEndpoint.profiles.through.objects.values_list("webhookendpoint__name", "filterprofile__name")
-        ),
-    }
-
-
-def profile(**overrides: Any) -> dict[str, Any]:
-    spec = {
-        "name": "big-puts",
-        "enabled": True,
-        "tickers": ["spy", "QQQ", "spy"],
-        "min_premium": 1234.5,
-        "min_size": 10,
-        "min_dte": 1,
-        "max_dte": 7,
-        "size_gt_open_interest": True,
-        "strike_band": 0.25,
-        "exclude_conditions": [237, 201, 201],
-    }
-    return spec | overrides
-
-
-def webhook(**overrides: Any) -> dict[str, Any]:
-    spec = {
-        "name": "desk",
-        "url": "https://hooks.example.com/flow",
-        "format": "standard",
-        "profiles": ["mag7-smart-money"],
-        "active": True,
-        "allow_private": False,
-        "rate_limit_per_minute": None,
-    }
-    return spec | overrides
 
 
 @pytest.fixture

@@ -11,33 +11,16 @@ from pathlib import Path
 import pytest
 
 from tests import processes
+from tests.stream_helpers import FRAMES, STATUS_ONLY, SYMBOL, trade_frames
 from trades.feed.server import DEFAULT_API_KEY, FeedServer
-from trades.feed.source import Frame, PrebuiltSource, frame_from_events
+from trades.feed.source import Frame, PrebuiltSource
 from trades.models import Subscription
 
 pytestmark = pytest.mark.django_db  # the child reads subscriptions from this run's test database
 
-SYMBOL = "O:AAPL251220C00190000"
-
-
-def trade_frames(count: int, trades_each: int = 3, first_q: int = 0) -> list[Frame]:
-    return [
-        frame_from_events(
-            [
-                {"ev": "T", "sym": SYMBOL, "x": 302, "p": 1.5, "s": 10, "c": [209], "t": 1764948600000, "q": q}
-                for q in range(first_q + n * trades_each, first_q + (n + 1) * trades_each)
-            ]
-        )
-        for n in range(count)
-    ]
-
 
 def texts(frames: list[Frame]) -> list[str]:
     return [frame.payload.decode() for frame in frames]
-
-
-STATUS_ONLY = frame_from_events([{"ev": "status", "status": "info", "message": "replay starts"}])
-FRAMES = trade_frames(5)
 
 
 @pytest.fixture

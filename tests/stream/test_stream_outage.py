@@ -3,7 +3,6 @@ listener against a port where nothing listens (then a feed that comes up there).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import socket
@@ -20,16 +19,12 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.frames import Close
 from websockets.http11 import Response
 
+from tests.stream_helpers import make_listener, supervise_for
 from trades.domain.formatting import duration
-from trades.feed.server import DEFAULT_API_KEY, FeedServer
+from trades.feed.server import FeedServer
 from trades.feed.source import PrebuiltSource
 from trades.stream.backoff import Backoff, backoff_ceiling, backoff_delay
-from trades.stream.config import ClientOptions
-from trades.stream.listener import Listener
-from trades.stream.lock import FileLock
 from trades.stream.outage import Outage, describe_error
-from trades.stream.publisher import BatchPublisher
-from trades.stream.stats import StreamStats
 
 # --- the schedule (pure) -----------------------------------------------------------------------
 
@@ -133,37 +128,6 @@ def closed_port() -> Iterator[int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         yield sock.getsockname()[1]
-
-
-def make_listener(tmp_path, port: int, **options: object) -> Listener:
-    stats = StreamStats()
-    publisher = BatchPublisher(lambda frames: None, batch_trades=10, batch_ms=1000, capacity_trades=100, stats=stats)
-    return Listener(
-        options=ClientOptions(api_key=DEFAULT_API_KEY, feed=f"127.0.0.1:{port}", secure=False),
-        publisher=publisher,
-        lock=FileLock(tmp_path / "lock"),
-        stats=stats,
-        channels=["T.*"],  # the database is not consulted
-        **options,  # type: ignore[arg-type]
-    )
-
-
-def supervise_for(listener: Listener, seconds: float, meanwhile: object = None) -> None:
-    """Run the supervisor for `seconds`, then stop it. In a thread: signal handlers are for the
-    main thread only, and pytest's must stay as they are."""
-
-    async def scenario() -> None:
-        task = asyncio.create_task(listener.supervise())
-        await asyncio.sleep(seconds)
-        listener.request_stop()
-        await asyncio.wait_for(task, 5)
-
-    thread = threading.Thread(target=asyncio.run, args=(scenario(),))
-    thread.start()
-    if callable(meanwhile):
-        meanwhile()
-    thread.join(10)
-    assert not thread.is_alive()
 
 
 def test_not_connected_is_said_at_warning_and_attempts_back_off(tmp_path, closed_port: int, caplog) -> None:

@@ -15,8 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests import processes
-from tests.stream.test_stream_command import FRAMES, STATUS_ONLY
-from tests.stream.test_stream_outage import make_listener, supervise_for
+from tests.stream_helpers import FRAMES, STATUS_ONLY, make_listener, supervise_for
 from trades.feed.server import DEFAULT_API_KEY, FeedServer
 from trades.feed.source import PrebuiltSource
 from trades.models import StreamStatus
