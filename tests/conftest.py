@@ -46,7 +46,7 @@ def fresh_rejection_log_budget(monkeypatch: pytest.MonkeyPatch) -> None:
 def start_feed() -> Iterator[Callable[..., FeedServer]]:
     """Start local feeds (stopped after the test): no trades and tests/feed/test_feed_rest.py's reference
     universe unless told otherwise."""
-    from tests.feed.test_feed_rest import KEY, reference_document
+    from tests.feed_helpers import KEY, reference_document
 
     servers: list[FeedServer] = []
 

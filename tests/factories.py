@@ -78,3 +78,22 @@ def profile_data(profile: FilterProfile, **changes: object) -> dict[str, object]
     }
     data.update(changes)
     return {key: value for key, value in data.items() if value is not None}
+
+
+def nvda_hit(n: int) -> OptionTrade:
+    """An NVDA call hit of every profile, traded now."""
+    return stored_trade(
+        n,
+        symbol="O:NVDA250620C00150000",
+        sip_timestamp=T0 + n,
+        profiles=tuple(FilterProfile.objects.values_list("name", flat=True)),
+        underlying="NVDA",
+        root="NVDA",
+        strike=Decimal("150.000"),
+        price=Decimal("2.1000"),
+        size=500,
+        premium=Decimal("105000.00"),
+        traded_at=timezone.now(),
+        open_interest=120,
+        spot=Decimal("148.5000"),
+    )

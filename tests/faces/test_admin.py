@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import T0, profile_data, stored_trade
+from tests.factories import nvda_hit, profile_data
 from trades.models import (
     FilterProfile,
     OptionContract,
@@ -29,25 +29,6 @@ from trades.models import (
     WebhookEndpoint,
 )
 from trades.services.watchlists import TickerError, add_tickers, parse_tickers
-
-
-def make_trade(n: int) -> OptionTrade:
-    """An NVDA call hit of every profile, traded now."""
-    return stored_trade(
-        n,
-        symbol="O:NVDA250620C00150000",
-        sip_timestamp=T0 + n,
-        profiles=tuple(FilterProfile.objects.values_list("name", flat=True)),
-        underlying="NVDA",
-        root="NVDA",
-        strike=Decimal("150.000"),
-        price=Decimal("2.1000"),
-        size=500,
-        premium=Decimal("105000.00"),
-        traded_at=timezone.now(),
-        open_interest=120,
-        spot=Decimal("148.5000"),
-    )
 
 
 @pytest.fixture
@@ -68,7 +49,7 @@ def one_of_each() -> dict[type[models.Model], models.Model]:
             strike=Decimal("150"),
             open_interest=120,
         ),
-        OptionTrade: make_trade(1),
+        OptionTrade: nvda_hit(1),
     }
 
 
@@ -193,11 +174,11 @@ def test_contract_filters_and_search(admin_client: Client, one_of_each, query):
 
 @pytest.mark.django_db
 def test_trade_list_queries_do_not_grow_with_rows(admin_client: Client, django_assert_num_queries):
-    make_trade(1)
+    nvda_hit(1)
     with CaptureQueriesContext(connection) as one_row:
         admin_client.get(admin_url(OptionTrade, "changelist"))
     for n in range(2, 30):
-        make_trade(n)
+        nvda_hit(n)
     with django_assert_num_queries(len(one_row.captured_queries)):
         response = admin_client.get(admin_url(OptionTrade, "changelist"))
     assert response.context["cl"].result_count == 29
@@ -552,7 +533,7 @@ def test_export_selected_as_csv(admin_client: Client, one_of_each):
     trade = one_of_each[OptionTrade]
     trade.traded_at = datetime(2025, 6, 2, 14, 30, 5, 123000, tzinfo=UTC)
     trade.save()
-    make_trade(2)  # not selected
+    nvda_hit(2)  # not selected
 
     response = admin_client.post(
         admin_url(OptionTrade, "changelist"), {"action": "export_csv", "_selected_action": [str(trade.pk)]}
@@ -571,7 +552,7 @@ def test_export_selected_as_csv(admin_client: Client, one_of_each):
 
 @pytest.mark.django_db
 def test_csv_export_queries_do_not_grow_with_rows(admin_client: Client, django_assert_max_num_queries):
-    trades = [make_trade(n) for n in range(1, 31)]
+    trades = [nvda_hit(n) for n in range(1, 31)]
     data = {"action": "export_csv", "_selected_action": [str(trade.pk) for trade in trades]}
     with django_assert_max_num_queries(10):
         response = admin_client.post(admin_url(OptionTrade, "changelist"), data)

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.test import Client
 
-from tests.faces.test_admin import make_trade
+from tests.factories import nvda_hit
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ def test_anyone_gets_the_health_checks_and_a_way_in(client: Client):
 
 
 def test_staff_see_the_latest_hits_by_name_in_new_york_time(admin_client: Client):
-    make_trade(1)
+    nvda_hit(1)
     page = admin_client.get("/").content.decode()
     assert "Latest hits (1 today)" in page
     assert "NVDA 20 Jun 25 150 Call" in page and "O:NVDA250620C00150000" in page

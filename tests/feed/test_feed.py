@@ -14,13 +14,13 @@ from typing import Any
 import orjson
 import pytest
 from django.core.management import CommandError, call_command
-from polygon import WebSocketClient
 from polygon.exceptions import AuthError
 from polygon.websocket.models import EquityTrade
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
 from tests import processes
+from tests.feed_helpers import collect, data_frames, polygon_client, trade_events
 from trades.feed import FeedServer, Frame, SyntheticFlow, Tape
 from trades.feed.protocol import (
     Subscriptions,
@@ -67,39 +67,6 @@ def start_feed() -> Iterator[Callable[..., tuple[FeedServer, str]]]:
     yield start
     for server in servers:
         server.stop()
-
-
-def polygon_client(
-    feed: str, *, api_key: str = KEY, raw: bool = True, channels: tuple[str, ...] = ("T.*",), max_reconnects: int = 0
-) -> WebSocketClient:
-    client = WebSocketClient(
-        api_key=api_key, feed=feed, market="options", secure=False, raw=raw, max_reconnects=max_reconnects
-    )
-    client.subscribe(*channels)
-    return client
-
-
-def collect(
-    client: WebSocketClient, until: Callable[[list[Any]], bool] | None = None, timeout: float = 2.0
-) -> list[Any]:
-    """Everything the client hands its processor, until connect() returns or ``until`` holds."""
-    received: list[Any] = []
-
-    async def processor(message: Any) -> None:
-        received.append(message)
-        if until is not None and until(received):
-            await client.close()
-
-    asyncio.run(asyncio.wait_for(client.connect(processor), timeout))
-    return received
-
-
-def data_frames(received: list[str]) -> list[str]:
-    return [frame for frame in received if '"ev":"status"' not in frame]
-
-
-def trade_events(received: list[str]) -> list[dict[str, Any]]:
-    return [event for frame in data_frames(received) for event in orjson.loads(frame)]
 
 
 def run(coroutine: Awaitable[Any], timeout: float = 2.0) -> Any:

@@ -14,75 +14,26 @@ from typing import Any
 
 import orjson
 import pytest
-import urllib3
 from django.core.management import CommandError, call_command
 from polygon import RESTClient, WebSocketClient
 from polygon.exceptions import BadResponse
 
 from tests import processes
-from trades.domain.calendar import NEW_YORK
+from tests.feed_helpers import (
+    AMC1,
+    ATM,
+    DEEP_OTM,
+    EXPIRED,
+    KEY,
+    LIVE_SPY,
+    SPXW,
+    START_MS,
+    raw_get,
+    reference_document,
+)
 from trades.feed import FeedServer, SyntheticFlow, Tape
 from trades.feed.synthetic import pregenerate_frames
 from trades.feed.universe import ReferenceFileError, SyntheticReference, load_reference_file, parse_reference
-
-KEY = "rest-key"
-SPY_STRIKES = (550, 575, 600, 625, 650)
-SPY_EXPIRIES = ("2025-12-12", "2025-12-19")
-DEEP_OTM = "O:SPY251212C00900000"
-EXPIRED = "O:SPY251201C00600000"
-ATM = "O:SPY251219C00600000"
-SPXW = "O:SPXW251219P05900000"
-AMC1 = "O:AMC1260116C00005000"
-
-
-def contract(ticker: str, underlying: str, expiry: str, kind: str, strike: float, **extra: Any) -> dict[str, Any]:
-    return {
-        "ticker": ticker,
-        "underlying_ticker": underlying,
-        "expiration_date": expiry,
-        "contract_type": kind,
-        "strike_price": strike,
-        **extra,
-    }
-
-
-def spy(expiry: str, kind: str, strike: int, **extra: Any) -> dict[str, Any]:
-    ticker = f"O:SPY{expiry[2:4]}{expiry[5:7]}{expiry[8:]}{kind[0].upper()}{strike * 1000:08d}"
-    return contract(ticker, "SPY", expiry, kind, strike, **extra)
-
-
-def reference_document() -> dict[str, Any]:
-    spy_chain = [
-        spy(expiry, kind, strike, shares_per_contract=100, open_interest=strike + (kind == "put"))
-        for expiry in SPY_EXPIRIES
-        for kind in ("call", "put")
-        for strike in SPY_STRIKES
-    ]
-    spy_chain[-1]["open_interest"] = None  # 2025-12-19 put 650: open interest unknown
-    return {
-        "as_of": "2025-12-05",
-        "underlyings": {"SPY": {"price": 600.0}, "SPX": {"value": 5900.5}, "AMC": {"price": 5.0}},
-        "contracts": [
-            *spy_chain,
-            spy("2025-12-12", "call", 900, open_interest=3),
-            spy("2025-12-01", "call", 600, open_interest=7),  # expired before as_of
-            contract(SPXW, "SPX", "2025-12-19", "put", 5900, open_interest=10),
-            contract("O:SPXW251219C06000000", "SPX", "2025-12-19", "call", 6000, open_interest=0),
-            contract(
-                AMC1,
-                "AMC",
-                "2026-01-16",
-                "call",
-                5,
-                shares_per_contract=10,
-                open_interest=None,
-                additional_underlyings=[{"type": "equity", "underlying": "AMC", "amount": 10}],
-            ),
-        ],
-    }
-
-
-LIVE_SPY = {c["ticker"] for c in reference_document()["contracts"] if c["underlying_ticker"] == "SPY"} - {EXPIRED}
 
 
 @pytest.fixture
@@ -100,11 +51,6 @@ def feed(start_feed, reference_file) -> FeedServer:
 @pytest.fixture
 def client(feed: FeedServer) -> RESTClient:
     return RESTClient(api_key=KEY, base=feed.rest_url, retries=0)
-
-
-def raw_get(feed: FeedServer, target: str, **headers: str) -> tuple[int, dict[str, Any], urllib3.BaseHTTPResponse]:
-    response = urllib3.request("GET", feed.rest_url + target, headers=headers, retries=False)
-    return response.status, orjson.loads(response.data), response
 
 
 def bearer() -> dict[str, str]:
@@ -367,9 +313,6 @@ def test_the_websocket_side_still_streams_on_the_same_port(start_feed, reference
 
 
 # --- The synthetic universe -------------------------------------------------------------------------
-
-# A Wednesday afternoon in New York, so the tests do not depend on today's date.
-START_MS = int(datetime(2025, 6, 4, 14, 0, tzinfo=NEW_YORK).timestamp() * 1000)
 
 
 @pytest.fixture(scope="module")

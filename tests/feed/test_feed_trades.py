@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,8 +16,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polygon import RESTClient
 
-from tests.feed.test_feed import collect, polygon_client, trade_events
-from tests.feed.test_feed_rest import ATM, DEEP_OTM, KEY, LIVE_SPY, START_MS, raw_get, reference_document
+from tests.feed_helpers import (
+    ATM,
+    DEEP_OTM,
+    KEY,
+    LIVE_SPY,
+    PUT,
+    START_MS,
+    SYMBOLS,
+    T0,
+    ns,
+    raw_get,
+    reference_document,
+    stream_all,
+    trade,
+    write_tape,
+)
 from trades.domain.calendar import NEW_YORK
 from trades.feed import FeedServer, SyntheticFlow, SyntheticReference, Tape
 from trades.feed.rest import RestApi
@@ -26,52 +39,10 @@ from trades.feed.source import Frame, frame_from_events
 from trades.feed.trade_log import LoggedTrade, TradeLog
 from trades.feed.universe import parse_reference
 
-T0 = int(datetime(2025, 12, 5, 10, 30, tzinfo=NEW_YORK).timestamp() * 1000)  # the reference's as_of day
-PUT = "O:SPY251219P00600000"
-SYMBOLS = (ATM, PUT, DEEP_OTM)
-
-
-def trade(n: int, **changes: Any) -> dict[str, Any]:
-    """Trade ``n`` of the test tape: one millisecond apart, on SYMBOLS in turn."""
-    event = {
-        "ev": "T",
-        "sym": SYMBOLS[n % 3],
-        "x": 300 + n % 20,
-        "p": round(1 + n / 100, 2),
-        "s": n + 1,
-        "t": T0 + n,
-        "q": n,
-    }
-    event.update(changes)
-    if n % 4 == 3:
-        event.pop("c", None)  # some prints carry no conditions
-    else:
-        event.setdefault("c", [209])
-    return event
-
-
-def ns(n: int) -> int:
-    """Trade ``n``'s SIP time in nanoseconds."""
-    return (T0 + n) * 1_000_000
-
-
-def write_tape(path: Path, trades: int, per_frame: int = 3) -> Path:
-    lines = [
-        orjson.dumps([trade(n) for n in range(first, min(first + per_frame, trades))]).decode()
-        for first in range(0, trades, per_frame)
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
 
 def numbers_of(trades: Iterable[Any]) -> list[int]:
     """The tape numbers of REST trades (their size is n + 1)."""
     return [int(t.size) - 1 for t in trades]
-
-
-def stream_all(feed: FeedServer) -> list[dict[str, Any]]:
-    """Everything a polygon client gets until the feed closes (it reconnects after a drop)."""
-    return trade_events(collect(polygon_client(feed.rest_url.removeprefix("http://"), api_key=KEY, max_reconnects=3)))
 
 
 def rest_client(feed: FeedServer) -> RESTClient:

@@ -82,3 +82,14 @@ def test_services_and_selectors_never_import_the_faces():
         for path in python_files(package):
             for module in imported_modules(path):
                 assert not module.startswith(FACES), (path, module)
+
+
+def test_tests_share_helpers_through_helper_modules_not_through_each_other():
+    """Shared builders live in tests/factories.py and the *_helpers modules, not in another test file."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            m for m in imported_modules(path) if m.rsplit(".", 1)[-1].startswith("test_")
+        )
+        for path in (ROOT / "tests").rglob("test_*.py")
+    }
+    assert {path: modules for path, modules in offenders.items() if modules} == {}

@@ -8,8 +8,7 @@ import pytest
 from django.utils import timezone
 
 from tests.factories import only_profile
-from tests.feed.test_feed_rest import KEY
-from tests.feed.test_feed_trades import SYMBOLS, stream_all, trade, write_tape
+from tests.feed_helpers import KEY, SYMBOLS, stream_all, trade, write_tape
 from trades.feed import Tape
 from trades.models import GapStatus, OptionTrade, StreamGap
 from trades.selectors import flow_rules
