@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from trades.domain import conditions
+from trades.domain.formatting import plural, short_new_york_time
 from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT
 
 # A ticker as watchlists and the reference data hold it: AAPL, BRK.B, SPX (or Polygon's I:SPX), at
@@ -452,11 +453,11 @@ class WebhookEndpoint(models.Model):
         if health is EndpointHealth.DISABLED:
             return f"Disabled: {self.disabled_reason}" if self.disabled_reason else "Disabled"
         if health is EndpointHealth.FAILING:
-            failures = f"{self.consecutive_failures} failure{'s' if self.consecutive_failures != 1 else ''}"
-            return f"Failing since {_local_time(self.failing_since)} ({failures}): {self.last_error}"
+            failures = plural(self.consecutive_failures, "failure")
+            return f"Failing since {_short_time(self.failing_since)} ({failures}): {self.last_error}"
         if health is EndpointHealth.NEVER_USED:
             return "Never used: no delivery attempted yet"
-        return f"Healthy: last success {_local_time(self.last_success_at)}"
+        return f"Healthy: last success {_short_time(self.last_success_at)}"
 
     def record_success(self, at: datetime) -> None:
         """A 2xx answer: the run of failures, if there was one, is over (one UPDATE of the row)."""
@@ -476,12 +477,8 @@ class WebhookEndpoint(models.Model):
         )
 
 
-def _local_time(moment: datetime | None) -> str:
-    """14:02 today, 2026-12-01 14:02 on another day, in the site's time zone."""
-    if moment is None:
-        return "—"
-    local = timezone.localtime(moment)
-    return f"{local:%H:%M}" if local.date() == timezone.localdate() else f"{local:%Y-%m-%d %H:%M}"
+def _short_time(moment: datetime | None) -> str:
+    return "—" if moment is None else short_new_york_time(moment, timezone.now())
 
 
 class DeliveryStatus(models.TextChoices):

@@ -48,6 +48,17 @@ def duration(seconds: float) -> str:
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
+def plural(number: int, noun: str) -> str:
+    """``1 failure``, ``12 failures`` (nouns that add an s)."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def short_new_york_time(moment: datetime, now: datetime) -> str:
+    """``14:02`` on ``now``'s New York day, ``2026-12-01 14:02`` on another."""
+    local = moment.astimezone(NEW_YORK)
+    return f"{local:%H:%M}" if local.date() == now.astimezone(NEW_YORK).date() else f"{local:%Y-%m-%d %H:%M}"
+
+
 def new_york_time(moment: datetime, precision: str = "seconds") -> str:
     """``2026-12-02 09:31:05 EST``; precision "milliseconds" adds ``.123``."""
     local = moment.astimezone(NEW_YORK)

@@ -126,10 +126,6 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(broker_url(), socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
-def _key_prefix() -> str:
-    return str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "") or "")
-
-
 def _filesystem_folder() -> Path:
     return Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"]))
 
@@ -179,22 +175,18 @@ def persistence_warning(client: redis.Redis | None = None) -> str:
     return "; ".join(problems)
 
 
-def declared_queues() -> list[str]:
-    """The queues the settings declare (trades/queues.py): each one's backlog is shown."""
-    return list(queues.QUEUES)
-
-
 def queue_depths() -> dict[str, int]:
-    queues = declared_queues()
+    """Each declared queue's backlog (trades/queues.py)."""
+
     if _is_filesystem():
-        names = [path.name for path in _filesystem_folder().iterdir()]
-        return {queue: sum(name.endswith(f".{queue}.msg") for name in names) for queue in queues}
+        files = [path.name for path in _filesystem_folder().iterdir()]
+        return {queue: sum(file.endswith(f".{queue}.msg") for file in files) for queue in queues.QUEUES}
     client = _redis()
     try:
         pipe = client.pipeline(transaction=False)
-        for queue in queues:
-            pipe.llen(f"{_key_prefix()}{queue}")
-        return dict(zip(queues, (int(depth) for depth in pipe.execute()), strict=True))
+        for queue in queues.QUEUES:
+            pipe.llen(f"{settings.REDIS_KEY_PREFIX}{queue}")
+        return dict(zip(queues.QUEUES, (int(depth) for depth in pipe.execute()), strict=True))
     finally:
         client.close()
 

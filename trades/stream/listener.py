@@ -28,7 +28,7 @@ from django.utils import timezone
 from polygon import WebSocketClient
 from polygon.exceptions import AuthError
 
-from trades.domain.formatting import duration
+from trades.domain.formatting import duration, plural
 from trades.selectors.stream_status import read_kept_for_later, read_last_event_ms
 from trades.selectors.subscriptions import FIREHOSE, enabled_channels
 from trades.services.stream_status import record_gap, write_status
@@ -36,7 +36,7 @@ from trades.stream.backoff import Backoff
 from trades.stream.config import ClientOptions
 from trades.stream.frames import StatusEvent, count_trades, may_hold_status, status_events, trade_time_range
 from trades.stream.lock import ListenerLock, LockUnavailable
-from trades.stream.outage import describe_error, describe_status, plural
+from trades.stream.outage import describe_error, describe_status
 from trades.stream.publisher import BatchPublisher
 from trades.stream.stats import RateLimit, StatsReporter, StreamStats
 from trades.stream.status import StatusRecorder

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from polygon.exceptions import AuthError
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from trades.domain.formatting import duration
+from trades.domain.formatting import duration, plural
 
 # What to do about a Polygon status that ended a connection.
 STATUS_HINTS = {
@@ -72,10 +72,6 @@ class Outage:
 
 def _deadline(seconds: float | None) -> float | None:
     return None if seconds is None else time.monotonic() + seconds
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def describe_error(exc: BaseException, url: str) -> str:

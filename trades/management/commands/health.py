@@ -15,7 +15,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trades.selectors.health import check_health, check_names, declared_queues
+from trades import queues
+from trades.selectors.health import check_health, check_names
 
 
 class Command(BaseCommand):
@@ -51,7 +52,7 @@ class Command(BaseCommand):
         mark = "✔" if check["ok"] else "✘"
         detail = check.get("error") or check.get("warning") or ""
         if name == "queues":  # each backlog, as Flower's broker page shows it
-            depths = ", ".join(f"{queue} {depth:,}" for queue, depth in check.items() if queue in declared_queues())
+            depths = ", ".join(f"{queue} {depth:,}" for queue, depth in check.items() if queue in queues.QUEUES)
             detail = f"{depths}  {detail}".strip()
         line = f"{mark} {name:<13} {'ok' if check['ok'] else 'FAILING'}"
         line += f"  {detail}" if detail else ""
