@@ -3,6 +3,7 @@ contracts reference, timestamps on everything read, per-underlying failures, on-
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -286,6 +287,18 @@ def test_a_chain_failing_on_its_second_page_keeps_the_open_interest(polygon, spy
 
     assert snapshot_of_db() == before
     assert "too many 502 error responses" in report.failed[0].reason
+
+
+def test_a_run_logs_one_summary_line_and_a_one_name_run_stays_quiet(polygon, caplog):
+    """Beat fans the spot refresh out one task per underlying: twelve INFO lines a minute otherwise."""
+    for ticker in ("AAPL", "MSFT"):
+        polygon.on(f"/v3/snapshot/options/{ticker}", ok(fixture("chain_AAPL.json")))
+    with caplog.at_level(logging.INFO, logger="trades.services.reference_data"):
+        reference_data.refresh_spot(["AAPL"])
+        assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+        reference_data.refresh_spot(["AAPL", "MSFT"])
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert len(lines) == 1 and lines[0].startswith("spot refreshed: 2 of 2 ok in "), lines
 
 
 def test_spot_alone(polygon):

@@ -459,11 +459,14 @@ def _each(
 
 
 def _log_summary(report: RefreshReport, seconds: float) -> None:
-    """One line per refresh run (each name's own line is DEBUG; failures are warned one by one)."""
+    """One line per refresh run (each name's own line is DEBUG; failures are warned one by one).
+    A run of one name that went well is DEBUG too: beat fans the spot refresh out one task per
+    underlying, and on-demand look-ups come one contract at a time, all day long."""
     done = [result for result in report.results if result.tried]
     ok = sum(result.ok for result in done)
     skipped = f", {len(report.not_tried)} not tried" if report.not_tried else ""
-    level = logging.INFO if ok == len(done) and not report.not_tried else logging.WARNING
+    went_well = ok == len(done) and not report.not_tried
+    level = (logging.INFO if len(done) > 1 else logging.DEBUG) if went_well else logging.WARNING
     logger.log(level, "%s refreshed: %d of %d ok%s in %.1f s", report.kind, ok, len(done), skipped, seconds)
 
 
