@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from celery import Celery
+from django.conf import settings
 
 from trades import queues
 from trades.feed.server import FeedServer
@@ -28,7 +29,7 @@ from trades.feed.synthetic import SyntheticFlow, now_ms, pregenerate_frames
 from trades.feed.universe import SyntheticReference
 from trades.presets import PRESET_TICKERS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(settings.BASE_DIR)  # where manage.py is, as the demo finds it
 API_KEY = "flowsite-bench"
 CLOCK = 100_000.0  # synthetic trades per second of trade time: a million fit in one trading day
 
@@ -248,7 +249,8 @@ def load_reference(rest_url: str, env: dict[str, str], log: Path) -> float:
     refresh_env = {**env, "POLYGON_REST_URL": rest_url, "POLYGON_API_KEY": API_KEY}
     with log.open("wb") as output:
         if subprocess.run(args, cwd=ROOT, env=refresh_env, stdout=output, stderr=subprocess.STDOUT).returncode:
-            raise RuntimeError(f"refresh_reference failed; see {log}")
+            # The log folder is removed at the end of the run: show the end of it now.
+            raise RuntimeError(f"refresh_reference failed:\n{log.read_text(errors='replace')[-3000:]}")
     return time.perf_counter() - started
 
 
