@@ -8,6 +8,28 @@ CANCELLED = frozenset({201, 203, 205, 207})
 LATE = frozenset({202, 204, 206, 208})  # late / out of sequence
 MULTI_LEG = frozenset({232, 233, 234, 235, 236, 238, 239, 246})
 STOCK_OPTION = frozenset({237, 240, 241, 242, 243, 244, 245})
+# The classes FLOW.md groups orders by (../shared/FLOW.md, "Conditions").
+REGULAR_AUTO = 209
+INTERMARKET_SWEEP = frozenset({219, 228, 230})  # ISO: confirms a sweep
+SINGLE_LEG_AUCTION = frozenset({227, 228})
+SINGLE_LEG_CROSS = frozenset({229, 230})
+FLOOR = frozenset({231})
+COMPRESSION = frozenset({247})  # dropped from everything
+EXTENDED_HOURS = frozenset({248})
+# Every code FLOW.md names; any other is kept, counted and flagged as unknown.
+KNOWN = (
+    CANCELLED
+    | LATE
+    | MULTI_LEG
+    | STOCK_OPTION
+    | INTERMARKET_SWEEP
+    | SINGLE_LEG_AUCTION
+    | SINGLE_LEG_CROSS
+    | FLOOR
+    | COMPRESSION
+    | EXTENDED_HOURS
+    | {REGULAR_AUTO, 210}
+)
 
 # Never a hit unless a profile says otherwise.
 DEFAULT_EXCLUDED = CANCELLED | LATE

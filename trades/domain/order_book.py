@@ -1,0 +1,234 @@
+"""Closing orders while prints stream in, whatever the batching: one algorithm, any store.
+
+Prints of one sweep arrive in different batches, handled by different workers, in any order
+within the allowed lateness. Every kept print goes into a store (PostgreSQL in production,
+`MemoryPrints` for a tape and the property tests); `close_orders` then finds which orders are
+final. An order is final when a later print of its contract broke its run, or when the
+watermark (the latest event time seen − GAP_MS − LATENESS_MS) has passed its last print.
+
+A print that arrives after the orders around it were closed (later than the lateness allows),
+and a cancel of a print that is already in an order, reopen the contract's orders from there and
+group it again: the stored orders are always `orders.group` of the stored prints, so a stream,
+a replay and a backfill of the same prints end with the same orders and ids. An order that
+was reopened and does not come back (its print was cancelled) is reported as gone.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from trades.domain.orders import (
+    GAP_MS,
+    LATENESS_MS,
+    NS_PER_MS,
+    Order,
+    Print,
+    PrintClass,
+    build_order,
+    cancelled_prints,
+    is_groupable,
+    runs,
+    sorted_prints,
+)
+
+END_OF_TIME_NS = 2**63 - 1
+
+
+def watermark(latest_event_ns: int) -> int:
+    """Every print before this event time has arrived, and no open order can still grow."""
+    return latest_event_ns - (GAP_MS + LATENESS_MS) * NS_PER_MS
+
+
+class PrintStore(Protocol):
+    """Where kept prints live and which order each belongs to (per contract)."""
+
+    def add(self, prints: Sequence[Print]) -> list[Print]:
+        """Store the prints not stored yet (idempotent); return those."""
+
+    def cancel_groups(self, new: Sequence[Print]) -> list[list[Print]]:
+        """The prints and cancels of each (contract, price, size) that holds a cancel and that the
+        new prints belong to: a cancel takes back a print of its own group."""
+
+    def is_cancelled(self, item: Print) -> bool: ...
+
+    def set_cancelled(self, item: Print, cancelled: bool) -> None:
+        """Take a print back (it leaves the open prints) or give it back."""
+
+    def order_of(self, item: Print) -> str | None:
+        """The id of the closed order a print belongs to, if it is in one."""
+
+    def open_prints(self, symbols: Iterable[str]) -> dict[str, list[Print]]:
+        """Each contract's prints in no closed order (cancelled prints and cancels left out)."""
+
+    def frontiers(self, symbols: Iterable[str]) -> dict[str, int]:
+        """Each contract's last print in a closed run (groupable prints only)."""
+
+    def reopen(self, symbol: str, from_ns: int) -> set[str]:
+        """Take every closed order of the contract with a print at or after ``from_ns`` apart
+        again; return their ids."""
+
+    def close(self, orders: Sequence[Order]) -> None:
+        """Record these orders as closed, their prints as theirs."""
+
+
+@dataclass
+class Closed:
+    """What one call of `close_orders` decided."""
+
+    orders: list[Order] = field(default_factory=list)  # newly closed (or closed again after a reopen)
+    reopened: set[str] = field(default_factory=set)  # ids of orders taken apart
+
+    @property
+    def gone(self) -> set[str]:
+        """Orders that were reopened and did not close again with the same id."""
+        return self.reopened - {order.id for order in self.orders}
+
+
+def close_orders(store: PrintStore, symbols: Iterable[str], mark_ns: int, new: Sequence[Print] = ()) -> Closed:
+    """Settle the cancels the new prints touch, reopen what late prints and cancels change, and
+    close what is final. ``new``: the prints just added; ``symbols``: the contracts to close."""
+    symbols = sorted(set(symbols) | {item.symbol for item in new})
+    closed = Closed()
+    for group in store.cancel_groups(new):
+        closed.reopened |= _settle_cancels(store, group)
+    open_prints = store.open_prints(symbols)
+    frontiers = store.frontiers(symbols)
+    for symbol in symbols:
+        prints = open_prints.get(symbol, [])
+        frontier = frontiers.get(symbol)
+        late = [item.ts_ns for item in prints if is_groupable(item) and _may_join(item, frontier)]
+        if late:
+            closed.reopened |= store.reopen(symbol, _reopen_from(min(late)))
+            prints = store.open_prints([symbol]).get(symbol, [])
+        closed.orders += [build_order(run) for run in final_runs(prints, mark_ns)]
+    store.close(closed.orders)
+    return closed
+
+
+def _settle_cancels(store: PrintStore, group: list[Print]) -> set[str]:
+    """Which prints of one (contract, price, size) its cancels take back is a function of the
+    group's sorted prints alone; when the answer changes (a print or a cancel came late), the
+    orders it touches are reopened."""
+    reopened: set[str] = set()
+    gone = cancelled_prints(sorted_prints(group))
+    for item in group:
+        if item.kind is PrintClass.CANCEL or (item in gone) == store.is_cancelled(item):
+            continue
+        store.set_cancelled(item, item in gone)
+        if store.order_of(item) is not None:
+            reopened |= store.reopen(item.symbol, _reopen_from(item.ts_ns))
+    return reopened
+
+
+def _may_join(item: Print, frontier: int | None) -> bool:
+    """Could this open print have joined or bridged a closed run (it came later than the lateness)?"""
+    return frontier is not None and item.ts_ns - frontier <= GAP_MS * NS_PER_MS
+
+
+def _reopen_from(ts_ns: int) -> int:
+    # A print added or taken away at ts changes at most the run it is in or next to (its last print
+    # within GAP_MS before ts) and, through the span limit, every run after it.
+    return ts_ns - GAP_MS * NS_PER_MS
+
+
+def final_runs(open_prints: Sequence[Print], mark_ns: int) -> list[list[Print]]:
+    """The runs of a contract's open prints that are final: each run a later print broke, the last
+    run once the watermark has passed its last print, each ungroupable print once passed."""
+    ordered = sorted_prints(open_prints)
+    cut = runs([item for item in ordered if is_groupable(item)])
+    final = [run for index, run in enumerate(cut) if index < len(cut) - 1 or run[-1].ts_ns < mark_ns]
+    final += [[item] for item in ordered if not is_groupable(item) and item.ts_ns < mark_ns]
+    return final
+
+
+class MemoryPrints:
+    """A PrintStore in memory: for a tape, a test, or anything that fits in one process."""
+
+    def __init__(self) -> None:
+        self.prints: dict[str, list[Print]] = defaultdict(list)
+        self.unclosed: dict[str, set[Print]] = defaultdict(set)  # open prints, pending cancels
+        self.order_ids: dict[Print, str] = {}
+        self.orders: dict[str, dict[str, Order]] = defaultdict(dict)  # by contract, then id
+        self._frontiers: dict[str, int] = {}
+        self.cancelled: set[Print] = set()
+        self._seen: set[tuple] = set()
+        self._same_trade: dict[tuple, list[Print]] = defaultdict(list)  # by (contract, price, size)
+        self._with_cancel: set[tuple] = set()
+
+    def add(self, prints: Sequence[Print]) -> list[Print]:
+        new = []
+        for item in prints:
+            identity = (*item.key, item.symbol, item.conditions)
+            if identity in self._seen or item.kind is PrintClass.COMPRESSION:
+                continue
+            self._seen.add(identity)
+            self.prints[item.symbol].append(item)
+            self._same_trade[_trade_of(item)].append(item)
+            if item.kind is PrintClass.CANCEL:
+                self._with_cancel.add(_trade_of(item))
+            else:
+                self.unclosed[item.symbol].add(item)
+            new.append(item)
+        return new
+
+    def cancel_groups(self, new: Sequence[Print]) -> list[list[Print]]:
+        touched = {_trade_of(item) for item in new}
+        return [self._same_trade[trade] for trade in sorted(touched) if trade in self._with_cancel]
+
+    def is_cancelled(self, item: Print) -> bool:
+        return item in self.cancelled
+
+    def set_cancelled(self, item: Print, cancelled: bool) -> None:
+        if cancelled:
+            self.cancelled.add(item)
+            self.unclosed[item.symbol].discard(item)
+        else:
+            self.cancelled.discard(item)
+            self.unclosed[item.symbol].add(item)
+
+    def order_of(self, item: Print) -> str | None:
+        return self.order_ids.get(item)
+
+    def open_prints(self, symbols: Iterable[str]) -> dict[str, list[Print]]:
+        return {symbol: list(self.unclosed.get(symbol, ())) for symbol in symbols}
+
+    def frontiers(self, symbols: Iterable[str]) -> dict[str, int]:
+        return {symbol: self._frontiers[symbol] for symbol in symbols if symbol in self._frontiers}
+
+    def reopen(self, symbol: str, from_ns: int) -> set[str]:
+        orders = self.orders[symbol]
+        taken_apart = [order for order in orders.values() if order.last_ts_ns >= from_ns]
+        for order in taken_apart:
+            del orders[order.id]
+            for item in order.prints:
+                del self.order_ids[item]
+                if item not in self.cancelled:
+                    self.unclosed[symbol].add(item)
+        runs = [order.last_ts_ns for order in orders.values() if is_groupable(order.prints[0])]
+        self._frontiers.pop(symbol, None)
+        if runs:
+            self._frontiers[symbol] = max(runs)
+        return {order.id for order in taken_apart}
+
+    def close(self, orders: Sequence[Order]) -> None:
+        for order in orders:
+            self.orders[order.symbol][order.id] = order
+            for item in order.prints:
+                self.order_ids[item] = order.id
+                self.unclosed[order.symbol].discard(item)
+            if is_groupable(order.prints[0]):
+                self._frontiers[order.symbol] = max(order.last_ts_ns, self._frontiers.get(order.symbol, 0))
+
+    def all_orders(self) -> list[Order]:
+        return sorted((order for orders in self.orders.values() for order in orders.values()), key=_first_key)
+
+
+def _first_key(order: Order) -> tuple:
+    return (order.symbol, order.prints[0].key)
+
+
+def _trade_of(item: Print) -> tuple:
+    return (item.symbol, item.price, item.size)
