@@ -13,10 +13,13 @@ from django.db import models
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 
 from trades.domain import conditions
 from trades.domain.formatting import plural, short_new_york_time
 from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT
+from trades.domain.orders import OrderType, PricePath, Subtype
+from trades.domain.side import Aggressor, Sentiment
 
 # A ticker as watchlists and the reference data hold it: AAPL, BRK.B, SPX (or Polygon's I:SPX), at
 # most the 16 characters of the ticker columns. On a watchlist, * stands for every underlying.
@@ -80,6 +83,42 @@ def validate_webhook_secret(value: str) -> None:
         check_secret(value)
     except ValueError as exc:
         raise ValidationError(f"{exc} (whsec_ and the base64 of the key; the secret itself is never shown)") from None
+
+
+class Judges(models.TextChoices):
+    PRINTS = "prints", "Each print alone"
+    ORDERS = "orders", "Orders: sweeps, splits, blocks (FLOW.md)"
+
+
+class OpeningRule(models.TextChoices):
+    ANY = "", "Any"
+    OPENING = "opening", "Opening (size > OI − volume before)"
+    STRICT = "strict", "Strictly opening (size > OI + volume before)"
+
+
+ORDER_TYPES = [(kind.value, kind.value.replace("_", "-").capitalize()) for kind in OrderType]
+AGGRESSORS = [(kind.value, kind.value.capitalize()) for kind in Aggressor]
+SENTIMENTS = [(kind.value, kind.value.capitalize()) for kind in Sentiment]
+
+
+@deconstructible
+class ChoiceList:
+    """Validates a JSON list of some of ``allowed`` (empty: any)."""
+
+    def __init__(self, allowed: list[str], what: str) -> None:
+        self.allowed, self.what = allowed, what
+
+    def __call__(self, value: object) -> None:
+        if not isinstance(value, list) or any(item not in self.allowed for item in value):
+            raise ValidationError(f"Give a list of {self.what}, each one of {', '.join(self.allowed)} (empty: any).")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChoiceList) and (self.allowed, self.what) == (other.allowed, other.what)
+
+
+validate_order_types = ChoiceList([value for value, _ in ORDER_TYPES], "order types")
+validate_aggressors = ChoiceList([value for value, _ in AGGRESSORS], "aggressors")
+validate_sentiments = ChoiceList([value for value, _ in SENTIMENTS], "sentiments")
 
 
 def default_excluded_conditions() -> list[int]:
@@ -160,7 +199,59 @@ class FilterProfile(models.Model):
         validators=[validate_condition_codes],
         help_text="Further condition codes that never make a hit.",
     )
+    judges = models.CharField(
+        max_length=10,
+        choices=Judges.choices,
+        default=Judges.PRINTS,
+        help_text="Prints: each print alone, as it arrives. Orders: the order behind the prints (a sweep of twenty "
+        "prints is one order); premium and size then apply to the order's totals.",
+    )
+    order_types = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_order_types],
+        help_text="Orders of these types only (empty: any).",
+    )
+    golden_only = models.BooleanField(
+        default=False, help_text="Golden sweeps only: a sweep of $1M or more, bought at or above the ask."
+    )
+    iso_only = models.BooleanField(default=False, help_text="Orders with an intermarket-sweep (ISO) print only.")
+    aggressors = models.JSONField(
+        default=list, blank=True, validators=[validate_aggressors], help_text="Aggressor against the NBBO (empty: any)."
+    )
+    sentiments = models.JSONField(
+        default=list, blank=True, validators=[validate_sentiments], help_text="Sentiment (empty: any)."
+    )
+    opening = models.CharField(
+        max_length=10,
+        choices=OpeningRule.choices,
+        default=OpeningRule.ANY,
+        blank=True,
+        help_text="Opening orders only.",
+    )
+    min_vol_oi = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0), message="The volume / open interest ratio cannot be negative.")],
+        help_text="(Day volume before the order + its size) / open interest, at least.",
+    )
+    repeated_hits_only = models.BooleanField(
+        default=False, help_text="Orders holding a burst of repeated hits only (more than 5 prints ≤ 100 ms apart)."
+    )
     updated_at = models.DateTimeField(auto_now=True)
+
+    ORDER_RULES = (
+        "order_types",
+        "golden_only",
+        "iso_only",
+        "aggressors",
+        "sentiments",
+        "opening",
+        "min_vol_oi",
+        "repeated_hits_only",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -188,6 +279,12 @@ class FilterProfile(models.Model):
                     f"({self.min_dte} days)."
                 }
             )
+        if self.judges == Judges.PRINTS:
+            set_rules = [name for name in self.ORDER_RULES if getattr(self, name) not in (None, False, "", [])]
+            if set_rules:
+                raise ValidationError(
+                    {set_rules[0]: "Order rules need a profile that judges orders (set “judges” to orders)."}
+                )
 
 
 class Subscription(models.Model):
@@ -348,6 +445,203 @@ class TradeMatch(models.Model):
         return f"{self.trade_id} matched {self.profile_id}"
 
 
+# A kept print that is in no closed order yet, is not cancelled and is not a cancel.
+OPEN_PRINT = models.Q(order_id="", cancelled=False) & ~models.Q(kind="cancel")
+
+
+class KeptPrint(models.Model):
+    """A print kept for grouping into orders: every print of a watched underlying at or above
+    ORDER_PRINT_MIN_PREMIUM (cancels included), whether or not its order becomes a hit.
+
+    ``order_id`` is set when the order it belongs to closed (empty until then); a late print or a cancel may take
+    an order apart again (trades/domain/order_book.py). Kept ORDER_PRINT_RETENTION_DAYS.
+    """
+
+    identity = models.CharField(max_length=40, unique=True, help_text="Digest of the contract and the print's key.")
+    symbol = models.CharField(max_length=32)
+    underlying = models.CharField(max_length=16)
+    trade_date = models.DateField(help_text="In New York.")
+    ts_ns = models.BigIntegerField(help_text="SIP time, nanoseconds since the epoch.")
+    sequence = models.BigIntegerField(null=True, blank=True)
+    exchange = models.IntegerField()
+    price = models.DecimalField(max_digits=12, decimal_places=4)
+    size = models.PositiveIntegerField()
+    conditions = models.JSONField(default=list, blank=True)
+    shares_per_contract = models.PositiveIntegerField(default=DEFAULT_SHARES_PER_CONTRACT)
+    kind = models.CharField(max_length=16)
+    cancelled = models.BooleanField(default=False, help_text="Taken back by a later cancel print.")
+    order_id = models.CharField(max_length=20, blank=True, help_text="The closed order it belongs to (empty: open).")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["symbol", "ts_ns"], name="kept_print_by_contract"),
+            models.Index(fields=["order_id"], name="kept_print_by_order"),
+            models.Index(fields=["symbol", "price", "size"], name="kept_print_same_trade"),
+            models.Index(fields=["trade_date"], name="kept_print_by_day"),
+            # The open prints: the few not yet in a closed order, read at every close.
+            models.Index(fields=["symbol", "ts_ns"], condition=OPEN_PRINT, name="kept_print_open"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.size}@{self.price}"
+
+
+class OrderClock(models.Model):
+    """The latest event time any worker has seen, and when: the watermark that closes orders comes
+    from it (one row, pk=1). Advanced by the wall clock too when the feed goes quiet."""
+
+    SINGLETON_PK = 1
+
+    latest_event_ns = models.BigIntegerField(default=0)
+    advanced_at = models.DateTimeField(null=True, blank=True, help_text="When latest_event_ns last moved.")
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="order_clock_single_row")]
+
+    def __str__(self) -> str:
+        return f"order clock at {self.latest_event_ns}"
+
+
+class OrderState(models.TextChoices):
+    JUDGING = "judging", "Judging (waiting for its quote)"
+    HIT = "hit"
+    WITHDRAWN = "withdrawn", "Withdrawn (a print was cancelled, or a late print regrouped it)"
+
+
+class Order(models.Model):
+    """An order that passed a profile: its prints grouped (FLOW.md), side against the NBBO at its
+    first print, opening inference. Its prints are the KeptPrint rows with its ``order_id``."""
+
+    order_id = models.CharField(max_length=20, unique=True, help_text="Hash of the contract and its first print.")
+    state = models.CharField(max_length=10, choices=OrderState.choices, default=OrderState.JUDGING)
+    symbol = models.CharField(max_length=32, db_index=True)
+    underlying = models.CharField(max_length=16)
+    expiry = models.DateField()
+    right = models.CharField(max_length=1, choices=[("C", "Call"), ("P", "Put")])
+    strike = models.DecimalField(max_digits=12, decimal_places=3)
+    type = models.CharField(max_length=10, choices=[(kind.value, kind.value) for kind in OrderType])
+    subtype = models.CharField(max_length=10, blank=True, choices=[(kind.value, kind.value) for kind in Subtype])
+    prints = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    premium = models.DecimalField(max_digits=16, decimal_places=2)
+    vwap = models.DecimalField(max_digits=12, decimal_places=4)
+    dte = models.IntegerField()
+    first_ts_ns = models.BigIntegerField()
+    last_ts_ns = models.BigIntegerField()
+    traded_at = models.DateTimeField(help_text="Its first print.")
+    exchanges = models.JSONField(default=list)
+    conditions = models.JSONField(default=list, blank=True)
+    price_path = models.CharField(max_length=6, choices=[(kind.value, kind.value) for kind in PricePath])
+    iso = models.BooleanField(default=False)
+    golden = models.BooleanField(default=False)
+    repeated_hits = models.BooleanField(default=False)
+    bid = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    ask = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    quote_ts_ns = models.BigIntegerField(null=True, blank=True)
+    buy_size = models.PositiveIntegerField(default=0)
+    sell_size = models.PositiveIntegerField(default=0)
+    neutral_size = models.PositiveIntegerField(default=0)
+    aggressor = models.CharField(max_length=8, choices=AGGRESSORS, default=Aggressor.UNKNOWN)
+    sentiment = models.CharField(max_length=8, choices=SENTIMENTS, default=Sentiment.NEUTRAL)
+    signed_premium = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal(0))
+    open_interest = models.PositiveIntegerField(null=True, blank=True, help_text="The previous session's, as seen.")
+    volume_before = models.PositiveBigIntegerField(null=True, blank=True, help_text="Day volume before the order.")
+    opening = models.BooleanField(null=True, blank=True)
+    opening_strict = models.BooleanField(null=True, blank=True)
+    vol_oi = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    spot = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    profiles = models.ManyToManyField(FilterProfile, through="OrderMatch", related_name="orders")
+    candidate_profiles = models.JSONField(default=list, help_text="Profiles it passed before its side was known.")
+    source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
+    received_at = models.DateTimeField()
+    judged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-first_ts_ns", "-id"]
+        indexes = [
+            models.Index(fields=["-first_ts_ns"], name="order_newest_first"),
+            models.Index(fields=["underlying", "-first_ts_ns"], name="order_by_underlying"),
+            models.Index(fields=["state", "received_at"], name="order_by_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.symbol} {self.size}@{self.vwap}"
+
+    @property
+    def contract_prints(self) -> models.QuerySet[KeptPrint]:
+        return KeptPrint.objects.filter(order_id=self.order_id).order_by("ts_ns", "sequence")
+
+
+class OrderMatch(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE)
+    profile = models.ForeignKey(FilterProfile, on_delete=models.CASCADE)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["order", "profile"], name="unique_order_profile")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} matched {self.profile_id}"
+
+
+class VolumeCount(models.Model):
+    """A contract's traded volume in one second, as counted by one batch (late, multi-leg and cross
+    prints in, cancels subtracted): the running day volume without a write per trade. The batch's
+    digest makes a redelivered batch count once."""
+
+    symbol = models.CharField(max_length=32)
+    trade_date = models.DateField()
+    second = models.BigIntegerField(help_text="SIP time in whole seconds since the epoch.")
+    batch = models.CharField(max_length=20, help_text="Digest of the batch that counted it.")
+    volume = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["symbol", "second", "batch"], name="one_volume_count_per_batch")]
+        indexes = [models.Index(fields=["symbol", "trade_date", "second"], name="volume_by_contract_day")]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.second}: {self.volume}"
+
+
+class VolumeSeed(models.Model):
+    """A contract's day volume as the snapshot gave it: the count before ``as_of_ns`` when the
+    listener joined the day late. Without a seed or a full day of counts, opening is unknown."""
+
+    symbol = models.CharField(max_length=32)
+    trade_date = models.DateField()
+    volume = models.PositiveBigIntegerField()
+    as_of_ns = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["symbol", "trade_date"], name="one_volume_seed_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.trade_date}: {self.volume}"
+
+
+class CountedDay(models.Model):
+    """A trading day whose volume counts began before the session opened (the listener was there
+    at 9:30 New York): its counts alone are the day's volume."""
+
+    trade_date = models.DateField(unique=True)
+    since = models.DateTimeField(help_text="When counting began.")
+
+    def __str__(self) -> str:
+        return str(self.trade_date)
+
+
+class UsageCounter(models.Model):
+    """What paid calls flowsite made, e.g. quote look-ups: how many, how many failed, time spent."""
+
+    name = models.CharField(max_length=40, unique=True)
+    calls = models.PositiveBigIntegerField(default=0)
+    failures = models.PositiveBigIntegerField(default=0)
+    seconds = models.FloatField(default=0.0, help_text="Total time waiting for answers.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.calls}"
+
+
 class WebhookFormat(models.TextChoices):
     STANDARD = "standard", "Standard Webhooks (JSON, signed)"
     DISCORD = "discord", "Discord"
@@ -489,10 +783,12 @@ class DeliveryStatus(models.TextChoices):
 
 
 class WebhookDelivery(models.Model):
-    """The outbox: one row per (endpoint, trade), written in the transaction that stores the trade."""
+    """The outbox: one row per (endpoint, hit), written in the transaction that stores the hit: a
+    trade (a profile that judges prints) or an order (one that judges orders)."""
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    trade = models.ForeignKey(OptionTrade, on_delete=models.CASCADE, related_name="deliveries")
+    trade = models.ForeignKey(OptionTrade, on_delete=models.CASCADE, related_name="deliveries", null=True, blank=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="deliveries", null=True, blank=True)
     webhook_id = models.CharField(max_length=40, unique=True, help_text="webhook-id: the same on every retry.")
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -506,7 +802,13 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "webhook deliveries"
-        constraints = [models.UniqueConstraint(fields=["endpoint", "trade"], name="one_delivery_per_endpoint_trade")]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "trade"], name="one_delivery_per_endpoint_trade"),
+            models.UniqueConstraint(fields=["endpoint", "order"], name="one_delivery_per_endpoint_order"),
+            models.CheckConstraint(
+                condition=models.Q(trade__isnull=True) ^ models.Q(order__isnull=True), name="delivery_of_one_hit"
+            ),
+        ]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
 
     def __str__(self) -> str:

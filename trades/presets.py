@@ -1,4 +1,5 @@
-"""The two filter profiles flowsite ships with (created by migration 0002)."""
+"""The filter profiles flowsite ships with: two that judge prints (migration 0002) and one that judges
+orders (migration 0015)."""
 
 MAG7 = ["AAPL", "MSFT", "GOOGL", "GOOG", "AMZN", "NVDA", "META", "TSLA"]
 CLASSIC_TICKERS = ["SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "META", "AMD"]
@@ -28,5 +29,19 @@ PROFILES = [
         "min_premium": 50_000,
         "min_dte": 0,
         "max_dte": 30,
+    },
+]
+
+ORDER_PROFILES = [
+    {
+        "name": "sweeps",
+        "description": "Watchlist, sweeps and blocks of $250K or more, 0–45 days to expiry, opening new positions.",
+        "watchlist": "classic",
+        "judges": "orders",
+        "order_types": ["SWEEP", "BLOCK"],
+        "min_premium": 250_000,
+        "min_dte": 0,
+        "max_dte": 45,
+        "opening": "opening",
     },
 ]

@@ -21,12 +21,16 @@ REFRESH_OPEN_INTEREST = "trades.refresh_open_interest"
 REFRESH_SPOT = "trades.refresh_spot"
 FILL_GAP = "trades.fill_gap"
 SWEEP_GAPS = "trades.sweep_gaps"
+CLOSE_ORDERS = "trades.close_orders"
+PURGE_KEPT_PRINTS = "trades.purge_kept_prints"
 DELIVER_WEBHOOK = "trades.deliver_webhook"
 SWEEP_WEBHOOKS = "trades.sweep_webhooks"
 
 # Which queue each task goes to.
 ROUTES = {
     INGEST_BATCH: INGEST,
+    CLOSE_ORDERS: INGEST,  # behind the batches it may close orders of
+    PURGE_KEPT_PRINTS: DEFAULT,
     RESOLVE_CONTRACTS: REFERENCE,
     REFRESH_CONDITIONS: REFERENCE,
     REFRESH_CONTRACTS: REFERENCE,

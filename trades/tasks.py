@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from trades import queues
 from trades.domain.calendar import is_market_open
-from trades.services import dead_letters, gaps, ingest, reference_data, webhooks
+from trades.services import dead_letters, gaps, ingest, orders, reference_data, webhooks
 from trades.services.reference_data import ReferenceUnavailable
 from trades.services.rejections import DatabaseAway
 
@@ -210,6 +210,22 @@ def _fan_out(task: Any, tickers: list[str], expires: float) -> dict[str, Any]:
     for ticker in tickers:
         task.apply_async(args=[[ticker]], expires=expires)
     return {"enqueued": tickers}
+
+
+# --- Orders -----------------------------------------------------------------------------------------
+
+
+@shared_task(name=queues.CLOSE_ORDERS)
+def close_orders() -> dict[str, Any]:
+    """Beat's tick: close the orders that are due while the feed is quiet; judge lost candidates.
+    Not retried: the next tick is a second away."""
+    return orders.close_due().as_dict()
+
+
+@shared_task(name=queues.PURGE_KEPT_PRINTS)
+def purge_kept_prints() -> dict[str, int]:
+    """Drop old kept prints (but those of stored orders) and volume counts."""
+    return orders.purge()
 
 
 @shared_task(name=queues.DELIVER_WEBHOOK)

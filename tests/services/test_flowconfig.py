@@ -90,6 +90,15 @@ def test_export_of_the_presets():
                 "strike_band": 0.4,
                 "exclude_categories": ["cancelled", "late"],  # migration 0004: the codes became groups
                 "exclude_conditions": [],
+                "judges": "prints",
+                "order_types": [],
+                "golden_only": False,
+                "iso_only": False,
+                "aggressors": [],
+                "sentiments": [],
+                "opening": "",
+                "min_vol_oi": None,
+                "repeated_hits_only": False,
             },
             {
                 "name": "mag7-smart-money",
@@ -105,6 +114,40 @@ def test_export_of_the_presets():
                 "strike_band": None,
                 "exclude_categories": ["cancelled", "late"],
                 "exclude_conditions": [],
+                "judges": "prints",
+                "order_types": [],
+                "golden_only": False,
+                "iso_only": False,
+                "aggressors": [],
+                "sentiments": [],
+                "opening": "",
+                "min_vol_oi": None,
+                "repeated_hits_only": False,
+            },
+            {
+                "name": "sweeps",
+                "description": "Watchlist, sweeps and blocks of $250K or more, 0–45 days to expiry, "
+                "opening new positions.",
+                "enabled": True,
+                "watchlist": "classic",
+                "tickers": sorted(CLASSIC_TICKERS),
+                "min_premium": 250000,
+                "min_size": None,
+                "min_dte": 0,
+                "max_dte": 45,
+                "size_gt_open_interest": False,
+                "strike_band": None,
+                "exclude_categories": ["cancelled", "late"],
+                "exclude_conditions": [],
+                "judges": "orders",
+                "order_types": ["BLOCK", "SWEEP"],
+                "golden_only": False,
+                "iso_only": False,
+                "aggressors": [],
+                "sentiments": [],
+                "opening": "opening",
+                "min_vol_oi": None,
+                "repeated_hits_only": False,
             },
         ],
         "webhooks": [],
@@ -146,7 +189,7 @@ def test_export_import_round_trip_is_identity(custom_setup):
     report = import_config(copy.deepcopy(exported))
 
     assert export_config() == exported
-    assert report.created == ["classic-unusual-activity", "mag7-smart-money", "whales"]
+    assert report.created == ["classic-unusual-activity", "mag7-smart-money", "sweeps", "whales"]
     assert report.watchlists_created == ["classic", "mag7", "everything"]
     assert report.subscriptions_enabled == ["T.*"]
 
@@ -156,7 +199,7 @@ def test_importing_the_export_into_the_same_database_changes_nothing(custom_setu
     before = db_state()
     report = import_config(export_config())
     assert not report.changed
-    assert report.unchanged == ["classic-unusual-activity", "mag7-smart-money", "whales"]
+    assert report.unchanged == ["classic-unusual-activity", "mag7-smart-money", "sweeps", "whales"]
     assert db_state() == before  # the disabled subscription stays, disabled
 
 
@@ -200,7 +243,7 @@ def test_import_updates_by_name_and_keeps_the_keys_left_out():
     assert report.updated == {"mag7-smart-money": [Change("min_premium", Decimal(50000), Decimal(75000))]}
     assert after == before | {"min_premium": Decimal(75000), "updated_at": after["updated_at"]}  # DTE 0–30 kept
     assert Watchlist.objects.get(name="mag7").symbols == sorted(MAG7)
-    assert report.not_in_file == ["classic-unusual-activity"]
+    assert report.not_in_file == ["classic-unusual-activity", "sweeps"]
 
 
 @pytest.mark.django_db
@@ -219,7 +262,7 @@ def test_replace_resets_the_keys_left_out_to_the_defaults():
         ]
     }
     assert (mag7.min_premium, mag7.min_dte, mag7.max_dte, mag7.description) == (None, None, None, "")
-    assert report.disabled == ["classic-unusual-activity"]
+    assert report.disabled == ["classic-unusual-activity", "sweeps"]
 
 
 @pytest.mark.django_db
@@ -374,7 +417,7 @@ def test_subscriptions_in_the_file_replace_the_enabled_set(custom_setup):
     ]
     assert report.subscriptions_enabled == ["T.O:AAPL251220C00190000", "T.O:NVDA251220C00150000"]
     assert report.subscriptions_disabled == ["T.*", "T.O:MSFT251220P00400000"]
-    assert FilterProfile.objects.count() == 3  # no "profiles" key: profiles untouched
+    assert FilterProfile.objects.count() == 4  # no "profiles" key: profiles untouched
 
 
 @pytest.mark.django_db
@@ -469,6 +512,7 @@ def test_replace_disables_the_profiles_not_in_the_file_and_keeps_their_matches(t
     assert dict(FilterProfile.objects.values_list("name", "enabled")) == {
         "classic-unusual-activity": False,
         "mag7-smart-money": True,
+        "sweeps": False,
         "whales": False,
     }
     assert TradeMatch.objects.filter(profile__name="classic-unusual-activity").count() == 1  # not deleted
@@ -501,7 +545,7 @@ def test_importing_the_export_with_replace_changes_nothing(custom_setup, endpoin
 def test_an_empty_list_with_replace_disables_every_profile_and_endpoint(endpoints):
     report = import_config({"profiles": [], "webhooks": []}, replace=True)
 
-    assert report.disabled == ["classic-unusual-activity", "mag7-smart-money"]
+    assert report.disabled == ["classic-unusual-activity", "mag7-smart-money", "sweeps"]
     assert (report.webhooks_disabled, report.webhooks_not_in_file) == (["desk"], ["chat"])
     assert not FilterProfile.objects.filter(enabled=True).exists()
     assert WebhookEndpoint.objects.get(name="chat").disabled_reason.startswith("410 Gone")  # off already: kept
@@ -543,6 +587,7 @@ def test_a_dry_run_shows_each_change_as_old_to_new(tmp_path: Path, endpoints):
         "  strike_band: off → 0.4",
         "  exclude_categories: [cancelled, late] → [late]",
         "unchanged profile classic-unusual-activity",
+        "left alone (not in the file): profile sweeps",
         "created watchlist big-puts",
         "updated watchlist mag7:",
         "  tickers: +AMD, +INTC (8 → 10)",

@@ -91,3 +91,28 @@ def hit_line_head(symbol: str, premium: Number, dte: int) -> str:
 def hit_line(symbol: str, premium: Number, dte: int, profiles: list[str]) -> str:
     """The line a hit is logged and chatted as: ``💰 Smart Money: O:… $85,000 premium, 14 DTE [a, b]``."""
     return hit_line_head(symbol, premium, dte) + ", ".join(profiles) + "]"
+
+
+def order_line_head(
+    order_type: str, symbol: str, premium: Number, dte: int, aggressor: str, sentiment: str, opening: bool | None
+) -> str:
+    """``💰 Smart Money: SWEEP O:… $1,000,000 premium, 14 DTE, BUY BULLISH, opening [`` (the type
+    reads GOLDEN SWEEP for a golden one; side facts only where known)."""
+    return (
+        f"💰 Smart Money: {order_type} {symbol} {money(premium)} premium, {dte} DTE"
+        + "".join(f", {fact}" for fact in order_facts(aggressor, sentiment, opening))
+        + " ["
+    )
+
+
+def order_facts(aggressor: str, sentiment: str, opening: bool | None) -> list[str]:
+    """``["BUY BULLISH", "opening"]``; ``["side unknown"]`` without a quote."""
+    if aggressor == "UNKNOWN":
+        side = "side unknown"
+    else:
+        side = " ".join(fact for fact in (aggressor, sentiment) if fact not in ("NONE", "NEUTRAL"))
+    return [fact for fact in (side, {True: "opening", False: "not opening", None: ""}[opening]) if fact]
+
+
+def order_kind(order_type: str, golden: bool) -> str:
+    return f"GOLDEN {order_type}" if golden else order_type

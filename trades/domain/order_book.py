@@ -63,8 +63,9 @@ class PrintStore(Protocol):
     def open_prints(self, symbols: Iterable[str]) -> dict[str, list[Print]]:
         """Each contract's prints in no closed order (cancelled prints and cancels left out)."""
 
-    def frontiers(self, symbols: Iterable[str]) -> dict[str, int]:
-        """Each contract's last print in a closed run (groupable prints only)."""
+    def frontiers(self, since: dict[str, int]) -> dict[str, int]:
+        """Each contract's last print in a closed run (groupable prints only), where it is at or
+        after ``since[contract]``."""
 
     def reopen(self, symbol: str, from_ns: int) -> set[str]:
         """Take every closed order of the contract with a print at or after ``from_ns`` apart
@@ -95,7 +96,7 @@ def close_orders(store: PrintStore, symbols: Iterable[str], mark_ns: int, new: S
     for group in store.cancel_groups(new):
         closed.reopened |= _settle_cancels(store, group)
     open_prints = store.open_prints(symbols)
-    frontiers = store.frontiers(symbols)
+    frontiers = store.frontiers(_earliest_joinable(open_prints))
     for symbol in symbols:
         prints = open_prints.get(symbol, [])
         frontier = frontiers.get(symbol)
@@ -121,6 +122,16 @@ def _settle_cancels(store: PrintStore, group: list[Print]) -> set[str]:
         if store.order_of(item) is not None:
             reopened |= store.reopen(item.symbol, _reopen_from(item.ts_ns))
     return reopened
+
+
+def _earliest_joinable(open_prints: dict[str, list[Print]]) -> dict[str, int]:
+    """Per contract, how far back a closed run could end and still be joined by an open print."""
+    since = {}
+    for symbol, prints in open_prints.items():
+        groupable = [item.ts_ns for item in prints if is_groupable(item)]
+        if groupable:
+            since[symbol] = min(groupable) - GAP_MS * NS_PER_MS
+    return since
 
 
 def _may_join(item: Print, frontier: int | None) -> bool:
@@ -195,8 +206,12 @@ class MemoryPrints:
     def open_prints(self, symbols: Iterable[str]) -> dict[str, list[Print]]:
         return {symbol: list(self.unclosed.get(symbol, ())) for symbol in symbols}
 
-    def frontiers(self, symbols: Iterable[str]) -> dict[str, int]:
-        return {symbol: self._frontiers[symbol] for symbol in symbols if symbol in self._frontiers}
+    def frontiers(self, since: dict[str, int]) -> dict[str, int]:
+        return {
+            symbol: self._frontiers[symbol]
+            for symbol, earliest in since.items()
+            if self._frontiers.get(symbol, earliest - 1) >= earliest
+        }
 
     def reopen(self, symbol: str, from_ns: int) -> set[str]:
         orders = self.orders[symbol]

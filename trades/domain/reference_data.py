@@ -6,7 +6,7 @@ them. Nothing here knows about HTTP or the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -34,6 +34,7 @@ class ChainSnapshot:
     underlying_price: Decimal | None  # spot (or an index's value); None if the snapshot had none
     open_interest: dict[str, int]  # symbol → open interest, for contracts that reported one
     contracts: list[ContractInfo]  # the details each result carried
+    day_volume: dict[str, int] = field(default_factory=dict)  # symbol → the day's volume so far, where reported
 
 
 @dataclass(frozen=True)

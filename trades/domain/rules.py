@@ -122,6 +122,17 @@ class Profile:
     size_gt_open_interest: bool = False
     strike_band: float | None = None  # fraction of the listed strike range, e.g. 0.40
     exclude_conditions: frozenset[int] = field(default=DEFAULT_EXCLUDED)
+    # A profile judges each print alone, or orders (trades/domain/order_rules.py): then premium and
+    # size apply to the order's totals, and these further rules apply (empty or False: off).
+    judges_orders: bool = False
+    order_types: frozenset[str] = frozenset()
+    golden_only: bool = False
+    iso_only: bool = False
+    aggressors: frozenset[str] = frozenset()
+    sentiments: frozenset[str] = frozenset()
+    opening: str = ""  # "opening" or "strict"
+    min_vol_oi: float | None = None
+    repeated_hits_only: bool = False
 
     @property
     def needs_reference(self) -> bool:
@@ -304,11 +315,15 @@ def passes_trade_rules(trade: Trade, profile: Profile) -> bool:
 
 def passes_reference_rules(trade: Trade, profile: Profile, reference: Reference) -> bool:
     """Size above open interest (strict) and the strike band (inclusive); unknown data fails."""
-    if profile.size_gt_open_interest and (reference.open_interest is None or trade.size <= reference.open_interest):
+    return size_and_strike_pass(trade.size, trade.option.strike_float, profile, reference)
+
+
+def size_and_strike_pass(size: int, strike: float, profile: Profile, reference: Reference) -> bool:
+    """The reference rules for a print's or an order's size and its contract's strike."""
+    if profile.size_gt_open_interest and (reference.open_interest is None or size <= reference.open_interest):
         return False
     if profile.strike_band is not None:
         band = strike_band(reference, profile.strike_band)
-        strike = trade.option.strike_float
         if band is None or not band[0] - _STRIKE_TOLERANCE <= strike <= band[1] + _STRIKE_TOLERANCE:
             return False
     return True

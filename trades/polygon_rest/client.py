@@ -396,24 +396,25 @@ def breaker_for(base_url: str) -> CircuitBreaker:
     return _breakers[base_url]
 
 
-def rest_client() -> GuardedRESTClient:
-    """A REST client for settings.POLYGON_REST_URL with timeouts, retries and a circuit breaker."""
+def rest_client(*, read_timeout: float | None = None, retries: int | None = None) -> GuardedRESTClient:
+    """A REST client for settings.POLYGON_REST_URL with timeouts, retries and a circuit breaker
+    (the settings' timeout and retries unless given: a quote look-up in the hot path waits less)."""
     if not settings.POLYGON_API_KEY:
         raise ImproperlyConfigured("POLYGON_API_KEY is not set: the reference data needs Polygon's REST API")
     base = settings.POLYGON_REST_URL.rstrip("/")
+    read_timeout = settings.POLYGON_REST_READ_TIMEOUT if read_timeout is None else read_timeout
+    retries = settings.POLYGON_REST_RETRIES if retries is None else retries
     client = GuardedRESTClient(
         api_key=settings.POLYGON_API_KEY,  # explicit: the default was read from the environment at import
         base=base,
         connect_timeout=settings.POLYGON_REST_CONNECT_TIMEOUT,
-        read_timeout=settings.POLYGON_REST_READ_TIMEOUT,
-        retries=settings.POLYGON_REST_RETRIES,
+        read_timeout=read_timeout,
+        retries=retries,
         breaker=breaker_for(base),
     )
     # The client stores its timeouts and never applies them. No pool exists yet, so every pool
     # the manager creates from here on gets these.
     pool_kw = client.client.connection_pool_kw
-    pool_kw["timeout"] = urllib3.Timeout(
-        connect=settings.POLYGON_REST_CONNECT_TIMEOUT, read=settings.POLYGON_REST_READ_TIMEOUT
-    )
-    pool_kw["retries"] = retry_policy(settings.POLYGON_REST_RETRIES)
+    pool_kw["timeout"] = urllib3.Timeout(connect=settings.POLYGON_REST_CONNECT_TIMEOUT, read=read_timeout)
+    pool_kw["retries"] = retry_policy(retries)
     return client

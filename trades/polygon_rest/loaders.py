@@ -11,6 +11,7 @@ is the item's fault, not the database's. What the network or the server does wro
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -27,6 +28,7 @@ from polygon.exceptions import BadResponse
 from trades.domain import conditions
 from trades.domain.occ import InvalidSymbol, parse_occ
 from trades.domain.reference_data import ChainSnapshot, ConditionInfo, ContractInfo, ExchangeInfo
+from trades.domain.side import Quote
 from trades.models import TICKER_PATTERN
 from trades.polygon_rest.client import ReferenceDataError
 
@@ -259,16 +261,26 @@ def chain_from_items(underlying: str, items: Iterable[Any], issues: LoadIssues) 
     open_interest: dict[str, int] = {}
     contracts: dict[str, ContractInfo] = {}
     price: Decimal | None = None
+    day_volume: dict[str, int] = {}
     parse = partial(_chain_entry, underlying)
     for item, contract, interest in parse_each(items, parse, f"chain item of {underlying}", issues):
         contracts[contract.symbol] = contract
         if interest is not None:
             open_interest[contract.symbol] = interest
+        volume = _day_volume(item)
+        if volume is not None:
+            day_volume[contract.symbol] = volume
         if price is None:
             price = _asset_price(item)
     if contracts and price is None:
         logger.warning("the chain snapshot of %s carries no underlying price Underlying.spot can hold", underlying)
-    return ChainSnapshot(underlying, price, open_interest, list(contracts.values()))
+    return ChainSnapshot(underlying, price, open_interest, list(contracts.values()), day_volume)
+
+
+def _day_volume(item: Any) -> int | None:
+    """The day bar's volume, if it is a count (a missing or odd one is unknown, never zero)."""
+    volume = _whole_number(getattr(getattr(item, "day", None), "volume", None))
+    return volume if volume is not None and 0 <= volume <= MAX_COUNT else None
 
 
 def _chain_entry(underlying: str, item: Any) -> tuple[Any, ContractInfo, int | None]:
@@ -405,3 +417,29 @@ def _exchange(item: Any) -> ExchangeInfo:
         acronym=(_storable_text(getattr(item, "acronym", None)) or "")[:50],
         mic=(_storable_text(getattr(item, "mic", None)) or "")[:10],
     )
+
+
+# --- quotes ----------------------------------------------------------------------------------------
+
+
+def load_quote(client: RESTClient, symbol: str, at_ns: int) -> Quote | None:
+    """The latest NBBO at or before ``at_ns`` (``/v3/quotes/{ticker}``, newest first, one result);
+    None if there is none. A quote whose fields are not prices is no quote."""
+    items = client.list_quotes(symbol, timestamp_lte=at_ns, order="desc", sort="timestamp", limit=1)
+    for item in items:
+        return _quote(item)
+    return None
+
+
+def _quote(item: Any) -> Quote | None:
+    bid, ask, at = (getattr(item, name, None) for name in ("bid_price", "ask_price", "sip_timestamp"))
+    if not (_is_number(bid) and _is_number(ask) and type(at) is int):
+        return None
+    try:
+        return Quote(Decimal(repr(bid)), Decimal(repr(ask)), at)
+    except InvalidOperation:
+        return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.conf import settings
 from django.db.models import F, Q
 
 from trades.domain import conditions
-from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT
+from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT, underlying_for_root
 from trades.domain.rules import WILDCARD, Profile, RootInfo, price_size_floor
-from trades.models import FilterProfile, OptionCondition, OptionContract
+from trades.models import FilterProfile, Judges, OptionCondition, OptionContract
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,43 @@ class FlowRules:
     def watches_everything(self) -> bool:
         return any(WILDCARD in profile.tickers for profile in self.profiles)
 
-    @property
+    @cached_property
+    def print_profiles(self) -> list[Profile]:
+        """The profiles that judge each print alone."""
+        return [profile for profile in self.profiles if not profile.judges_orders]
+
+    @cached_property
+    def order_profiles(self) -> list[Profile]:
+        return [profile for profile in self.profiles if profile.judges_orders]
+
+    @cached_property
+    def order_underlyings(self) -> frozenset[str] | None:
+        """The underlyings whose prints are kept for orders: None for every one (a wildcard)."""
+        tickers = frozenset(ticker for profile in self.order_profiles for ticker in profile.tickers)
+        return None if WILDCARD in tickers else tickers
+
+    def keeps_prints_of(self, underlying: str) -> bool:
+        watched = self.order_underlyings
+        return bool(self.order_profiles) and (watched is None or underlying in watched)
+
+    def underlying_of(self, root: str) -> str:
+        root_info = self.roots.get(root)
+        return root_info.underlying if root_info else underlying_for_root(root)
+
+    @cached_property
+    def parse_floor(self) -> float | None:
+        """The price × size under which a print is neither judged alone nor kept for an order."""
+        largest = max([DEFAULT_SHARES_PER_CONTRACT, *(root.shares_per_contract for root in self.roots.values())])
+        order_floor = (settings.ORDER_PRINT_MIN_PREMIUM - 0.005) / largest
+        prints_floor = self.price_size_floor
+        return None if prints_floor is None else min(prints_floor, order_floor)
+
+    @cached_property
     def price_size_floor(self) -> float | None:
-        return price_size_floor(self.profiles, self.roots)
+        """Under it no print profile can match (None: nothing is too small for them)."""
+        if not self.print_profiles:
+            return None if not self.profiles else float("inf")
+        return price_size_floor(self.print_profiles, self.roots)
 
 
 def load_flow_rules() -> FlowRules:
@@ -76,6 +111,15 @@ def to_domain_profile(row: FilterProfile, groups: dict[str, frozenset[int]]) -> 
         size_gt_open_interest=row.size_gt_open_interest,
         strike_band=optional_float(row.strike_band),
         exclude_conditions=excluded_codes(row, groups),
+        judges_orders=row.judges == Judges.ORDERS,
+        order_types=frozenset(row.order_types or ()),
+        golden_only=row.golden_only,
+        iso_only=row.iso_only,
+        aggressors=frozenset(row.aggressors or ()),
+        sentiments=frozenset(row.sentiments or ()),
+        opening=row.opening,
+        min_vol_oi=optional_float(row.min_vol_oi),
+        repeated_hits_only=row.repeated_hits_only,
     )
 
 

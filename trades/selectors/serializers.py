@@ -1,11 +1,11 @@
-"""The one representation of a stored trade: the JSON API shows it, webhooks send it."""
+"""The one representation of a stored hit (a trade, or an order): the JSON API shows it, webhooks send it."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from trades.domain.formatting import iso_utc
-from trades.models import OptionTrade
+from trades.models import KeptPrint, OptionTrade, Order
 
 _SIDES = {"C": "CALL", "P": "PUT"}
 
@@ -47,3 +47,94 @@ def serialize_trade(trade: OptionTrade) -> dict[str, Any]:
         "timestamp": iso_utc(trade.traded_at),
         "profiles": sorted(profile.name for profile in trade.profiles.all()),
     }
+
+
+# An order carries the trade's fields (price is its VWAP, exchange its first print's, sequence its
+# first print's) and these; "side" stays CALL or PUT as for a trade, "aggressor" says who crossed.
+ORDER_FIELDS = (
+    *TRADE_FIELDS,
+    "kind",
+    "order_id",
+    "order_type",
+    "subtype",
+    "prints",
+    "exchanges",
+    "vwap",
+    "span_ms",
+    "price_path",
+    "iso",
+    "golden",
+    "repeated_hits",
+    "bid",
+    "ask",
+    "aggressor",
+    "sentiment",
+    "signed_premium",
+    "opening",
+    "opening_strict",
+    "vol_oi",
+    "open_interest",
+    "volume_before",
+    "fills",
+)
+
+
+def serialize_order(order: Order) -> dict[str, Any]:
+    """The order as the API shows it. Prefetch ``profiles`` when serializing many; ``fills`` (its
+    prints) is one query per order."""
+    fills = list(order.contract_prints)
+    first = fills[0] if fills else None
+    return {
+        "symbol": order.symbol,
+        "ticker": order.underlying,
+        "strike": float(order.strike),
+        "expiry": order.expiry.isoformat(),
+        "side": _SIDES[order.right],
+        "price": float(order.vwap),
+        "size": order.size,
+        "premium": float(order.premium),
+        "dte": order.dte,
+        "exchange": first.exchange if first else None,
+        "conditions": list(order.conditions),
+        "sequence": first.sequence if first else None,
+        "timestamp": iso_utc(order.traded_at),
+        "profiles": sorted(profile.name for profile in order.profiles.all()),
+        "kind": "order",
+        "order_id": order.order_id,
+        "order_type": order.type,
+        "subtype": order.subtype or None,
+        "prints": order.prints,
+        "exchanges": list(order.exchanges),
+        "vwap": float(order.vwap),
+        "span_ms": (order.last_ts_ns - order.first_ts_ns) // 1_000_000,
+        "price_path": order.price_path,
+        "iso": order.iso,
+        "golden": order.golden,
+        "repeated_hits": order.repeated_hits,
+        "bid": _optional_float(order.bid),
+        "ask": _optional_float(order.ask),
+        "aggressor": order.aggressor,
+        "sentiment": order.sentiment,
+        "signed_premium": float(order.signed_premium),
+        "opening": order.opening,
+        "opening_strict": order.opening_strict,
+        "vol_oi": _optional_float(order.vol_oi),
+        "open_interest": order.open_interest,
+        "volume_before": order.volume_before,
+        "fills": [_fill(fill) for fill in fills],
+    }
+
+
+def _fill(fill: KeptPrint) -> dict[str, Any]:
+    return {
+        "price": float(fill.price),
+        "size": fill.size,
+        "exchange": fill.exchange,
+        "conditions": list(fill.conditions),
+        "sequence": fill.sequence,
+        "sip_timestamp_ns": fill.ts_ns,
+    }
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)

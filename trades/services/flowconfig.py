@@ -44,13 +44,18 @@ from trades.domain import conditions
 from trades.models import (
     CONDITION_CODES,
     FilterProfile,
+    Judges,
+    OpeningRule,
     Subscription,
     WatchedTicker,
     Watchlist,
     WebhookEndpoint,
     WebhookFormat,
+    validate_aggressors,
     validate_channel,
     validate_condition_code,
+    validate_order_types,
+    validate_sentiments,
     validate_ticker,
 )
 
@@ -180,6 +185,15 @@ def _export_profile(profile: FilterProfile) -> dict[str, Any]:
         "strike_band": None if profile.strike_band is None else float(profile.strike_band),
         "exclude_categories": sorted(set(profile.exclude_categories)),
         "exclude_conditions": sorted(set(profile.exclude_conditions)),
+        "judges": profile.judges,
+        "order_types": sorted(set(profile.order_types)),
+        "golden_only": profile.golden_only,
+        "iso_only": profile.iso_only,
+        "aggressors": sorted(set(profile.aggressors)),
+        "sentiments": sorted(set(profile.sentiments)),
+        "opening": profile.opening,
+        "min_vol_oi": _json_number(profile.min_vol_oi),
+        "repeated_hits_only": profile.repeated_hits_only,
     }
 
 
@@ -755,6 +769,27 @@ def _channels(value: object) -> list[str]:
     return list(channels)
 
 
+def _one_of(allowed: list[str]) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        if not isinstance(value, str) or value not in allowed:
+            raise _Invalid(f"must be one of {', '.join(repr(item) for item in allowed)}")
+        return value
+
+    return parse
+
+
+def _some_of(allowed: list[str]) -> Callable[[object], list[str]]:
+    def parse(value: object) -> list[str]:
+        if not isinstance(value, list):
+            raise _Invalid(f"must be a list of some of {', '.join(allowed)} (empty: any)")
+        for index, item in enumerate(value):
+            if not isinstance(item, str) or item not in allowed:
+                raise _Invalid(f"must be one of {', '.join(allowed)}", at=f"[{index}]")
+        return sorted(set(value))
+
+    return parse
+
+
 _PROFILE_KEYS: dict[str, Callable[[object], Any]] = {
     "name": _slug,
     "description": lambda value: _text(value, 300),
@@ -769,6 +804,15 @@ _PROFILE_KEYS: dict[str, Callable[[object], Any]] = {
     "strike_band": _number,
     "exclude_categories": _condition_groups,
     "exclude_conditions": _conditions,
+    "judges": _one_of(Judges.values),
+    "order_types": _some_of(validate_order_types.allowed),
+    "golden_only": _bool,
+    "iso_only": _bool,
+    "aggressors": _some_of(validate_aggressors.allowed),
+    "sentiments": _some_of(validate_sentiments.allowed),
+    "opening": _one_of(OpeningRule.values),
+    "min_vol_oi": _number,
+    "repeated_hits_only": _bool,
 }
 
 _WEBHOOK_KEYS: dict[str, Callable[[object], Any]] = {

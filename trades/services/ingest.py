@@ -12,7 +12,6 @@ the rest of the batch goes on. Only the database being away fails the whole batc
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -23,13 +22,15 @@ from typing import Any
 import orjson
 from celery import current_app
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from trades import queues
 from trades.domain import formatting
 from trades.domain.calendar import utc_datetime
 from trades.domain.identity import IncomingPrint, StoredPrint, place_prints, trade_key
+from trades.domain.occ import InvalidSymbol, parse_occ
+from trades.domain.orders import Print
 from trades.domain.rules import (
     MaxAges,
     Profile,
@@ -45,7 +46,7 @@ from trades.domain.rules import (
 )
 from trades.models import OptionContract, OptionTrade, TradeMatch, TradeSource, Underlying
 from trades.selectors.flow_rules import FlowRules, current_flow_rules
-from trades.services import webhooks
+from trades.services import day_volume, locks, orders, webhooks
 from trades.services.rejections import (
     BAD_BATCH,
     BAD_JSON,
@@ -70,6 +71,7 @@ class IngestReport:
     stored: int = 0  # hits new to the database (hits - stored were already there)
     unresolved: int = 0  # candidates sent to be judged again once their contract is looked up
     rejections: dict[str, int] = field(default_factory=dict)  # rejected, by reason
+    orders: dict[str, int] | None = None  # with a profile that judges orders: services/orders.OrderReport
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,16 +102,22 @@ def ingest_frames(
     report = IngestReport()
     rejections = Rejections()
     rules = current_flow_rules()
-    candidates = _candidates(frames, rules, report, rejections)
-    hits, unknown = _judge_with_reference(candidates, rules.profiles, rejections)
+    # The second judging of a resolved contract's prints (resolve_unknown False) has seen them as orders.
+    flow = OrderFlow(rules) if rules.order_profiles and resolve_unknown else None
+    candidates = _candidates(frames, rules, report, rejections, flow)
+    hits, unknown = _judge_with_reference(candidates, rules.print_profiles, rejections)
     report.candidates, report.hits = len(candidates), len(hits)
     if unknown and resolve_unknown and settings.REFERENCE_ON_DEMAND:
         report.unresolved = request_contracts(unknown, source)
+    received_at = received_at or timezone.now()
     if hits:
-        stored = store_hits(hits, source, received_at or timezone.now(), rejections)
+        stored = store_hits(hits, source, received_at, rejections)
         report.stored = len(stored)
         for hit in stored:
             logger.info(hit_line(hit))
+    if flow is not None:
+        day_volume.record(flow.volume, frames)
+        report.orders = orders.take_prints(flow.kept, flow.latest_event_ms, source, received_at).as_dict()
     rejections.record()
     report.rejected, report.rejections = rejections.total, dict(rejections.counts)
     return report
@@ -137,13 +145,53 @@ def _arrays(frames: list[str], rejections: Rejections) -> Iterator[list]:
         yield events
 
 
-def _candidates(frames: list[str], rules: FlowRules, report: IngestReport, rejections: Rejections) -> list[Trade]:
-    """Trades that pass the trade-only rules of at least one profile; other events are counted.
+class OrderFlow:
+    """What a batch gives the profiles that judge orders: the prints kept for grouping, the volume
+    of every print of their underlyings, and the latest event time seen."""
+
+    def __init__(self, rules: FlowRules) -> None:
+        self.rules = rules
+        self.kept: list[Print] = []
+        self.volume = day_volume.VolumeTally()
+        self.latest_event_ms: int | None = None
+
+    def see(self, trade: Trade) -> None:
+        self._saw(trade.sip_timestamp)
+        if self.rules.keeps_prints_of(trade.underlying):
+            self.volume.add(trade.symbol, trade.sip_timestamp, trade.size, trade.conditions)
+            if orders.keeps(trade):
+                self.kept.append(orders.kept_print(trade))
+
+    def see_small(self, event: dict) -> None:
+        """A print too small to keep or to judge: its volume counts all the same (an odd one is
+        left out here; nothing judges it)."""
+        symbol, size, timestamp, codes = event.get("sym"), event.get("s"), event.get("t"), event.get("c")
+        if type(timestamp) is not int or type(size) is not int or type(symbol) is not str:
+            return
+        self._saw(timestamp)
+        try:
+            underlying = self.rules.underlying_of(parse_occ(symbol).root)
+        except InvalidSymbol:
+            return
+        if self.rules.keeps_prints_of(underlying) and (codes is None or type(codes) is list):
+            self.volume.add(symbol, timestamp, size, tuple(codes or ()))
+
+    def _saw(self, timestamp_ms: int) -> None:
+        if self.latest_event_ms is None or timestamp_ms > self.latest_event_ms:
+            self.latest_event_ms = timestamp_ms
+
+
+def _candidates(
+    frames: list[str], rules: FlowRules, report: IngestReport, rejections: Rejections, flow: OrderFlow | None
+) -> list[Trade]:
+    """Trades that pass the trade-only rules of at least one profile that judges prints; with
+    ``flow``, the prints for the profiles that judge orders are gathered too. Other events are counted.
 
     The firehose's loop, one pass over every event: each is guarded inline (a try costs nothing
     until it raises), so any exception about one event rejects that event and the loop goes on.
     """
-    profiles, roots, floor = rules.profiles, rules.roots, rules.price_size_floor
+    profiles, roots = rules.print_profiles, rules.roots
+    floor = rules.parse_floor if flow is not None else rules.price_size_floor
     candidates = []
     trades = 0
     for events in _arrays(frames, rejections):
@@ -154,8 +202,12 @@ def _candidates(frames: list[str], rules: FlowRules, report: IngestReport, rejec
                     continue
                 trades += 1
                 if floor is not None and is_too_small(event, floor):
+                    if flow is not None:
+                        flow.see_small(event)
                     continue  # most prints: too small for any profile, no need to parse the rest
                 trade = parse_trade(event, roots)
+                if flow is not None:
+                    flow.see(trade)
                 for profile in profiles:
                     if passes_trade_rules(trade, profile):
                         candidates.append(trade)
@@ -288,7 +340,9 @@ def _store(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]:
     incoming = [IncomingPrint(hit.trade.print_key, hit.trade.sequence) for hit in hits]
     print_keys = list({item.print_key for item in incoming})
     with transaction.atomic():
-        _lock_print_keys(print_keys)
+        # Two workers placing the same print key wait for each other, so two identical prints in
+        # concurrent batches never take the same place.
+        locks.lock_names("print", print_keys)
         placement = place_prints(incoming, _stored_prints(print_keys))
         OptionTrade.objects.bulk_create(
             [
@@ -317,20 +371,6 @@ def _store(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]:
             {ids[keys[index]]: {profile.id for profile in hits[index].profiles} for index in placement.new}
         )
     return [hits[index] for index in placement.new]
-
-
-def _lock_print_keys(print_keys: list[str]) -> None:
-    """Two workers placing the same print key wait for each other (PostgreSQL; SQLite writes one at a
-    time anyway), so two identical prints in concurrent batches never take the same place."""
-    if connection.vendor != "postgresql" or not print_keys:
-        return
-    lock_ids = sorted(_lock_id(key) for key in print_keys)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(id) FROM unnest(%s::bigint[]) AS id", [lock_ids])
-
-
-def _lock_id(print_key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(print_key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def _stored_prints(print_keys: list[str]) -> list[StoredPrint]:

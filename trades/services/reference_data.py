@@ -48,7 +48,7 @@ from trades.polygon_rest.client import (
     rest_client,
 )
 from trades.selectors import flow_rules
-from trades.services import ingest
+from trades.services import day_volume, ingest
 
 logger = logging.getLogger(__name__)
 
@@ -349,6 +349,7 @@ def store_chain(chain: ChainSnapshot, read_at: datetime, *, whole_chain: bool) -
             fields |= {"spot": chain.underlying_price, "spot_updated_at": read_at}
         if fields:
             _update_underlying(chain.underlying, **fields)
+        day_volume.record_seeds(chain.day_volume, read_at)
     return {"contracts": len(chain.contracts), "open_interest": len(reported), "spot": chain.underlying_price}
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from celery import current_app
 from django.conf import settings
@@ -24,8 +25,8 @@ from trades import queues
 from trades.domain.formatting import duration, new_york_time
 from trades.domain.webhooks import MAX_ATTEMPTS, retry_delay
 from trades.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from trades.selectors.serializers import serialize_trade
-from trades.webhooks.payloads import build_body
+from trades.selectors.serializers import serialize_order, serialize_trade
+from trades.webhooks.payloads import ORDER_FLAGGED, TRADE_FLAGGED, build_body
 from trades.webhooks.sender import SendResult, send
 from trades.webhooks.signing import generate_secret, new_webhook_id, signature_headers
 
@@ -49,17 +50,18 @@ def regenerate_secrets(endpoints: Iterable[WebhookEndpoint]) -> list[str]:
     return names
 
 
-def create_deliveries(matched_profiles: dict[int, set[int]]) -> list[int]:
-    """One delivery per (active endpoint, new trade) whose profiles the trade matched.
+def create_deliveries(matched_profiles: dict[int, set[int]], *, orders: bool = False) -> list[int]:
+    """One delivery per (active endpoint, new hit) whose profiles the hit matched.
 
-    Runs inside the transaction that stores the trades (``matched_profiles``: trade id →
-    profile ids) and queues the deliveries once that transaction commits.
+    Runs inside the transaction that stores the hits (``matched_profiles``: trade id, or order id
+    with ``orders``, → profile ids) and queues the deliveries once that transaction commits.
     """
     now = timezone.now()
+    hit = "order_id" if orders else "trade_id"
     rows = [
-        WebhookDelivery(endpoint=endpoint, trade_id=trade_id, webhook_id=new_webhook_id(), next_attempt_at=now)
+        WebhookDelivery(endpoint=endpoint, webhook_id=new_webhook_id(), next_attempt_at=now, **{hit: hit_id})
         for endpoint in WebhookEndpoint.objects.filter(active=True).prefetch_related("profiles")
-        for trade_id, profile_ids in matched_profiles.items()
+        for hit_id, profile_ids in matched_profiles.items()
         if _receives(endpoint, profile_ids)
     ]
     if not rows:
@@ -67,7 +69,7 @@ def create_deliveries(matched_profiles: dict[int, set[int]]) -> list[int]:
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
     ids = list(
         WebhookDelivery.objects.filter(
-            trade_id__in=matched_profiles, webhook_id__in=[row.webhook_id for row in rows]
+            **{f"{hit}__in": matched_profiles}, webhook_id__in=[row.webhook_id for row in rows]
         ).values_list("id", flat=True)
     )
     # robust: a broker that is away must not undo the commit; the sweeper queues them later.
@@ -99,7 +101,8 @@ def deliver(delivery_id: int) -> str:
     if wait := rate_limit_wait(endpoint):
         return _postpone(delivery, wait)
     started = timezone.now()
-    body = build_body(endpoint.format, serialize_trade(delivery.trade), timestamp=started)
+    hit, event_type = _hit_of(delivery)
+    body = build_body(endpoint.format, hit, event_type=event_type, timestamp=started)
     try:
         headers = signature_headers(endpoint.secret, delivery.webhook_id, int(started.timestamp()), body)
     except ValueError as exc:  # a secret edited by hand into something that is not whsec_…
@@ -116,6 +119,14 @@ def deliver(delivery_id: int) -> str:
     with transaction.atomic():  # the attempt, the delivery's new state and the endpoint's health
         _record_attempt(delivery, started, result)
         return _settle(delivery, endpoint, result)
+
+
+def _hit_of(delivery: WebhookDelivery) -> tuple[dict[str, Any], str]:
+    """What the delivery sends: its trade or its order, as the API shows it, and the event type."""
+    if delivery.order is not None:
+        return serialize_order(delivery.order), ORDER_FLAGGED
+    assert delivery.trade is not None  # a delivery holds one or the other (delivery_of_one_hit)
+    return serialize_trade(delivery.trade), TRADE_FLAGGED
 
 
 def claimable(now: datetime) -> Q:
@@ -200,11 +211,13 @@ def _log_failed_attempt(delivery: WebhookDelivery, result: SendResult, delay: fl
     else:
         at = timezone.now() + timedelta(seconds=delay)
         next_try = f"next try in {duration(delay)} ({new_york_time(at)})"
+    hit = delivery.order or delivery.trade
     logger.warning(
-        "webhook to endpoint %s failed for trade %s (%s), attempt %d of %d, %s: %s; %s",
+        "webhook to endpoint %s failed for %s %s (%s), attempt %d of %d, %s: %s; %s",
         delivery.endpoint.name,
-        delivery.trade_id,
-        delivery.trade.symbol,
+        "order" if delivery.order_id else "trade",
+        delivery.order_id or delivery.trade_id,
+        hit.symbol if hit else "?",
         delivery.attempts,
         MAX_ATTEMPTS,
         delivery.webhook_id,

@@ -29,8 +29,9 @@ from trades.domain import formatting
 from trades.domain.formatting import money, strike
 
 TRADE_FLAGGED = "trade.flagged"
+ORDER_FLAGGED = "order.flagged"  # a profile that judges orders: one alert per sweep, not one per print
 WEBHOOK_TEST = "webhook.test"
-EVENT_TYPES = (TRADE_FLAGGED, WEBHOOK_TEST)
+EVENT_TYPES = (TRADE_FLAGGED, ORDER_FLAGGED, WEBHOOK_TEST)
 FORMATS = ("standard", "discord", "slack")
 
 ELLIPSIS = "…"
@@ -77,8 +78,8 @@ def build_body(fmt: str, trade: Trade, *, event_type: str = TRADE_FLAGGED, times
 
 
 def hit_line(trade: Trade) -> str:
-    """The log line of a hit (trades.domain.formatting.hit_line, as the workers log it)."""
-    return formatting.hit_line(trade["symbol"], float(trade["premium"]), trade["dte"], list(trade["profiles"]))
+    """The log line of a hit, as the workers log it (a trade's, or an order's naming its type)."""
+    return _line_head(trade) + ", ".join(trade["profiles"]) + "]"
 
 
 def test_trade() -> dict[str, Any]:
@@ -203,18 +204,50 @@ _SLACK_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # --- what both chat formats show -------------------------------------------------------------------
 
 
+def _is_order(trade: Trade) -> bool:
+    return trade.get("kind") == "order"
+
+
+def _kind(trade: Trade) -> str:
+    return formatting.order_kind(trade["order_type"], trade["golden"])
+
+
 def _headline(trade: Trade) -> str:
-    return f"{trade['ticker']} {_strike(trade['strike'])} {trade['side']} {trade['expiry']}"
+    contract = f"{trade['ticker']} {_strike(trade['strike'])} {trade['side']} {trade['expiry']}"
+    return f"{_kind(trade)} {contract}" if _is_order(trade) else contract
 
 
 def _description(trade: Trade) -> str:
+    premium = f"{money(trade['premium'], 0)} premium, {trade['dte']} DTE"
+    if not _is_order(trade):
+        return f"{trade['symbol']}: {trade['size']:,} contracts at {money(trade['price'], 2)} = {premium}"
+    fills = f"{trade['prints']} print{'s' if trade['prints'] != 1 else ''} on {len(trade['exchanges'])} exchange"
+    fills += "s" if len(trade["exchanges"]) != 1 else ""
+    facts = "".join(f"; {fact}" for fact in _order_facts(trade))
     return (
-        f"{trade['symbol']}: {trade['size']:,} contracts at {money(trade['price'], 2)}"
-        f" = {money(trade['premium'], 0)} premium, {trade['dte']} DTE"
+        f"{trade['symbol']}: {fills}, {trade['size']:,} contracts at {money(trade['price'], 2)} VWAP = {premium}{facts}"
     )
 
 
+def _order_facts(trade: Trade) -> list[str]:
+    return formatting.order_facts(trade["aggressor"], trade["sentiment"], trade["opening"])
+
+
 def _facts(trade: Trade) -> list[tuple[str, str]]:
+    if _is_order(trade):  # ten, Slack's most for a section
+        return [
+            ("Order", f"{_kind(trade)} · {trade['prints']} prints · {len(trade['exchanges'])} exchanges"),
+            ("Symbol", str(trade["symbol"])),
+            ("Side", str(trade["side"])),
+            ("Strike", _strike(trade["strike"])),
+            ("Expiry", str(trade["expiry"])),
+            ("DTE", str(trade["dte"])),
+            ("Size", f"{trade['size']:,}"),
+            ("VWAP", money(trade["price"], 2)),
+            ("Premium", money(trade["premium"], 0)),
+            ("Flow", " · ".join(_order_facts(trade)) or NOTHING),
+            ("Profiles", SEPARATOR.join(trade["profiles"])),
+        ]
     return [
         ("Symbol", str(trade["symbol"])),
         ("Side", str(trade["side"])),
@@ -230,6 +263,16 @@ def _facts(trade: Trade) -> list[tuple[str, str]]:
 
 
 def _line_head(trade: Trade) -> str:
+    if _is_order(trade):
+        return formatting.order_line_head(
+            _kind(trade),
+            trade["symbol"],
+            float(trade["premium"]),
+            trade["dte"],
+            trade["aggressor"],
+            trade["sentiment"],
+            trade["opening"],
+        )
     return formatting.hit_line_head(trade["symbol"], float(trade["premium"]), trade["dte"])
 
 

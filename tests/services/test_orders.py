@@ -1,0 +1,187 @@
+"""Orders through the worker's service against real PostgreSQL: a sweep is one hit, whatever the
+batching; cancels withdraw it; profiles that judge prints go on as before."""
+
+import random
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.factories import frame, only_profile
+from trades.domain.order_book import END_OF_TIME_NS
+from trades.domain.orders import NS_PER_MS, Print, group, print_digest
+from trades.models import FilterProfile, KeptPrint, OptionTrade, Order, OrderClock, OrderState
+from trades.selectors import flow_rules
+from trades.services import orders
+from trades.services.ingest import ingest_frames
+
+NY = ZoneInfo("America/New_York")
+T0 = int(datetime(2025, 12, 5, 10, 30, tzinfo=NY).timestamp() * 1000)
+SWEEP_CONTRACT = "O:NVDA251219C00150000"
+
+
+def trade(ms, *, sym=SWEEP_CONTRACT, p=5.0, s=100, x=302, c=(209,), q=None):
+    return {"ev": "T", "sym": sym, "x": x, "p": p, "s": s, "c": list(c), "t": T0 + ms, "q": q if q is not None else ms}
+
+
+def a_million_dollar_sweep():
+    """Twenty $50,000 prints (100 @ 5.00) on eight exchanges within 300 ms."""
+    exchanges = [300, 301, 302, 303, 304, 307, 308, 309]
+    return [trade(i * 15, x=exchanges[i % 8], c=(219,) if i % 3 == 0 else (209,), q=1000 + i) for i in range(20)]
+
+
+@pytest.fixture
+def order_profile(db, settings):
+    settings.POLYGON_API_KEY = ""  # no quotes here: side UNKNOWN
+    profile = only_profile("big-orders", ["NVDA"], judges="orders", min_premium=Decimal(500_000))
+    yield profile
+    flow_rules.forget_flow_rules()
+
+
+def add_print_profile(name, min_premium):
+    watchlist = FilterProfile.objects.get(name="big-orders").watchlist
+    flow_rules.forget_flow_rules()
+    return FilterProfile.objects.create(name=name, watchlist=watchlist, min_premium=Decimal(min_premium))
+
+
+def settle():
+    """The end of the day: the feed has gone quiet long enough for every order to close."""
+    later = orders.current_watermark(idle=False) + 3_600 * 1_000 * NS_PER_MS
+    orders.advance_clock(later)
+    return orders.close_due()
+
+
+def test_a_million_dollar_sweep_of_twenty_prints_is_one_hit(order_profile):
+    add_print_profile("per-print-100k", 100_000)
+    prints = a_million_dollar_sweep()
+
+    for start in range(0, 20, 7):  # three batches
+        ingest_frames([frame(*prints[start : start + 7])])
+    ingest_frames([frame(trade(5_000, sym="O:NVDA251219C00160000", p=15.0, s=100, q=9))])  # a $150,000 block
+    report = settle()
+
+    (order,) = Order.objects.filter(state=OrderState.HIT)
+    assert (order.type, order.prints, order.premium, order.size) == ("SWEEP", 20, Decimal("1000000.00"), 2_000)
+    assert order.iso and order.exchanges == [300, 301, 302, 303, 304, 307, 308, 309]
+    assert order.aggressor == "UNKNOWN" and not order.golden  # no quote: never a guess
+    assert list(order.profiles.values_list("name", flat=True)) == ["big-orders"]
+    assert report.hits == 0  # the block's order is $150K: not a hit of the $500K profile
+    # The profile that judges prints saw twenty $50K prints and one $150K print, as it always did.
+    assert list(OptionTrade.objects.values_list("premium", flat=True)) == [Decimal("150000.00")]
+
+
+def test_the_sweep_is_the_same_whatever_the_batching(order_profile):
+    prints = a_million_dollar_sweep()
+    ingest_frames([frame(*prints)])
+    settle()
+    one_batch = list(Order.objects.values_list("order_id", "premium", "prints"))
+    for model in (Order, KeptPrint, OrderClock):
+        model.objects.all().delete()
+
+    for item in reversed(prints):  # one at a time, backwards, within the lateness
+        ingest_frames([frame(item)])
+    settle()
+
+    assert list(Order.objects.values_list("order_id", "premium", "prints")) == one_batch
+
+
+def test_a_cancelled_print_takes_its_order_away(order_profile):
+    block = trade(0, p=10.0, s=600, q=1)  # $600,000: a BLOCK
+    ingest_frames([frame(block)])
+    settle()
+    assert Order.objects.get().state == OrderState.HIT
+
+    ingest_frames([frame(trade(8_000, p=10.0, s=600, c=(201,), q=2))])  # cancels it
+    settle()
+
+    assert Order.objects.get().state == OrderState.WITHDRAWN
+    assert KeptPrint.objects.get(sequence=1).cancelled
+
+
+def test_prints_of_unwatched_underlyings_and_small_prints_are_not_kept(order_profile, settings):
+    settings.ORDER_PRINT_MIN_PREMIUM = 5_000
+    ingest_frames([frame(trade(0, s=5, q=1), trade(1, s=100, q=2), trade(2, sym="O:AAPL251219C00150000", q=3))])
+    assert list(KeptPrint.objects.values_list("sequence", flat=True)) == [2]  # $2,500 and AAPL left out
+
+
+def tape(prints: int, seed: int) -> list[dict]:
+    """Bursts on a few NVDA contracts: sweeps, splits, singles, a few cancels and multi-leg prints."""
+    rng = random.Random(seed)
+    contracts = [f"O:NVDA251219{right}00{strike}000" for right in "CP" for strike in (140, 150, 160)]
+    events, ms = [], 0
+    while len(events) < prints:
+        ms += rng.choice((3, 40, 300, 700, 1_500))
+        sym = rng.choice(contracts)
+        for _ in range(rng.choice((1, 2, 4, 8))):
+            ms += rng.randrange(0, 90)
+            code = rng.choice(((209,), (209,), (219,), (232,), (229,)))
+            events.append(
+                trade(
+                    ms,
+                    sym=sym,
+                    p=rng.randrange(300, 900) / 100,
+                    s=rng.randrange(10, 300),
+                    x=rng.choice((302, 308, 313)),
+                    c=code,
+                    q=len(events),
+                )
+            )
+        if rng.random() < 0.04:
+            target = rng.choice(events[-20:])
+            events.append({**target, "c": [201], "t": T0 + ms, "q": len(events)})
+    return events[:prints]
+
+
+def closed_orders() -> dict[str, list[str]]:
+    """Every closed order in the database (hit or not): its id and its prints."""
+    grouped = defaultdict(list)
+    for row in KeptPrint.objects.exclude(order_id="").order_by("ts_ns", "sequence"):
+        grouped[row.order_id].append(row.identity)
+    return dict(grouped)
+
+
+def expected_orders(events: list[dict]) -> dict[str, list[str]]:
+    by_contract = defaultdict(list)
+    for event in events:
+        by_contract[event["sym"]].append(
+            Print(
+                event["sym"],
+                event["t"] * NS_PER_MS,
+                event["q"],
+                event["x"],
+                Decimal(repr(event["p"])),
+                event["s"],
+                tuple(event["c"]),
+            )
+        )
+    return {
+        order.id: [print_digest(item) for item in order.prints]
+        for prints in by_contract.values()
+        for order in group(prints)
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_stored_orders_do_not_depend_on_batching_or_arrival(order_profile, settings, seed):
+    settings.ORDER_PRINT_MIN_PREMIUM = 0
+    events = tape(600, seed)
+    rng = random.Random(seed)
+    batches, start = [], 0
+    while start < len(events):
+        size = rng.choice((1, 5, 30, 120))
+        batches.append(events[start : start + size])
+        start += size
+    for i in range(len(batches) - 1):  # neighbours swapped now and then, as two workers would
+        if rng.random() < 0.3:
+            batches[i], batches[i + 1] = batches[i + 1], batches[i]
+
+    for number, batch in enumerate(batches):
+        ingest_frames([frame(*batch)])
+        if number % 4 == 0:
+            orders.close_due()
+    settle()
+
+    assert closed_orders() == expected_orders(events)
+    assert END_OF_TIME_NS > 0
