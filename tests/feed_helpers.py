@@ -1,10 +1,13 @@
-"""Helpers the feed's tests share: a reference universe, a client for the WebSocket side, a test tape."""
+"""Helpers the feed's tests share: a reference universe, a client for the WebSocket side, a test
+tape, and the synthetic tape with its orders, grouped and judged as FLOW.md says."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,17 @@ import urllib3
 from polygon import WebSocketClient
 
 from trades.domain.calendar import NEW_YORK
-from trades.feed import FeedServer
+from trades.domain.conditions import (
+    CANCELLED,
+    COMPRESSION,
+    FLOOR,
+    LATE,
+    MULTI_LEG,
+    SINGLE_LEG_CROSS,
+    STOCK_OPTION,
+)
+from trades.feed import FeedServer, SyntheticFlow
+from trades.feed.orders import Order, OrderPrint
 
 KEY = "rest-key"
 
@@ -181,3 +194,100 @@ def write_tape(path: Path, trades: int, per_frame: int = 3) -> Path:
 def stream_all(feed: FeedServer) -> list[dict[str, Any]]:
     """Everything a polygon client gets until the feed closes (it reconnects after a drop)."""
     return trade_events(collect(polygon_client(feed.rest_url.removeprefix("http://"), api_key=KEY, max_reconnects=3)))
+
+
+# --- The synthetic tape, its orders and its quotes ------------------------------------------------
+
+# What FLOW.md never groups into sweeps, splits and blocks.
+NOT_GROUPED = CANCELLED | LATE | MULTI_LEG | STOCK_OPTION | SINGLE_LEG_CROSS | FLOOR | COMPRESSION
+# What FLOW.md leaves out of repeated hits.
+NOT_HITS = MULTI_LEG | FLOOR | CANCELLED | LATE
+GAP_MS, MAX_SPAN_MS, HIT_GAP_MS = 500, 2_000, 100
+
+
+@dataclass
+class SyntheticTape:
+    flow: SyntheticFlow
+    events: list[dict[str, Any]]
+    orders: list[tuple[int, Order]]  # (start t, order), as the generator made them
+
+
+def synthetic_tape(trades: int, *, seed: int = 11, frame_size: int = 100, start_ms: int = START_MS) -> SyntheticTape:
+    """``trades`` synthetic prints (the default tickers, 500 a second from ``start_ms``) and the orders among them."""
+    flow = SyntheticFlow(seed=seed, start_ms=start_ms)
+    printer = flow.printer(record_orders=True)
+    events = [
+        event
+        for first in range(0, trades, frame_size)
+        for event in orjson.loads(printer.frame(min(frame_size, trades - first), flow.clock(first)).payload)
+    ]
+    assert printer.orders is not None
+    return SyntheticTape(flow, events, printer.orders)
+
+
+def conditions(event: dict[str, Any]) -> set[int]:
+    return set(event.get("c", ()))
+
+
+def premium(prints: Iterable[dict[str, Any]]) -> float:
+    return sum(event["p"] * event["s"] for event in prints) * 100
+
+
+def order_runs(events: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """FLOW.md's runs: per contract, its groupable prints in time order, cut where the gap to the
+    previous print exceeds GAP_MS or the run's span would exceed MAX_SPAN_MS."""
+    runs: list[list[dict[str, Any]]] = []
+    current: dict[str, list[dict[str, Any]]] = {}
+    for event in sorted(events, key=lambda event: (event["t"], event["q"])):
+        if conditions(event) & NOT_GROUPED:
+            continue
+        run = current.get(event["sym"])
+        if run is None or event["t"] - run[-1]["t"] > GAP_MS or event["t"] - run[0]["t"] > MAX_SPAN_MS:
+            run = current[event["sym"]] = []
+            runs.append(run)
+        run.append(event)
+    return runs
+
+
+def run_type(run: list[dict[str, Any]]) -> str:
+    """SWEEP, SPLIT, BLOCK or SINGLE, as FLOW.md types a run."""
+    if len(run) >= 2:
+        return "SWEEP" if len({event["x"] for event in run}) >= 2 else "SPLIT"
+    return "BLOCK" if premium(run) >= 100_000 or run[0]["s"] >= 1_000 else "SINGLE"
+
+
+def hit_bursts(events: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """FLOW.md's repeated hits: more than five prints of one contract, each at most HIT_GAP_MS
+    after the one before (multi-leg, floor, cancelled and late prints left out)."""
+    bursts: list[list[dict[str, Any]]] = []
+    current: dict[str, list[dict[str, Any]]] = {}
+    for event in sorted(events, key=lambda event: (event["t"], event["q"])):
+        if conditions(event) & NOT_HITS:
+            continue
+        burst = current.get(event["sym"])
+        if burst is None or event["t"] - burst[-1]["t"] > HIT_GAP_MS:
+            burst = current[event["sym"]] = []
+            bursts.append(burst)
+        burst.append(event)
+    return [burst for burst in bursts if len(burst) > 5]
+
+
+def position(price: float, bid: float, ask: float) -> str:
+    """Where a price sits against a quote: AA above the ask, A at it, M between, B at the bid, BB below."""
+    exact, low, high = Decimal(str(price)), Decimal(str(bid)), Decimal(str(ask))
+    if exact > high:
+        return "AA"
+    if exact == high:
+        return "A"
+    if exact > low:
+        return "M"
+    return "B" if exact == low else "BB"
+
+
+def print_key(event: dict[str, Any]) -> tuple[Any, ...]:
+    return event["sym"], event["t"], event["x"], event["p"], event["s"], tuple(event.get("c", ()))
+
+
+def order_print_key(start_ms: int, order_print: OrderPrint) -> tuple[Any, ...]:
+    p = order_print
+    return p.symbol, start_ms + p.offset_ms, p.exchange, p.price, p.size, (p.condition,)

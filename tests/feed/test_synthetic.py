@@ -13,6 +13,7 @@ from trades.domain.calendar import NEW_YORK
 from trades.domain.conditions import CANCELLED, LATE, MULTI_LEG
 from trades.domain.rules import Profile, Trade, parse_trade, passes_trade_rules
 from trades.feed.market import DEFAULT_TICKERS, fridays, option_price, strike_step, underlying_model
+from trades.feed.orders import MAX_ORDER_SIZE
 from trades.feed.synthetic import SyntheticFlow, pregenerate_frames
 from trades.presets import MAG7
 
@@ -58,17 +59,18 @@ def test_sizes_are_heavy_tailed(trades):
     large = sum(size >= 500 for size in sizes) / len(sizes)
     assert small > 0.8
     assert 0.002 < large < 0.02
-    assert max(sizes) <= 5000
+    assert max(sizes) <= MAX_ORDER_SIZE  # regular prints stop at 5,000; blocks go further
 
 
 def test_conditions_are_mostly_regular_with_a_few_cancels_late_and_multi_leg(trades):
     kinds = Counter(condition_kind(trade) for trade in trades)
     share = {kind: count / len(trades) for kind, count in kinds.items()}
-    assert set(share) == {"none", "209", "cancelled", "late", "multi-leg"}
+    assert set(share) == {"none", "209", "cancelled", "late", "multi-leg", "219", "229", "231"}
     assert share["209"] + share["none"] > 0.9
     assert 0.005 < share["cancelled"] < 0.015
     assert 0.002 < share["late"] < 0.01
     assert 0.02 < share["multi-leg"] < 0.04
+    assert share["219"] + share["229"] + share["231"] < 0.005  # ISO sweep prints, crosses and floor prints
 
 
 def condition_kind(trade: Trade) -> str:

@@ -1,6 +1,10 @@
 """The feed's market: which tickers it knows (spot, volatility, how busy), which contracts are
 listed (real Fridays, a listed-looking strike grid) and what they are worth (Black-Scholes, ticks).
-Plausible, not live; the synthetic flow and the REST snapshots both price from here."""
+Plausible, not live; the synthetic flow and the REST snapshots both price from here.
+
+A contract's NBBO is fixed for the day: one tick either side of its model value on that New York
+day (DayQuote). The synthetic prints trade against it and /v3/quotes serves it (quotes.py), so
+the two always agree."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from trades.domain.occ import format_occ
 
 # The feed stands in for Polygon: its own default tickers, not the product's presets (the demo
 # asks for exactly the tickers its profiles watch).
@@ -43,6 +49,10 @@ KNOWN_UNDERLYINGS: dict[str, tuple[float, float, float]] = {
     "RUT": (2200.0, 0.22, 1),
     "VIX": (16.0, 0.90, 2),
 }
+# Polygon's options exchange ids (/v3/reference/exchanges?asset_class=options), Cboe the busiest.
+EXCHANGE_IDS = (300, 301, 302, 302, 302, 303, 304, 307, 308, 308, 309, 312, 313, 315, 316, 319, 322, 323, 323, 325)
+VENUES = tuple(sorted(set(EXCHANGE_IDS)))  # each exchange once
+
 # Most index prints are on the weekly roots.
 OPTION_ROOTS = {"SPX": "SPXW", "NDX": "NDXP", "RUT": "RUTW", "BRK.B": "BRKB", "BF.B": "BFB"}
 
@@ -140,3 +150,50 @@ def tick_size(price: float) -> float:
 def round_to_tick(price: float) -> float:
     tick = tick_size(price)
     return max(0.01, round(round(price / tick) * tick, 2))
+
+
+def tick_up(price: float) -> float:
+    """The next price level above ``price``."""
+    return round(price + tick_size(price), 2)
+
+
+def tick_down(price: float) -> float:
+    """The next price level below ``price`` (pennies up to 3.00, nickels above), never below 0.01."""
+    step = 0.01 if price <= 3 else 0.05
+    return max(0.01, round(price - step, 2))
+
+
+@dataclass(frozen=True, slots=True)
+class DayQuote:
+    """A contract's NBBO for one day: a market one tick either side of the rounded model value."""
+
+    bid: float
+    mid: float  # (bid + ask) / 2 exactly
+    ask: float
+
+
+def day_quote(value: float) -> DayQuote:
+    """The quote around a model value; at least 0.02 in the middle, so that the bid is never 0."""
+    mid = max(round_to_tick(value), 0.02)
+    tick = tick_size(mid)  # the same tick either side, so that the mid is exactly in the middle
+    return DayQuote(round(mid - tick, 2), mid, round(mid + tick, 2))
+
+
+@dataclass(frozen=True, slots=True)
+class ListedContract:
+    """One contract on one trading day, with its quote for that day."""
+
+    underlying: UnderlyingModel
+    expiry: date
+    right: str  # "C" or "P"
+    strike: float
+    symbol: str  # "O:AAPL250620C00230000"
+    quote: DayQuote
+
+
+def listed_contract(
+    underlying: UnderlyingModel, expiry: date, right: str, strike: float, trade_date: date
+) -> ListedContract:
+    value = option_price(underlying.spot, strike, right, (expiry - trade_date).days, underlying.volatility)
+    symbol = format_occ(underlying.root, expiry, right, strike)
+    return ListedContract(underlying, expiry, right, strike, symbol, day_quote(value))

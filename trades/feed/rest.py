@@ -1,7 +1,8 @@
 """Polygon's REST API, the part flowsite calls, served from a Reference.
 
 ``GET /v3/reference/options/contracts[/{ticker}]``, ``/v3/snapshot/options/{underlying}[/{ticker}]``,
-``/v3/reference/conditions`` and ``/v3/reference/exchanges``: the paths, parameters, paging
+``/v3/reference/conditions``, ``/v3/reference/exchanges``, ``/v3/trades/{ticker}`` (the trade log)
+and ``/v3/quotes/{ticker}`` (the synthetic flow's NBBO, quotes.py): the paths, parameters, paging
 (``next_url`` with a ``cursor``), key check and JSON shapes of polygon-api-client 1.16.3's
 ``RESTClient``. Pure: a request target and headers in, a status and a JSON body out.
 """
@@ -23,9 +24,10 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from trades.domain.calendar import new_york_date
+from trades.feed.quotes import QuoteBook, QuoteTick
 from trades.feed.reference_data import OPTIONS_CONDITIONS, OPTIONS_EXCHANGES
 from trades.feed.snapshot import SYNTHETIC, Trading, contract_snapshot, number
-from trades.feed.trade_log import LoggedTrade, TradeLog, day_bounds_ns
+from trades.feed.trade_log import MAX_MS, NS_PER_MS, LoggedTrade, TradeLog, day_bounds_ns
 from trades.feed.universe import Contract, Reference, Universe
 
 log = logging.getLogger("trades.feed")
@@ -38,6 +40,8 @@ CONTRACT_LIMITS = (10, 1000)  # (default, maximum) per page
 SNAPSHOT_LIMITS = (10, 250)
 CONDITION_LIMITS = (10, 1000)
 TRADE_LIMITS = (1000, 50000)
+QUOTE_LIMITS = (1000, 50000)
+LAST_NS = MAX_MS * NS_PER_MS  # the latest time a calendar can place
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "": operator.eq,
     "gt": operator.gt,
@@ -232,8 +236,8 @@ def timestamp_window(query: Query) -> tuple[int | None, int | None]:
     return start, end
 
 
-def trade_order(query: Query) -> bool:
-    """Whether newest first (Polygon's default for trades)."""
+def newest_first(query: Query) -> bool:
+    """Whether newest first (Polygon's default for trades and quotes)."""
     if query.get("sort", "timestamp") != "timestamp":
         raise bad_request(f"invalid value for sort: {query['sort']!r}; timestamp")
     order = query.get("order", "desc")
@@ -256,6 +260,42 @@ def resolve_trade_cursor(query: Query) -> tuple[Query, tuple[int, int] | None]:
 
 def trade_cursor(query: Query, last: LoggedTrade) -> str:
     return pack_cursor({**query, "after": f"{last.sip_timestamp}.{last.ordinal}"})
+
+
+# --- Quotes: like trades, in a window that always has two ends -----------------------------
+
+
+def quote_window(start: int | None, end: int | None, now_ns: int) -> tuple[int, int]:
+    """The window with both ends: an open end stops at the edge of the other end's New York day
+    (with no end at all: today up to now), so that any query pages over a bounded series."""
+    start, end = within_calendar(start), within_calendar(end)
+    if end is None:
+        end = now_ns if start is None else day_bounds_ns(new_york_date(start // NS_PER_MS))[1]
+    if start is None:
+        start = day_bounds_ns(new_york_date(end // NS_PER_MS))[0]
+    return start, end
+
+
+def within_calendar(ns: int | None) -> int | None:
+    return None if ns is None else min(max(ns, 0), LAST_NS)
+
+
+def resolve_quote_cursor(query: Query) -> tuple[Query, int | None]:
+    """The query to answer and the time of the last quote already served: from ``cursor`` when there is one."""
+    if "cursor" not in query:
+        return query, None
+    decoded = unpack_cursor(query["cursor"])
+    try:
+        return decoded, int(decoded.pop("after", ""))
+    except ValueError:
+        raise bad_request("invalid cursor") from None
+
+
+def quote_cursor(query: Query, start: int, end: int, last: QuoteTick) -> str:
+    """The next page's query: the window as resolved now (an open end must not move), after ``last``."""
+    fixed = {key: value for key, value in query.items() if key.partition(".")[0] != "timestamp"}
+    window = {"timestamp.gte": str(start), "timestamp.lte": str(end), "after": str(last.sip_timestamp)}
+    return pack_cursor({**fixed, **window})
 
 
 # --- Shapes --------------------------------------------------------------------------------
@@ -326,12 +366,18 @@ class RestApi:
     """
 
     def __init__(
-        self, reference: Reference, api_key: str, trade_log: TradeLog | None = None, log_is_complete: bool = False
+        self,
+        reference: Reference,
+        api_key: str,
+        trade_log: TradeLog | None = None,
+        log_is_complete: bool = False,
+        quotes: QuoteBook | None = None,
     ) -> None:
         self.reference = reference
         self.api_key = api_key
         self.trade_log = trade_log
         self.log_is_complete = log_is_complete
+        self.quotes = quotes
         self.routes: list[tuple[re.Pattern[str], Callable[..., dict[str, Any]]]] = [
             (re.compile(r"/v3/reference/options/contracts"), self.list_contracts),
             (re.compile(r"/v3/reference/options/contracts/(?P<ticker>[^/]+)"), self.get_contract),
@@ -340,6 +386,7 @@ class RestApi:
             (re.compile(r"/v3/reference/conditions"), self.list_conditions),
             (re.compile(r"/v3/reference/exchanges"), self.list_exchanges),
             (re.compile(r"/v3/trades/(?P<ticker>[^/]+)"), self.list_trades),
+            (re.compile(r"/v3/quotes/(?P<ticker>[^/]+)"), self.list_quotes),
         ]
 
     def handle(self, target: str, authorization: str | None, base_url: str) -> RestResponse:
@@ -420,7 +467,8 @@ class RestApi:
             underlying = universe.underlying(contract.underlying_ticker)
             if underlying is not None:
                 trading = self.trading(contract.ticker, started_ns)
-                results.append(contract_snapshot(contract, underlying, as_of, now_ns, trading))
+                quote = self.quotes.day_quote(contract.ticker, as_of) if self.quotes is not None else None
+                results.append(contract_snapshot(contract, underlying, as_of, now_ns, trading, quote))
         return results
 
     def trading(self, ticker: str, started_ns: int | None) -> Trading:
@@ -440,7 +488,7 @@ class RestApi:
             raise ApiError(403, "NOT_AUTHORIZED", "You are not entitled to this data: this feed keeps no trade log")
         query, after = resolve_trade_cursor(query)
         start, end = timestamp_window(query)
-        descending = trade_order(query)
+        descending = newest_first(query)
         limit = page_limit(query, TRADE_LIMITS)
         trades = self.trade_log.page(ticker, start, end, descending=descending, after=after, limit=limit + 1)
         next_url = None
@@ -448,6 +496,28 @@ class RestApi:
             trades = trades[:limit]
             next_url = f"{url}?{urlencode({'cursor': trade_cursor(query, trades[-1])})}"
         return {"results": [trade_json(trade) for trade in trades], "next_url": next_url}
+
+    # --- Quotes ---
+
+    def list_quotes(self, query: Query, url: str, ticker: str) -> dict[str, Any]:
+        """The contract's quotes in the window; none without a quote model (a tape: as to a plan
+        without quotes)."""
+        query, after = resolve_quote_cursor(query)
+        descending = newest_first(query)
+        limit = page_limit(query, QUOTE_LIMITS)
+        start, end = quote_window(*timestamp_window(query), time.time_ns())
+        if self.quotes is None:
+            return {"results": []}
+        if after is not None and descending:
+            end = min(end, after - 1)
+        elif after is not None:
+            start = max(start, after + 1)
+        quotes = self.quotes.page(ticker, start, end, descending=descending, limit=limit + 1)
+        next_url = None
+        if len(quotes) > limit:
+            quotes = quotes[:limit]
+            next_url = f"{url}?{urlencode({'cursor': quote_cursor(query, start, end, quotes[-1])})}"
+        return {"results": [quote.as_json() for quote in quotes], "next_url": next_url}
 
     # --- Conditions and exchanges ---
 

@@ -38,12 +38,14 @@ from trades.feed.protocol import (
     handle_control,
     parse_control,
 )
+from trades.feed.quotes import QuoteBook
 from trades.feed.rest import RestApi
 from trades.feed.source import Frame, Source, limit_trades
+from trades.feed.synthetic import SyntheticFlow
 from trades.feed.tape import Tape
 from trades.feed.timeline import Timeline
 from trades.feed.trade_log import DEFAULT_CAPACITY, TradeLog
-from trades.feed.universe import Reference, Universe
+from trades.feed.universe import Reference, SyntheticReference, Universe
 
 log = logging.getLogger("trades.feed")
 
@@ -144,6 +146,9 @@ class FeedServer:
 
         record_trades: keep a trade log of what the timeline emits, at most
         ``trade_log_capacity`` trades (the oldest go first), for /v3/trades and the snapshots.
+
+        /v3/quotes serves the synthetic flow's quotes when the source is one, or the reference
+        lists one's contracts (pre-built frames); a tape has no quotes.
         """
         check_fault_injection(disconnect_code, disconnects, gap_trades, max_connections)
         self.source = source
@@ -162,7 +167,13 @@ class FeedServer:
         self.reference: Reference = reference if reference is not None else Universe()
         self.trade_log = TradeLog(trade_log_capacity) if record_trades else None
         # A tape's log is its whole day: a contract it never printed did not trade.
-        self.rest = RestApi(self.reference, api_key, self.trade_log, log_is_complete=isinstance(source, Tape))
+        self.rest = RestApi(
+            self.reference,
+            api_key,
+            self.trade_log,
+            log_is_complete=isinstance(source, Tape),
+            quotes=quote_book(source, self.reference),
+        )
         self.stats = FeedStats()
         self.address: tuple[str, int] | None = None
         self._admitted: list[FeedConnection] = []  # authenticated and open, oldest first
@@ -447,6 +458,16 @@ class FeedServer:
             timeline.lock.release()
             self.stats.trades_skipped += skipped
             log.warning("gap over: %d trades went by unsent (in the trade log)", skipped)
+
+
+def quote_book(source: Source, reference: Reference) -> QuoteBook | None:
+    """The synthetic flow's quotes, when the prints come from one (streamed, or pre-built for the
+    benchmark, which lists the flow's contracts); a tape has none."""
+    if isinstance(source, SyntheticFlow):
+        return QuoteBook(source.underlyings)
+    if isinstance(reference, SyntheticReference):
+        return QuoteBook(reference.flow.underlyings)
+    return None
 
 
 def check_fault_injection(

@@ -3,7 +3,8 @@
 Prices and greeks come from Black-Scholes at the underlying's volatility (with a mild smile);
 the day bar, quote and last trade are seeded by the contract's ticker, so asking twice gives
 the same answer (timestamps aside). Where the feed's trade log has a contract's trades, its
-last trade and day bar come from the log instead (see Trading).
+last trade and day bar come from the log instead (see Trading); where the synthetic flow quotes
+the contract (quotes.py), the last quote is that quote.
 """
 
 from __future__ import annotations
@@ -15,8 +16,15 @@ from datetime import date, datetime, time
 from typing import Any
 
 from trades.domain.calendar import NEW_YORK
-from trades.feed.market import RISK_FREE_RATE, normal_cdf, option_price, round_to_tick, tick_size
-from trades.feed.synthetic import EXCHANGE_IDS
+from trades.feed.market import (
+    EXCHANGE_IDS,
+    RISK_FREE_RATE,
+    DayQuote,
+    normal_cdf,
+    option_price,
+    round_to_tick,
+    tick_size,
+)
 from trades.feed.trade_log import DayTrades, LoggedTrade
 from trades.feed.universe import Contract, Underlying
 
@@ -82,15 +90,21 @@ def greeks(contract: Contract, underlying: Underlying, volatility: float, years:
 
 
 def contract_snapshot(
-    contract: Contract, underlying: Underlying, as_of: date, now_ns: int, trading: Trading = SYNTHETIC
+    contract: Contract,
+    underlying: Underlying,
+    as_of: date,
+    now_ns: int,
+    trading: Trading = SYNTHETIC,
+    day_quote: DayQuote | None = None,
 ) -> dict[str, Any]:
-    """One result of the chain snapshot, as Polygon documents it."""
+    """One result of the chain snapshot, as Polygon documents it; ``day_quote``: the contract's
+    quote today, where the synthetic flow has one."""
     rng = random.Random(contract.ticker)
     days = days_to_expiry(contract, as_of)
     volatility = implied_volatility(contract, underlying)
     right = "C" if contract.contract_type == "call" else "P"
     value = option_price(underlying.price, contract.strike_price, right, days, volatility)
-    quote = last_quote(value, rng, now_ns)
+    quote = last_quote(value, rng, now_ns, day_quote)
     before_ns = now_ns if trading.synthetic_before_ns is None else min(now_ns, trading.synthetic_before_ns)
     synthetic_trade = last_trade(quote, rng, before_ns)
     trade, day = traded(trading, synthetic_trade, day_bar(value, synthetic_trade["price"], rng, as_of))
@@ -120,11 +134,14 @@ def contract_snapshot(
     return snapshot
 
 
-def last_quote(value: float, rng: random.Random, now_ns: int) -> dict[str, Any]:
-    """A one-tick market either side of the model value."""
-    tick = tick_size(value)
-    bid = max(0.0, round(round(value / tick) * tick - tick, 2))
-    ask = round_to_tick(bid + 2 * tick)
+def last_quote(value: float, rng: random.Random, now_ns: int, day_quote: DayQuote | None = None) -> dict[str, Any]:
+    """``day_quote``, else a one-tick market either side of the model value."""
+    if day_quote is not None:
+        bid, ask = day_quote.bid, day_quote.ask
+    else:
+        tick = tick_size(value)
+        bid = max(0.0, round(round(value / tick) * tick - tick, 2))
+        ask = round_to_tick(bid + 2 * tick)
     return {
         "ask": ask,
         "ask_size": rng.randint(1, 500),

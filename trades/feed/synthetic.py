@@ -1,17 +1,29 @@
 """Synthetic options flow that looks like a real tape, for demos, tuning and the benchmark.
 
-Each iteration builds a pool of print templates (contract, exchange, price) drawn from a rough
-market model: spots from a built-in table, expiries on real Fridays up to ~9 weeks out (most
-volume near-term), strikes on a listed-looking grid (heavier near the money), Black-Scholes
-prices. Each print then picks a template, a heavy-tailed size and conditions by table lookup,
-so a trade costs one random draw and one bytes format: fast enough to pre-build millions.
+Each day builds a pool of print templates (contract, exchange, price) drawn from a rough market
+model: spots from a built-in table, expiries on real Fridays up to ~9 weeks out (most volume
+near-term), strikes on a listed-looking grid (heavier near the money), Black-Scholes values. A
+contract's quote for the day sits one tick either side of its value (market.DayQuote) and a
+template's price is its bid, mid or ask. Each print then picks a template, a heavy-tailed size
+and conditions by table lookup, so a trade costs one random draw and one bytes format: fast
+enough to pre-build millions.
 
-Deterministic for a given seed and New York date, except ``t`` (the clock) and ``q``
-(sequence numbers start from the current time, so two runs never share trade keys).
+Orders (orders.py: sweeps, splits, blocks, crosses, floor prints, repeated hits and spreads on
+quiet contracts, which the pool never prints; prints and their cancels) start now and then, at
+random positions of the tape (ORDER_RATES per 100,000 prints). Their prints are due at their own
+times (the order's start plus an offset): a frame first sends the prints that are due by its
+time, each with its own ``t``, then fills up with regular prints at the frame's ``t``. So ``t``
+never goes backwards and a frame holds exactly the trades asked for.
+
+Deterministic for a given seed and clock, except ``q`` (sequence numbers start from the current
+time, so two runs never share trade keys).
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
+import itertools
 import math
 import random
 import time
@@ -19,30 +31,39 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 
 from trades.domain.calendar import new_york_date
-from trades.domain.conditions import CANCELLED, LATE, MULTI_LEG
-from trades.domain.occ import format_occ
+from trades.domain.conditions import CANCELLED, LATE, MULTI_LEG, REGULAR_AUTO
 from trades.feed.market import (
     DEFAULT_TICKERS,
+    EXCHANGE_IDS,
+    ListedContract,
     UnderlyingModel,
     expected_move,
     fridays,
-    option_price,
-    round_to_tick,
+    listed_contract,
     strike_at,
-    tick_size,
     underlying_model,
 )
+from trades.feed.orders import BUY, MID, ORDER_RATES, SELL, Order, OrderMaker, PrintTemplate, price_at
 from trades.feed.source import Frame
+from trades.feed.trade_log import NS_PER_MS, day_bounds_ns
 
-# Polygon's options exchange ids (/v3/reference/exchanges?asset_class=options), Cboe the busiest.
-EXCHANGE_IDS = (300, 301, 302, 302, 302, 303, 304, 307, 308, 308, 309, 312, 313, 315, 316, 319, 322, 323, 323, 325)
-# Share of prints with each kind of condition (209 is a regular print); the rest carry no "c" at all.
-CONDITION_SHARES = ((sorted(CANCELLED), 0.01), (sorted(LATE), 0.005), (sorted(MULTI_LEG), 0.03), ([209], 0.60))
+# Share of prints with each kind of condition (209 is a regular print); the rest carry no "c" at
+# all. Most cancels cancel a real print (orders.CANCEL); these few match nothing.
+CONDITION_SHARES = (
+    (sorted(CANCELLED), 0.002),
+    (sorted(LATE), 0.005),
+    (sorted(MULTI_LEG), 0.03),
+    ([REGULAR_AUTO], 0.60),
+)
 
 CALL_SHARE = 0.58
-POOL_BITS = 12  # 4096 print templates per iteration
+POOL_BITS = 12  # 4096 print templates per day
+QUIET_CONTRACTS = 256  # contracts for orders per day
 TABLE_BITS = 12  # 4096 entries in the size and condition tables
 _TABLE_MASK = (1 << TABLE_BITS) - 1
+ORDER_KINDS = tuple(ORDER_RATES)
+ORDER_THRESHOLDS = tuple(itertools.accumulate(ORDER_RATES.values()))  # a kind by bisecting a draw below the last
+ORDERS_PER_PRINT = ORDER_THRESHOLDS[-1] / 100_000
 
 
 def draw_size(rng: random.Random) -> int:
@@ -71,30 +92,45 @@ def condition_table(rng: random.Random) -> list[bytes]:
     return table
 
 
-def print_template(
+def pool_contract(
     underlying: UnderlyingModel, expiries: Sequence[date], trade_date: date, rng: random.Random
-) -> bytes:
-    """One contract at one exchange and price: the start of a trade event, up to ``"s":``."""
+) -> ListedContract:
+    """A contract of ``underlying``, most likely near-term and about one expected move from spot."""
     expiry = rng.choices(expiries, weights=[1 / (week + 1) ** 1.3 for week in range(len(expiries))])[0]
-    days = (expiry - trade_date).days
     right = "C" if rng.random() < CALL_SHARE else "P"
     # Strikes spread about one expected move around spot; calls lean above it, puts below.
-    spread = expected_move(underlying, days)
+    spread = expected_move(underlying, (expiry - trade_date).days)
     lean = (0.8 if right == "C" else -0.8) * spread
     strike = strike_at(underlying, rng.gauss(lean, spread))
-    value = option_price(underlying.spot, strike, right, days, underlying.volatility)
-    # Prints land around the mid: at the bid, the ask or in between.
-    price = round_to_tick(value + rng.choice((-1, 0, 0, 1)) * tick_size(value))
-    symbol = format_occ(underlying.root, expiry, right, strike)
-    exchange = rng.choice(EXCHANGE_IDS)
-    return b'{"ev":"T","sym":"%s","x":%d,"p":%r,"s":' % (symbol.encode(), exchange, price)
+    return listed_contract(underlying, expiry, right, strike, trade_date)
 
 
-def template_pool(underlyings: Sequence[UnderlyingModel], trade_date: date, rng: random.Random) -> list[bytes]:
+def print_template(contract: ListedContract, rng: random.Random) -> PrintTemplate:
+    """A print of ``contract`` at the bid, the mid or the ask (the mid twice as often)."""
+    side = rng.choice((SELL, MID, MID, BUY))
+    return PrintTemplate(contract, rng.choice(EXCHANGE_IDS), price_at(contract.quote, side), side)
+
+
+def pool_contracts(
+    underlyings: Sequence[UnderlyingModel], trade_date: date, count: int, rng: random.Random
+) -> list[ListedContract]:
+    """``count`` contracts, each underlying as often as its weight says (repeats likely)."""
     expiries = fridays(trade_date)
-    weights = [underlying.weight for underlying in underlyings]
-    chosen = rng.choices(underlyings, weights=weights, k=1 << POOL_BITS)
-    return [print_template(underlying, expiries, trade_date, rng) for underlying in chosen]
+    chosen = rng.choices(underlyings, weights=[underlying.weight for underlying in underlyings], k=count)
+    return [pool_contract(underlying, expiries, trade_date, rng) for underlying in chosen]
+
+
+def template_pool(underlyings: Sequence[UnderlyingModel], trade_date: date, rng: random.Random) -> list[PrintTemplate]:
+    return [print_template(contract, rng) for contract in pool_contracts(underlyings, trade_date, 1 << POOL_BITS, rng)]
+
+
+def quiet_contracts(
+    underlyings: Sequence[UnderlyingModel], trade_date: date, busy: set[str], rng: random.Random
+) -> list[ListedContract]:
+    """Up to QUIET_CONTRACTS contracts drawn as the pool's are, that the pool never prints."""
+    drawn = pool_contracts(underlyings, trade_date, 4 * QUIET_CONTRACTS, rng)
+    quiet = {contract.symbol: contract for contract in drawn if contract.symbol not in busy}
+    return list(quiet.values())[:QUIET_CONTRACTS]
 
 
 def now_ms() -> int:
@@ -136,8 +172,9 @@ class SyntheticFlow:
             yield printer.frame(frame_size, self.clock(traded))
             traded += frame_size
 
-    def printer(self) -> PrintMaker:
-        return PrintMaker(self.underlyings, self.seed)
+    def printer(self, record_orders: bool = False) -> PrintMaker:
+        """A fresh iteration; ``record_orders`` keeps every order it makes (tests: it grows without end)."""
+        return PrintMaker(self.underlyings, self.seed, record_orders)
 
     def clock(self, traded: int) -> int:
         """``t`` (ms) for a frame after ``traded`` trades."""
@@ -150,29 +187,45 @@ class SyntheticFlow:
 
 
 class PrintMaker:
-    """One iteration's state: the seeded draws, the template pool for the day, the next ``q``."""
+    """One iteration's state: the seeded draws, the day's print templates, the orders under way,
+    the next ``q``."""
 
-    def __init__(self, underlyings: Sequence[UnderlyingModel], seed: int) -> None:
+    def __init__(self, underlyings: Sequence[UnderlyingModel], seed: int, record_orders: bool = False) -> None:
         self.underlyings = underlyings
         self.rng = random.Random(seed)
         self.sizes = size_table(self.rng)
         self.conditions = condition_table(self.rng)
         self.pool: list[bytes] = []
         self.pool_date: date | None = None
+        self.day_end_ms = 0
+        self.order_maker: OrderMaker | None = None
         self.next_sequence = sequence_start()
+        self.traded = 0  # prints made so far
+        self.next_order_at = self.order_gap()  # the position in the tape where the next order starts
+        # Order prints not sent yet, soonest first: (due t, scheduling order, event up to "t").
+        self.pending: list[tuple[int, int, bytes]] = []
+        self.scheduled = 0
+        self.orders: list[tuple[int, Order]] | None = [] if record_orders else None  # (start t, order)
 
     def frame(self, size: int, t: int) -> Frame:
-        """``size`` prints at time ``t`` (ms), as one pre-serialized frame."""
+        """``size`` prints by time ``t`` (ms), as one pre-serialized frame: order prints due by
+        then at their own times, then regular prints at ``t``."""
         trade_date = new_york_date(t)
         if trade_date != self.pool_date:
-            # A new day: yesterday's pool would hold contracts that have expired.
-            self.pool = template_pool(self.underlyings, trade_date, self.rng)
-            self.pool_date = trade_date
+            self.new_day(trade_date)
+        while self.next_order_at < self.traded + size:
+            self.start_order(t)
+            self.next_order_at += self.order_gap()
+        q = self.next_sequence
+        events: list[bytes] = []
+        pending = self.pending
+        while pending and pending[0][0] <= t and len(events) < size:
+            due, _, event = heapq.heappop(pending)
+            events.append(b'%s,"t":%d,"q":%d}' % (event, due, q))
+            q += 1
         pool, sizes, conditions, getrandbits = self.pool, self.sizes, self.conditions, self.rng.getrandbits
         pool_mask, bits = (1 << POOL_BITS) - 1, POOL_BITS + 2 * TABLE_BITS
-        q = self.next_sequence
-        events = []
-        for _ in range(size):
+        for _ in range(size - len(events)):
             draw = getrandbits(bits)
             events.append(
                 b'%s%d%s,"t":%d,"q":%d}'
@@ -186,7 +239,35 @@ class PrintMaker:
             )
             q += 1
         self.next_sequence = q
+        self.traded += size
         return Frame(b"[" + b",".join(events) + b"]", size)
+
+    def new_day(self, trade_date: date) -> None:
+        """A new pool: yesterday's would hold contracts that have expired."""
+        templates = template_pool(self.underlyings, trade_date, self.rng)
+        busy = {template.contract.symbol for template in templates}
+        quiet = quiet_contracts(self.underlyings, trade_date, busy, self.rng)
+        self.pool = [template.prefix() for template in templates]
+        self.pool_date = trade_date
+        self.day_end_ms = day_bounds_ns(trade_date)[1] // NS_PER_MS
+        self.order_maker = OrderMaker(templates, quiet, trade_date, self.rng)
+
+    def order_gap(self) -> float:
+        """Prints until the next order starts."""
+        return self.rng.expovariate(ORDERS_PER_PRINT)
+
+    def start_order(self, t: int) -> None:
+        """Make an order starting at ``t`` and schedule its prints."""
+        assert self.order_maker is not None
+        kind = ORDER_KINDS[bisect.bisect(ORDER_THRESHOLDS, self.rng.random() * ORDER_THRESHOLDS[-1])]
+        order = self.order_maker.make(kind)
+        if order is None or t + order.span_ms > self.day_end_ms:
+            return  # no contract could carry it, or it would run into tomorrow, when its contract may be gone
+        for order_print in order.prints:
+            heapq.heappush(self.pending, (t + order_print.offset_ms, self.scheduled, order_print.event()))
+            self.scheduled += 1
+        if self.orders is not None:
+            self.orders.append((t, order))
 
 
 def pregenerate_frames(
