@@ -8,5 +8,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path(settings.ADMIN_URL, admin.site.urls),  # ADMIN_URL, default "admin/"
     path("api/pulse/smart-money", api.smart_money, name="smart-money"),
+    path("api/pulse/orders", api.orders, name="orders"),
     path("healthz", health.healthz, name="healthz"),
 ]

@@ -74,6 +74,12 @@ def profile_data(profile: FilterProfile, **changes: object) -> dict[str, object]
         "strike_band": "" if profile.strike_band is None else str(profile.strike_band),
         "exclude_categories": list(profile.exclude_categories),
         "exclude_conditions": "[]",
+        "judges": profile.judges,
+        "order_types": list(profile.order_types),
+        "aggressors": list(profile.aggressors),
+        "sentiments": list(profile.sentiments),
+        "opening": profile.opening,
+        "min_vol_oi": "" if profile.min_vol_oi is None else str(profile.min_vol_oi),
         "_save": "Save",
     }
     data.update(changes)
@@ -81,12 +87,12 @@ def profile_data(profile: FilterProfile, **changes: object) -> dict[str, object]
 
 
 def nvda_hit(n: int) -> OptionTrade:
-    """An NVDA call hit of every profile, traded now."""
+    """An NVDA call hit of every profile that judges prints, traded now."""
     return stored_trade(
         n,
         symbol="O:NVDA250620C00150000",
         sip_timestamp=T0 + n,
-        profiles=tuple(FilterProfile.objects.values_list("name", flat=True)),
+        profiles=tuple(FilterProfile.objects.filter(judges="prints").values_list("name", flat=True)),
         underlying="NVDA",
         root="NVDA",
         strike=Decimal("150.000"),

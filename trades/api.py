@@ -9,8 +9,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from trades.domain.orders import OrderType
 from trades.selectors import hits
-from trades.selectors.serializers import serialize_trade
+from trades.selectors.serializers import serialize_order, serialize_trade
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
@@ -30,15 +31,41 @@ def smart_money(request: HttpRequest) -> JsonResponse:
     otherwise); with it unset the endpoint is open.
     """
     if not _authorized(request):
-        response = JsonResponse({"error": "a valid 'Authorization: Bearer <token>' header is required"}, status=401)
-        response["WWW-Authenticate"] = 'Bearer realm="flowsite"'
-        return response
+        return _unauthorized()
     limit = _parse_limit(request.GET.get("limit"))
     if limit is None:
-        return JsonResponse({"error": f"limit must be an integer from 1 to {MAX_LIMIT}"}, status=400)
+        return _bad_limit()
     ticker = request.GET.get("ticker", "").strip().upper() or None
     trades = hits.latest_trades(limit=limit, underlying=ticker)
     return JsonResponse({"results": [serialize_trade(trade) for trade in trades]})
+
+
+@csrf_exempt
+@require_GET
+def orders(request: HttpRequest) -> JsonResponse:
+    """``GET /api/pulse/orders?limit=N&ticker=T&type=SWEEP``: the newest order hits (profiles that
+    judge orders), newest first, each with its prints ("fills"). ``type`` is an order type, any case."""
+    if not _authorized(request):
+        return _unauthorized()
+    limit = _parse_limit(request.GET.get("limit"))
+    if limit is None:
+        return _bad_limit()
+    ticker = request.GET.get("ticker", "").strip().upper() or None
+    order_type = request.GET.get("type", "").strip().upper() or None
+    if order_type is not None and order_type not in OrderType.__members__:
+        return JsonResponse({"error": f"type must be one of {', '.join(OrderType.__members__)}"}, status=400)
+    found = hits.latest_orders(limit=limit, underlying=ticker, order_type=order_type)
+    return JsonResponse({"results": [serialize_order(order) for order in found]})
+
+
+def _unauthorized() -> JsonResponse:
+    response = JsonResponse({"error": "a valid 'Authorization: Bearer <token>' header is required"}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="flowsite"'
+    return response
+
+
+def _bad_limit() -> JsonResponse:
+    return JsonResponse({"error": f"limit must be an integer from 1 to {MAX_LIMIT}"}, status=400)
 
 
 def _authorized(request: HttpRequest) -> bool:

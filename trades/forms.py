@@ -10,6 +10,9 @@ from django.forms.fields import InvalidJSONInput
 
 from trades.domain import conditions
 from trades.models import (
+    AGGRESSORS,
+    ORDER_TYPES,
+    SENTIMENTS,
     FilterProfile,
     Watchlist,
     WebhookEndpoint,
@@ -45,6 +48,32 @@ class ConditionCodesField(forms.JSONField):
 
 
 class FilterProfileForm(forms.ModelForm):
+    order_types = forms.MultipleChoiceField(
+        choices=ORDER_TYPES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Order types",
+        help_text="Sweep: two or more prints on two or more exchanges within 500 ms of each other (at most 2 s "
+        "in all). Split: the same on one exchange. Block: one print of $100K or 1,000 contracts (a cross or a "
+        "floor trade too). Single: a smaller print alone. Late, multi-leg: orders of one. None ticked: any.",
+    )
+    aggressors = forms.MultipleChoiceField(
+        choices=AGGRESSORS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Aggressor",
+        help_text="Who crossed the spread, against the NBBO at the order's first print: Buy (at or above the "
+        "ask, or above the mid), Sell, Neutral (exactly at the mid), Mixed (no side has half of the size), "
+        "None (a cross), Unknown (no quote). None ticked: any.",
+    )
+    sentiments = forms.MultipleChoiceField(
+        choices=SENTIMENTS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Sentiment",
+        help_text="Bullish: calls bought or puts sold. Bearish: calls sold or puts bought. Neutral: the rest, "
+        "legs of spreads included. An order whose side is unknown has no sentiment here. None ticked: any.",
+    )
     exclude_categories = forms.MultipleChoiceField(
         choices=EXCLUDABLE_GROUPS,
         required=False,
@@ -69,6 +98,15 @@ class FilterProfileForm(forms.ModelForm):
             "strike_band",
             "exclude_categories",
             "exclude_conditions",
+            "judges",
+            "order_types",
+            "golden_only",
+            "iso_only",
+            "repeated_hits_only",
+            "aggressors",
+            "sentiments",
+            "opening",
+            "min_vol_oi",
         ]
         labels = {
             "min_premium": "Minimum premium ($)",
@@ -78,6 +116,11 @@ class FilterProfileForm(forms.ModelForm):
             "size_gt_open_interest": "Size above open interest",
             "strike_band": "Strike band (fraction 0–1)",
             "exclude_conditions": "Exclude condition codes",
+            "golden_only": "Golden sweeps only",
+            "iso_only": "ISO only",
+            "repeated_hits_only": "Repeated hits only",
+            "opening": "Opening",
+            "min_vol_oi": "Minimum volume / OI",
         }
         help_texts = {
             "name": "Letters, digits, - and _: the name hits carry in the API and in webhooks.",
@@ -94,6 +137,18 @@ class FilterProfileForm(forms.ModelForm):
             "fall inside it (0.400 is usual; 1 is the whole range). Empty: off.",
             "exclude_conditions": "Further condition codes that never make a hit, as a JSON list of integers, "
             "e.g. [233, 234]. Empty list: none.",
+            "judges": "Prints: each print is judged alone, as it arrives (the classic rules). Orders: prints are "
+            "grouped into the orders behind them first (a $1.2M sweep of twenty $60K prints is one order); premium "
+            "and size then apply to the order's totals, and the order rules below apply.",
+            "golden_only": "A sweep of $1,000,000 or more whose aggressor is Buy.",
+            "iso_only": "At least one print of the order is an intermarket sweep (ISO, condition 219, 228 or 230).",
+            "repeated_hits_only": "The order holds more than 5 prints each within 100 ms of the previous, over "
+            "$10,000 in all (the market-cap tiers need market caps, which flowsite does not load yet).",
+            "opening": "Opening: the order's size is above the open interest minus the day's volume before it (the "
+            "common rule). Strictly: above the open interest plus that volume. Needs the open interest and a "
+            "complete day's volume; where either is unknown, the order fails this rule.",
+            "min_vol_oi": "(The day's volume before the order + its size) / open interest, at least; e.g. 2 is "
+            "twice the open interest. Empty: off.",
         }
         field_classes = {"exclude_conditions": ConditionCodesField}
 

@@ -101,7 +101,7 @@ def test_profile_list_shows_the_rules_and_edits_enabled_in_place(admin_client: C
 @pytest.mark.django_db
 def test_profile_list_editable_enabled_saves(admin_client: Client):
     profiles = list(FilterProfile.objects.order_by("name"))
-    data = {"form-TOTAL_FORMS": "2", "form-INITIAL_FORMS": "2", "_save": "Save"}
+    data = {"form-TOTAL_FORMS": str(len(profiles)), "form-INITIAL_FORMS": str(len(profiles)), "_save": "Save"}
     for index, profile in enumerate(profiles):
         data[f"form-{index}-id"] = str(profile.pk)
         if profile.name != "mag7-smart-money":
@@ -113,6 +113,7 @@ def test_profile_list_editable_enabled_saves(admin_client: Client):
     assert dict(FilterProfile.objects.values_list("name", "enabled")) == {
         "classic-unusual-activity": True,
         "mag7-smart-money": False,
+        "sweeps": True,
     }
 
 
@@ -424,7 +425,7 @@ def test_saving_a_profile_says_when_workers_apply_it(admin_client: Client):
 @pytest.mark.django_db
 def test_list_edit_of_profiles_says_it_once(admin_client: Client):
     profiles = list(FilterProfile.objects.order_by("name"))
-    data = {"form-TOTAL_FORMS": "2", "form-INITIAL_FORMS": "2", "_save": "Save"}
+    data = {"form-TOTAL_FORMS": str(len(profiles)), "form-INITIAL_FORMS": str(len(profiles)), "_save": "Save"}
     for index, profile in enumerate(profiles):
         data[f"form-{index}-id"] = str(profile.pk)
     response = admin_client.post(admin_url(FilterProfile, "changelist"), data, follow=True)

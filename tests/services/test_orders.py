@@ -3,7 +3,7 @@ batching; cancels withdraw it; profiles that judge prints go on as before."""
 
 import random
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -110,7 +110,8 @@ def tape(prints: int, seed: int) -> list[dict]:
     """Bursts on a few NVDA contracts: sweeps, splits, singles, a few cancels and multi-leg prints."""
     rng = random.Random(seed)
     contracts = [f"O:NVDA251219{right}00{strike}000" for right in "CP" for strike in (140, 150, 160)]
-    events, ms = [], 0
+    events: list[dict] = []
+    ms = 0
     while len(events) < prints:
         ms += rng.choice((3, 40, 300, 700, 1_500))
         sym = rng.choice(contracts)

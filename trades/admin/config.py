@@ -92,6 +92,7 @@ class FilterProfileAdmin(LiveConfigAdminMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "enabled",
+        "judges",
         "watchlist",
         "min_premium",
         "min_size",
@@ -100,7 +101,7 @@ class FilterProfileAdmin(LiveConfigAdminMixin, admin.ModelAdmin):
         "strike_band",
     ]
     list_editable = ["enabled"]
-    list_filter = ["enabled", "size_gt_open_interest", "watchlist"]
+    list_filter = ["enabled", "judges", "size_gt_open_interest", "watchlist"]
     list_select_related = ["watchlist"]
     search_fields = ["name", "description"]
     autocomplete_fields = ["watchlist"]
@@ -108,12 +109,29 @@ class FilterProfileAdmin(LiveConfigAdminMixin, admin.ModelAdmin):
         (
             None,
             {
-                "fields": ["name", "description", "enabled", "watchlist"],
-                "description": "A trade on the watchlist is a hit when it passes every rule below that is set; "
-                "an empty bound is off. Workers re-read the profiles every 2 s, so a save applies within 5 s.",
+                "fields": ["name", "description", "enabled", "judges", "watchlist"],
+                "description": "A trade (or, for a profile that judges orders, an order) on the watchlist is a hit "
+                "when it passes every rule below that is set; an empty bound is off. Workers re-read the profiles "
+                "every 2 s, so a save applies within 5 s.",
             },
         ),
         ("Premium and size", {"fields": ["min_premium", "min_size"]}),
+        (
+            "Orders",
+            {
+                "fields": [
+                    "order_types",
+                    ("golden_only", "iso_only", "repeated_hits_only"),
+                    "aggressors",
+                    "sentiments",
+                    ("opening", "min_vol_oi"),
+                ],
+                "description": "Only for a profile that judges orders (FLOW.md): prints of one order — a sweep "
+                "across exchanges, a split, a block — are grouped first, and premium and size above are the "
+                "order's totals. Aggressor, sentiment and golden need the NBBO at the order's first print (one "
+                "quote look-up per candidate order); where no quote is known they are UNKNOWN and such rules fail.",
+            },
+        ),
         ("Days to expiry (DTE)", {"fields": [("min_dte", "max_dte")]}),
         (
             "Reference rules",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from trades.models import FilterProfile, OptionTrade
+from trades.models import FilterProfile, OptionTrade, Order, OrderState
 
 
 def latest_trades(*, limit: int, underlying: str | None = None) -> list[OptionTrade]:
@@ -15,6 +15,17 @@ def latest_trades(*, limit: int, underlying: str | None = None) -> list[OptionTr
         trades = trades.filter(underlying=underlying)
     profiles = Prefetch("profiles", queryset=FilterProfile.objects.only("id", "name"))
     return list(trades.prefetch_related(profiles)[:limit])
+
+
+def latest_orders(*, limit: int, underlying: str | None = None, order_type: str | None = None) -> list[Order]:
+    """The newest order hits (by their first print), with their matched profiles."""
+    found = Order.objects.filter(state=OrderState.HIT).order_by("-first_ts_ns", "-id")
+    if underlying is not None:
+        found = found.filter(underlying=underlying)
+    if order_type is not None:
+        found = found.filter(type=order_type)
+    profiles = Prefetch("profiles", queryset=FilterProfile.objects.only("id", "name"))
+    return list(found.prefetch_related(profiles)[:limit])
 
 
 def hits_today_count() -> int:

@@ -117,7 +117,8 @@ def ingest_frames(
             logger.info(hit_line(hit))
     if flow is not None:
         day_volume.record(flow.volume, frames)
-        report.orders = orders.take_prints(flow.kept, flow.latest_event_ms, source, received_at).as_dict()
+        taken = orders.take_prints(flow.kept, flow.underlyings, flow.latest_event_ms, source, received_at)
+        report.orders = taken.as_dict()
     rejections.record()
     report.rejected, report.rejections = rejections.total, dict(rejections.counts)
     return report
@@ -152,6 +153,7 @@ class OrderFlow:
     def __init__(self, rules: FlowRules) -> None:
         self.rules = rules
         self.kept: list[Print] = []
+        self.underlyings: dict[str, str] = {}  # of the kept prints' contracts
         self.volume = day_volume.VolumeTally()
         self.latest_event_ms: int | None = None
 
@@ -161,6 +163,7 @@ class OrderFlow:
             self.volume.add(trade.symbol, trade.sip_timestamp, trade.size, trade.conditions)
             if orders.keeps(trade):
                 self.kept.append(orders.kept_print(trade))
+                self.underlyings[trade.symbol] = trade.underlying
 
     def see_small(self, event: dict) -> None:
         """A print too small to keep or to judge: its volume counts all the same (an odd one is

@@ -105,15 +105,20 @@ def keeps(trade: Trade) -> bool:
 
 
 def take_prints(
-    prints: Sequence[Print], latest_event_ms: int | None, source: str, received_at: datetime
+    prints: Sequence[Print],
+    underlyings: dict[str, str],
+    latest_event_ms: int | None,
+    source: str,
+    received_at: datetime,
 ) -> OrderReport:
-    """Store a batch's kept prints, close what is final, judge the candidates."""
+    """Store a batch's kept prints (``underlyings``: of their contracts), close what is final, judge
+    the candidates."""
     report = OrderReport(kept=len(prints))
     if latest_event_ms is not None:
         advance_clock(latest_event_ms * NS_PER_MS)
     mark = current_watermark(idle=False)
     with transaction.atomic():
-        store = DatabasePrints()
+        store = DatabasePrints(underlyings)
         symbols = {item.symbol for item in prints} | store.due_symbols(mark)
         locks.lock_names("contract", symbols)
         new = store.add(prints)
@@ -172,15 +177,18 @@ def current_watermark(*, idle: bool, now: datetime | None = None) -> int:
 class DatabasePrints:
     """The PrintStore of trades/domain/order_book.py over the KeptPrint table."""
 
-    def __init__(self) -> None:
+    def __init__(self, underlyings: dict[str, str] | None = None) -> None:
         self._rows: dict[Print, KeptPrint] = {}
+        self._underlyings = underlyings or {}  # of the contracts of the prints to add
 
     def add(self, prints: Sequence[Print]) -> list[Print]:
         by_identity = {print_digest(item): item for item in prints}
         stored = set(KeptPrint.objects.filter(identity__in=by_identity).values_list("identity", flat=True))
         new = {identity: item for identity, item in by_identity.items() if identity not in stored}
         KeptPrint.objects.bulk_create(
-            [_row(identity, item) for identity, item in new.items()], ignore_conflicts=True, batch_size=1000
+            [_row(identity, item, self._underlyings.get(item.symbol, "")) for identity, item in new.items()],
+            ignore_conflicts=True,
+            batch_size=1000,
         )
         return list(new.values())
 
@@ -257,11 +265,11 @@ class DatabasePrints:
         return row
 
 
-def _row(identity: str, item: Print) -> KeptPrint:
+def _row(identity: str, item: Print, underlying: str) -> KeptPrint:
     return KeptPrint(
         identity=identity,
         symbol=item.symbol,
-        underlying="",  # filled by _consider's reference lookup when the order is judged
+        underlying=underlying,
         trade_date=new_york_date(item.ts_ms),
         ts_ns=item.ts_ns,
         sequence=item.sequence,

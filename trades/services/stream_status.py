@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from trades.models import StreamStatus
-from trades.services import gaps
+from trades.services import day_volume, gaps
 
 
 def record_gap(started_ms: int, ended_ms: int) -> None:
@@ -29,5 +29,7 @@ def write_status(snapshot: dict[str, Any]) -> None:
         StreamStatus.objects.update_or_create(
             pk=StreamStatus.SINGLETON_PK, defaults={**snapshot, "heartbeat_at": timezone.now()}
         )
+        if snapshot.get("connected"):
+            day_volume.note_listening()  # there before the open: the day's volume counts are whole
     finally:
         connection.close()

@@ -1,0 +1,147 @@
+"""Admin: the order browser (read-only): order hits of the profiles that judge orders, their prints,
+and what the quote look-ups cost."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.safestring import SafeString
+
+from trades.admin import display
+from trades.admin.common import ReadOnlyAdminMixin
+from trades.domain.calendar import utc_datetime
+from trades.domain.formatting import new_york_time, order_kind
+from trades.models import KeptPrint, Order, OrderMatch, OrderState, UsageCounter
+
+
+class OrderMatchInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OrderMatch
+    fields = ["profile"]
+    extra = 0
+    verbose_name = "matched profile"
+
+
+class StateFilter(admin.SimpleListFilter):
+    """Hits by default; orders judging, and withdrawn ones (a print cancelled), on request."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(OrderState.JUDGING, "judging"), (OrderState.WITHDRAWN, "withdrawn"), ("all", "all")]
+
+    def choices(self, changelist):  # type: ignore[no-untyped-def]
+        everything = changelist.get_query_string(remove=[self.parameter_name])
+        yield {"selected": self.value() is None, "query_string": everything, "display": "hits"}
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> QuerySet[Order]:
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(state=self.value() or OrderState.HIT)
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Orders that passed a profile: a sweep of twenty prints is one row."""
+
+    list_display = [
+        "time",
+        "kind",
+        "contract",
+        "days_to_expiry",
+        "size_count",
+        "vwap_dollars",
+        "premium_dollars",
+        "print_count",
+        "exchange_count",
+        "aggressor",
+        "sentiment",
+        "opening",
+        "vol_oi",
+    ]
+    list_display_links = ["time", "kind"]
+    list_filter = [
+        StateFilter,
+        "type",
+        "golden",
+        "iso",
+        "aggressor",
+        "sentiment",
+        "opening",
+        "repeated_hits",
+        "underlying",
+        "profiles",
+        "source",
+    ]
+    search_fields = ["symbol", "order_id"]
+    date_hierarchy = "traded_at"
+    inlines = [OrderMatchInline]
+    readonly_fields = ["fills"]
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        return super().get_queryset(request).prefetch_related("profiles")
+
+    @admin.display(description="time (New York)", ordering="traded_at")
+    def time(self, order: Order) -> str:
+        return display.new_york_time(order.traded_at)
+
+    @admin.display(description="order", ordering="type")
+    def kind(self, order: Order) -> str:
+        return order_kind(order.type, order.golden) + (f" {order.subtype}" if order.subtype else "")
+
+    @admin.display(description="contract", ordering="symbol")
+    def contract(self, order: Order) -> SafeString:
+        return display.contract(order.symbol)
+
+    @admin.display(description="DTE", ordering="dte")
+    def days_to_expiry(self, order: Order) -> int:
+        return order.dte
+
+    @admin.display(description="size", ordering="size")
+    def size_count(self, order: Order) -> str:
+        return display.count(order.size)
+
+    @admin.display(description="VWAP", ordering="vwap")
+    def vwap_dollars(self, order: Order) -> str:
+        return display.money(order.vwap, 2)
+
+    @admin.display(description="premium", ordering="premium")
+    def premium_dollars(self, order: Order) -> str:
+        return display.money(order.premium)
+
+    @admin.display(description="prints", ordering="prints")
+    def print_count(self, order: Order) -> int:
+        return order.prints
+
+    @admin.display(description="exchanges")
+    def exchange_count(self, order: Order) -> int:
+        return len(order.exchanges)
+
+    @admin.display(description="prints of the order")
+    def fills(self, order: Order) -> str:
+        rows = KeptPrint.objects.filter(order_id=order.order_id).order_by("ts_ns", "sequence")
+        return "\n".join(
+            f"{new_york_time(utc_datetime(row.ts_ns // 1_000_000), 'milliseconds')}"
+            f"  {display.count(row.size)} @ {display.money(row.price, 2)}"
+            f"  exchange {row.exchange}  conditions {row.conditions}" + ("  (cancelled)" if row.cancelled else "")
+            for row in rows
+        )
+
+
+@admin.register(UsageCounter)
+class UsageCounterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Paid calls: quote look-ups for orders (one per candidate order)."""
+
+    list_display = ["name", "calls", "failures", "average", "updated_at"]
+
+    @admin.display(description="average wait")
+    def average(self, counter: UsageCounter) -> str:
+        return "—" if not counter.calls else f"{1000 * counter.seconds / counter.calls:.0f} ms"
