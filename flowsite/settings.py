@@ -320,6 +320,7 @@ ORDER_CLOSE_SECONDS = env.float("ORDER_CLOSE_SECONDS", default=1.0)
 # Side and sentiment from the NBBO at an order's first print, one REST look-up per candidate order.
 ORDER_QUOTES = env.bool("ORDER_QUOTES", default=True)
 QUOTE_READ_TIMEOUT = env.float("QUOTE_READ_TIMEOUT", default=2.0)
+QUOTE_CONCURRENCY = env.int("QUOTE_CONCURRENCY", default=4)  # look-ups at once, per worker process
 QUOTES_REFUSED_RETRY_SECONDS = env.float("QUOTES_REFUSED_RETRY_SECONDS", default=3600.0)
 CELERY_BEAT_SCHEDULE["close-orders"] = {
     "task": queues.CLOSE_ORDERS,

@@ -473,13 +473,13 @@ class KeptPrint(models.Model):
     order_id = models.CharField(max_length=20, blank=True, help_text="The closed order it belongs to (empty: open).")
 
     class Meta:
+        # Few indexes: a batch of the firehose writes thousands of rows, each index costs on every one.
         indexes = [
             models.Index(fields=["symbol", "ts_ns"], name="kept_print_by_contract"),
             models.Index(fields=["order_id"], name="kept_print_by_order"),
-            models.Index(fields=["symbol", "price", "size"], name="kept_print_same_trade"),
-            models.Index(fields=["trade_date"], name="kept_print_by_day"),
-            # The open prints: the few not yet in a closed order, read at every close.
+            # The open prints (the few not yet in a closed order, read at every close), and the cancels.
             models.Index(fields=["symbol", "ts_ns"], condition=OPEN_PRINT, name="kept_print_open"),
+            models.Index(fields=["symbol"], condition=models.Q(kind="cancel"), name="kept_print_cancels"),
         ]
 
     def __str__(self) -> str:
@@ -554,6 +554,7 @@ class Order(models.Model):
     candidate_profiles = models.JSONField(default=list, help_text="Profiles it passed before its side was known.")
     source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
     received_at = models.DateTimeField()
+    queued_at = models.DateTimeField(null=True, blank=True, help_text="When it was last sent to be judged.")
     judged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -561,7 +562,7 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["-first_ts_ns"], name="order_newest_first"),
             models.Index(fields=["underlying", "-first_ts_ns"], name="order_by_underlying"),
-            models.Index(fields=["state", "received_at"], name="order_by_state"),
+            models.Index(fields=["state", "queued_at"], name="order_by_state"),
         ]
 
     def __str__(self) -> str:
@@ -584,22 +585,31 @@ class OrderMatch(models.Model):
 
 
 class VolumeCount(models.Model):
-    """A contract's traded volume in one second, as counted by one batch (late, multi-leg and cross
-    prints in, cancels subtracted): the running day volume without a write per trade. The batch's
-    digest makes a redelivered batch count once."""
+    """A contract's traded volume in one minute (late, multi-leg and cross prints in, cancels
+    subtracted): the running day volume, added to by each batch in one statement, never a write
+    per trade. `CountedBatch` makes a redelivered batch count once."""
 
     symbol = models.CharField(max_length=32)
     trade_date = models.DateField()
-    second = models.BigIntegerField(help_text="SIP time in whole seconds since the epoch.")
-    batch = models.CharField(max_length=20, help_text="Digest of the batch that counted it.")
+    minute = models.BigIntegerField(help_text="SIP time in whole minutes since the epoch.")
     volume = models.BigIntegerField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["symbol", "second", "batch"], name="one_volume_count_per_batch")]
-        indexes = [models.Index(fields=["symbol", "trade_date", "second"], name="volume_by_contract_day")]
+        constraints = [models.UniqueConstraint(fields=["symbol", "minute"], name="one_volume_count_per_minute")]
+        indexes = [models.Index(fields=["trade_date"], name="volume_by_day")]
 
     def __str__(self) -> str:
-        return f"{self.symbol} {self.second}: {self.volume}"
+        return f"{self.symbol} {self.minute}: {self.volume}"
+
+
+class CountedBatch(models.Model):
+    """A batch whose volume is counted (its frames' digest)."""
+
+    digest = models.CharField(max_length=20, unique=True)
+    counted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.digest
 
 
 class VolumeSeed(models.Model):

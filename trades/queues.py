@@ -22,6 +22,7 @@ REFRESH_SPOT = "trades.refresh_spot"
 FILL_GAP = "trades.fill_gap"
 SWEEP_GAPS = "trades.sweep_gaps"
 CLOSE_ORDERS = "trades.close_orders"
+JUDGE_ORDERS = "trades.judge_orders"
 PURGE_KEPT_PRINTS = "trades.purge_kept_prints"
 DELIVER_WEBHOOK = "trades.deliver_webhook"
 SWEEP_WEBHOOKS = "trades.sweep_webhooks"
@@ -30,6 +31,7 @@ SWEEP_WEBHOOKS = "trades.sweep_webhooks"
 ROUTES = {
     INGEST_BATCH: INGEST,
     CLOSE_ORDERS: INGEST,  # behind the batches it may close orders of
+    JUDGE_ORDERS: REFERENCE,  # a quote look-up per order: REST work, off the ingest path
     PURGE_KEPT_PRINTS: DEFAULT,
     RESOLVE_CONTRACTS: REFERENCE,
     REFRESH_CONDITIONS: REFERENCE,

@@ -222,6 +222,13 @@ def close_orders() -> dict[str, Any]:
     return orders.close_due().as_dict()
 
 
+@shared_task(name=queues.JUDGE_ORDERS, soft_time_limit=60, time_limit=90)
+def judge_orders(order_ids: list[int]) -> dict[str, Any]:
+    """Look up the quotes of candidate orders and make them hits or drop them. Not retried: beat's
+    tick judges again what is still waiting after a while."""
+    return orders.judge_candidates(order_ids).as_dict()
+
+
 @shared_task(name=queues.PURGE_KEPT_PRINTS)
 def purge_kept_prints() -> dict[str, int]:
     """Drop old kept prints (but those of stored orders) and volume counts."""

@@ -206,3 +206,10 @@ def test_order_ids_are_stable_and_name_the_first_print():
     (again,) = group(reversed(prints))
     (without_first,) = group(prints[1:])
     assert order.id == again.id != without_first.id
+
+
+def test_an_order_of_mid_prints_alone_is_neutral_not_mixed():
+    (order,) = group([a_print(0, 302, "1.05", 10)], quote("1.00", "1.10"))
+    assert (order.aggressor, order.sentiment) == (Aggressor.NEUTRAL, Sentiment.NEUTRAL)
+    (both,) = group([a_print(0, 302, "1.10", 10), a_print(10, 308, "1.00", 10)], quote("1.00", "1.10"))
+    assert both.aggressor is Aggressor.MIXED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -168,17 +169,27 @@ def smart_money(port: int) -> list[dict[str, object]]:
         return list(json.load(response)["results"])
 
 
-def wait_for_hits(port: int, demo: subprocess.Popen[bytes], timeout: float) -> list[dict[str, object]]:
+def order_hits(port: int) -> list[dict[str, object]]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/pulse/orders?limit=100", timeout=5) as response:
+        return list(json.load(response)["results"])
+
+
+def sided(orders: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Orders whose side came from a quote the feed served."""
+    return [order for order in orders if order["aggressor"] in ("BUY", "SELL", "NEUTRAL", "MIXED")]
+
+
+def wait_for_hits(port: int, demo: subprocess.Popen[bytes], timeout: float, read=smart_money):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert demo.poll() is None, f"the demo exited early with {demo.returncode}"
         try:
-            if hits := smart_money(port):
+            if hits := read(port):
                 return hits
         except OSError:
             pass  # the web server is not up yet
         time.sleep(1)
-    raise AssertionError(f"no smart-money hits within {timeout:g}s")
+    raise AssertionError(f"no hits from {read.__name__} within {timeout:g}s")
 
 
 @pytest.mark.e2e
@@ -199,6 +210,7 @@ def test_demo_serves_smart_money_hits_on_the_embedded_default(tmp_path):
         demo = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             hits = wait_for_hits(web_port, demo, timeout=60)
+            orders = wait_for_hits(web_port, demo, timeout=60, read=lambda port: sided(order_hits(port)))
             time.sleep(STEADY_SECONDS)  # a few stats lines' worth of steady output
             demo.send_signal(signal.SIGTERM)
             exit_code = demo.wait(timeout=30)
@@ -209,6 +221,9 @@ def test_demo_serves_smart_money_hits_on_the_embedded_default(tmp_path):
     log_text = log_path.read_text(errors="replace")
     assert exit_code == 0, log_text
     assert hits, log_text
+    # Orders too (the shipped "sweeps" profile), sided against the quotes the feed serves, logged by type.
+    assert {order["order_type"] for order in orders} <= {"SWEEP", "BLOCK"} and orders, log_text
+    assert re.search(r"💰 Smart Money: (GOLDEN )?(SWEEP|BLOCK)", log_text), log_text
     assert "superuser: admin / admin (created)" in log_text
     assert "SIGTERM received" in log_text
     # Quiet output: a bounded start-up (no Celery banners, one line per reference refresh step),

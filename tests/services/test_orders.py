@@ -47,10 +47,14 @@ def add_print_profile(name, min_premium):
 
 
 def settle():
-    """The end of the day: the feed has gone quiet long enough for every order to close."""
+    """The end of the day: the feed has gone quiet long enough for every order to close; then the
+    candidates are judged (a worker of the reference queue does it; no worker runs here)."""
     later = orders.current_watermark(idle=False) + 3_600 * 1_000 * NS_PER_MS
     orders.advance_clock(later)
-    return orders.close_due()
+    closed = orders.close_due()
+    judging = Order.objects.filter(state=OrderState.JUDGING).values_list("pk", flat=True)
+    closed.hits = orders.judge_candidates(list(judging)).hits
+    return closed
 
 
 def test_a_million_dollar_sweep_of_twenty_prints_is_one_hit(order_profile):
@@ -67,7 +71,7 @@ def test_a_million_dollar_sweep_of_twenty_prints_is_one_hit(order_profile):
     assert order.iso and order.exchanges == [300, 301, 302, 303, 304, 307, 308, 309]
     assert order.aggressor == "UNKNOWN" and not order.golden  # no quote: never a guess
     assert list(order.profiles.values_list("name", flat=True)) == ["big-orders"]
-    assert report.hits == 0  # the block's order is $150K: not a hit of the $500K profile
+    assert report.hits == 1 and Order.objects.count() == 1  # the block's order is $150K: under $500K
     # The profile that judges prints saw twenty $50K prints and one $150K print, as it always did.
     assert list(OptionTrade.objects.values_list("premium", flat=True)) == [Decimal("150000.00")]
 

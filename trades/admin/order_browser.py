@@ -95,7 +95,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="order", ordering="type")
     def kind(self, order: Order) -> str:
-        return order_kind(order.type, order.golden) + (f" {order.subtype}" if order.subtype else "")
+        return order_kind(order.type, order.golden, order.subtype)
 
     @admin.display(description="contract", ordering="symbol")
     def contract(self, order: Order) -> SafeString:

@@ -109,10 +109,16 @@ def order_facts(aggressor: str, sentiment: str, opening: bool | None) -> list[st
     """``["BUY BULLISH", "opening"]``; ``["side unknown"]`` without a quote."""
     if aggressor == "UNKNOWN":
         side = "side unknown"
+    elif aggressor == "NONE":  # a cross: nobody crossed the spread
+        side = ""
+    elif sentiment == "NEUTRAL":  # at the mid, mixed, or a leg of a spread
+        side = aggressor
     else:
-        side = " ".join(fact for fact in (aggressor, sentiment) if fact not in ("NONE", "NEUTRAL"))
+        side = f"{aggressor} {sentiment}"
     return [fact for fact in (side, {True: "opening", False: "not opening", None: ""}[opening]) if fact]
 
 
-def order_kind(order_type: str, golden: bool) -> str:
-    return f"GOLDEN {order_type}" if golden else order_type
+def order_kind(order_type: str, golden: bool, subtype: str = "") -> str:
+    """``SWEEP``, ``GOLDEN SWEEP``, ``BLOCK CROSS``."""
+    kind = f"GOLDEN {order_type}" if golden else order_type
+    return f"{kind} {subtype}" if subtype else kind

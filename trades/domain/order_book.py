@@ -27,9 +27,10 @@ from trades.domain.orders import (
     Order,
     Print,
     PrintClass,
-    build_order,
+    Run,
     cancelled_prints,
     is_groupable,
+    run_of,
     runs,
     sorted_prints,
 )
@@ -71,7 +72,7 @@ class PrintStore(Protocol):
         """Take every closed order of the contract with a print at or after ``from_ns`` apart
         again; return their ids."""
 
-    def close(self, orders: Sequence[Order]) -> None:
+    def close(self, runs: Sequence[Run]) -> None:
         """Record these orders as closed, their prints as theirs."""
 
 
@@ -79,13 +80,13 @@ class PrintStore(Protocol):
 class Closed:
     """What one call of `close_orders` decided."""
 
-    orders: list[Order] = field(default_factory=list)  # newly closed (or closed again after a reopen)
+    runs: list[Run] = field(default_factory=list)  # orders newly closed (or closed again after a reopen)
     reopened: set[str] = field(default_factory=set)  # ids of orders taken apart
 
     @property
     def gone(self) -> set[str]:
         """Orders that were reopened and did not close again with the same id."""
-        return self.reopened - {order.id for order in self.orders}
+        return self.reopened - {run.id for run in self.runs}
 
 
 def close_orders(store: PrintStore, symbols: Iterable[str], mark_ns: int, new: Sequence[Print] = ()) -> Closed:
@@ -104,8 +105,8 @@ def close_orders(store: PrintStore, symbols: Iterable[str], mark_ns: int, new: S
         if late:
             closed.reopened |= store.reopen(symbol, _reopen_from(min(late)))
             prints = store.open_prints([symbol]).get(symbol, [])
-        closed.orders += [build_order(run) for run in final_runs(prints, mark_ns)]
-    store.close(closed.orders)
+        closed.runs += [run_of(run) for run in final_runs(prints, mark_ns)]
+    store.close(closed.runs)
     return closed
 
 
@@ -162,7 +163,7 @@ class MemoryPrints:
         self.prints: dict[str, list[Print]] = defaultdict(list)
         self.unclosed: dict[str, set[Print]] = defaultdict(set)  # open prints, pending cancels
         self.order_ids: dict[Print, str] = {}
-        self.orders: dict[str, dict[str, Order]] = defaultdict(dict)  # by contract, then id
+        self.runs: dict[str, dict[str, Run]] = defaultdict(dict)  # closed orders, by contract, then id
         self._frontiers: dict[str, int] = {}
         self.cancelled: set[Print] = set()
         self._seen: set[tuple] = set()
@@ -214,35 +215,36 @@ class MemoryPrints:
         }
 
     def reopen(self, symbol: str, from_ns: int) -> set[str]:
-        orders = self.orders[symbol]
-        taken_apart = [order for order in orders.values() if order.last_ts_ns >= from_ns]
-        for order in taken_apart:
-            del orders[order.id]
-            for item in order.prints:
+        runs = self.runs[symbol]
+        taken_apart = [run for run in runs.values() if run.last_ts_ns >= from_ns]
+        for run in taken_apart:
+            del runs[run.id]
+            for item in run.prints:
                 del self.order_ids[item]
                 if item not in self.cancelled:
                     self.unclosed[symbol].add(item)
-        runs = [order.last_ts_ns for order in orders.values() if is_groupable(order.prints[0])]
+        ends = [run.last_ts_ns for run in runs.values() if run.groupable]
         self._frontiers.pop(symbol, None)
-        if runs:
-            self._frontiers[symbol] = max(runs)
-        return {order.id for order in taken_apart}
+        if ends:
+            self._frontiers[symbol] = max(ends)
+        return {run.id for run in taken_apart}
 
-    def close(self, orders: Sequence[Order]) -> None:
-        for order in orders:
-            self.orders[order.symbol][order.id] = order
-            for item in order.prints:
-                self.order_ids[item] = order.id
-                self.unclosed[order.symbol].discard(item)
-            if is_groupable(order.prints[0]):
-                self._frontiers[order.symbol] = max(order.last_ts_ns, self._frontiers.get(order.symbol, 0))
+    def close(self, runs: Sequence[Run]) -> None:
+        for run in runs:
+            self.runs[run.symbol][run.id] = run
+            for item in run.prints:
+                self.order_ids[item] = run.id
+                self.unclosed[run.symbol].discard(item)
+            if run.groupable:
+                self._frontiers[run.symbol] = max(run.last_ts_ns, self._frontiers.get(run.symbol, 0))
 
     def all_orders(self) -> list[Order]:
-        return sorted((order for orders in self.orders.values() for order in orders.values()), key=_first_key)
+        runs = sorted((run for by_id in self.runs.values() for run in by_id.values()), key=_first_key)
+        return [run.order() for run in runs]
 
 
-def _first_key(order: Order) -> tuple:
-    return (order.symbol, order.prints[0].key)
+def _first_key(run: Run) -> tuple:
+    return (run.symbol, run.prints[0].key)
 
 
 def _trade_of(item: Print) -> tuple:

@@ -236,6 +236,46 @@ class Order:
         return self.prints[0].kind
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """The prints of one order, closed: its id now, its aggregates (`order`) when asked for.
+
+    Most runs of the firehose are one small print that no profile wants: building every one's
+    aggregates in Decimal would cost more than grouping them.
+    """
+
+    id: str
+    prints: tuple[Print, ...]
+
+    @property
+    def symbol(self) -> str:
+        return self.prints[0].symbol
+
+    @property
+    def last_ts_ns(self) -> int:
+        return self.prints[-1].ts_ns
+
+    @property
+    def groupable(self) -> bool:
+        return is_groupable(self.prints[0])
+
+    @property
+    def size(self) -> int:
+        return sum(item.size for item in self.prints)
+
+    @property
+    def rough_premium(self) -> float:
+        """The premium in floating point, to rule a run out cheaply (the order's is exact)."""
+        return sum(float(item.price) * item.size * item.shares_per_contract for item in self.prints)
+
+    def order(self, quote: Quote | None = None) -> Order:
+        return build_order(self.prints, quote)
+
+
+def run_of(prints: Sequence[Print]) -> Run:
+    return Run(order_id(prints[0]), tuple(prints))
+
+
 def order_id(first: Print) -> str:
     """Stable on reruns: the contract and its first print's key, hashed."""
     return hashlib.blake2b(print_identity(first).encode(), digest_size=10).hexdigest()

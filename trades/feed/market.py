@@ -197,3 +197,28 @@ def listed_contract(
     value = option_price(underlying.spot, strike, right, (expiry - trade_date).days, underlying.volatility)
     symbol = format_occ(underlying.root, expiry, right, strike)
     return ListedContract(underlying, expiry, right, strike, symbol, day_quote(value))
+
+
+OPEN_INTEREST_AT_THE_MONEY = 1500
+
+
+def open_interest(model: UnderlyingModel, expiry: date, right: str, strike: float, trade_date: date, seed: int) -> int:
+    """A contract's open interest, seeded by the flow's seed and the contract: the snapshot serves
+    it, and the flow's orders size some of theirs above it (opening orders)."""
+    rng = random.Random(f"{seed}:{format_occ(model.root, expiry, right, strike)}")
+    return synthetic_open_interest(model, expiry, right, strike, trade_date, rng)
+
+
+def synthetic_open_interest(
+    model: UnderlyingModel, expiry: date, right: str, strike: float, trade_date: date, rng: random.Random
+) -> int:
+    """Heavy-tailed and peaked where the flow prints (about one expected move around spot, calls
+    above, puts below): most contracts hold a few hundred at most, far wings next to none, a few
+    tens of thousands; one in 25 is empty."""
+    if rng.random() < 1 / 25:
+        return 0
+    spread = expected_move(model, (expiry - trade_date).days)
+    lean = (0.8 if right == "C" else -0.8) * spread
+    distance = (strike / model.spot - 1 - lean) / spread
+    peak = OPEN_INTEREST_AT_THE_MONEY * math.sqrt(model.weight)
+    return int(peak * math.exp(-(distance**2) / 8) * rng.lognormvariate(0, 1.0))

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
@@ -79,6 +79,9 @@ PREMIUMS = {
     CANCEL: (100_000, 1_000_000),  # a busted block
 }
 BUY_SHARE = 0.6
+# Of sweeps, splits and blocks: sized above their contract's open interest (they open positions), so
+# that a profile asking for opening orders (the shipped "sweeps") has some to show.
+OPENING_SHARE = 0.5
 ISO_SHARE = 0.6  # of a sweep's prints
 BUSTED_BLOCK_SHARE = 0.1  # of cancels
 MAX_ORDER_SIZE = 10_000  # contracts in one order
@@ -98,6 +101,7 @@ FLOOR_CONDITION = min(FLOOR)
 CANCEL_CONDITION = min(CANCELLED)
 MULTI_LEG_CODES = sorted(MULTI_LEG)
 BLOCK_CONDITIONS = {BLOCK: REGULAR_AUTO, CROSS: CROSS_CONDITION, FLOOR_PRINT: FLOOR_CONDITION}
+OPENING_KINDS = frozenset({SWEEP, SPLIT, BLOCK})
 
 
 class PrintTemplate(NamedTuple):
@@ -194,11 +198,13 @@ class OrderMaker:
         quiet: Sequence[ListedContract],
         trade_date: date,
         rng: random.Random,
+        open_interest: Callable[[ListedContract], int] = lambda contract: 0,
     ) -> None:
         self.templates = templates
         self.contracts = quiet or [template.contract for template in templates]
         self.trade_date = trade_date
         self.rng = rng
+        self.open_interest = open_interest
         self.makers = {
             SWEEP: self.sweep,
             SPLIT: self.split,
@@ -215,14 +221,21 @@ class OrderMaker:
         return self.makers[kind]()
 
     def sized_contract(self, kind: str) -> tuple[ListedContract, float] | None:
-        """A contract and a premium target for ``kind`` that it can carry."""
+        """A contract and a premium target for ``kind`` that it can carry; for OPENING_SHARE of the
+        orders that can open positions, a contract whose open interest the order's size exceeds."""
         premium = log_uniform(self.rng, *PREMIUMS[kind])
+        opening = kind in OPENING_KINDS and self.rng.random() < OPENING_SHARE
+        fallback = None
         for _ in range(CONTRACT_TRIES):
             contract = self.rng.choice(self.contracts)
             bid = contract.quote.bid
-            if bid >= MIN_ORDER_PRICE and contracts_for(premium, bid) <= MAX_ORDER_SIZE:
+            size = contracts_for(premium, bid)
+            if bid < MIN_ORDER_PRICE or size > MAX_ORDER_SIZE:
+                continue
+            if not opening or size > self.open_interest(contract):
                 return contract, premium
-        return None
+            fallback = fallback or (contract, premium)
+        return fallback
 
     def side(self) -> str:
         return BUY if self.rng.random() < BUY_SHARE else SELL

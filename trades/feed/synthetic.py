@@ -40,6 +40,7 @@ from trades.feed.market import (
     expected_move,
     fridays,
     listed_contract,
+    open_interest,
     strike_at,
     underlying_model,
 )
@@ -192,6 +193,7 @@ class PrintMaker:
 
     def __init__(self, underlyings: Sequence[UnderlyingModel], seed: int, record_orders: bool = False) -> None:
         self.underlyings = underlyings
+        self.seed = seed
         self.rng = random.Random(seed)
         self.sizes = size_table(self.rng)
         self.conditions = condition_table(self.rng)
@@ -250,7 +252,14 @@ class PrintMaker:
         self.pool = [template.prefix() for template in templates]
         self.pool_date = trade_date
         self.day_end_ms = day_bounds_ns(trade_date)[1] // NS_PER_MS
-        self.order_maker = OrderMaker(templates, quiet, trade_date, self.rng)
+        seed = self.seed
+
+        def contract_open_interest(contract: ListedContract) -> int:
+            return open_interest(
+                contract.underlying, contract.expiry, contract.right, contract.strike, trade_date, seed
+            )
+
+        self.order_maker = OrderMaker(templates, quiet, trade_date, self.rng, contract_open_interest)
 
     def order_gap(self) -> float:
         """Prints until the next order starts."""

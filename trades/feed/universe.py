@@ -8,7 +8,6 @@ Field names are Polygon's, so the file reads like the API's answers.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -19,14 +18,13 @@ import orjson
 
 from trades.domain.calendar import new_york_date
 from trades.domain.occ import InvalidSymbol, OptionSymbol, format_occ, parse_occ
-from trades.feed.market import UnderlyingModel, expected_move, listed_contracts
+from trades.feed.market import UnderlyingModel, listed_contracts, open_interest
 from trades.feed.synthetic import SyntheticFlow, now_ms
 
 # Index options: European, cash-settled, and the snapshot reports the index's ``value``.
 INDEX_TICKERS = frozenset({"SPX", "NDX", "VIX", "RUT", "XSP", "DJX", "OEX", "XEO"})
 DEFAULT_VOLATILITY = 0.30  # for reference-file contracts, which carry none
 # Open interest, per underlying at the money, scaled by the underlying's relative print volume.
-OPEN_INTEREST_AT_THE_MONEY = 1500
 
 
 class ReferenceFileError(ValueError):
@@ -152,7 +150,6 @@ def synthetic_contract(
 ) -> Contract:
     ticker = format_occ(model.root, expiry, right, strike)
     index = model.ticker in INDEX_TICKERS
-    rng = random.Random(f"{seed}:{ticker}")
     return Contract(
         ticker=ticker,
         underlying_ticker=model.ticker,
@@ -161,23 +158,8 @@ def synthetic_contract(
         strike_price=strike,
         exercise_style="european" if index else "american",
         primary_exchange="XCBO" if index else "BATO",
-        open_interest=synthetic_open_interest(model, expiry, right, strike, trade_date, rng),
+        open_interest=open_interest(model, expiry, right, strike, trade_date, seed),
     )
-
-
-def synthetic_open_interest(
-    model: UnderlyingModel, expiry: date, right: str, strike: float, trade_date: date, rng: random.Random
-) -> int:
-    """Heavy-tailed and peaked where the flow prints (about one expected move around spot, calls
-    above, puts below): most contracts hold a few hundred at most, far wings next to none, a few
-    tens of thousands; one in 25 is empty."""
-    if rng.random() < 1 / 25:
-        return 0
-    spread = expected_move(model, (expiry - trade_date).days)
-    lean = (0.8 if right == "C" else -0.8) * spread
-    distance = (strike / model.spot - 1 - lean) / spread
-    peak = OPEN_INTEREST_AT_THE_MONEY * math.sqrt(model.weight)
-    return int(peak * math.exp(-(distance**2) / 8) * rng.lognormvariate(0, 1.0))
 
 
 # --- A reference file ----------------------------------------------------------------------

@@ -31,7 +31,7 @@ from trades.presets import PRESET_TICKERS
 
 ROOT = Path(settings.BASE_DIR)  # where manage.py is, as the demo finds it
 API_KEY = "flowsite-bench"
-CLOCK = 100_000.0  # synthetic trades per second of trade time: a million fit in one trading day
+CLOCK = 500.0  # synthetic trades per second of trade time, as on a busy day: a million take 33 minutes
 
 
 @dataclass
@@ -44,6 +44,7 @@ class WorkerTally:
     stored: int = 0
     busy_seconds: float = 0.0
     last_done: float = 0.0  # wall clock of the last batch's completion
+    orders: dict[str, int] = field(default_factory=dict)  # the batches' order counts, summed
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, event: dict) -> None:
@@ -53,6 +54,8 @@ class WorkerTally:
             self.trades += counts.get("trades", 0)
             self.hits += counts.get("hits", 0)
             self.stored += counts.get("stored", 0)
+            for name, value in (counts.get("orders") or {}).items():
+                self.orders[name] = self.orders.get(name, 0) + value
             self.busy_seconds += event.get("runtime", 0.0)
             self.last_done = max(self.last_done, event.get("timestamp", 0.0))
 
@@ -137,6 +140,9 @@ class Result:
     end_to_end_seconds: float
     feed: Usage
     pool: str
+    seed_style_seconds: float
+    seed_style: Usage
+    orders_on: bool
 
     def lines(self) -> list[str]:
         def rate(seconds: float) -> str:
@@ -157,11 +163,33 @@ class Result:
             f"end to end  {rate(self.end_to_end_seconds)}  {self.end_to_end_seconds:5.2f} s first frame sent → "
             "last batch stored",
             f"hits        {self.worker.hits:,} judged hits, {self.worker.stored:,} stored",
+            "orders      " + self.orders_line(),
             "feed        in this process, with the event receiver   " + usage(self.feed),
+            f"seed-style  {rate(self.seed_style_seconds)}  {self.seed_style_seconds:5.2f} s first frame sent → exit "
+            "(one process: polygon-api-client, the same rules, a row per hit)   " + usage(self.seed_style),
+            f"ratio       end to end / seed-style: {self.seed_style_seconds / self.end_to_end_seconds:.2f}×",
         ]
 
+    def orders_line(self) -> str:
+        if not self.orders_on:
+            return "off (--without-orders: no profile judges orders)"
+        counts = self.worker.orders
+        return (
+            f"grouping on: {counts.get('kept', 0):,} prints kept, {counts.get('closed', 0):,} orders closed in the "
+            f"batches, {counts.get('candidates', 0):,} candidates (one quote look-up each), {counts.get('hits', 0):,} "
+            "order hits (orders still open at the end close at beat's next tick, after the timed window)"
+        )
 
-def run(app: Celery, trades: int, worker_processes: int, pool: str, child_env: dict[str, str], log_dir: Path) -> Result:
+
+def run(
+    app: Celery,
+    trades: int,
+    worker_processes: int,
+    pool: str,
+    child_env: dict[str, str],
+    log_dir: Path,
+    orders_on: bool = True,
+) -> Result:
     started = time.perf_counter()
     # A fixed seed and clock: the frames and the feed's REST universe describe the same contracts.
     seed, start_ms = 1, now_ms()
@@ -180,6 +208,10 @@ def run(app: Celery, trades: int, worker_processes: int, pool: str, child_env: d
     host, port = feed.start_in_thread()
     try:
         reference_seconds = load_reference(f"http://{host}:{port}", child_env, log_dir / "refresh.log")
+        if not orders_on:
+            judge_prints_only(child_env, log_dir / "profiles.log")
+        # The worker looks up candidate orders' quotes on the feed, as it would on Polygon.
+        child_env = {**child_env, "POLYGON_REST_URL": f"http://{host}:{port}", "POLYGON_API_KEY": API_KEY}
         own_cpu_before = cpu_seconds(resource.getrusage(resource.RUSAGE_SELF))
         tally = WorkerTally()
         receiver = start_event_receiver(app, tally)
@@ -197,6 +229,7 @@ def run(app: Celery, trades: int, worker_processes: int, pool: str, child_env: d
         feed.stop()
     first = source.first_sent or 0.0
     own = resource.getrusage(resource.RUSAGE_SELF)
+    seed_style_seconds, seed_style = run_seed_style(frames, reference, child_env, log_dir / "seed-style.log")
     return Result(
         trades=sent,
         generated_in=generated_in,
@@ -209,7 +242,48 @@ def run(app: Celery, trades: int, worker_processes: int, pool: str, child_env: d
         end_to_end_seconds=tally.last_done - first,
         feed=Usage(own.ru_maxrss / 1024, cpu_seconds(own) - own_cpu_before),
         pool=pool,
+        seed_style_seconds=seed_style_seconds,
+        seed_style=seed_style,
+        orders_on=orders_on,
     )
+
+
+def judge_prints_only(env: dict[str, str], log: Path) -> None:
+    """Disable the profiles that judge orders (--without-orders): the cost of grouping is the difference."""
+    code = (
+        "from trades.models import FilterProfile; FilterProfile.objects.filter(judges='orders').update(enabled=False)"
+    )
+    args = [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code]
+    with log.open("wb") as output:
+        subprocess.run(args, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, check=True)
+
+
+def run_seed_style(
+    frames: list[Frame], reference: SyntheticReference, env: dict[str, str], log: Path
+) -> tuple[float, Usage]:
+    """The same tape through trades/ops/seed_style.py: the first frame sent → the script's exit."""
+    source = TimedSource(frames)
+    feed = FeedServer(
+        source=source,
+        reference=reference,
+        api_key=API_KEY,
+        close_when_done=True,
+        max_connections=None,
+        record_trades=False,
+    )
+    host, port = feed.start_in_thread()
+    try:
+        args = [sys.executable, "-m", "trades.ops.seed_style", f"ws://{host}:{port}", API_KEY]
+        script_env = {**env, "DJANGO_SETTINGS_MODULE": "flowsite.settings"}
+        process = subprocess.Popen(args, cwd=ROOT, env=script_env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        memory = PeakMemory(process.pid)
+        _, status, usage = os.wait4(process.pid, 0)
+        exited = time.time()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"the seed-style script failed:\n{log.read_text(errors='replace')[-3000:]}")
+    finally:
+        feed.stop()
+    return exited - (source.first_sent or exited), Usage(memory.stop(), cpu_seconds(usage))
 
 
 def start_event_receiver(app: Celery, tally: WorkerTally):  # type: ignore[no-untyped-def]

@@ -1,8 +1,10 @@
 """Each contract's running day volume, for opening inference (FLOW.md, "Opening inference").
 
-Workers count the volume of the watched underlyings' prints per contract and second, one row per
-batch (no write per trade); a redelivered batch counts once (the batch's digest is in the key).
-A contract's volume before an order is the sum of its counts before the order's first second,
+Workers count the volume of the watched underlyings' prints per contract and minute: a batch adds
+its counts in one statement (no write per trade), and a redelivered batch counts once (its
+digest is recorded in the same transaction). A contract's volume before an order is the sum of
+its counts before the order's first minute (to the minute: the prints of that minute before the
+order are left out, which can only make an order look less opening, never more),
 when the day's counting is complete: either the listener was there when the session opened
 (a `CountedDay`), or a chain snapshot gave the day's volume so far (a `VolumeSeed`, taken the
 first time the open interest is read in the session) and the counts since add to it. Otherwise
@@ -16,18 +18,20 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from django.db.models import Sum
+from django.db import transaction
 from django.utils import timezone
 
 from trades.domain.calendar import MARKET_OPEN, NEW_YORK, is_market_open, new_york_date
 from trades.domain.orders import NS_PER_MS, volume_change_of
-from trades.models import CountedDay, VolumeCount, VolumeSeed
+from trades.models import CountedBatch, CountedDay, VolumeCount, VolumeSeed
+from trades.services import rows
 
-NS_PER_SECOND = 1_000_000_000
+MS_PER_MINUTE = 60_000
+NS_PER_MINUTE = 60_000_000_000
 
 
 class VolumeTally:
-    """One batch's volume per (contract, second), counted as the prints go by."""
+    """One batch's volume per (contract, minute), counted as the prints go by."""
 
     def __init__(self) -> None:
         self.counts: dict[tuple[str, int], int] = defaultdict(int)
@@ -35,20 +39,29 @@ class VolumeTally:
     def add(self, symbol: str, timestamp_ms: int, size: int, conditions: tuple[int, ...]) -> None:
         change = volume_change_of(size, conditions)
         if change:
-            self.counts[(symbol, timestamp_ms // 1000)] += change
+            self.counts[(symbol, timestamp_ms // MS_PER_MINUTE)] += change
 
 
-def record(tally: VolumeTally, frames: Iterable[str]) -> int:
-    """Store the batch's counts (idempotent: the same batch counts once). Returns the rows written."""
+def record(tally: VolumeTally, frames: Iterable[str]) -> bool:
+    """Add the batch's counts, once: False if this batch was counted before."""
     if not tally.counts:
-        return 0
-    batch = _digest(frames)
-    rows = [
-        VolumeCount(symbol=symbol, trade_date=new_york_date(second * 1000), second=second, batch=batch, volume=volume)
-        for (symbol, second), volume in tally.counts.items()
-    ]
-    VolumeCount.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
-    return len(rows)
+        return False
+    table = VolumeCount._meta.db_table
+    with transaction.atomic():
+        _, new = CountedBatch.objects.get_or_create(digest=_digest(frames), defaults={"counted_at": timezone.now()})
+        if not new:
+            return False
+        counts = [
+            (symbol, new_york_date(minute * MS_PER_MINUTE), minute, volume)
+            for (symbol, minute), volume in tally.counts.items()
+        ]
+        rows.insert(
+            table,
+            [("symbol", "text"), ("trade_date", "date"), ("minute", "bigint"), ("volume", "bigint")],
+            counts,
+            f"ON CONFLICT (symbol, minute) DO UPDATE SET volume = {table}.volume + excluded.volume",
+        )
+    return True
 
 
 def _digest(frames: Iterable[str]) -> str:
@@ -83,14 +96,39 @@ def note_listening(now: datetime | None = None) -> bool:
     return True
 
 
-def volume_before(symbol: str, trade_date: date, first_ts_ns: int) -> int | None:
-    """The contract's volume that day before the second of ``first_ts_ns``; None if unknown."""
-    before = first_ts_ns // NS_PER_SECOND
-    counts = VolumeCount.objects.filter(symbol=symbol, trade_date=trade_date, second__lt=before)
-    if CountedDay.objects.filter(trade_date=trade_date).exists():
-        return max(0, counts.aggregate(total=Sum("volume"))["total"] or 0)
-    seed = VolumeSeed.objects.filter(symbol=symbol, trade_date=trade_date).first()
-    if seed is None or seed.as_of_ns >= first_ts_ns:
-        return None
-    since = counts.filter(second__gte=seed.as_of_ns // NS_PER_SECOND)
-    return max(0, seed.volume + (since.aggregate(total=Sum("volume"))["total"] or 0))
+def volumes_before(orders: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+    """Each contract's volume on its order's day before the minute of the order's first print
+    (``orders``: contract, first print's ns), or None where the day's volume is not whole. In
+    four queries, whatever the number of orders."""
+    if not orders:
+        return {}
+    days = {(symbol, first_ts_ns): new_york_date(first_ts_ns // NS_PER_MS) for symbol, first_ts_ns in orders}
+    symbols, dates = {symbol for symbol, _ in orders}, set(days.values())
+    counted = set(CountedDay.objects.filter(trade_date__in=dates).values_list("trade_date", flat=True))
+    seeds = {
+        (seed.symbol, seed.trade_date): seed
+        for seed in VolumeSeed.objects.filter(symbol__in=symbols, trade_date__in=dates)
+    }
+    latest = max(first_ts_ns for _, first_ts_ns in orders) // NS_PER_MINUTE
+    minutes: dict[str, list[tuple[date, int, int]]] = defaultdict(list)
+    counts = VolumeCount.objects.filter(symbol__in=symbols, trade_date__in=dates, minute__lt=latest)
+    for symbol, trade_date, minute, volume in counts.values_list("symbol", "trade_date", "minute", "volume"):
+        minutes[symbol].append((trade_date, minute, volume))
+    found: dict[tuple[str, int], int | None] = {}
+    for (symbol, first_ts_ns), trade_date in days.items():
+        before = first_ts_ns // NS_PER_MINUTE
+        seed = seeds.get((symbol, trade_date))
+        if trade_date in counted:
+            after, base = None, 0
+        elif seed is not None and seed.as_of_ns // NS_PER_MINUTE < before:
+            after, base = seed.as_of_ns // NS_PER_MINUTE, seed.volume
+        else:
+            found[(symbol, first_ts_ns)] = None
+            continue
+        total = sum(
+            volume
+            for day, minute, volume in minutes[symbol]
+            if day == trade_date and minute < before and (after is None or minute > after)
+        )
+        found[(symbol, first_ts_ns)] = max(0, base + total)
+    return found

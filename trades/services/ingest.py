@@ -152,6 +152,7 @@ class OrderFlow:
 
     def __init__(self, rules: FlowRules) -> None:
         self.rules = rules
+        self.watched: dict[str, bool] = {}  # contract → are its prints kept (one dict lookup per print)
         self.kept: list[Print] = []
         self.underlyings: dict[str, str] = {}  # of the kept prints' contracts
         self.volume = day_volume.VolumeTally()
@@ -172,12 +173,15 @@ class OrderFlow:
         if type(timestamp) is not int or type(size) is not int or type(symbol) is not str:
             return
         self._saw(timestamp)
-        try:
-            underlying = self.rules.underlying_of(parse_occ(symbol).root)
-        except InvalidSymbol:
-            return
-        if self.rules.keeps_prints_of(underlying) and (codes is None or type(codes) is list):
-            self.volume.add(symbol, timestamp, size, tuple(codes or ()))
+        watched = self.watched.get(symbol)
+        if watched is None:
+            try:
+                watched = self.rules.keeps_prints_of(self.rules.underlying_of(parse_occ(symbol).root))
+            except InvalidSymbol:
+                watched = False
+            self.watched[symbol] = watched
+        if watched and (codes is None or type(codes) is list):
+            self.volume.add(symbol, timestamp, size, tuple(codes) if codes else ())
 
     def _saw(self, timestamp_ms: int) -> None:
         if self.latest_event_ms is None or timestamp_ms > self.latest_event_ms:

@@ -29,11 +29,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import orjson
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
+from trades import queues
 from trades.domain import formatting
 from trades.domain.calendar import new_york_date, utc_datetime
 from trades.domain.occ import parse_occ, underlying_for_root
@@ -46,6 +49,7 @@ from trades.domain.orders import (
     Order,
     Print,
     PrintClass,
+    Run,
     build_order,
     opening,
     print_digest,
@@ -54,6 +58,7 @@ from trades.domain.orders import (
 from trades.domain.rules import Profile, Reference, Trade
 from trades.models import (
     OPEN_PRINT,
+    CountedBatch,
     KeptPrint,
     OptionContract,
     OrderClock,
@@ -64,7 +69,7 @@ from trades.models import (
 )
 from trades.models import Order as OrderRow
 from trades.selectors.flow_rules import current_flow_rules
-from trades.services import day_volume, locks, quotes, webhooks
+from trades.services import day_volume, locks, quotes, rows, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -119,11 +124,13 @@ def take_prints(
     mark = current_watermark(idle=False)
     with transaction.atomic():
         store = DatabasePrints(underlyings)
-        symbols = {item.symbol for item in prints} | store.due_symbols(mark)
+        # The batch's own contracts; those it does not touch are closed by beat's tick (close_due),
+        # so that concurrent batches do not queue up for the same contracts' locks.
+        symbols = {item.symbol for item in prints}
         locks.lock_names("contract", symbols)
         new = store.add(prints)
         candidates = _consider(close_orders(store, symbols, mark, new), source, received_at, report)
-    judge(candidates, report)
+        _queue_judging(candidates)
     return report
 
 
@@ -137,10 +144,26 @@ def close_due(now: datetime | None = None) -> OrderReport:
         symbols = store.due_symbols(mark)
         locks.lock_names("contract", symbols)
         candidates = _consider(close_orders(store, symbols, mark), "live", timezone.now(), report)
+        _queue_judging(candidates)
     lost = OrderRow.objects.filter(
-        state=OrderState.JUDGING, received_at__lt=(now or timezone.now()) - timedelta(seconds=JUDGING_LOST_SECONDS)
+        state=OrderState.JUDGING, queued_at__lt=(now or timezone.now()) - timedelta(seconds=JUDGING_LOST_SECONDS)
     )
-    judge([*candidates, *lost.values_list("pk", flat=True)], report)
+    with transaction.atomic():
+        _queue_judging(list(lost.values_list("pk", flat=True)))
+    return report
+
+
+def _queue_judging(order_pks: list[int]) -> None:
+    """Judge these candidates in a task of the reference queue, once the transaction commits: a quote
+    look-up is REST work, and a slow quote API must not hold the firehose up."""
+    if order_pks:
+        OrderRow.objects.filter(pk__in=order_pks).update(queued_at=timezone.now())
+        transaction.on_commit(lambda: current_app.send_task(queues.JUDGE_ORDERS, args=[order_pks]), robust=True)
+
+
+def judge_candidates(order_pks: Iterable[int]) -> OrderReport:
+    report = OrderReport()
+    judge(order_pks, report)
     return report
 
 
@@ -174,23 +197,65 @@ def current_watermark(*, idle: bool, now: datetime | None = None) -> int:
 # --- the print store over KeptPrint ----------------------------------------------------------------
 
 
+@dataclass
+class _Stored:
+    """What the store knows of a kept print's row."""
+
+    pk: int
+    cancelled: bool
+    order_id: str
+
+
+_COLUMNS: list[rows.Column] = [
+    ("identity", "text"),
+    ("symbol", "text"),
+    ("underlying", "text"),
+    ("trade_date", "date"),
+    ("ts_ns", "bigint"),
+    ("sequence", "bigint"),
+    ("exchange", "integer"),
+    ("price", "numeric"),
+    ("size", "integer"),
+    ("conditions", "jsonb"),
+    ("shares_per_contract", "integer"),
+    ("kind", "text"),
+    ("cancelled", "boolean"),
+    ("order_id", "text"),
+]
+
+
 class DatabasePrints:
-    """The PrintStore of trades/domain/order_book.py over the KeptPrint table."""
+    """The PrintStore of trades/domain/order_book.py over the KeptPrint table (PostgreSQL, or SQLite
+    for the embedded default): plain multi-row statements where a batch writes many rows."""
 
     def __init__(self, underlyings: dict[str, str] | None = None) -> None:
-        self._rows: dict[Print, KeptPrint] = {}
+        self._rows: dict[Print, _Stored] = {}
         self._underlyings = underlyings or {}  # of the contracts of the prints to add
+        self._table = KeptPrint._meta.db_table
 
     def add(self, prints: Sequence[Print]) -> list[Print]:
         by_identity = {print_digest(item): item for item in prints}
-        stored = set(KeptPrint.objects.filter(identity__in=by_identity).values_list("identity", flat=True))
-        new = {identity: item for identity, item in by_identity.items() if identity not in stored}
-        KeptPrint.objects.bulk_create(
-            [_row(identity, item, self._underlyings.get(item.symbol, "")) for identity, item in new.items()],
-            ignore_conflicts=True,
-            batch_size=1000,
+        values = [self._insert_row(identity, item) for identity, item in by_identity.items()]
+        stored = rows.insert(self._table, _COLUMNS, values, "ON CONFLICT (identity) DO NOTHING RETURNING identity")
+        return [by_identity[identity] for (identity,) in stored]
+
+    def _insert_row(self, identity: str, item: Print) -> tuple[Any, ...]:
+        return (
+            identity,
+            item.symbol,
+            self._underlyings.get(item.symbol, ""),
+            new_york_date(item.ts_ms),
+            item.ts_ns,
+            item.sequence,
+            item.exchange,
+            item.price,
+            item.size,
+            orjson.dumps(list(item.conditions)).decode(),
+            item.shares_per_contract,
+            item.kind.value,
+            False,
+            "",
         )
-        return list(new.values())
 
     def due_symbols(self, mark_ns: int) -> set[str]:
         """Contracts with an open print the watermark has passed."""
@@ -202,8 +267,16 @@ class DatabasePrints:
         if not trades:
             return []
         cancels = KeptPrint.objects.filter(kind=PrintClass.CANCEL, symbol__in={trade[0] for trade in trades})
-        with_cancel = sorted(trades & set(cancels.values_list("symbol", "price", "size")))
-        return [self._load(KeptPrint.objects.filter(symbol=s, price=p, size=z)) for s, p, z in with_cancel]
+        with_cancel = trades & set(cancels.values_list("symbol", "price", "size"))
+        if not with_cancel:
+            return []
+        members = Q()
+        for symbol, price, size in with_cancel:
+            members |= Q(symbol=symbol, price=price, size=size)
+        groups: dict[tuple, list[Print]] = defaultdict(list)
+        for item in self._load(KeptPrint.objects.filter(members)):
+            groups[(item.symbol, item.price, item.size)].append(item)
+        return [groups[trade] for trade in sorted(groups)]
 
     def is_cancelled(self, item: Print) -> bool:
         return self._row_of(item).cancelled
@@ -225,11 +298,11 @@ class DatabasePrints:
     def frontiers(self, since: dict[str, int]) -> dict[str, int]:
         if not since:
             return {}
-        after = Q()
-        for symbol, earliest in since.items():
-            after |= Q(symbol=symbol, ts_ns__gte=earliest)
-        closed = KeptPrint.objects.filter(after, kind=PrintClass.REGULAR).exclude(order_id="")
-        return dict(closed.values("symbol").annotate(last=Max("ts_ns")).values_list("symbol", "last"))
+        closed = KeptPrint.objects.filter(
+            symbol__in=list(since), ts_ns__gte=min(since.values()), kind=PrintClass.REGULAR
+        )
+        last = closed.exclude(order_id="").values("symbol").annotate(last=Max("ts_ns")).values_list("symbol", "last")
+        return {symbol: ts for symbol, ts in last if ts >= since[symbol]}
 
     def reopen(self, symbol: str, from_ns: int) -> set[str]:
         touched = KeptPrint.objects.filter(symbol=symbol, ts_ns__gte=from_ns).exclude(order_id="")
@@ -240,46 +313,32 @@ class DatabasePrints:
                 row.order_id = ""
         return ids
 
-    def close(self, orders: Sequence[Order]) -> None:
-        rows = []
-        for order in orders:
-            for item in order.prints:
+    def close(self, runs: Sequence[Run]) -> None:
+        assigned = []
+        for run in runs:
+            for item in run.prints:
                 row = self._row_of(item)
-                row.order_id = order.id
-                rows.append(row)
-        KeptPrint.objects.bulk_update(rows, ["order_id"], batch_size=1000)
+                row.order_id = run.id
+                assigned.append((row.pk, run.id))
+        rows.update(self._table, ("id", "bigint"), ("order_id", "text"), assigned)
 
-    def _load(self, rows: Iterable[KeptPrint]) -> list[Print]:
+    def _load(self, queryset: QuerySet[KeptPrint]) -> list[Print]:
         loaded = []
-        for row in rows:
-            item = _print(row)
-            self._rows[item] = row
+        fields = ("pk", "symbol", "ts_ns", "sequence", "exchange", "price", "size", "conditions")
+        for pk, symbol, ts_ns, sequence, exchange, price, size, codes, spc, cancelled, order_id in queryset.values_list(
+            *fields, "shares_per_contract", "cancelled", "order_id"
+        ):
+            item = Print(symbol, ts_ns, sequence, exchange, price, size, tuple(codes), spc)
+            self._rows[item] = _Stored(pk, cancelled, order_id)
             loaded.append(item)
         return loaded
 
-    def _row_of(self, item: Print) -> KeptPrint:
+    def _row_of(self, item: Print) -> _Stored:
         row = self._rows.get(item)
         if row is None:
-            row = KeptPrint.objects.get(identity=print_digest(item))
-            self._rows[item] = row
+            self._load(KeptPrint.objects.filter(identity=print_digest(item)))
+            row = self._rows[item]
         return row
-
-
-def _row(identity: str, item: Print, underlying: str) -> KeptPrint:
-    return KeptPrint(
-        identity=identity,
-        symbol=item.symbol,
-        underlying=underlying,
-        trade_date=new_york_date(item.ts_ms),
-        ts_ns=item.ts_ns,
-        sequence=item.sequence,
-        exchange=item.exchange,
-        price=item.price,
-        size=item.size,
-        conditions=list(item.conditions),
-        shares_per_contract=item.shares_per_contract,
-        kind=item.kind,
-    )
 
 
 def _print(row: KeptPrint) -> Print:
@@ -301,63 +360,103 @@ def _print(row: KeptPrint) -> Print:
 def _consider(closed: Closed, source: str, received_at: datetime, report: OrderReport) -> list[int]:
     """Withdraw the orders that are gone; store the closed orders that pass a profile's rules known
     at close as JUDGING. Returns their row ids."""
-    report.closed += len(closed.orders)
+    report.closed += len(closed.runs)
     if closed.gone:
         report.withdrawn += OrderRow.objects.filter(order_id__in=closed.gone).update(state=OrderState.WITHDRAWN)
     profiles = current_flow_rules().order_profiles
-    if not profiles or not closed.orders:
+    runs = [run for run in closed.runs if _may_pass(run, profiles)]
+    if not runs:
         return []
-    contracts = _contracts({order.symbol for order in closed.orders})
-    candidates = []
-    for order in closed.orders:
-        facts = _facts(order, contracts.get(order.symbol))
+    contracts = _contracts({run.symbol for run in runs})
+    wanted: list[tuple[OrderFacts, list[Profile]]] = []
+    for run in runs:
+        facts = _facts(run.order(), contracts.get(run.symbol))
         cheap = [profile for profile in profiles if passes_order_rules(facts, profile)]
-        if not cheap:
-            continue
-        reference = _reference(contracts.get(order.symbol), facts.underlying)
-        trade_date = new_york_date(order.first_ts_ns // NS_PER_MS)
-        volume = day_volume.volume_before(order.symbol, trade_date, order.first_ts_ns)
+        if cheap:
+            wanted.append((facts, cheap))
+    volumes = day_volume.volumes_before([(facts.order.symbol, facts.order.first_ts_ns) for facts, _ in wanted])
+    underlyings = _underlyings({facts.underlying for facts, _ in wanted})
+    candidates = []
+    for facts, cheap in wanted:
+        order = facts.order
+        reference = _reference(contracts.get(order.symbol), underlyings.get(facts.underlying))
+        volume = volumes.get((order.symbol, order.first_ts_ns))
         facts = replace(facts, opening=opening(order.size, reference.open_interest, volume))
         passed = [profile for profile in cheap if passes_context_rules(facts, profile, reference)]
         if passed:
-            candidates.append(_store_candidate(facts, reference, volume, passed, source, received_at))
+            candidates.append(_candidate_row(facts, reference, volume, passed, source, received_at))
     report.candidates += len(candidates)
-    return candidates
+    return _store_candidates(candidates)
+
+
+def _may_pass(run: Run, profiles: list[Profile]) -> bool:
+    """Could any profile want this run, judging by its size and (roughly) its premium alone? Most
+    runs are one small print: this spares building their orders."""
+    premium, size = run.rough_premium, run.size
+    return any(
+        (profile.min_premium is None or premium >= profile.min_premium * 0.999)
+        and (profile.min_size is None or size >= profile.min_size)
+        for profile in profiles
+    )
 
 
 def judge(order_pks: Iterable[int], report: OrderReport) -> None:
-    """Look up each candidate's quote, classify its side, and make it a hit or drop it."""
-    rules = current_flow_rules()
-    profiles = {profile.id: profile for profile in rules.order_profiles}
-    for row in OrderRow.objects.filter(pk__in=list(order_pks), state=OrderState.JUDGING):
-        prints = [_print(kept) for kept in KeptPrint.objects.filter(order_id=row.order_id, cancelled=False)]
-        if not prints:
-            continue  # reopened meanwhile; it comes back when it closes again
-        quote = quotes.nbbo_at(row.symbol, min(item.ts_ns for item in prints))
-        order = build_order(sorted(prints, key=lambda item: item.key), quote)
+    """Look up the candidates' quotes, classify their side, and make each a hit or drop it."""
+    rows_judging = list(OrderRow.objects.filter(pk__in=list(order_pks), state=OrderState.JUDGING))
+    if not rows_judging:
+        return
+    fills: dict[str, list[Print]] = defaultdict(list)
+    kept = KeptPrint.objects.filter(order_id__in=[row.order_id for row in rows_judging], cancelled=False)
+    for order_id, symbol, ts_ns, sequence, exchange, price, size, codes, spc in kept.values_list(
+        "order_id", *_PRINT_FIELDS
+    ):
+        fills[order_id].append(Print(symbol, ts_ns, sequence, exchange, price, size, tuple(codes), spc))
+    ready = [(row, sorted(fills[row.order_id], key=_print_order)) for row in rows_judging if fills[row.order_id]]
+    nbbo = quotes.nbbo_at_each([(row.symbol, prints[0].ts_ns) for row, prints in ready])
+    profiles = {profile.id: profile for profile in current_flow_rules().order_profiles}
+    judged = []
+    for (row, prints), quote in zip(ready, nbbo, strict=True):
+        order = build_order(prints, quote)
         matched = [profiles[pk] for pk in row.candidate_profiles if pk in profiles and passes_side(order, profiles[pk])]
-        if _settle(row, order, quote, matched):
-            report.hits += 1
-            logger.info(order_line(row, [profile.name for profile in matched]))
+        judged.append((row, order, quote, matched))
+    for row, matched in _settle(judged):
+        report.hits += 1
+        logger.info(order_line(row, [profile.name for profile in matched]))
 
 
-def _settle(row: OrderRow, order: Order, quote: Any, matched: list[Profile]) -> bool:
+_PRINT_FIELDS = ("symbol", "ts_ns", "sequence", "exchange", "price", "size", "conditions", "shares_per_contract")
+
+
+def _print_order(item: Print) -> tuple:
+    return item.key
+
+
+def _settle(judged: list[tuple[OrderRow, Order, Any, list[Profile]]]) -> list[tuple[OrderRow, list[Profile]]]:
+    """In one transaction: the judged orders that still wait (none reopened meanwhile) become hits
+    with their matches and webhook deliveries, or are dropped."""
+    hits: list[tuple[OrderRow, list[Profile]]] = []
     with transaction.atomic():
-        current = OrderRow.objects.select_for_update().filter(pk=row.pk, state=OrderState.JUDGING).first()
-        if current is None or current.order_id != order.id:
-            return False
-        if not matched:
-            current.delete()
-            return False
-        for name, value in _side_fields(order, quote).items():
-            setattr(row, name, value)
-        row.state, row.judged_at = OrderState.HIT, timezone.now()
-        row.save()
-        OrderMatch.objects.bulk_create(
-            [OrderMatch(order_id=row.pk, profile_id=profile.id) for profile in matched], ignore_conflicts=True
+        waiting = set(
+            OrderRow.objects.select_for_update()
+            .filter(pk__in=[row.pk for row, *_ in judged], state=OrderState.JUDGING)
+            .values_list("pk", "order_id")
         )
-        webhooks.create_deliveries({row.pk: {profile.id for profile in matched}}, orders=True)
-    return True
+        judged = [entry for entry in judged if (entry[0].pk, entry[1].id) in waiting]
+        OrderRow.objects.filter(pk__in=[row.pk for row, _, _, matched in judged if not matched]).delete()
+        now = timezone.now()
+        for row, order, quote, matched in judged:
+            if matched:
+                for name, value in _side_fields(order, quote).items():
+                    setattr(row, name, value)
+                row.state, row.judged_at = OrderState.HIT, now
+                row.save(update_fields=[*_side_fields(order, quote), "state", "judged_at"])
+                hits.append((row, matched))
+        OrderMatch.objects.bulk_create(
+            [OrderMatch(order_id=row.pk, profile_id=profile.id) for row, matched in hits for profile in matched],
+            ignore_conflicts=True,
+        )
+        webhooks.create_deliveries({row.pk: {profile.id for profile in matched} for row, matched in hits}, orders=True)
+    return hits
 
 
 def _side_fields(order: Order, quote: Any) -> dict[str, Any]:
@@ -377,7 +476,7 @@ def _side_fields(order: Order, quote: Any) -> dict[str, Any]:
 
 def order_line(row: OrderRow, profiles: list[str]) -> str:
     """``💰 Smart Money: SWEEP O:… $1,000,000 premium, 14 DTE, BUY BULLISH, opening [sweeps]``."""
-    kind = formatting.order_kind(row.type, row.golden)
+    kind = formatting.order_kind(row.type, row.golden, row.subtype)
     head = formatting.order_line_head(kind, row.symbol, row.premium, row.dte, row.aggressor, row.sentiment, row.opening)
     return head + ", ".join(profiles) + "]"
 
@@ -398,65 +497,84 @@ def _facts(order: Order, contract: dict[str, Any] | None) -> OrderFacts:
     return OrderFacts(order, option, underlying, (option.expiry - trade_date).days, UNKNOWN_OPENING, burst)
 
 
-def _reference(contract: dict[str, Any] | None, underlying: str) -> Reference:
-    found = Underlying.objects.filter(ticker=underlying).values("spot", "strike_min", "strike_max").first()
-    row: dict[str, Any] = dict(found) if found else {}
+def _underlyings(tickers: set[str]) -> dict[str, dict[str, Any]]:
+    rows = Underlying.objects.filter(ticker__in=tickers).values("ticker", "spot", "strike_min", "strike_max")
+    return {row["ticker"]: dict(row) for row in rows}
 
+
+def _reference(contract: dict[str, Any] | None, underlying: dict[str, Any] | None) -> Reference:
     def optional_float(value: Decimal | None) -> float | None:
         return None if value is None else float(value)
 
+    underlying = underlying or {}
     return Reference(
         open_interest=(contract or {}).get("open_interest"),
-        spot=optional_float(row.get("spot")),
-        strike_min=optional_float(row.get("strike_min")),
-        strike_max=optional_float(row.get("strike_max")),
+        spot=optional_float(underlying.get("spot")),
+        strike_min=optional_float(underlying.get("strike_min")),
+        strike_max=optional_float(underlying.get("strike_max")),
     )
 
 
-def _store_candidate(
+def _candidate_row(
     facts: OrderFacts,
     reference: Reference,
     volume_before: int | None,
     passed: list[Profile],
     source: str,
     received_at: datetime,
-) -> int:
+) -> OrderRow:
     order, option = facts.order, facts.option
-    fields = {
-        "state": OrderState.JUDGING,
-        "symbol": order.symbol,
-        "underlying": facts.underlying,
-        "expiry": option.expiry,
-        "right": option.right,
-        "strike": option.strike,
-        "type": order.type,
-        "subtype": order.subtype or "",
-        "prints": len(order.prints),
-        "size": order.size,
-        "premium": order.premium,
-        "vwap": order.vwap,
-        "dte": facts.dte,
-        "first_ts_ns": order.first_ts_ns,
-        "last_ts_ns": order.last_ts_ns,
-        "traded_at": utc_datetime(order.first_ts_ns // NS_PER_MS),
-        "exchanges": list(order.exchanges),
-        "conditions": list(order.conditions),
-        "price_path": order.price_path,
-        "iso": order.iso,
-        "repeated_hits": facts.repeated_hits,
-        "open_interest": reference.open_interest,
-        "volume_before": volume_before,
-        "opening": facts.opening.opening,
-        "opening_strict": facts.opening.opening_strict,
-        "vol_oi": facts.opening.vol_oi,
-        "spot": None if reference.spot is None else Decimal(repr(reference.spot)),
-        "candidate_profiles": sorted(profile.id for profile in passed),
-        "source": source,
-    }
-    row, _ = OrderRow.objects.update_or_create(
-        order_id=order.id, defaults=fields, create_defaults={**fields, "received_at": received_at}
+    return OrderRow(
+        order_id=order.id,
+        state=OrderState.JUDGING,
+        symbol=order.symbol,
+        underlying=facts.underlying,
+        expiry=option.expiry,
+        right=option.right,
+        strike=option.strike,
+        type=order.type,
+        subtype=order.subtype or "",
+        prints=len(order.prints),
+        size=order.size,
+        premium=order.premium,
+        vwap=order.vwap,
+        dte=facts.dte,
+        first_ts_ns=order.first_ts_ns,
+        last_ts_ns=order.last_ts_ns,
+        traded_at=utc_datetime(order.first_ts_ns // NS_PER_MS),
+        exchanges=list(order.exchanges),
+        conditions=list(order.conditions),
+        price_path=order.price_path,
+        iso=order.iso,
+        repeated_hits=facts.repeated_hits,
+        open_interest=reference.open_interest,
+        volume_before=volume_before,
+        opening=facts.opening.opening,
+        opening_strict=facts.opening.opening_strict,
+        vol_oi=facts.opening.vol_oi,
+        spot=None if reference.spot is None else Decimal(repr(reference.spot)),
+        candidate_profiles=sorted(profile.id for profile in passed),
+        source=source,
+        received_at=received_at,
     )
-    return row.pk
+
+
+# What closing an order again (after a reopen) updates; when it was first received stays.
+_CANDIDATE_UPDATES = [
+    field.name
+    for field in OrderRow._meta.concrete_fields
+    if field.name not in ("id", "order_id", "received_at", "queued_at", "judged_at")
+]
+
+
+def _store_candidates(candidates: list[OrderRow]) -> list[int]:
+    if not candidates:
+        return []
+    OrderRow.objects.bulk_create(
+        candidates, update_conflicts=True, unique_fields=["order_id"], update_fields=_CANDIDATE_UPDATES
+    )
+    ids = [row.order_id for row in candidates]
+    return list(OrderRow.objects.filter(order_id__in=ids).values_list("pk", flat=True))
 
 
 # --- housekeeping --------------------------------------------------------------------------------
@@ -470,4 +588,5 @@ def purge(today: datetime | None = None) -> dict[str, int]:
     old_prints = KeptPrint.objects.filter(trade_date__lt=cutoff).exclude(order_id__in=stored)
     prints, _ = old_prints.delete()
     counts, _ = VolumeCount.objects.filter(trade_date__lt=cutoff).delete()
-    return {"prints": prints, "volume_counts": counts}
+    batches, _ = CountedBatch.objects.filter(counted_at__date__lt=cutoff).delete()
+    return {"prints": prints, "volume_counts": counts, "counted_batches": batches}

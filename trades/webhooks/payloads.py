@@ -209,7 +209,7 @@ def _is_order(trade: Trade) -> bool:
 
 
 def _kind(trade: Trade) -> str:
-    return formatting.order_kind(trade["order_type"], trade["golden"])
+    return formatting.order_kind(trade["order_type"], trade["golden"], trade["subtype"] or "")
 
 
 def _headline(trade: Trade) -> str:

@@ -24,6 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--trades", type=int, default=1_000_000)
         parser.add_argument("--workers", type=int, default=2, help="Worker pool processes (the machine has 2 cores).")
         parser.add_argument("--pool", choices=["prefork", "solo"], default="prefork", help="Celery worker pool.")
+        parser.add_argument(
+            "--without-orders", action="store_true", help="Disable the profiles that judge orders (no grouping)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.require_real_services()
@@ -35,7 +38,13 @@ class Command(BaseCommand):
         try:
             with tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
                 result = benchmark.run(
-                    app, options["trades"], options["workers"], options["pool"], self.child_env(bench_name), Path(logs)
+                    app,
+                    options["trades"],
+                    options["workers"],
+                    options["pool"],
+                    self.child_env(bench_name),
+                    Path(logs),
+                    orders_on=not options["without_orders"],
                 )
         finally:
             connection.creation.destroy_test_db(original_name, verbosity=0)

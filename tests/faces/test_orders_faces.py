@@ -1,0 +1,100 @@
+"""Where an order hit is seen: the JSON API, the admin's order browser, and the profile form."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import frame, only_profile, profile_data
+from trades.domain.orders import NS_PER_MS
+from trades.models import FilterProfile, Order
+from trades.selectors import flow_rules
+from trades.selectors.serializers import ORDER_FIELDS
+from trades.services import orders
+from trades.services.ingest import ingest_frames
+
+NY = ZoneInfo("America/New_York")
+T0 = int(datetime(2025, 12, 5, 10, 30, tzinfo=NY).timestamp() * 1000)
+URL = "/api/pulse/orders"
+
+
+@pytest.fixture
+def sweep_hit(db, settings) -> Order:
+    """A $1M sweep of twenty prints on eight exchanges, stored as a hit of a profile judging orders."""
+    settings.POLYGON_API_KEY = ""  # no quotes: side UNKNOWN
+    only_profile("big-orders", ["NVDA"], judges="orders", min_premium=Decimal(500_000))
+    exchanges = [300, 301, 302, 303, 304, 307, 308, 309]
+    prints = [
+        {
+            "ev": "T",
+            "sym": "O:NVDA251219C00150000",
+            "x": exchanges[i % 8],
+            "p": 5.0,
+            "s": 100,
+            "c": [219],
+            "t": T0 + 15 * i,
+            "q": 1000 + i,
+        }
+        for i in range(20)
+    ]
+    ingest_frames([frame(*prints)])
+    orders.advance_clock((T0 + 3_600_000) * NS_PER_MS)
+    orders.close_due()
+    orders.judge_candidates(list(Order.objects.values_list("pk", flat=True)))
+    flow_rules.forget_flow_rules()
+    return Order.objects.get()
+
+
+def test_the_api_shows_an_order_with_its_fills(client: Client, sweep_hit: Order):
+    (result,) = client.get(URL).json()["results"]
+
+    assert list(result) == list(ORDER_FIELDS)
+    assert (result["kind"], result["order_type"], result["prints"], result["premium"]) == ("order", "SWEEP", 20, 1e6)
+    assert result["exchanges"] == [300, 301, 302, 303, 304, 307, 308, 309] and result["iso"] is True
+    assert (result["vwap"], result["price"], result["side"]) == (5.0, 5.0, "CALL")
+    assert (result["aggressor"], result["sentiment"], result["golden"]) == ("UNKNOWN", "NEUTRAL", False)
+    assert result["opening"] is None  # no open interest known
+    assert len(result["fills"]) == 20 and result["fills"][0]["exchange"] == 300
+    assert result["profiles"] == ["big-orders"]
+
+
+def test_the_api_filters_orders_by_type_and_refuses_an_unknown_type(client: Client, sweep_hit: Order):
+    assert len(client.get(URL + "?type=sweep&ticker=nvda").json()["results"]) == 1
+    assert client.get(URL + "?type=BLOCK").json()["results"] == []
+    refused = client.get(URL + "?type=WHALE")
+    assert refused.status_code == 400 and "type must be one of" in refused.json()["error"]
+
+
+def test_the_order_browser_lists_the_order_and_its_prints(admin_client: Client, sweep_hit: Order):
+    page = admin_client.get(reverse("admin:trades_order_changelist"))
+    assert page.status_code == 200
+    assert "SWEEP" in page.text and "NVDA 19 Dec 25 150 Call" in page.text and "$1,000,000" in page.text
+    for title in ("By type", "By golden", "By aggressor", "By sentiment", "By opening"):
+        assert title in page.text
+    detail = admin_client.get(reverse("admin:trades_order_change", args=[sweep_hit.pk]))
+    assert detail.status_code == 200 and detail.text.count("@ $5.00") == 20
+
+
+def test_the_profile_form_takes_order_rules_and_refuses_them_on_a_profile_judging_prints(admin_client: Client):
+    profile = FilterProfile.objects.get(name="mag7-smart-money")
+    url = reverse("admin:trades_filterprofile_change", args=[profile.pk])
+
+    refused = admin_client.post(url, profile_data(profile, order_types=["SWEEP"]))
+    assert refused.status_code == 200 and "need a profile that judges orders" in refused.text
+
+    saved = admin_client.post(
+        url, profile_data(profile, judges="orders", order_types=["SWEEP"], sentiments=["BULLISH"], opening="strict")
+    )
+    assert saved.status_code == 302
+    profile.refresh_from_db()
+    assert (profile.judges, profile.order_types, profile.sentiments, profile.opening) == (
+        "orders",
+        ["SWEEP"],
+        ["BULLISH"],
+        "strict",
+    )

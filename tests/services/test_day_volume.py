@@ -1,0 +1,71 @@
+"""The running day volume per contract, for opening inference: counted per minute, once per batch."""
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from trades.models import CountedDay, VolumeSeed
+from trades.services import day_volume
+
+NY = ZoneInfo("America/New_York")
+OPEN_MS = int(datetime(2025, 12, 5, 9, 30, tzinfo=NY).timestamp() * 1000)
+DAY = date(2025, 12, 5)
+NVDA = "O:NVDA251219C00150000"
+MINUTE_MS = 60_000
+
+
+def counted(*prints: tuple[int, int, tuple[int, ...]]) -> day_volume.VolumeTally:
+    tally = day_volume.VolumeTally()
+    for minute, size, conditions in prints:
+        tally.add(NVDA, OPEN_MS + minute * MINUTE_MS + 5, size, conditions)
+    return tally
+
+
+def before(minute: int) -> int | None:
+    ns = (OPEN_MS + minute * MINUTE_MS + 30_000) * 1_000_000
+    return day_volume.volumes_before([(NVDA, ns)])[(NVDA, ns)]
+
+
+@pytest.mark.django_db
+def test_a_day_counted_from_the_open_sums_every_minute_before_the_order():
+    CountedDay.objects.create(trade_date=DAY, since=datetime(2025, 12, 5, 9, 0, tzinfo=NY))
+    day_volume.record(counted((0, 100, (209,)), (1, 50, (232,)), (1, 40, (201,)), (2, 999, (247,)), (3, 7, ())), ["a"])
+
+    assert [before(minute) for minute in (0, 1, 2, 3, 4)] == [0, 100, 110, 110, 117]  # cancel out, compression none
+
+
+@pytest.mark.django_db
+def test_a_redelivered_batch_counts_once_and_another_batch_adds():
+    CountedDay.objects.create(trade_date=DAY, since=datetime(2025, 12, 5, 9, 0, tzinfo=NY))
+    assert day_volume.record(counted((0, 100, ())), ["frame-1"]) is True
+    assert day_volume.record(counted((0, 100, ())), ["frame-1"]) is False
+    day_volume.record(counted((0, 30, ())), ["frame-2"])
+    assert before(1) == 130
+
+
+@pytest.mark.django_db
+def test_a_late_joined_day_starts_from_the_snapshot_seed_or_is_unknown():
+    day_volume.record(counted((0, 100, ()), (5, 20, ()), (7, 3, ())), ["a"])
+    assert before(10) is None  # neither counted from the open nor seeded: unknown, never a guess
+
+    seed_ns = (OPEN_MS + 5 * MINUTE_MS + 10_000) * 1_000_000
+    VolumeSeed.objects.create(symbol=NVDA, trade_date=DAY, volume=1_000, as_of_ns=seed_ns)
+    assert before(5) is None  # the order is in the seed's minute: not after it
+    assert before(10) == 1_003  # the seed, then the minutes after the seed's
+
+
+@pytest.mark.django_db
+def test_seeds_come_from_snapshots_in_the_session_and_the_first_stays():
+    in_session = datetime(2025, 12, 5, 11, 0, tzinfo=NY)
+    assert day_volume.record_seeds({NVDA: 500}, datetime(2025, 12, 5, 8, 0, tzinfo=NY)) == 0  # before the open
+    day_volume.record_seeds({NVDA: 500}, in_session)
+    day_volume.record_seeds({NVDA: 900}, in_session.replace(hour=12))
+    assert VolumeSeed.objects.get().volume == 500
+
+
+@pytest.mark.django_db
+def test_a_listener_there_before_the_open_makes_the_day_whole():
+    assert day_volume.note_listening(datetime(2025, 12, 5, 9, 29, tzinfo=NY))
+    assert not day_volume.note_listening(datetime(2025, 12, 8, 9, 31, tzinfo=NY))  # after the open
+    assert list(CountedDay.objects.values_list("trade_date", flat=True)) == [DAY]

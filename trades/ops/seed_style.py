@@ -1,0 +1,116 @@
+"""The seed-style single script, for the benchmark's comparison: the way such feeds start out.
+
+One process does everything: polygon-api-client's WebSocketClient reads the feed and hands over
+its parsed messages; each trade is judged against the profiles that judge prints (flowsite's own
+rules, with the reference data read once at the start) and each hit is inserted as it is found.
+No queue, no workers, no batching, no order grouping. Not for production: `manage.py bench` runs
+it on the same tape as the pipeline and prints both rates.
+
+    python -m trades.ops.seed_style ws://127.0.0.1:8765 API_KEY
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from decimal import Decimal
+
+from trades.domain.calendar import utc_datetime
+from trades.domain.rules import InvalidTrade, Reference, Trade, matching_profiles, parse_trade
+
+
+def main(url: str, api_key: str) -> None:
+    import django
+
+    # The client calls back on its event loop, and a simple script inserts right there, blocking it.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    django.setup()
+    from polygon import WebSocketClient
+    from polygon.websocket.models import Market
+
+    from trades.models import OptionContract, Underlying
+    from trades.selectors.flow_rules import load_flow_rules
+    from trades.stream.config import parse_ws_url
+
+    rules = load_flow_rules()
+    profiles = rules.print_profiles
+    open_interest = dict(OptionContract.objects.values_list("symbol", "open_interest"))
+    underlyings = {row.ticker: row for row in Underlying.objects.all()}
+    trades = hits = 0
+
+    def reference(underlying: str, symbol: str) -> Reference:
+        row = underlyings.get(underlying)
+        if row is None:
+            return Reference(open_interest=open_interest.get(symbol))
+        return Reference(
+            open_interest=open_interest.get(symbol),
+            spot=None if row.spot is None else float(row.spot),
+            strike_min=None if row.strike_min is None else float(row.strike_min),
+            strike_max=None if row.strike_max is None else float(row.strike_max),
+        )
+
+    def handle(messages: list) -> None:  # type: ignore[type-arg]
+        nonlocal trades, hits
+        for message in messages:
+            if getattr(message, "event_type", None) != "T":
+                continue
+            trades += 1
+            event = {
+                "ev": "T",
+                "sym": message.symbol,
+                "x": message.exchange,
+                "p": message.price,
+                "s": message.size,
+                "c": message.conditions,
+                "t": message.timestamp,
+                "q": message.sequence_number,
+            }
+            try:
+                trade = parse_trade(event, rules.roots)
+            except InvalidTrade:
+                continue
+            matched = matching_profiles(trade, profiles, reference(trade.underlying, trade.symbol))
+            if matched:
+                hits += 1
+                _insert(trade, f"seed-{trade.symbol}@{trade.sip_timestamp}#{trade.sequence}")
+
+    host, secure = parse_ws_url(url)
+    client = WebSocketClient(
+        api_key=api_key, feed=host, market=Market.Options, secure=secure, subscriptions=["T.*"], max_reconnects=0
+    )
+    started = time.time()
+    client.run(handle)
+    print(f"seed-style: {trades} trades, {hits} hits in {time.time() - started:.2f} s")
+
+
+def _insert(trade: Trade, key: str) -> None:
+    from trades.models import OptionTrade
+
+    option = trade.option
+    OptionTrade.objects.create(
+        trade_key=key[:96],
+        print_key=key[:64],
+        symbol=option.symbol,
+        underlying=trade.underlying,
+        root=option.root,
+        expiry=option.expiry,
+        right=option.right,
+        strike=option.strike,
+        price=Decimal(repr(trade.price)),
+        size=trade.size,
+        shares_per_contract=trade.shares_per_contract,
+        premium=Decimal(f"{trade.premium:.2f}"),
+        dte=trade.dte,
+        exchange=trade.exchange,
+        conditions=list(trade.conditions),
+        sequence=trade.sequence,
+        sip_timestamp=trade.sip_timestamp,
+        traded_at=utc_datetime(trade.sip_timestamp),
+        source="replay",
+        received_at=utc_datetime(int(time.time() * 1000)),
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,83 @@
+"""Many rows in one statement: what a batch of the firehose writes.
+
+The ORM's bulk_create and bulk_update prepare every value of every row in Python (bulk_update
+builds a CASE per row), and a statement with thousands of placeholders costs the driver more to
+parse than the database to run. On PostgreSQL the rows therefore go as one array per column
+(``unnest``): a short statement whatever the number of rows. SQLite (the embedded default, for a
+demo's few hundred trades a second) gets a multi-row VALUES list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+from django.db import connection
+
+# Parameters per SQLite statement: under its limit of 32,766.
+MAX_PARAMETERS = 30_000
+
+Column = tuple[str, str]  # (name, SQL type: "text", "bigint", "date", "numeric", "jsonb", ...)
+
+
+def insert(table: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]], tail: str = "") -> list[tuple]:
+    """``INSERT INTO table (columns) <rows> <tail>``; ``tail`` may hold ON CONFLICT and RETURNING."""
+    if not rows:
+        return []
+    names = ", ".join(name for name, _ in columns)
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%b::{kind}[]" for _, kind in columns)
+        return execute(f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) {tail}", _by_column(rows))
+    found = []
+    for chunk in _chunks(rows, len(columns)):
+        listed, params = _values(chunk, columns)
+        found += execute(f"INSERT INTO {table} ({names}) VALUES {listed} {tail}", params)
+    return found
+
+
+def update(table: str, key: Column, value: Column, pairs: Sequence[tuple[Any, Any]]) -> None:
+    """``UPDATE table SET value = new WHERE key = k`` for each (k, new) pair, in one statement."""
+    if not pairs:
+        return
+    (key_name, key_type), (value_name, value_type) = key, value
+    if connection.vendor == "postgresql":
+        execute(
+            f"UPDATE {table} SET {value_name} = v.new FROM unnest(%b::{key_type}[], %b::{value_type}[]) AS v(k, new) "
+            f"WHERE {table}.{key_name} = v.k",
+            _by_column(pairs),
+        )
+        return
+    for chunk in _chunks(pairs, 2):
+        listed, params = _values(chunk, [key, value])
+        where = f"{table}.{key_name} = v.column1"
+        execute(f"UPDATE {table} SET {value_name} = v.column2 FROM (VALUES {listed}) AS v WHERE {where}", params)
+
+
+def execute(sql: str, params: list[Any]) -> list[tuple]:
+    if connection.vendor == "postgresql":
+        # Django's psycopg cursors bind parameters on the client, quoting each array element into the
+        # statement's text; a plain psycopg cursor sends the arrays apart, in binary.
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as raw:
+            raw.execute(sql, params)
+            return list(raw.fetchall()) if raw.description else []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall()) if cursor.description else []
+
+
+def _by_column(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def _values(rows: Sequence[Sequence[Any]], columns: Sequence[Column]) -> tuple[str, list[Any]]:
+    """``(CAST(%s AS bigint), %s), (...)``, and the parameters in order."""
+    one = "(" + ", ".join("%s" if kind in ("text", "jsonb") else f"CAST(%s AS {kind})" for _, kind in columns) + ")"
+    return ", ".join([one] * len(rows)), [value for row in rows for value in row]
+
+
+def _chunks(rows: Sequence[Sequence[Any]], width: int) -> Iterator[Sequence[Sequence[Any]]]:
+    size = max(1, MAX_PARAMETERS // max(width, 1))
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
