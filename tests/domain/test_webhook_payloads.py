@@ -350,3 +350,60 @@ def test_slack_test_event_says_so():
     message = body("slack", payloads.test_trade(), "webhook.test")
     assert message["blocks"][0]["text"]["text"].startswith("🧪 Test")
     assert message["text"].startswith("🧪 Test event")
+
+
+# --- an order (a profile that judges orders) ------------------------------------------------------
+
+
+def api_order(**overrides) -> dict:
+    """An order as serialize_order shapes one (without its fills, which chat messages leave out)."""
+    order = api_trade(symbol="O:QQQ261218P00505000", ticker="QQQ", strike=505.0, side="PUT", price=6.2043)
+    order |= {
+        "size": 2_903,
+        "premium": 1_801_085.0,
+        "kind": "order",
+        "order_id": "3f0c2a",
+        "order_type": "SWEEP",
+        "subtype": None,
+        "prints": 11,
+        "exchanges": [302, 304, 308, 313, 316],
+        "vwap": 6.2043,
+        "golden": True,
+        "aggressor": "BUY",
+        "sentiment": "BEARISH",
+        "opening": True,
+        "fills": [],
+    }
+    return order | overrides
+
+
+@pytest.mark.parametrize("event_type", ["order.flagged"])
+def test_an_order_is_one_message_naming_its_type_side_and_opening(event_type):
+    discord, slack = body("discord", api_order(), event_type), body("slack", api_order(), event_type)
+
+    assert discord["content"].startswith(
+        "💰 Smart Money: GOLDEN SWEEP O:QQQ261218P00505000 $1,801,085 premium, 14 DTE, BUY BEARISH, opening ["
+    )
+    (embed,) = discord["embeds"]
+    assert embed["title"] == "💰 GOLDEN SWEEP QQQ $505 PUT 2025-12-20"
+    assert "11 prints on 5 exchanges" in embed["description"] and "VWAP" in embed["description"]
+    assert {"name": "Flow", "value": "BUY BEARISH · opening", "inline": True} in embed["fields"]
+    assert_discord_limits(discord)
+    assert slack["blocks"][0]["text"]["text"].startswith("💰 GOLDEN SWEEP")
+    assert len(slack["blocks"][1]["fields"]) == 10
+    assert_slack_limits(slack)
+    assert body("standard", api_order(), event_type)["type"] == "order.flagged"
+
+
+def test_an_order_without_a_quote_says_its_side_is_unknown():
+    order = api_order(golden=False, aggressor="UNKNOWN", sentiment="NEUTRAL", opening=None, order_type="BLOCK")
+    assert hit_line(order).startswith(
+        "💰 Smart Money: BLOCK O:QQQ261218P00505000 $1,801,085 premium, 14 DTE, side unknown ["
+    )
+
+
+@pytest.mark.parametrize("name", ["x" * 5_000, "🚀" * 3_000, "<!channel>" * 400])
+def test_order_messages_never_exceed_a_limit(name):
+    order = api_order(profiles=[name] * 100, symbol="O:" + name[:40])
+    assert_discord_limits(body("discord", order, "order.flagged"))
+    assert_slack_limits(body("slack", order, "order.flagged"))

@@ -152,7 +152,7 @@ GROUPED_AS = {SWEEP: OrderType.SWEEP, SPLIT: OrderType.SPLIT, BLOCK: OrderType.B
 GROUPED_AS |= {FLOOR_PRINT: OrderType.BLOCK}
 SUBTYPES = {CROSS: Subtype.CROSS, FLOOR_PRINT: Subtype.FLOOR}
 # An order all at the mid leans neither way: MIXED (FLOW.md's order aggressor).
-AGGRESSORS = {BUY: Aggressor.BUY, SELL: Aggressor.SELL, MID: Aggressor.MIXED}
+AGGRESSORS = {BUY: Aggressor.BUY, SELL: Aggressor.SELL, MID: Aggressor.NEUTRAL}  # mid prints alone: nobody leaned
 
 
 def test_flows_grouping_finds_each_generated_order_alone_with_its_side(tape, api):

@@ -293,9 +293,11 @@ def test_an_entry_changes_only_the_keys_it_gives():
 
 # --- unknown keys -------------------------------------------------------------------------------
 
+ORDER_RULE_KEYS = ["judges", "order_types", "golden_only", "iso_only", "aggressors", "sentiments", "opening"]
+ORDER_RULE_KEYS += ["min_vol_oi", "repeated_hits_only"]
 KEYS = {  # the keys each object of the file may have, by where the object is
     "": ["subscriptions", "profiles", "webhooks"],
-    "profiles": [*profile(), "description", "watchlist", "exclude_categories"],
+    "profiles": [*profile(), "description", "watchlist", "exclude_categories", *ORDER_RULE_KEYS],
     "webhooks": [*webhook(), "secret"],
 }
 
@@ -322,7 +324,8 @@ def unknown_key_errors(key: str, where: str) -> list[str]:
 
 
 def test_every_one_letter_slip_in_a_key_is_met_with_did_you_mean():
-    assert sorted(KEYS["profiles"]) == sorted(profile(description="", watchlist="", exclude_categories=[]))
+    every_key = profile(description="", watchlist="", exclude_categories=[], **dict.fromkeys(ORDER_RULE_KEYS))
+    assert sorted(KEYS["profiles"]) == sorted(every_key)
     for where, keys in KEYS.items():
         for key in keys:
             for slip in sorted(slips(key) - set(keys)):

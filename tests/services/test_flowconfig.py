@@ -1035,3 +1035,51 @@ def test_a_secret_is_judged_by_the_signing_rules_the_sender_uses():
         "webhooks[0].secret: a webhook secret holds 24 to 64 bytes, this one 70 "
         "(whsec_ and the base64 of the key; the secret itself is never shown)"
     ]
+
+
+# --- profiles that judge orders -------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_order_rules_import_and_export_as_written():
+    spec = profile(
+        name="golden-calls",
+        judges="orders",
+        order_types=["SWEEP"],
+        golden_only=True,
+        aggressors=["BUY"],
+        sentiments=["BULLISH"],
+        opening="strict",
+        min_vol_oi=1.5,
+        repeated_hits_only=False,
+        iso_only=True,
+    )
+    import_config({"profiles": [spec]})
+
+    exported = {entry["name"]: entry for entry in export_config()["profiles"]}["golden-calls"]
+    assert {key: exported[key] for key in ("judges", "order_types", "golden_only", "aggressors", "sentiments")} == {
+        "judges": "orders",
+        "order_types": ["SWEEP"],
+        "golden_only": True,
+        "aggressors": ["BUY"],
+        "sentiments": ["BULLISH"],
+    }
+    assert (exported["opening"], exported["min_vol_oi"], exported["iso_only"]) == ("strict", 1.5, True)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"judges": "trades"}, "profiles[0].judges: must be one of 'prints', 'orders'"),
+        ({"judges": "orders", "order_types": ["WHALE"]}, "profiles[0].order_types[0]: must be one of SWEEP"),
+        ({"judges": "orders", "aggressors": "BUY"}, "profiles[0].aggressors: must be a list of some of BUY"),
+        ({"judges": "orders", "opening": "maybe"}, "profiles[0].opening: must be one of '', 'opening', 'strict'"),
+        ({"judges": "orders", "min_vol_oi": -1}, "profiles[0].min_vol_oi: The volume / open interest ratio cannot"),
+        ({"order_types": ["SWEEP"]}, "profiles[0].order_types: Order rules need a profile that judges orders"),
+    ],
+)
+def test_bad_order_rules_are_refused_with_their_place(changes, message):
+    with pytest.raises(ConfigError) as error:
+        import_config({"profiles": [profile(**changes)]})
+    assert any(line.startswith(message) for line in error.value.errors), error.value.errors

@@ -9,14 +9,16 @@ prints form an order is then a function of the stored prints alone, whatever the
 late prints and cancels reopen and regroup what they touch.
 
 Only prints of underlyings watched by a profile that judges orders are kept, from
-ORDER_PRINT_MIN_PREMIUM up; the volume of all their prints is counted per second
+ORDER_PRINT_MIN_PREMIUM up; the volume of all their prints is counted per minute
 (services/day_volume.py). The watermark comes from `OrderClock`: the latest event time any worker
-has seen; when the feed goes quiet, beat's tick (`close_due`) advances it by the wall clock.
+has seen; a batch closes its own contracts' orders, and beat's tick (`close_due`) the others',
+advancing the watermark by the wall clock when the feed goes quiet.
 
 A closed order that passes a profile's rules known at close becomes an `Order` row in state
-JUDGING, in the transaction that closed it. Right after, outside any lock, its quote is looked
-up (services/quotes.py), its side and sentiment classified, and it becomes a HIT (with its
-webhook deliveries) or is dropped. Beat's tick judges again what a dead worker left JUDGING.
+JUDGING, in the transaction that closed it, and is sent to `trades.judge_orders` (the reference
+queue): its quote is looked up (services/quotes.py), its side and sentiment classified, and it
+becomes a HIT (with its webhook deliveries) or is dropped. Beat's tick sends again what has waited
+longer than JUDGING_LOST_SECONDS (its task was lost).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ from trades.services import day_volume, locks, quotes, rows, webhooks
 
 logger = logging.getLogger(__name__)
 
-JUDGING_LOST_SECONDS = 30  # an order still JUDGING after this was left by a dead worker
+JUDGING_LOST_SECONDS = 30  # a candidate sent to be judged this long ago and still waiting: its task was lost
 
 
 @dataclass
@@ -116,8 +118,8 @@ def take_prints(
     source: str,
     received_at: datetime,
 ) -> OrderReport:
-    """Store a batch's kept prints (``underlyings``: of their contracts), close what is final, judge
-    the candidates."""
+    """Store a batch's kept prints (``underlyings``: of their contracts), close what is final among
+    its contracts' orders, and send the candidates to be judged."""
     report = OrderReport(kept=len(prints))
     if latest_event_ms is not None:
         advance_clock(latest_event_ms * NS_PER_MS)
@@ -136,7 +138,7 @@ def take_prints(
 
 def close_due(now: datetime | None = None) -> OrderReport:
     """Beat's tick: close the orders the watermark has passed, advancing it by the wall clock when
-    no batch has moved it for LATENESS_MS; judge what a dead worker left JUDGING."""
+    no batch has moved it for LATENESS_MS; send again the candidates whose judging was lost."""
     report = OrderReport()
     mark = current_watermark(idle=True, now=now)
     with transaction.atomic():
@@ -222,6 +224,15 @@ _COLUMNS: list[rows.Column] = [
     ("cancelled", "boolean"),
     ("order_id", "text"),
 ]
+
+
+_PRINT_FIELDS = ("symbol", "ts_ns", "sequence", "exchange", "price", "size", "conditions", "shares_per_contract")
+
+
+def _print(fields: list[Any]) -> Print:
+    """A Print from the values of a KeptPrint row's _PRINT_FIELDS."""
+    symbol, ts_ns, sequence, exchange, price, size, codes, shares_per_contract = fields
+    return Print(symbol, ts_ns, sequence, exchange, price, size, tuple(codes), shares_per_contract)
 
 
 class DatabasePrints:
@@ -324,11 +335,8 @@ class DatabasePrints:
 
     def _load(self, queryset: QuerySet[KeptPrint]) -> list[Print]:
         loaded = []
-        fields = ("pk", "symbol", "ts_ns", "sequence", "exchange", "price", "size", "conditions")
-        for pk, symbol, ts_ns, sequence, exchange, price, size, codes, spc, cancelled, order_id in queryset.values_list(
-            *fields, "shares_per_contract", "cancelled", "order_id"
-        ):
-            item = Print(symbol, ts_ns, sequence, exchange, price, size, tuple(codes), spc)
+        for pk, cancelled, order_id, *fields in queryset.values_list("pk", "cancelled", "order_id", *_PRINT_FIELDS):
+            item = _print(fields)
             self._rows[item] = _Stored(pk, cancelled, order_id)
             loaded.append(item)
         return loaded
@@ -339,19 +347,6 @@ class DatabasePrints:
             self._load(KeptPrint.objects.filter(identity=print_digest(item)))
             row = self._rows[item]
         return row
-
-
-def _print(row: KeptPrint) -> Print:
-    return Print(
-        row.symbol,
-        row.ts_ns,
-        row.sequence,
-        row.exchange,
-        row.price,
-        row.size,
-        tuple(row.conditions),
-        row.shares_per_contract,
-    )
 
 
 # --- judging -------------------------------------------------------------------------------------
@@ -407,10 +402,8 @@ def judge(order_pks: Iterable[int], report: OrderReport) -> None:
         return
     fills: dict[str, list[Print]] = defaultdict(list)
     kept = KeptPrint.objects.filter(order_id__in=[row.order_id for row in rows_judging], cancelled=False)
-    for order_id, symbol, ts_ns, sequence, exchange, price, size, codes, spc in kept.values_list(
-        "order_id", *_PRINT_FIELDS
-    ):
-        fills[order_id].append(Print(symbol, ts_ns, sequence, exchange, price, size, tuple(codes), spc))
+    for order_id, *fields in kept.values_list("order_id", *_PRINT_FIELDS):
+        fills[order_id].append(_print(fields))
     ready = [(row, sorted(fills[row.order_id], key=_print_order)) for row in rows_judging if fills[row.order_id]]
     nbbo = quotes.nbbo_at_each([(row.symbol, prints[0].ts_ns) for row, prints in ready])
     profiles = {profile.id: profile for profile in current_flow_rules().order_profiles}
@@ -422,9 +415,6 @@ def judge(order_pks: Iterable[int], report: OrderReport) -> None:
     for row, matched in _settle(judged):
         report.hits += 1
         logger.info(order_line(row, [profile.name for profile in matched]))
-
-
-_PRINT_FIELDS = ("symbol", "ts_ns", "sequence", "exchange", "price", "size", "conditions", "shares_per_contract")
 
 
 def _print_order(item: Print) -> tuple:

@@ -1,0 +1,63 @@
+"""A tape with a sweep replayed end to end: the local feed, `manage.py stream`, a real Celery worker
+with beat, PostgreSQL. A $1M sweep of twenty $50K prints is one order hit under a $500K profile that
+judges orders, while a $100K profile that judges prints sees only the one print above $100K."""
+
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests import processes
+from tests.factories import only_profile
+from trades.feed.server import FeedServer
+from trades.feed.tape import read_tape
+from trades.models import FilterProfile, KeptPrint, OptionTrade, Order, OrderState
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+KEY = "e2e-orders-key"
+TAPE = Path(__file__).resolve().parents[1] / "tapes" / "orders.tape"
+
+
+def order_hits() -> list[tuple]:
+    return list(Order.objects.filter(state=OrderState.HIT).values_list("type", "premium", "prints", "size"))
+
+
+def test_a_replayed_sweep_is_one_order_hit_and_prints_are_judged_as_before(tmp_path):
+    orders = only_profile("big-orders", ["NVDA"], judges="orders", min_premium=Decimal(500_000))
+    FilterProfile.objects.create(name="per-print-100k", watchlist=orders.watchlist, min_premium=Decimal(100_000))
+    feed = FeedServer(api_key=KEY, source=read_tape(TAPE), close_when_done=True)
+    host, port = feed.start_in_thread(host="127.0.0.1", port=0)
+    feed_env = {"POLYGON_REST_URL": f"http://{host}:{port}", "POLYGON_API_KEY": KEY}  # a tape has no quotes
+    worker = processes.start_worker(tmp_path / "worker.log", queues="ingest,reference", beat=True, env=feed_env)
+    try:
+        stream = subprocess.run(
+            processes.manage("stream", "--once", "--source", "replay"),
+            cwd=processes.ROOT,
+            env=processes.process_env(POLYGON_WS_URL=f"ws://{host}:{port}", POLYGON_API_KEY=KEY),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert stream.returncode == 0, stream.stdout + stream.stderr
+        # The tape ends; beat's tick carries the watermark on and closes the sweep's order.
+        processes.eventually(lambda: order_hits(), timeout=30)
+    finally:
+        processes.stop(worker)
+        feed.stop()
+
+    assert order_hits() == [("SWEEP", Decimal("1000000.00"), 20, 2_000)]
+    (sweep,) = Order.objects.filter(state=OrderState.HIT)
+    assert (sweep.aggressor, sweep.source, sweep.iso) == ("UNKNOWN", "replay", True)
+    assert KeptPrint.objects.filter(order_id=sweep.order_id).count() == 20
+    # The profile that judges prints, as before: the $150K print and the $600K block, none of the
+    # sweep's $50K prints (and, as before, a later cancel does not take a print hit back).
+    assert sorted(OptionTrade.objects.values_list("premium", flat=True)) == [Decimal("150000.00"), Decimal("600000.00")]
+    # The $600K block was cancelled: no order of it.
+    assert KeptPrint.objects.get(sequence=3000).cancelled
+    assert not Order.objects.filter(symbol="O:NVDA251219P00140000", state=OrderState.HIT).exists()
+    worker_log = (tmp_path / "worker.log").read_text()
+    assert "💰 Smart Money: SWEEP O:NVDA251219C00150000 $1,000,000 premium, 14 DTE, side unknown [big-orders]" in (
+        worker_log
+    )
