@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
+from django.contrib import admin
 from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -52,3 +54,27 @@ def new_york_time(moment: datetime | None) -> str:
 def contract(symbol: str) -> SafeString:
     """The contract by name over its OCC symbol: ``NVDA 16 Dec 26 150 Call`` / ``O:NVDA261216C00150000``."""
     return format_html('{}<br><span class="quiet">{}</span>', contract_name(symbol), symbol)
+
+
+class HitColumns:
+    """The columns a trade hit and an order hit share (both have traded_at, symbol, dte, size, premium)."""
+
+    @admin.display(description="time (New York)", ordering="traded_at")
+    def time(self, hit: Any) -> str:
+        return new_york_time(hit.traded_at)
+
+    @admin.display(description="contract", ordering="symbol")
+    def contract(self, hit: Any) -> SafeString:
+        return contract(hit.symbol)
+
+    @admin.display(description="DTE", ordering="dte")
+    def days_to_expiry(self, hit: Any) -> int:
+        return int(hit.dte)
+
+    @admin.display(description="size", ordering="size")
+    def size_count(self, hit: Any) -> str:
+        return count(hit.size)
+
+    @admin.display(description="premium", ordering="premium")
+    def premium_dollars(self, hit: Any) -> str:
+        return money(hit.premium)

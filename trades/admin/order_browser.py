@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.safestring import SafeString
 
 from trades.admin import display
 from trades.admin.common import ReadOnlyAdminMixin
@@ -48,7 +47,7 @@ class StateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(display.HitColumns, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Orders that passed a profile: a sweep of twenty prints is one row."""
 
     list_display = [
@@ -89,33 +88,13 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         return super().get_queryset(request).prefetch_related("profiles")
 
-    @admin.display(description="time (New York)", ordering="traded_at")
-    def time(self, order: Order) -> str:
-        return display.new_york_time(order.traded_at)
-
     @admin.display(description="order", ordering="type")
     def kind(self, order: Order) -> str:
         return order_kind(order.type, order.golden, order.subtype)
 
-    @admin.display(description="contract", ordering="symbol")
-    def contract(self, order: Order) -> SafeString:
-        return display.contract(order.symbol)
-
-    @admin.display(description="DTE", ordering="dte")
-    def days_to_expiry(self, order: Order) -> int:
-        return order.dte
-
-    @admin.display(description="size", ordering="size")
-    def size_count(self, order: Order) -> str:
-        return display.count(order.size)
-
     @admin.display(description="VWAP", ordering="vwap")
     def vwap_dollars(self, order: Order) -> str:
         return display.money(order.vwap, 2)
-
-    @admin.display(description="premium", ordering="premium")
-    def premium_dollars(self, order: Order) -> str:
-        return display.money(order.premium)
 
     @admin.display(description="prints", ordering="prints")
     def print_count(self, order: Order) -> int:

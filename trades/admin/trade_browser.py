@@ -61,7 +61,7 @@ def trades_csv_rows(queryset: QuerySet[OptionTrade]) -> Iterator[str]:
 
 
 @admin.register(OptionTrade)
-class OptionTradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OptionTradeAdmin(display.HitColumns, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The trade browser. Read-only: hits are written by the ingest workers only."""
 
     # Narrow enough for a 1366 px screen: the contract's name carries its side, strike and expiry.
@@ -88,29 +88,9 @@ class OptionTradeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[OptionTrade]:
         return super().get_queryset(request).prefetch_related("profiles")
 
-    @admin.display(description="time (New York)", ordering="traded_at")
-    def time(self, trade: OptionTrade) -> str:
-        return display.new_york_time(trade.traded_at)
-
-    @admin.display(description="contract", ordering="symbol")
-    def contract(self, trade: OptionTrade) -> SafeString:
-        return display.contract(trade.symbol)
-
-    @admin.display(description="DTE", ordering="dte")
-    def days_to_expiry(self, trade: OptionTrade) -> int:
-        return trade.dte
-
-    @admin.display(description="size", ordering="size")
-    def size_count(self, trade: OptionTrade) -> str:
-        return display.count(trade.size)
-
     @admin.display(description="price", ordering="price")
     def price_dollars(self, trade: OptionTrade) -> str:
         return display.money(trade.price, 2)
-
-    @admin.display(description="premium", ordering="premium")
-    def premium_dollars(self, trade: OptionTrade) -> str:
-        return display.money(trade.premium)
 
     @admin.display(description="OI", ordering="open_interest")
     def oi(self, trade: OptionTrade) -> str:

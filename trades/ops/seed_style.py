@@ -14,10 +14,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from decimal import Decimal
 
-from trades.domain.calendar import utc_datetime
-from trades.domain.rules import InvalidTrade, Reference, Trade, matching_profiles, parse_trade
+from trades.domain.rules import InvalidTrade, Reference, matching_profiles, parse_trade
 
 
 def main(url: str, api_key: str) -> None:
@@ -26,11 +24,13 @@ def main(url: str, api_key: str) -> None:
     # The client calls back on its event loop, and a simple script inserts right there, blocking it.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     django.setup()
+    from django.utils import timezone
     from polygon import WebSocketClient
     from polygon.websocket.models import Market
 
     from trades.models import OptionContract, Underlying
     from trades.selectors.flow_rules import load_flow_rules
+    from trades.services.ingest import Hit, trade_row
     from trades.stream.config import parse_ws_url
 
     rules = load_flow_rules()
@@ -70,10 +70,13 @@ def main(url: str, api_key: str) -> None:
                 trade = parse_trade(event, rules.roots)
             except InvalidTrade:
                 continue
-            matched = matching_profiles(trade, profiles, reference(trade.underlying, trade.symbol))
+            found = reference(trade.underlying, trade.symbol)
+            matched = matching_profiles(trade, profiles, found)
             if matched:
                 hits += 1
-                _insert(trade, f"seed-{trade.symbol}@{trade.sip_timestamp}#{trade.sequence}")
+                # Its own keys: the benchmark's pipeline stored the same trades in the same table.
+                row = trade_row(Hit(trade, found, matched), f"seed-{trade.print_key}", 0, "replay", timezone.now())
+                row.save()
 
     host, secure = parse_ws_url(url)
     client = WebSocketClient(
@@ -82,34 +85,6 @@ def main(url: str, api_key: str) -> None:
     started = time.time()
     client.run(handle)
     print(f"seed-style: {trades} trades, {hits} hits in {time.time() - started:.2f} s")
-
-
-def _insert(trade: Trade, key: str) -> None:
-    from trades.models import OptionTrade
-
-    option = trade.option
-    OptionTrade.objects.create(
-        trade_key=key[:96],
-        print_key=key[:64],
-        symbol=option.symbol,
-        underlying=trade.underlying,
-        root=option.root,
-        expiry=option.expiry,
-        right=option.right,
-        strike=option.strike,
-        price=Decimal(repr(trade.price)),
-        size=trade.size,
-        shares_per_contract=trade.shares_per_contract,
-        premium=Decimal(f"{trade.premium:.2f}"),
-        dte=trade.dte,
-        exchange=trade.exchange,
-        conditions=list(trade.conditions),
-        sequence=trade.sequence,
-        sip_timestamp=trade.sip_timestamp,
-        traded_at=utc_datetime(trade.sip_timestamp),
-        source="replay",
-        received_at=utc_datetime(int(time.time() * 1000)),
-    )
 
 
 if __name__ == "__main__":

@@ -353,7 +353,7 @@ def _store(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]:
         placement = place_prints(incoming, _stored_prints(print_keys))
         OptionTrade.objects.bulk_create(
             [
-                _trade_row(hits[index], incoming[index].print_key, occurrence, source, received_at)
+                trade_row(hits[index], incoming[index].print_key, occurrence, source, received_at)
                 for index, occurrence in placement.new.items()
             ],
             ignore_conflicts=True,
@@ -385,7 +385,7 @@ def _stored_prints(print_keys: list[str]) -> list[StoredPrint]:
     return [StoredPrint(*row) for row in rows]
 
 
-def _trade_row(hit: Hit, print_key: str, occurrence: int, source: str, received_at: datetime) -> OptionTrade:
+def trade_row(hit: Hit, print_key: str, occurrence: int, source: str, received_at: datetime) -> OptionTrade:
     trade, option, reference = hit.trade, hit.trade.option, hit.reference
     return OptionTrade(
         trade_key=trade_key(print_key, occurrence),
