@@ -112,15 +112,15 @@ def test_an_exception_while_judging_with_reference_data_rejects_that_trade_alone
 
 
 def test_a_row_the_database_refuses_costs_only_itself(monkeypatch):
-    trade_row = ingest._trade_row
+    real_trade_row = ingest.trade_row
 
     def row_that_overflows_for_q2(hit, *args):
-        row = trade_row(hit, *args)
+        row = real_trade_row(hit, *args)
         if hit.trade.sequence == 2:
             row.premium = Decimal("1e20")  # numeric(16, 2) holds less: PostgreSQL refuses the insert
         return row
 
-    monkeypatch.setattr(ingest, "_trade_row", row_that_overflows_for_q2)
+    monkeypatch.setattr(ingest, "trade_row", row_that_overflows_for_q2)
     report = ingest_frames([frame(hit(1), hit(2), hit(3))])
     assert stored() == {("O:AAPL251220C00190000", 1), ("O:AAPL251220C00190000", 3)}
     assert (report.stored, report.rejections) == (2, {"not_storable": 1})
