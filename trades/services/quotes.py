@@ -59,7 +59,10 @@ def _client() -> GuardedRESTClient:
     """One client per API address and key, kept: its connections stay open between look-ups."""
     key = (settings.POLYGON_REST_URL, settings.POLYGON_API_KEY)
     if key not in _clients:
-        _clients[key] = rest_client(read_timeout=settings.QUOTE_READ_TIMEOUT, retries=0)
+        client = rest_client(read_timeout=settings.QUOTE_READ_TIMEOUT, retries=0)
+        # As many kept-alive connections as look-ups at once (urllib3 keeps one per host by default).
+        client.client.connection_pool_kw["maxsize"] = settings.QUOTE_CONCURRENCY
+        _clients[key] = client
     return _clients[key]
 
 
