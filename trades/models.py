@@ -469,6 +469,7 @@ class KeptPrint(models.Model):
     conditions = models.JSONField(default=list, blank=True)
     shares_per_contract = models.PositiveIntegerField(default=DEFAULT_SHARES_PER_CONTRACT)
     kind = models.CharField(max_length=16)
+    source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
     cancelled = models.BooleanField(default=False, help_text="Taken back by a later cancel print.")
     order_id = models.CharField(max_length=20, blank=True, help_text="The closed order it belongs to (empty: open).")
 

@@ -190,3 +190,10 @@ def test_stored_orders_do_not_depend_on_batching_or_arrival(order_profile, setti
 
     assert closed_orders() == expected_orders(events)
     assert END_OF_TIME_NS > 0
+
+
+def test_an_order_closed_by_beats_tick_keeps_the_source_its_prints_came_by(order_profile):
+    ingest_frames([frame(*a_million_dollar_sweep())], source="replay")
+    settle()  # the tick closes it: the batch's watermark had not passed the sweep
+    assert Order.objects.get(state=OrderState.HIT).source == "replay"
+    assert set(KeptPrint.objects.values_list("source", flat=True)) == {"replay"}

@@ -66,6 +66,7 @@ from trades.models import (
     OrderClock,
     OrderMatch,
     OrderState,
+    TradeSource,
     Underlying,
     VolumeCount,
 )
@@ -125,13 +126,13 @@ def take_prints(
         advance_clock(latest_event_ms * NS_PER_MS)
     mark = current_watermark(idle=False)
     with transaction.atomic():
-        store = DatabasePrints(underlyings)
+        store = DatabasePrints(underlyings, source)
         # The batch's own contracts; those it does not touch are closed by beat's tick (close_due),
         # so that concurrent batches do not queue up for the same contracts' locks.
         symbols = {item.symbol for item in prints}
         locks.lock_names("contract", symbols)
         new = store.add(prints)
-        candidates = _consider(close_orders(store, symbols, mark, new), source, received_at, report)
+        candidates = _consider(close_orders(store, symbols, mark, new), store, received_at, report)
         _queue_judging(candidates)
     return report
 
@@ -145,7 +146,7 @@ def close_due(now: datetime | None = None) -> OrderReport:
         store = DatabasePrints()
         symbols = store.due_symbols(mark)
         locks.lock_names("contract", symbols)
-        candidates = _consider(close_orders(store, symbols, mark), "live", timezone.now(), report)
+        candidates = _consider(close_orders(store, symbols, mark), store, timezone.now(), report)
         _queue_judging(candidates)
     lost = OrderRow.objects.filter(
         state=OrderState.JUDGING, queued_at__lt=(now or timezone.now()) - timedelta(seconds=JUDGING_LOST_SECONDS)
@@ -206,6 +207,7 @@ class _Stored:
     pk: int
     cancelled: bool
     order_id: str
+    source: str
 
 
 _COLUMNS: list[rows.Column] = [
@@ -221,6 +223,7 @@ _COLUMNS: list[rows.Column] = [
     ("conditions", "jsonb"),
     ("shares_per_contract", "integer"),
     ("kind", "text"),
+    ("source", "text"),
     ("cancelled", "boolean"),
     ("order_id", "text"),
 ]
@@ -239,9 +242,10 @@ class DatabasePrints:
     """The PrintStore of trades/domain/order_book.py over the KeptPrint table (PostgreSQL, or SQLite
     for the embedded default): plain multi-row statements where a batch writes many rows."""
 
-    def __init__(self, underlyings: dict[str, str] | None = None) -> None:
+    def __init__(self, underlyings: dict[str, str] | None = None, source: str = TradeSource.LIVE) -> None:
         self._rows: dict[Print, _Stored] = {}
         self._underlyings = underlyings or {}  # of the contracts of the prints to add
+        self._source = source  # of the prints to add
         self._table = KeptPrint._meta.db_table
 
     def add(self, prints: Sequence[Print]) -> list[Print]:
@@ -264,6 +268,7 @@ class DatabasePrints:
             orjson.dumps(list(item.conditions)).decode(),
             item.shares_per_contract,
             item.kind.value,
+            self._source,
             False,
             "",
         )
@@ -335,11 +340,16 @@ class DatabasePrints:
 
     def _load(self, queryset: QuerySet[KeptPrint]) -> list[Print]:
         loaded = []
-        for pk, cancelled, order_id, *fields in queryset.values_list("pk", "cancelled", "order_id", *_PRINT_FIELDS):
+        stored = queryset.values_list("pk", "cancelled", "order_id", "source", *_PRINT_FIELDS)
+        for pk, cancelled, order_id, source, *fields in stored:
             item = _print(fields)
-            self._rows[item] = _Stored(pk, cancelled, order_id)
+            self._rows[item] = _Stored(pk, cancelled, order_id, source)
             loaded.append(item)
         return loaded
+
+    def source_of(self, item: Print) -> str:
+        """How the print came: live, replay, backfill or a gap fill."""
+        return self._row_of(item).source
 
     def _row_of(self, item: Print) -> _Stored:
         row = self._rows.get(item)
@@ -352,7 +362,7 @@ class DatabasePrints:
 # --- judging -------------------------------------------------------------------------------------
 
 
-def _consider(closed: Closed, source: str, received_at: datetime, report: OrderReport) -> list[int]:
+def _consider(closed: Closed, store: DatabasePrints, received_at: datetime, report: OrderReport) -> list[int]:
     """Withdraw the orders that are gone; store the closed orders that pass a profile's rules known
     at close as JUDGING. Returns their row ids."""
     report.closed += len(closed.runs)
@@ -379,6 +389,7 @@ def _consider(closed: Closed, source: str, received_at: datetime, report: OrderR
         facts = replace(facts, opening=opening(order.size, reference.open_interest, volume))
         passed = [profile for profile in cheap if passes_context_rules(facts, profile, reference)]
         if passed:
+            source = store.source_of(order.prints[0])  # the order came as its first print did
             candidates.append(_candidate_row(facts, reference, volume, passed, source, received_at))
     report.candidates += len(candidates)
     return _store_candidates(candidates)
