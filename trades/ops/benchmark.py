@@ -176,8 +176,8 @@ class Result:
         counts = self.worker.orders
         return (
             f"grouping on: {counts.get('kept', 0):,} prints kept, {counts.get('closed', 0):,} orders closed in the "
-            f"batches, {counts.get('candidates', 0):,} candidates (one quote look-up each), {counts.get('hits', 0):,} "
-            "order hits (orders still open at the end close at beat's next tick, after the timed window)"
+            f"batches, {counts.get('candidates', 0):,} candidates sent to be judged (their quote look-ups run on "
+            "the reference queue, not timed here; orders still open at the end close at beat's next tick)"
         )
 
 
@@ -197,14 +197,7 @@ def run(
     source = TimedSource(frames)
     generated_in = time.perf_counter() - started
     reference = SyntheticReference(SyntheticFlow(PRESET_TICKERS, seed=seed, start_ms=start_ms, clock_rate=CLOCK))
-    feed = FeedServer(
-        source=source,
-        reference=reference,
-        api_key=API_KEY,
-        close_when_done=True,
-        max_connections=None,
-        record_trades=False,  # the bench times the pipeline; nobody asks the feed for past trades
-    )
+    feed = bench_feed(source, reference)
     host, port = feed.start_in_thread()
     try:
         reference_seconds = load_reference(f"http://{host}:{port}", child_env, log_dir / "refresh.log")
@@ -248,6 +241,18 @@ def run(
     )
 
 
+def bench_feed(source: TimedSource, reference: SyntheticReference) -> FeedServer:
+    """The local feed serving the tape once, then closing; its REST side answers for the tape's contracts."""
+    return FeedServer(
+        source=source,
+        reference=reference,
+        api_key=API_KEY,
+        close_when_done=True,
+        max_connections=None,
+        record_trades=False,  # the bench times the pipeline; nobody asks the feed for past trades
+    )
+
+
 def judge_prints_only(env: dict[str, str], log: Path) -> None:
     """Disable the profiles that judge orders (--without-orders): the cost of grouping is the difference."""
     code = (
@@ -263,14 +268,7 @@ def run_seed_style(
 ) -> tuple[float, Usage]:
     """The same tape through trades/ops/seed_style.py: the first frame sent → the script's exit."""
     source = TimedSource(frames)
-    feed = FeedServer(
-        source=source,
-        reference=reference,
-        api_key=API_KEY,
-        close_when_done=True,
-        max_connections=None,
-        record_trades=False,
-    )
+    feed = bench_feed(source, reference)
     host, port = feed.start_in_thread()
     try:
         args = [sys.executable, "-m", "trades.ops.seed_style", f"ws://{host}:{port}", API_KEY]
