@@ -30,12 +30,10 @@ def smart_money(request: HttpRequest) -> JsonResponse:
     With ``API_TOKEN`` set, the request needs ``Authorization: Bearer <API_TOKEN>`` (a 401
     otherwise); with it unset the endpoint is open.
     """
-    if not _authorized(request):
-        return _unauthorized()
-    limit = _parse_limit(request.GET.get("limit"))
-    if limit is None:
-        return _bad_limit()
-    ticker = request.GET.get("ticker", "").strip().upper() or None
+    asked = _newest_query(request)
+    if isinstance(asked, JsonResponse):
+        return asked
+    limit, ticker = asked
     trades = hits.latest_trades(limit=limit, underlying=ticker)
     return JsonResponse({"results": [serialize_trade(trade) for trade in trades]})
 
@@ -45,27 +43,28 @@ def smart_money(request: HttpRequest) -> JsonResponse:
 def orders(request: HttpRequest) -> JsonResponse:
     """``GET /api/pulse/orders?limit=N&ticker=T&type=SWEEP``: the newest order hits (profiles that
     judge orders), newest first, each with its prints ("fills"). ``type`` is an order type, any case."""
-    if not _authorized(request):
-        return _unauthorized()
-    limit = _parse_limit(request.GET.get("limit"))
-    if limit is None:
-        return _bad_limit()
-    ticker = request.GET.get("ticker", "").strip().upper() or None
+    asked = _newest_query(request)
+    if isinstance(asked, JsonResponse):
+        return asked
+    limit, ticker = asked
     order_type = request.GET.get("type", "").strip().upper() or None
     if order_type is not None and order_type not in OrderType.__members__:
         return JsonResponse({"error": f"type must be one of {', '.join(OrderType.__members__)}"}, status=400)
     found = hits.latest_orders(limit=limit, underlying=ticker, order_type=order_type)
-    return JsonResponse({"results": [serialize_order(order) for order in found]})
+    fills = hits.fills_of(found)  # every order's prints in one query
+    return JsonResponse({"results": [serialize_order(order, fills[order.order_id]) for order in found]})
 
 
-def _unauthorized() -> JsonResponse:
-    response = JsonResponse({"error": "a valid 'Authorization: Bearer <token>' header is required"}, status=401)
-    response["WWW-Authenticate"] = 'Bearer realm="flowsite"'
-    return response
-
-
-def _bad_limit() -> JsonResponse:
-    return JsonResponse({"error": f"limit must be an integer from 1 to {MAX_LIMIT}"}, status=400)
+def _newest_query(request: HttpRequest) -> tuple[int, str | None] | JsonResponse:
+    """What both "newest hits" endpoints ask first: the token (401), the limit (400), the ticker."""
+    if not _authorized(request):
+        response = JsonResponse({"error": "a valid 'Authorization: Bearer <token>' header is required"}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="flowsite"'
+        return response
+    limit = _parse_limit(request.GET.get("limit"))
+    if limit is None:
+        return JsonResponse({"error": f"limit must be an integer from 1 to {MAX_LIMIT}"}, status=400)
+    return limit, request.GET.get("ticker", "").strip().upper() or None
 
 
 def _authorized(request: HttpRequest) -> bool:

@@ -98,3 +98,18 @@ def test_the_profile_form_takes_order_rules_and_refuses_them_on_a_profile_judgin
         ["BULLISH"],
         "strict",
     )
+
+
+def test_the_api_reads_every_orders_prints_in_one_query(client: Client, sweep_hit: Order, django_assert_num_queries):
+    for n in range(5):  # more orders (without prints of their own) must not mean more queries
+        Order.objects.create(
+            **{
+                field.name: getattr(sweep_hit, field.name)
+                for field in Order._meta.concrete_fields
+                if field.name not in ("id", "order_id")
+            },
+            order_id=f"copy-{n}",
+        )
+    with django_assert_num_queries(3):  # the orders, their profiles, their prints
+        results = client.get(URL + "?limit=10").json()["results"]
+    assert len(results) == 6 and sum(len(result["fills"]) for result in results) == 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from trades.models import FilterProfile, OptionTrade, Order, OrderState
+from trades.models import FilterProfile, KeptPrint, OptionTrade, Order, OrderState
 
 
 def latest_trades(*, limit: int, underlying: str | None = None) -> list[OptionTrade]:
@@ -26,6 +26,14 @@ def latest_orders(*, limit: int, underlying: str | None = None, order_type: str 
         found = found.filter(type=order_type)
     profiles = Prefetch("profiles", queryset=FilterProfile.objects.only("id", "name"))
     return list(found.prefetch_related(profiles)[:limit])
+
+
+def fills_of(orders: list[Order]) -> dict[str, list[KeptPrint]]:
+    """The prints of these orders, in print order, in one query."""
+    fills: dict[str, list[KeptPrint]] = {order.order_id: [] for order in orders}
+    for row in KeptPrint.objects.filter(order_id__in=list(fills)).order_by("ts_ns", "sequence"):
+        fills[row.order_id].append(row)
+    return fills
 
 
 def hits_today_count() -> int:

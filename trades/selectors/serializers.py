@@ -79,10 +79,10 @@ ORDER_FIELDS = (
 )
 
 
-def serialize_order(order: Order) -> dict[str, Any]:
-    """The order as the API shows it. Prefetch ``profiles`` when serializing many; ``fills`` (its
-    prints) is one query per order."""
-    fills = list(order.contract_prints)
+def serialize_order(order: Order, fills: list[KeptPrint] | None = None) -> dict[str, Any]:
+    """The order as the API shows it. Serializing many: prefetch ``profiles`` and pass each order's
+    prints (selectors.hits.fills_of); else they are one query."""
+    fills = list(order.contract_prints) if fills is None else fills
     first = fills[0] if fills else None
     return {
         "symbol": order.symbol,

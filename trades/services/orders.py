@@ -176,10 +176,14 @@ def judge_candidates(order_pks: Iterable[int]) -> OrderReport:
 def advance_clock(latest_event_ns: int) -> None:
     """Move the clock forward to ``latest_event_ns`` (never back). Its own statement, outside any
     transaction, so workers never queue behind each other on this row."""
-    OrderClock.objects.get_or_create(pk=OrderClock.SINGLETON_PK)
-    OrderClock.objects.filter(pk=OrderClock.SINGLETON_PK, latest_event_ns__lt=latest_event_ns).update(
-        latest_event_ns=latest_event_ns, advanced_at=timezone.now()
+    now = timezone.now()
+    moved = OrderClock.objects.filter(pk=OrderClock.SINGLETON_PK, latest_event_ns__lt=latest_event_ns).update(
+        latest_event_ns=latest_event_ns, advanced_at=now
     )
+    if not moved:  # already as late, or the very first batch: one query more, once
+        OrderClock.objects.get_or_create(
+            pk=OrderClock.SINGLETON_PK, defaults={"latest_event_ns": latest_event_ns, "advanced_at": now}
+        )
 
 
 def current_watermark(*, idle: bool, now: datetime | None = None) -> int:

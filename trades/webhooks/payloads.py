@@ -234,32 +234,25 @@ def _order_facts(trade: Trade) -> list[str]:
 
 
 def _facts(trade: Trade) -> list[tuple[str, str]]:
-    if _is_order(trade):  # ten, Slack's most for a section
-        return [
-            ("Order", f"{_kind(trade)} · {trade['prints']} prints · {len(trade['exchanges'])} exchanges"),
-            ("Symbol", str(trade["symbol"])),
-            ("Side", str(trade["side"])),
-            ("Strike", _strike(trade["strike"])),
-            ("Expiry", str(trade["expiry"])),
-            ("DTE", str(trade["dte"])),
-            ("Size", f"{trade['size']:,}"),
-            ("VWAP", money(trade["price"], 2)),
-            ("Premium", money(trade["premium"], 0)),
-            ("Flow", " · ".join(_order_facts(trade)) or NOTHING),
-            ("Profiles", SEPARATOR.join(trade["profiles"])),
-        ]
-    return [
+    contract = [
         ("Symbol", str(trade["symbol"])),
         ("Side", str(trade["side"])),
         ("Strike", _strike(trade["strike"])),
         ("Expiry", str(trade["expiry"])),
         ("DTE", str(trade["dte"])),
         ("Size", f"{trade['size']:,}"),
-        ("Price", money(trade["price"], 2)),
-        ("Premium", money(trade["premium"], 0)),
-        ("Exchange", str(trade["exchange"])),
-        ("Profiles", SEPARATOR.join(trade["profiles"])),
     ]
+    profiles = ("Profiles", SEPARATOR.join(trade["profiles"]))
+    if _is_order(trade):  # ten besides the profiles, Slack's most for a section
+        kind = ("Order", f"{_kind(trade)} · {trade['prints']} prints · {len(trade['exchanges'])} exchanges")
+        flow = ("Flow", " · ".join(_order_facts(trade)) or NOTHING)
+        return [kind, *contract, ("VWAP", money(trade["price"], 2)), _premium(trade), flow, profiles]
+    exchange = ("Exchange", str(trade["exchange"]))
+    return [*contract, ("Price", money(trade["price"], 2)), _premium(trade), exchange, profiles]
+
+
+def _premium(trade: Trade) -> tuple[str, str]:
+    return ("Premium", money(trade["premium"], 0))
 
 
 def _line_head(trade: Trade) -> str:
