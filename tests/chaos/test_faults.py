@@ -61,7 +61,7 @@ def test_the_whole_worker_sigkilled_mid_stream_and_a_new_one_started(pipeline):
     visibility = "60" if FULL else "20"
     line = pipeline(env={"CELERY_VISIBILITY_TIMEOUT": visibility})
     line.wait_for_position(FAULT_AT + 100)
-    wait_until(line.holds_unacknowledged, 10, "a worker to hold the slow batch")
+    wait_until(line.holds_slow_batch, 10, "a worker to hold the slow batch")
     fault_at, position = time.time(), line.position
     line.kill_workers()
     line.start_worker()
