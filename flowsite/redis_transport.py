@@ -21,14 +21,18 @@ Registered under kombu's ``redis`` and ``rediss`` schemes by flowsite/celery.py,
    and a channel whose transport is gone raises a connection error, which the callers expect,
    instead of the AttributeError.
 
-2. A message taken by BRPOP while Redis goes away is put back. kombu pops a message with BRPOP,
-   then records it as unacknowledged (ZADD + HSET) in a second round trip: when that one fails
-   (Redis stopped or killed in between), the message is in neither the queue nor the unacked
-   hash, and is lost (about 1 message per 10 broker restarts under steady publishing, measured).
-   Here the worker keeps such a message in memory and pushes it back to the head of its queue as
-   soon as it can reach Redis again (at the next connection, then every ``unacked_restore_interval``).
-   A message whose record did reach Redis although the reply was lost is then delivered twice
-   (at least once); one popped while the worker itself dies is still lost.
+2. A message is taken from its queue and recorded as unacknowledged in one step. kombu pops a
+   message with BRPOP, then records it (ZADD + HSET) in a second round trip: a worker killed, or a
+   Redis gone, between the two loses the message, which is then in neither the queue nor the
+   unacked hash (measured: 1 red run in 10 of the chaos suite's SIGKILL scenario). Here a Lua script
+   pops the message and records it at once (_POP_AND_RECORD), so a message is always in one of the
+   two places: in the hash, kombu's visibility sweep puts it back once its lease runs out. A script
+   cannot block, so the worker waits on a doorbell: every publish and every restore pushes a token
+   on the queue's doorbell list (``<queue>\x06\x16doorbell``) beside the message, and a worker with
+   nothing to take blocks with BRPOP on its queues' doorbells, then runs the script. A message
+   without a doorbell (a producer on plain kombu, a worker killed between the two steps) is taken
+   at the latest when the wait times out (``brpop_timeout``, 1 s). Tokens and messages stay
+   balanced: a pop takes the message's token too, unless the token just woke it.
 
 3. A lease on the messages a worker holds (opt-in: transport option ``unacked_lease_interval``).
    With ack emulation, kombu records each delivered message in the ``unacked_index`` sorted set,
@@ -50,39 +54,69 @@ Registered under kombu's ``redis`` and ``rediss`` schemes by flowsite/celery.py,
 from __future__ import annotations
 
 import logging
-import threading
 from queue import Empty
-from time import time
+from time import monotonic, time
 from typing import Any
 
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+from kombu.utils.json import dumps, loads
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 logger = logging.getLogger(__name__)
 
 _LEASE_BATCH = 500  # delivery tags per ZADD
+DOORBELL = "doorbell"
+_POP, _WAIT = "pop", "wait"
 
-# Messages popped by BRPOP whose unacked record could not be written: [(payload, exchange, routing key)].
-# Per process, as the transport and its channels are replaced at every reconnection.
-_orphans: list[tuple[dict[str, Any], str, str]] = []
-_orphans_lock = threading.Lock()
+# KEYS: the unacked hash, the unacked index, one doorbell per queue, then the queues' lists in
+# kombu's BRPOP order (by priority, then queue). ARGV: now, "1" to take a doorbell with the
+# message, the number of queues, then "1" per queue whose messages are to be recorded (not no_ack).
+# Returns {queue number, message, its tag if recorded} or nil. Nothing after the RPOP may fail (Redis does not roll a
+# script back): a message whose tag cannot be read is returned unrecorded, as BRPOP would.
+_POP_AND_RECORD = """
+local queues = tonumber(ARGV[3])
+local first = 3 + queues
+for key = first, #KEYS do
+  local item = redis.call('RPOP', KEYS[key])
+  if item then
+    local queue = (key - first) % queues + 1
+    if ARGV[2] == '1' then redis.call('RPOP', KEYS[2 + queue]) end
+    if ARGV[3 + queue] == '1' then
+      local ok, tag, exchange, routing_key = pcall(function()
+        local properties = cjson.decode(item)['properties']
+        local info = properties['delivery_info']
+        return properties['delivery_tag'], cjson.encode(info['exchange']), cjson.encode(info['routing_key'])
+      end)
+      if ok and type(tag) == 'string' then
+        redis.call('ZADD', KEYS[2], ARGV[1], tag)
+        redis.call('HSET', KEYS[1], tag, '[' .. item .. ',' .. exchange .. ',' .. routing_key .. ']')
+      else
+        tag = false
+      end
+      return {queue, item, tag}
+    end
+    return {queue, item, false}
+  end
+end
+return false
+"""
+
+# Delivery tags the script recorded and QoS.append has not seen yet (one event loop per process).
+_recorded: set[str] = set()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class QoS(kombu_redis.QoS):
     def append(self, message: Any, delivery_tag: str) -> None:
-        try:
+        if delivery_tag in _recorded:  # recorded with its pop: only the in-memory bookkeeping is left
+            _recorded.discard(delivery_tag)
+            virtual.QoS.append(self, message, delivery_tag)
+        else:
             super().append(message, delivery_tag)
-        except self.channel.connection_errors:
-            # Not delivered to the consumer (kombu calls it after this); keep it for requeue_orphans().
-            delivery = message.delivery_info
-            with _orphans_lock:
-                _orphans.append((message._raw, delivery["exchange"], delivery["routing_key"]))
-            logger.warning(
-                "Redis went away before message %s could be recorded as unacknowledged; it will be "
-                "put back in its queue on reconnection",
-                (message.headers or {}).get("id", delivery_tag),
-            )
-            raise
 
 
 class Channel(kombu_redis.Channel):
@@ -92,6 +126,129 @@ class Channel(kombu_redis.Channel):
     unacked_lease_interval = 0
 
     from_transport_options = (*kombu_redis.Channel.from_transport_options, "unacked_lease_interval")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._no_ack_queues: set[str] = set()
+        self._in_flight: tuple[str, list[str]] = (_POP, [])
+        self._next = _POP  # what _brpop_start sends: the pop script, or a wait on the doorbells
+        self._woken = False  # the last wait took a doorbell: the next pop takes none
+        super().__init__(*args, **kwargs)
+
+    def basic_consume(self, queue: str, *args: Any, **kwargs: Any) -> Any:
+        no_ack = kwargs.get("no_ack", args[0] if args else False)
+        (self._no_ack_queues.add if no_ack else self._no_ack_queues.discard)(queue)
+        return super().basic_consume(queue, *args, **kwargs)
+
+    def _doorbell(self, queue: str) -> str:
+        return f"{queue}{self.sep}{DOORBELL}"
+
+    def _pop_command(self, queues: list[str], take_doorbell: bool, record: set[str]) -> list[Any]:
+        data = [self._q_for_pri(queue, pri) for pri in self.priority_steps for queue in queues]
+        keys = [self.unacked_key, self.unacked_index_key, *map(self._doorbell, queues), *data]
+        prefix = self.global_keyprefix or ""
+        flags = ["1" if self.ack_emulation and queue in record else "0" for queue in queues]
+        args = [time(), "1" if take_doorbell else "0", len(queues), *flags]
+        return ["EVAL", _POP_AND_RECORD, len(keys), *(prefix + key for key in keys), *args]
+
+    def _brpop_start(self, timeout: float | None = None) -> None:
+        queues = self._queue_cycle.consume(len(self.active_queues))
+        if not queues:
+            return
+        if self._next == _WAIT:
+            wait = timeout if timeout is not None else self.brpop_timeout
+            command = ["BRPOP", *map(self._doorbell, queues), wait or 0]
+            if self.global_keyprefix:
+                command = self.client._prefix_args(command)
+        else:
+            record = set(queues) - self._no_ack_queues
+            command = self._pop_command(queues, take_doorbell=not self._woken, record=record)
+        self._in_flight = (self._next, queues)
+        self._in_poll = self.client.connection
+        self._brpop_sent_at = monotonic()
+        self.client.connection.send_command(*command)
+
+    def _brpop_read(self, **options: Any) -> bool:
+        kind, queues = self._in_flight
+        try:
+            try:
+                reply = self.client.parse_response(
+                    self.client.connection, "BRPOP" if kind == _WAIT else "EVAL", **options
+                )
+            except self.connection_errors:
+                # As kombu: disconnect, so that the next poll reconnects.
+                self.client.connection.disconnect()
+                raise
+            if kind == _WAIT:  # a doorbell rang or the wait timed out: pop next
+                self._next, self._woken = _POP, bool(reply)
+                raise Empty()
+            self._woken = False
+            if not reply:
+                self._next = _WAIT
+                raise Empty()
+            number, item, tag = reply
+            if tag:
+                _recorded.add(_text(tag))
+            queue = queues[int(number) - 1]
+            self._queue_cycle.rotate(queue)
+            self.connection._deliver(loads(item), queue)
+            return True
+        finally:
+            self._in_poll = None
+            self._flush_brpop_reauth()
+
+    def basic_get(self, queue: str, no_ack: bool = False, **kwargs: Any) -> Any:
+        record = set() if no_ack else {queue}
+        with self.conn_or_acquire() as client:
+            reply = client.execute_command(*self._pop_command([queue], take_doorbell=True, record=record))
+        if not reply:
+            return None
+        _number, item, tag = reply
+        message = self.Message(loads(item), channel=self)
+        if not no_ack:
+            if tag:
+                _recorded.add(_text(tag))
+            self.qos.append(message, str(message.delivery_tag))
+        return message
+
+    def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
+        """kombu's, plus the queue's doorbell after the message."""
+        key = self._q_for_pri(queue, self._get_message_priority(message, reverse=False))
+        commands: list[tuple[str, tuple[Any, ...]]] = [("lpush", (key, dumps(message)))]
+        commands.append(("lpush", (self._doorbell(queue), 1)))
+        if self._expires and queue in self._expires:
+            commands += [("pexpire", (self._q_for_pri(queue, p), self._expires[queue])) for p in self.priority_steps]
+        publish_batch = kwargs.pop("_publish_batch", None)
+        if publish_batch is not None:
+            for name, args in commands:
+                publish_batch.add(name, *args)
+            return
+        with self.conn_or_acquire() as client, client.pipeline(transaction=False) as pipe:
+            for name, args in commands:
+                getattr(pipe, name)(*args)
+            pipe.execute()
+
+    def _do_restore_message(
+        self, payload: dict[str, Any], exchange: str, routing_key: str, pipe: Any, leftmost: bool = False
+    ) -> None:
+        """kombu's, plus a doorbell for each queue the message goes back to."""
+        super()._do_restore_message(payload, exchange, routing_key, pipe, leftmost)
+        try:
+            for queue in self._lookup(exchange, routing_key):
+                pipe.lpush(self._doorbell(queue), 1)
+        except self.connection_errors:
+            raise
+        except Exception:  # as kombu: the message itself is back; a missing doorbell delays it by a wait
+            logger.exception("could not ring the doorbell of a restored message")
+
+    def _purge(self, queue: str) -> int:
+        with self.conn_or_acquire() as client:
+            client.delete(self._doorbell(queue))
+        return int(super()._purge(queue))
+
+    def _delete(self, queue: str, *args: Any, **kwargs: Any) -> None:
+        super()._delete(queue, *args, **kwargs)
+        with self.conn_or_acquire(client=kwargs.get("client")) as client:
+            client.delete(self._doorbell(queue))
 
     def close(self) -> None:
         if self._in_poll and not self.closed:
@@ -128,40 +285,10 @@ class Transport(kombu_redis.Transport):
             self.refresh_leases()
         super().register_with_event_loop(connection, loop)
         cycle: Any = self.cycle
-        for name in ("_flowsite_lease_tref", "_flowsite_orphans_tref"):
-            old = getattr(cycle, name, None)
-            if old is not None:
-                old.cancel()
-            setattr(cycle, name, None)
-        if interval > 0:
-            cycle._flowsite_lease_tref = loop.call_repeatedly(interval, self.refresh_leases)
-        restore_interval = options.get("unacked_restore_interval", Channel.unacked_restore_interval)
-        cycle._flowsite_orphans_tref = loop.call_repeatedly(max(1, restore_interval), self.requeue_orphans)
-        self.requeue_orphans()
-
-    def requeue_orphans(self) -> int:
-        """Push the messages kept by QoS.append back to the head of their queues; return how many."""
-        if not _orphans:
-            return 0
-        cycle: Any = self.cycle
-        channel = next((c for c in list(cycle._channels) if not c.closed), None)
-        if channel is None:
-            return 0
-        with _orphans_lock:
-            batch = list(_orphans)
-            del _orphans[:]
-        try:
-            with channel.conn_or_acquire() as client, client.pipeline() as pipe:
-                for payload, exchange, routing_key in batch:
-                    channel._do_restore_message(payload, exchange, routing_key, pipe, leftmost=True)
-                pipe.execute()
-        except Exception:  # never lose them, never break a reconnection: next tick retries
-            with _orphans_lock:
-                _orphans[:0] = batch
-            logger.warning("could not requeue %d orphaned message(s) yet, will retry", len(batch), exc_info=True)
-            return 0
-        logger.warning("Put %d message(s) taken while Redis went away back in their queue", len(batch))
-        return len(batch)
+        old = getattr(cycle, "_flowsite_lease_tref", None)
+        if old is not None:
+            old.cancel()
+        cycle._flowsite_lease_tref = loop.call_repeatedly(interval, self.refresh_leases) if interval > 0 else None
 
     def refresh_leases(self) -> int:
         """Set the unacked_index score of every message this worker holds to now; return how many."""

@@ -417,10 +417,8 @@ class Pipeline:
         )
 
     def holds_slow_batch(self) -> bool:
-        """A worker holds the slow batch, unacknowledged (it is in kombu's unacked hash). The batch
-        itself, not any message: beat's ticks pass through the same queue, and a worker killed
-        between two short tasks may be killed with a message popped and not yet recorded, which
-        kombu's Redis transport cannot bring back (flowsite/redis_transport.py, change 2)."""
+        """A worker holds the slow batch, unacknowledged (it is in kombu's unacked hash): the scenario
+        kills a worker in the middle of the batch, not between two of beat's short ticks."""
         prefix = os.environ.get("CELERY_KEY_PREFIX", "")
         held = redis.Redis.from_url(self.redis.url).hvals(f"{prefix}unacked")
         return any(SLOW_MARKER in base64.b64decode(orjson.loads(value)[0]["body"]) for value in held)

@@ -1,8 +1,11 @@
 """flowsite/redis_transport.py against the real Redis: the crash kombu 5.7.0 has on a Redis restart,
-messages taken while Redis went away, and the lease that keeps a live worker's batches its own."""
+a message taken and recorded in one step (woken by doorbells), and the lease that keeps a live
+worker's batches its own."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -72,26 +75,91 @@ def test_a_dead_pending_brpop_does_not_stop_the_close_nor_lose_the_unacked(conne
     assert depth(connection) == 1  # its unacknowledged message went back to the queue
 
 
-def test_a_message_taken_while_redis_went_away_goes_back_on_reconnection(connection: Connection, queue) -> None:
-    """BRPOP took it, then Redis died before kombu recorded it as unacknowledged: it was in neither place."""
+def unacked(connection: Connection) -> dict[bytes, bytes]:
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL).hgetall(f"{prefix}unacked")
+
+
+def drain_until(connection: Connection, received: list[Any]) -> None:
+    deadline = time.monotonic() + 10
+    while not received and time.monotonic() < deadline:
+        with contextlib.suppress(TimeoutError):
+            connection.drain_events(timeout=1)
+
+
+def test_a_worker_killed_right_after_taking_a_message_leaves_it_recorded(connection: Connection, queue) -> None:
+    """kombu took it with BRPOP and recorded it in a second round trip: a worker killed in between
+    lost it (in neither the queue nor the unacked hash). Taken here, it is already recorded, and
+    kombu's visibility sweep brings it back."""
     producer = connection.Producer()
     producer.publish({"n": 1}, exchange=queue.exchange, routing_key=QUEUE, declare=[queue])
-    channel = connection.channel()
-    original = redis_transport.kombu_redis.QoS.append
+    channel: Any = connection.channel()
+    channel.basic_consume(QUEUE, no_ack=False, callback=lambda message: None, consumer_tag="t")
+    channel.client.connection = channel.client.connection_pool.get_connection()  # as the poller does
+    channel._brpop_start()  # the pop goes out; the worker dies before it reads the reply
+    channel.client.connection.disconnect()
+    time.sleep(0.2)  # Redis has run the script by now
+    held = unacked(connection)
+    assert depth(connection) == 0 and len(held) == 1
+    payload, exchange, routing_key = json.loads(next(iter(held.values())))
+    assert (exchange, routing_key) == (QUEUE, QUEUE)
+    assert channel.Message(payload, channel=channel).decode() == {"n": 1}
 
-    def redis_gone(self, message, delivery_tag):
-        raise RedisConnectionError("Connection closed by server.")
+    channel.qos.visibility_timeout = 0  # the lease has run out
+    channel.qos.restore_visible(num=10, interval=1)
+    assert depth(connection) == 1 and unacked(connection) == {}
 
-    redis_transport.kombu_redis.QoS.append = redis_gone  # type: ignore[method-assign]
-    try:
-        with pytest.raises(RedisConnectionError):
-            Queue(QUEUE, Exchange(QUEUE), QUEUE)(channel).get(no_ack=False)
-    finally:
-        redis_transport.kombu_redis.QoS.append = original  # type: ignore[method-assign]
-    assert depth(connection) == 0 and len(redis_transport._orphans) == 1
-    transport: Any = connection.transport
-    assert transport.requeue_orphans() == 1
-    assert depth(connection) == 1 and redis_transport._orphans == []
+
+def test_a_waiting_worker_is_woken_by_the_doorbell(connection: Connection, queue) -> None:
+    """A consumer waiting on the doorbells takes a message published meanwhile well before its wait
+    would time out (a 60 s wait against a 10 s drain: without the doorbell it would time out)."""
+    connection.transport_options["brpop_timeout"] = 60
+    connection.transport.brpop_timeout = 60
+    received: list[Any] = []
+    consumer_channel: Any = connection.channel()
+    consumer_channel.brpop_timeout = 60
+    consumer = connection.Consumer(
+        queue, channel=consumer_channel, callbacks=[lambda body, message: received.append(body)]
+    )
+    with consumer:
+        with pytest.raises(TimeoutError):
+            connection.drain_events(timeout=0.5)  # nothing there yet: the worker now waits on the doorbells
+        assert consumer_channel._next == "wait"
+        connection.Producer(connection.channel()).publish({"n": 2}, exchange=queue.exchange, routing_key=QUEUE)
+        drain_until(connection, received)
+    assert received == [{"n": 2}]
+
+
+def test_a_message_without_a_doorbell_is_taken_when_the_wait_times_out(connection: Connection, queue) -> None:
+    """Published by plain kombu (or left by a worker killed between its two steps): no doorbell."""
+    producer = connection.Producer()
+    producer.publish({"n": 3}, exchange=queue.exchange, routing_key=QUEUE, declare=[queue])
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).delete(f"{prefix}{QUEUE}\x06\x16doorbell")
+    channel: Any = connection.channel()
+    channel._next = "wait"  # as after an empty pop
+    received: list[Any] = []
+    with connection.Consumer(
+        queue, channel=channel, callbacks=[lambda body, message: (received.append(body), message.ack())]
+    ):
+        drain_until(connection, received)
+    assert received == [{"n": 3}] and unacked(connection) == {}
+
+
+def test_doorbells_stay_balanced_with_the_messages(connection: Connection, queue) -> None:
+    producer = connection.Producer()
+    for n in range(5):
+        producer.publish({"n": n}, exchange=queue.exchange, routing_key=QUEUE, declare=[queue])
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    assert client.llen(f"{prefix}{QUEUE}\x06\x16doorbell") == 5
+    channel: Any = connection.channel()
+    bound = Queue(QUEUE, Exchange(QUEUE), QUEUE)(channel)
+    taken = [bound.get(no_ack=False), bound.get(no_ack=True)]
+    assert client.llen(f"{prefix}{QUEUE}\x06\x16doorbell") == 3 and len(unacked(connection)) == 1  # no_ack: unrecorded
+    taken[0].ack()
+    assert unacked(connection) == {}
+    assert bound.purge() == 3 and client.llen(f"{prefix}{QUEUE}\x06\x16doorbell") == 0
 
 
 @pytest.mark.e2e
