@@ -15,14 +15,16 @@ from trades.models import FilterProfile, OptionTrade, WatchedTicker, Watchlist
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 T0 = 1764948600000  # 2025-12-05 10:30 New York
-HIT_SEQUENCES = [1, 150_000, 299_999, 450_000, 599_999]  # spread over the whole batch
+HIT_SEQUENCES = [1, 5_000, 9_999, 15_000, 19_999]  # spread over the whole batch
+# tests/faulty_app.py: a batch holding this frame takes 3 s longer, so the kill lands inside it.
+SLOW_FRAME = '[{"ev":"status","status":"info","message":"FAULT:slow"}]'
 # Seconds before an unacknowledged message is handed out again; a live worker renews its lease every second.
 FAST_REDELIVERY = {"CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_UNACKED_LEASE_INTERVAL": "1"}
 
 
-def big_batch(trades: int = 600_000, per_frame: int = 1000) -> list[str]:
-    """Many small AAPL prints (judged, not stored) with five $60K hits among them."""
-    frames = []
+def big_batch(trades: int = 20_000, per_frame: int = 1000) -> list[str]:
+    """Many small AAPL prints (judged, not stored) with five $60K hits among them; slow to run."""
+    frames = [SLOW_FRAME]
     for start in range(0, trades, per_frame):
         events = []
         for q in range(start, start + per_frame):
@@ -50,11 +52,11 @@ def stored_sequences() -> list[int | None]:
 
 def test_a_worker_killed_mid_batch_loses_nothing(smart_money_profile, tmp_path):
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
-    first = processes.start_worker(first_log, env=FAST_REDELIVERY)
+    first = processes.start_worker(first_log, env=FAST_REDELIVERY, app="tests.faulty_app")
     try:
         task_id = publish(big_batch())
         processes.wait_for(lambda: f"[{task_id}] received" in first_log.read_text(), 30, "the worker to take the batch")
-        time.sleep(0.4)  # well inside the batch: judging 600,000 trades takes over a second
+        time.sleep(0.4)  # well inside the batch (3 s)
     finally:
         processes.stop(first, signal.SIGKILL)
     assert f"[{task_id}] succeeded" not in first_log.read_text(), "the kill came after the batch finished"
