@@ -75,7 +75,7 @@ def test_a_dead_pending_brpop_does_not_stop_the_close_nor_lose_the_unacked(conne
     assert depth(connection) == 1  # its unacknowledged message went back to the queue
 
 
-def unacked(connection: Connection) -> dict[bytes, bytes]:
+def unacked(connection: Connection) -> dict[Any, Any]:
     prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
     return redis.Redis.from_url(settings.CELERY_BROKER_URL).hgetall(f"{prefix}unacked")
 
@@ -113,8 +113,6 @@ def test_a_worker_killed_right_after_taking_a_message_leaves_it_recorded(connect
 def test_a_waiting_worker_is_woken_by_the_doorbell(connection: Connection, queue) -> None:
     """A consumer waiting on the doorbells takes a message published meanwhile well before its wait
     would time out (a 60 s wait against a 10 s drain: without the doorbell it would time out)."""
-    connection.transport_options["brpop_timeout"] = 60
-    connection.transport.brpop_timeout = 60
     received: list[Any] = []
     consumer_channel: Any = connection.channel()
     consumer_channel.brpop_timeout = 60
@@ -139,9 +137,12 @@ def test_a_message_without_a_doorbell_is_taken_when_the_wait_times_out(connectio
     channel: Any = connection.channel()
     channel._next = "wait"  # as after an empty pop
     received: list[Any] = []
-    with connection.Consumer(
-        queue, channel=channel, callbacks=[lambda body, message: (received.append(body), message.ack())]
-    ):
+
+    def take(body: Any, message: Any) -> None:
+        received.append(body)
+        message.ack()
+
+    with connection.Consumer(queue, channel=channel, callbacks=[take]):
         drain_until(connection, received)
     assert received == [{"n": 3}] and unacked(connection) == {}
 
@@ -155,7 +156,7 @@ def test_doorbells_stay_balanced_with_the_messages(connection: Connection, queue
     assert client.llen(f"{prefix}{QUEUE}\x06\x16doorbell") == 5
     channel: Any = connection.channel()
     bound = Queue(QUEUE, Exchange(QUEUE), QUEUE)(channel)
-    taken = [bound.get(no_ack=False), bound.get(no_ack=True)]
+    taken: list[Any] = [bound.get(no_ack=False), bound.get(no_ack=True)]
     assert client.llen(f"{prefix}{QUEUE}\x06\x16doorbell") == 3 and len(unacked(connection)) == 1  # no_ack: unrecorded
     taken[0].ack()
     assert unacked(connection) == {}
