@@ -315,8 +315,8 @@ CELERY_BEAT_SCHEDULE = {
 # a sweep's prints are rarely smaller, and keeping the firehose's many $200 prints would cost a row each.
 ORDER_PRINT_MIN_PREMIUM = env.float("ORDER_PRINT_MIN_PREMIUM", default=5_000.0)
 ORDER_PRINT_RETENTION_DAYS = env.int("ORDER_PRINT_RETENTION_DAYS", default=7)
-# Beat closes orders that are due when the feed is quiet (and judges orders a dead worker left).
-ORDER_CLOSE_SECONDS = env.float("ORDER_CLOSE_SECONDS", default=1.0)
+# Beat closes the orders the watermark has passed (only it does) and judges orders a dead worker left.
+ORDER_CLOSE_SECONDS = env.float("ORDER_CLOSE_SECONDS", default=0.5)
 # Side and sentiment from the NBBO at an order's first print, one REST look-up per candidate order.
 ORDER_QUOTES = env.bool("ORDER_QUOTES", default=True)
 QUOTE_READ_TIMEOUT = env.float("QUOTE_READ_TIMEOUT", default=2.0)
@@ -325,7 +325,8 @@ QUOTES_REFUSED_RETRY_SECONDS = env.float("QUOTES_REFUSED_RETRY_SECONDS", default
 CELERY_BEAT_SCHEDULE["close-orders"] = {
     "task": queues.CLOSE_ORDERS,
     "schedule": ORDER_CLOSE_SECONDS,
-    "options": {"expires": 10 * ORDER_CLOSE_SECONDS},  # ticks do not pile up while no worker runs
+    # Ticks do not pile up while no worker runs, and one still runs behind a minute of queued batches.
+    "options": {"expires": 60},
 }
 CELERY_BEAT_SCHEDULE["purge-kept-prints"] = {"task": queues.PURGE_KEPT_PRINTS, "schedule": _crontab("30 4 *")}
 

@@ -472,6 +472,7 @@ class KeptPrint(models.Model):
     source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
     cancelled = models.BooleanField(default=False, help_text="Taken back by a later cancel print.")
     order_id = models.CharField(max_length=20, blank=True, help_text="The closed order it belongs to (empty: open).")
+    settled = models.BooleanField(default=False, help_text="A cancel the closer has applied to the prints it takes back.")
 
     class Meta:
         # Few indexes: a batch of the firehose writes thousands of rows, each index costs on every one.
@@ -481,6 +482,7 @@ class KeptPrint(models.Model):
             # The open prints (the few not yet in a closed order, read at every close), and the cancels.
             models.Index(fields=["symbol", "ts_ns"], condition=OPEN_PRINT, name="kept_print_open"),
             models.Index(fields=["symbol"], condition=models.Q(kind="cancel"), name="kept_print_cancels"),
+            models.Index(fields=["id"], condition=models.Q(kind="cancel", settled=False), name="kept_print_unsettled"),
         ]
 
     def __str__(self) -> str:

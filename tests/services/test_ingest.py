@@ -69,7 +69,7 @@ def test_a_batch_stores_exactly_its_hits_and_counts_the_rest(only_smart_money):
         "stored": 2,
         "unresolved": 0,
         "rejections": {"bad_size": 1, "expired_contract": 1, "bad_price": 1, "no_event_type": 1, "bad_json": 1},
-        "orders": None,  # no profile judges orders
+        "kept": None,  # no profile judges orders
     }
     msft = OptionTrade.objects.get(sequence=8)
     assert (msft.underlying, msft.right, msft.strike, msft.premium, msft.dte) == ("MSFT", "P", 400, 60_000, 28)

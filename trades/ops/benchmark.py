@@ -36,28 +36,41 @@ CLOCK = 500.0  # synthetic trades per second of trade time, as on a busy day: a 
 
 @dataclass
 class WorkerTally:
-    """What the worker's task-succeeded events say, accumulated as they arrive."""
+    """What the worker's task-succeeded events say, accumulated as they arrive: the batches', and
+    beat's order-closing ticks' (told apart by their results)."""
 
     batches: int = 0
     trades: int = 0
     hits: int = 0
     stored: int = 0
+    kept: int = 0  # prints kept for grouping
     busy_seconds: float = 0.0
     last_done: float = 0.0  # wall clock of the last batch's completion
-    orders: dict[str, int] = field(default_factory=dict)  # the batches' order counts, summed
+    orders: dict[str, int] = field(default_factory=dict)  # the ticks' order counts, summed
+    ticks: list[float] = field(default_factory=list)  # wall clock of each tick's completion
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, event: dict) -> None:
         counts = ast.literal_eval(event.get("result") or "{}")
+        if not isinstance(counts, dict):
+            return
         with self.lock:
+            self.busy_seconds += event.get("runtime", 0.0)
+            if "trades" not in counts:  # a tick: services/orders.OrderReport
+                self.ticks.append(event.get("timestamp", 0.0))
+                for name, value in counts.items():
+                    self.orders[name] = self.orders.get(name, 0) + value
+                return
             self.batches += 1
             self.trades += counts.get("trades", 0)
             self.hits += counts.get("hits", 0)
             self.stored += counts.get("stored", 0)
-            for name, value in (counts.get("orders") or {}).items():
-                self.orders[name] = self.orders.get(name, 0) + value
-            self.busy_seconds += event.get("runtime", 0.0)
+            self.kept += counts.get("kept") or 0
             self.last_done = max(self.last_done, event.get("timestamp", 0.0))
+
+    def first_tick_after(self, moment: float) -> float | None:
+        with self.lock:
+            return min((tick for tick in self.ticks if tick > moment), default=None)
 
 
 class TimedSource(PrebuiltSource):
@@ -161,7 +174,7 @@ class Result:
             f"worker      {per_busy:>12,.0f} trades/s  per busy second of one of {self.worker_processes} "
             f"{self.pool} process(es); {self.worker.batches} batches   " + usage(self.worker_usage),
             f"end to end  {rate(self.end_to_end_seconds)}  {self.end_to_end_seconds:5.2f} s first frame sent → "
-            "last batch stored",
+            + ("last batch stored, and its orders closed by the next tick" if self.orders_on else "last batch stored"),
             f"hits        {self.worker.hits:,} judged hits, {self.worker.stored:,} stored",
             "orders      " + self.orders_line(),
             "feed        in this process, with the event receiver   " + usage(self.feed),
@@ -175,9 +188,10 @@ class Result:
             return "off (--without-orders: no profile judges orders)"
         counts = self.worker.orders
         return (
-            f"grouping on: {counts.get('kept', 0):,} prints kept, {counts.get('closed', 0):,} orders closed in the "
-            f"batches, {counts.get('candidates', 0):,} candidates sent to be judged (their quote look-ups run on "
-            "the reference queue, not timed here; orders still open at the end close at beat's next tick)"
+            f"grouping on: {self.worker.kept:,} prints kept, {counts.get('closed', 0):,} orders closed by "
+            f"{len(self.worker.ticks):,} ticks of beat, {counts.get('candidates', 0):,} candidates sent to be judged "
+            "(their quote look-ups run on the reference queue, not timed here; the orders of the last second close "
+            "once the feed has been quiet for the lateness)"
         )
 
 
@@ -215,6 +229,8 @@ def run(
             listener, listener_exit = run_listener(f"ws://{host}:{port}", child_env, log_dir / "stream.log")
             sent = feed.stats.trades_sent
             wait_until(lambda: tally.trades >= sent, timeout=300, what=f"the worker to judge {sent:,} trades")
+            if orders_on:  # stored means closed too: the orders the last batch's watermark passed
+                wait_until(lambda: tally.first_tick_after(tally.last_done), timeout=60, what="beat's next tick")
         finally:
             worker_usage = stop(worker, worker_memory)
             receiver.should_stop = True
@@ -222,6 +238,7 @@ def run(
         feed.stop()
     first = source.first_sent or 0.0
     own = resource.getrusage(resource.RUSAGE_SELF)
+    closed_at = tally.first_tick_after(tally.last_done) if orders_on else None
     seed_style_seconds, seed_style = run_seed_style(frames, reference, child_env, log_dir / "seed-style.log")
     return Result(
         trades=sent,
@@ -232,7 +249,7 @@ def run(
         worker=tally,
         worker_processes=worker_processes,
         worker_usage=worker_usage,
-        end_to_end_seconds=tally.last_done - first,
+        end_to_end_seconds=(closed_at or tally.last_done) - first,
         feed=Usage(own.ru_maxrss / 1024, cpu_seconds(own) - own_cpu_before),
         pool=pool,
         seed_style_seconds=seed_style_seconds,
@@ -307,6 +324,7 @@ def start_worker(processes: int, pool: str, env: dict[str, str], log: Path) -> s
         str(processes),
     ]
     args += ["-E", "-l", "WARNING", "--without-mingle", "--without-gossip", "-n", f"bench-{os.getpid()}@%h"]
+    args += ["-B", "-s", str(log.with_suffix(".beat-schedule"))]  # beat's tick closes the orders, as in production
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 

@@ -71,7 +71,7 @@ class IngestReport:
     stored: int = 0  # hits new to the database (hits - stored were already there)
     unresolved: int = 0  # candidates sent to be judged again once their contract is looked up
     rejections: dict[str, int] = field(default_factory=dict)  # rejected, by reason
-    orders: dict[str, int] | None = None  # with a profile that judges orders: services/orders.OrderReport
+    kept: int | None = None  # with a profile that judges orders: the prints kept for grouping
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,8 +117,7 @@ def ingest_frames(
             logger.info(hit_line(hit))
     if flow is not None:
         day_volume.record(flow.volume, frames)
-        taken = orders.take_prints(flow.kept, flow.underlyings, flow.latest_event_ms, source, received_at)
-        report.orders = taken.as_dict()
+        report.kept = orders.take_prints(flow.kept, flow.underlyings, flow.latest_event_ms, source)
     rejections.record()
     report.rejected, report.rejections = rejections.total, dict(rejections.counts)
     return report

@@ -22,3 +22,12 @@ def lock_names(namespace: str, names: Iterable[str]) -> None:
 
 def lock_id(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def try_lock(name: str) -> bool:
+    """Take, if no other transaction holds it, a lock on ``name`` until the transaction ends."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [lock_id(name)])
+        return bool(cursor.fetchone()[0])

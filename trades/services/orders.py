@@ -3,16 +3,17 @@
 The design, and why (README, "Orders"): prints of one sweep arrive in different batches, handled
 by different workers, in any order. Rather than route prints to one worker per contract (one
 slow worker would then hold its contracts back, and a partition map would have to survive
-restarts), every worker writes the prints it sees into one table, `KeptPrint`, and closes orders
-over it under a lock per contract, with the algorithm of trades/domain/order_book.py. Which
-prints form an order is then a function of the stored prints alone, whatever the batching:
-late prints and cancels reopen and regroup what they touch.
+restarts), every worker writes the prints it keeps into one table, `KeptPrint`, and beat's tick
+(`close_due`, every ORDER_CLOSE_SECONDS) closes the orders over it, one closer at a time, with the
+algorithm of trades/domain/order_book.py. Which prints form an order is then a function of the
+stored prints alone, whatever the batching: late prints and cancels reopen and regroup what they
+touch. A batch only inserts (no batch waits on another's contracts), and the tick closes every
+contract in a handful of statements.
 
 Only prints of underlyings watched by a profile that judges orders are kept, from
 ORDER_PRINT_MIN_PREMIUM up; the volume of all their prints is counted per minute
 (services/day_volume.py). The watermark comes from `OrderClock`: the latest event time any worker
-has seen; a batch closes its own contracts' orders, and beat's tick (`close_due`) the others',
-advancing the watermark by the wall clock when the feed goes quiet.
+has stored prints up to, advanced by the wall clock when the feed goes quiet.
 
 A closed order that passes a profile's rules known at close becomes an `Order` row in state
 JUDGING, in the transaction that closed it, and is sent to `trades.judge_orders` (the reference
@@ -81,7 +82,6 @@ JUDGING_LOST_SECONDS = 30  # a candidate sent to be judged this long ago and sti
 
 @dataclass
 class OrderReport:
-    kept: int = 0  # prints kept for grouping
     closed: int = 0  # orders closed (again, after a reopen, included)
     candidates: int = 0  # passed every rule known at close: their quote is looked up
     hits: int = 0
@@ -112,42 +112,33 @@ def keeps(trade: Trade) -> bool:
 # --- the two ways in: a batch, and beat's tick -----------------------------------------------------
 
 
-def take_prints(
-    prints: Sequence[Print],
-    underlyings: dict[str, str],
-    latest_event_ms: int | None,
-    source: str,
-    received_at: datetime,
-) -> OrderReport:
-    """Store a batch's kept prints (``underlyings``: of their contracts), close what is final among
-    its contracts' orders, and send the candidates to be judged."""
-    report = OrderReport(kept=len(prints))
-    if latest_event_ms is not None:
+def take_prints(prints: Sequence[Print], underlyings: dict[str, str], latest_event_ms: int | None, source: str) -> int:
+    """Store a batch's kept prints (``underlyings``: of their contracts), then move the clock to its
+    latest event. Closing is beat's tick's (close_due): no batch waits on another's contracts."""
+    if prints:
+        DatabasePrints(underlyings, source).add(prints)
+    if latest_event_ms is not None:  # after the prints: a tick never closes past prints not stored yet
         advance_clock(latest_event_ms * NS_PER_MS)
-    mark = current_watermark(idle=False)
-    with transaction.atomic():
-        store = DatabasePrints(underlyings, source)
-        # The batch's own contracts; those it does not touch are closed by beat's tick (close_due),
-        # so that concurrent batches do not queue up for the same contracts' locks.
-        symbols = {item.symbol for item in prints}
-        locks.lock_names("contract", symbols)
-        new = store.add(prints)
-        candidates = _consider(close_orders(store, symbols, mark, new), store, received_at, report)
-        _queue_judging(candidates)
-    return report
+    return len(prints)
 
 
 def close_due(now: datetime | None = None) -> OrderReport:
-    """Beat's tick: close the orders the watermark has passed, advancing it by the wall clock when
-    no batch has moved it for LATENESS_MS; send again the candidates whose judging was lost."""
+    """Beat's tick: settle the cancels and late prints among the open prints, close the orders the
+    watermark has passed (advancing it by the wall clock when no batch has moved it for
+    LATENESS_MS), send the candidates to be judged, and send again those whose judging was lost.
+    One closer at a time: a tick that finds another closing leaves the work to it and the next."""
     report = OrderReport()
     mark = current_watermark(idle=True, now=now)
     with transaction.atomic():
-        store = DatabasePrints()
-        symbols = store.due_symbols(mark)
-        locks.lock_names("contract", symbols)
-        candidates = _consider(close_orders(store, symbols, mark), store, timezone.now(), report)
-        _queue_judging(candidates)
+        if locks.try_lock("orders:close"):
+            store = DatabasePrints()
+            symbols = store.due_symbols(mark)
+            # New: every open print (settling a cancel twice changes nothing) and the cancels not settled yet.
+            cancels = store.unsettled_cancels()
+            new = [item for prints in store.open_prints(symbols).values() for item in prints] + cancels
+            candidates = _consider(close_orders(store, symbols, mark, new), store, timezone.now(), report)
+            store.mark_settled(cancels)
+            _queue_judging(candidates)
     lost = OrderRow.objects.filter(
         state=OrderState.JUDGING, queued_at__lt=(now or timezone.now()) - timedelta(seconds=JUDGING_LOST_SECONDS)
     )
@@ -230,6 +221,7 @@ _COLUMNS: list[rows.Column] = [
     ("source", "text"),
     ("cancelled", "boolean"),
     ("order_id", "text"),
+    ("settled", "boolean"),
 ]
 
 
@@ -251,6 +243,8 @@ class DatabasePrints:
         self._underlyings = underlyings or {}  # of the contracts of the prints to add
         self._source = source  # of the prints to add
         self._table = KeptPrint._meta.db_table
+        self._open: dict[str, list[Print]] | None = None  # the last open_prints load, until a write
+        self._open_symbols: set[str] = set()
 
     def add(self, prints: Sequence[Print]) -> list[Print]:
         by_identity = {print_digest(item): item for item in prints}
@@ -275,6 +269,7 @@ class DatabasePrints:
             self._source,
             False,
             "",
+            False,
         )
 
     def due_symbols(self, mark_ns: int) -> set[str]:
@@ -298,6 +293,13 @@ class DatabasePrints:
             groups[(item.symbol, item.price, item.size)].append(item)
         return [groups[trade] for trade in sorted(groups)]
 
+    def unsettled_cancels(self) -> list[Print]:
+        return self._load(KeptPrint.objects.filter(kind=PrintClass.CANCEL, settled=False))
+
+    def mark_settled(self, cancels: Sequence[Print]) -> None:
+        if cancels:
+            KeptPrint.objects.filter(pk__in=[self._row_of(item).pk for item in cancels]).update(settled=True)
+
     def is_cancelled(self, item: Print) -> bool:
         return self._row_of(item).cancelled
 
@@ -305,15 +307,18 @@ class DatabasePrints:
         row = self._row_of(item)
         row.cancelled = cancelled
         KeptPrint.objects.filter(pk=row.pk).update(cancelled=cancelled)
+        self._open = None
 
     def order_of(self, item: Print) -> str | None:
         return self._row_of(item).order_id or None
 
     def open_prints(self, symbols: Iterable[str]) -> dict[str, list[Print]]:
-        found: dict[str, list[Print]] = defaultdict(list)
-        for item in self._load(KeptPrint.objects.filter(OPEN_PRINT, symbol__in=list(symbols))):
-            found[item.symbol].append(item)
-        return found
+        wanted = set(symbols)
+        if self._open is None or not wanted <= self._open_symbols:  # else the last load still holds
+            self._open, self._open_symbols = defaultdict(list), wanted
+            for item in self._load(KeptPrint.objects.filter(OPEN_PRINT, symbol__in=list(wanted))):
+                self._open[item.symbol].append(item)
+        return {symbol: list(self._open[symbol]) for symbol in wanted if symbol in self._open}
 
     def frontiers(self, since: dict[str, int]) -> dict[str, int]:
         if not since:
@@ -328,6 +333,7 @@ class DatabasePrints:
         touched = KeptPrint.objects.filter(symbol=symbol, ts_ns__gte=from_ns).exclude(order_id="")
         ids = set(touched.values_list("order_id", flat=True))
         KeptPrint.objects.filter(symbol=symbol, order_id__in=ids).update(order_id="")
+        self._open = None
         for row in self._rows.values():
             if row.order_id in ids:
                 row.order_id = ""
@@ -341,6 +347,7 @@ class DatabasePrints:
                 row.order_id = run.id
                 assigned.append((row.pk, run.id))
         rows.update(self._table, ("id", "bigint"), ("order_id", "text"), assigned)
+        self._open = None
 
     def _load(self, queryset: QuerySet[KeptPrint]) -> list[Print]:
         loaded = []
