@@ -48,6 +48,7 @@ class WorkerTally:
     last_done: float = 0.0  # wall clock of the last batch's completion
     orders: dict[str, int] = field(default_factory=dict)  # the ticks' order counts, summed
     ticks: list[float] = field(default_factory=list)  # wall clock of each tick's completion
+    rejections: dict[str, int] = field(default_factory=dict)  # the batches' rejected items, by reason
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, event: dict) -> None:
@@ -65,6 +66,8 @@ class WorkerTally:
             self.trades += counts.get("trades", 0)
             self.hits += counts.get("hits", 0)
             self.stored += counts.get("stored", 0)
+            for reason, count in (counts.get("rejections") or {}).items():
+                self.rejections[reason] = self.rejections.get(reason, 0) + count
             self.kept += counts.get("kept") or 0
             self.last_done = max(self.last_done, event.get("timestamp", 0.0))
 
@@ -175,7 +178,8 @@ class Result:
             f"{self.pool} process(es); {self.worker.batches} batches   " + usage(self.worker_usage),
             f"end to end  {rate(self.end_to_end_seconds)}  {self.end_to_end_seconds:5.2f} s first frame sent → "
             + ("last batch stored, and its orders closed by the next tick" if self.orders_on else "last batch stored"),
-            f"hits        {self.worker.hits:,} judged hits, {self.worker.stored:,} stored",
+            f"hits        {self.worker.hits:,} judged hits, {self.worker.stored:,} stored; rejected: "
+            + (", ".join(f"{count:,} {reason}" for reason, count in sorted(self.worker.rejections.items())) or "none"),
             "orders      " + self.orders_line(),
             "feed        in this process, with the event receiver   " + usage(self.feed),
             f"seed-style  {rate(self.seed_style_seconds)}  {self.seed_style_seconds:5.2f} s first frame sent → exit "

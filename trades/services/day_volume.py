@@ -51,9 +51,10 @@ def record(tally: VolumeTally, frames: Iterable[str]) -> bool:
         _, new = CountedBatch.objects.get_or_create(digest=_digest(frames), defaults={"counted_at": timezone.now()})
         if not new:
             return False
+        # Sorted: two batches upserting the same rows lock them in the same order, never in a deadlock.
         counts = [
             (symbol, new_york_date(minute * MS_PER_MINUTE), minute, volume)
-            for (symbol, minute), volume in tally.counts.items()
+            for (symbol, minute), volume in sorted(tally.counts.items())
         ]
         rows.insert(
             table,

@@ -248,7 +248,8 @@ class DatabasePrints:
 
     def add(self, prints: Sequence[Print]) -> list[Print]:
         by_identity = {print_digest(item): item for item in prints}
-        values = [self._insert_row(identity, item) for identity, item in by_identity.items()]
+        # Sorted, as every multi-row write here: concurrent batches wait on the same rows in one order.
+        values = [self._insert_row(identity, by_identity[identity]) for identity in sorted(by_identity)]
         stored = rows.insert(self._table, _COLUMNS, values, "ON CONFLICT (identity) DO NOTHING RETURNING identity")
         return [by_identity[identity] for (identity,) in stored]
 
