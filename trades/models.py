@@ -472,7 +472,7 @@ class KeptPrint(models.Model):
     source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
     cancelled = models.BooleanField(default=False, help_text="Taken back by a later cancel print.")
     order_id = models.CharField(max_length=20, blank=True, help_text="The closed order it belongs to (empty: open).")
-    settled = models.BooleanField(default=False, help_text="A cancel the closer has applied to the prints it takes back.")
+    settled = models.BooleanField(default=False, help_text="A cancel the closer has applied.")
 
     class Meta:
         # Few indexes: a batch of the firehose writes thousands of rows, each index costs on every one.

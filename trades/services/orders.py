@@ -36,7 +36,7 @@ import orjson
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from trades import queues
@@ -133,10 +133,9 @@ def close_due(now: datetime | None = None) -> OrderReport:
         if locks.try_lock("orders:close"):
             store = DatabasePrints()
             symbols = store.due_symbols(mark)
-            # New: every open print (settling a cancel twice changes nothing) and the cancels not settled yet.
-            cancels = store.unsettled_cancels()
-            new = [item for prints in store.open_prints(symbols).values() for item in prints] + cancels
-            candidates = _consider(close_orders(store, symbols, mark, new), store, timezone.now(), report)
+            # As new: what a cancel may change (settling a cancel twice changes nothing).
+            cancels, matched = store.unsettled_cancels(), store.open_prints_with_a_cancel()
+            candidates = _consider(close_orders(store, symbols, mark, cancels + matched), store, timezone.now(), report)
             store.mark_settled(cancels)
             _queue_judging(candidates)
     lost = OrderRow.objects.filter(
@@ -243,8 +242,7 @@ class DatabasePrints:
         self._underlyings = underlyings or {}  # of the contracts of the prints to add
         self._source = source  # of the prints to add
         self._table = KeptPrint._meta.db_table
-        self._open: dict[str, list[Print]] | None = None  # the last open_prints load, until a write
-        self._open_symbols: set[str] = set()
+        self._cancelled: dict[int, bool] = {}  # by pk: written with the next read or close
 
     def add(self, prints: Sequence[Print]) -> list[Print]:
         by_identity = {print_digest(item): item for item in prints}
@@ -297,6 +295,13 @@ class DatabasePrints:
     def unsettled_cancels(self) -> list[Print]:
         return self._load(KeptPrint.objects.filter(kind=PrintClass.CANCEL, settled=False))
 
+    def open_prints_with_a_cancel(self) -> list[Print]:
+        """Open prints of a (contract, price, size) that has a cancel: one may take them back."""
+        cancels = KeptPrint.objects.filter(
+            kind=PrintClass.CANCEL, symbol=OuterRef("symbol"), price=OuterRef("price"), size=OuterRef("size")
+        )
+        return self._load(KeptPrint.objects.filter(OPEN_PRINT).filter(Exists(cancels)))
+
     def mark_settled(self, cancels: Sequence[Print]) -> None:
         if cancels:
             KeptPrint.objects.filter(pk__in=[self._row_of(item).pk for item in cancels]).update(settled=True)
@@ -307,19 +312,22 @@ class DatabasePrints:
     def set_cancelled(self, item: Print, cancelled: bool) -> None:
         row = self._row_of(item)
         row.cancelled = cancelled
-        KeptPrint.objects.filter(pk=row.pk).update(cancelled=cancelled)
-        self._open = None
+        self._cancelled[row.pk] = cancelled
+
+    def _write_cancelled(self) -> None:
+        """The cancelled flags set since the last write, in one statement."""
+        if self._cancelled:
+            changed, self._cancelled = sorted(self._cancelled.items()), {}
+            rows.update(self._table, ("id", "bigint"), ("cancelled", "boolean"), changed)
 
     def order_of(self, item: Print) -> str | None:
         return self._row_of(item).order_id or None
 
     def open_prints(self, symbols: Iterable[str]) -> dict[str, list[Print]]:
-        wanted = set(symbols)
-        if self._open is None or not wanted <= self._open_symbols:  # else the last load still holds
-            self._open, self._open_symbols = defaultdict(list), wanted
-            for item in self._load(KeptPrint.objects.filter(OPEN_PRINT, symbol__in=list(wanted))):
-                self._open[item.symbol].append(item)
-        return {symbol: list(self._open[symbol]) for symbol in wanted if symbol in self._open}
+        found: dict[str, list[Print]] = defaultdict(list)
+        for item in self._load(KeptPrint.objects.filter(OPEN_PRINT, symbol__in=list(symbols))):
+            found[item.symbol].append(item)
+        return found
 
     def frontiers(self, since: dict[str, int]) -> dict[str, int]:
         if not since:
@@ -334,7 +342,6 @@ class DatabasePrints:
         touched = KeptPrint.objects.filter(symbol=symbol, ts_ns__gte=from_ns).exclude(order_id="")
         ids = set(touched.values_list("order_id", flat=True))
         KeptPrint.objects.filter(symbol=symbol, order_id__in=ids).update(order_id="")
-        self._open = None
         for row in self._rows.values():
             if row.order_id in ids:
                 row.order_id = ""
@@ -348,9 +355,10 @@ class DatabasePrints:
                 row.order_id = run.id
                 assigned.append((row.pk, run.id))
         rows.update(self._table, ("id", "bigint"), ("order_id", "text"), assigned)
-        self._open = None
+        self._write_cancelled()
 
     def _load(self, queryset: QuerySet[KeptPrint]) -> list[Print]:
+        self._write_cancelled()  # what is read must be what was set
         loaded = []
         stored = queryset.values_list("pk", "cancelled", "order_id", "source", *_PRINT_FIELDS)
         for pk, cancelled, order_id, source, *fields in stored:
