@@ -1,13 +1,16 @@
 """Orders through the worker's service against real PostgreSQL: a sweep is one hit, whatever the
 batching; cancels withdraw it; profiles that judge prints go on as before."""
 
+import queue
 import random
+import threading
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import connection
 
 from tests.factories import frame, only_profile
 from trades.domain.order_book import END_OF_TIME_NS
@@ -197,3 +200,62 @@ def test_an_order_closed_by_beats_tick_keeps_the_source_its_prints_came_by(order
     settle()  # the tick closes it: the batch's watermark had not passed the sweep
     assert Order.objects.get(state=OrderState.HIT).source == "replay"
     assert set(KeptPrint.objects.values_list("source", flat=True)) == {"replay"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("seed", [4, 5])
+def test_workers_and_ticks_running_at_once_store_the_same_orders(settings, seed):
+    """Three workers take the batches as they come while ticks on two processes close orders (one
+    closer at a time: without the lock, two closers regroup the same prints apart)."""
+    settings.POLYGON_API_KEY = ""
+    settings.ORDER_PRINT_MIN_PREMIUM = 0
+    only_profile("big-orders", ["NVDA"], judges="orders", min_premium=Decimal(500_000))
+    events = tape(600, seed)
+    rng = random.Random(seed)
+    pending: queue.SimpleQueue[list[dict]] = queue.SimpleQueue()
+    start = 0
+    while start < len(events):
+        size = rng.choice((1, 5, 30, 120))
+        pending.put(events[start : start + size])
+        start += size
+    errors: list[BaseException] = []
+    ingested = threading.Event()
+    closed_meanwhile = []
+
+    def work() -> None:
+        try:
+            while True:
+                try:
+                    batch = pending.get_nowait()
+                except queue.Empty:
+                    return
+                ingest_frames([frame(*batch)])
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def tick() -> None:
+        try:
+            while not ingested.is_set():
+                closed_meanwhile.append(orders.close_due().closed)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=work) for _ in range(3)]
+    tickers = [threading.Thread(target=tick) for _ in range(2)]  # ticks on two pool processes
+    for thread in [*workers, *tickers]:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    ingested.set()
+    for thread in tickers:
+        thread.join()
+    assert errors == []
+    assert sum(closed_meanwhile) > 0  # the ticks closed orders while the workers stored prints
+    settle()
+
+    assert closed_orders() == expected_orders(events)
+    flow_rules.forget_flow_rules()
