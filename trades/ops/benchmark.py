@@ -57,10 +57,12 @@ class WorkerTally:
             return
         with self.lock:
             self.busy_seconds += event.get("runtime", 0.0)
-            if "trades" not in counts:  # a tick: services/orders.OrderReport
+            if "closed" in counts:  # a tick: services/orders.OrderReport
                 self.ticks.append(event.get("timestamp", 0.0))
                 for name, value in counts.items():
                     self.orders[name] = self.orders.get(name, 0) + value
+                return
+            if "trades" not in counts:  # a batch kept as a dead letter
                 return
             self.batches += 1
             self.trades += counts.get("trades", 0)
