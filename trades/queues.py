@@ -4,13 +4,14 @@ publisher, health and the demo read them here). No Django or Celery imports: the
 
 from __future__ import annotations
 
-# Queues, each with its own backlog (Flower, /healthz): batches of trades, Polygon REST work,
-# webhook deliveries, and anything not routed.
+# Queues, each with its own backlog (Flower, /healthz): batches of trades, beat's order-closing
+# ticks, Polygon REST work, webhook deliveries, and anything not routed.
 DEFAULT = "default"
 INGEST = "ingest"
+ORDERS = "orders"
 REFERENCE = "reference"
 WEBHOOKS = "webhooks"
-QUEUES = (DEFAULT, INGEST, REFERENCE, WEBHOOKS)
+QUEUES = (DEFAULT, INGEST, ORDERS, REFERENCE, WEBHOOKS)
 
 # Tasks.
 INGEST_BATCH = "trades.ingest_batch"
@@ -30,7 +31,7 @@ SWEEP_WEBHOOKS = "trades.sweep_webhooks"
 # Which queue each task goes to.
 ROUTES = {
     INGEST_BATCH: INGEST,
-    CLOSE_ORDERS: INGEST,  # behind the batches it may close orders of
+    CLOSE_ORDERS: ORDERS,  # its own queue: a tick does not wait behind a backlog of batches
     JUDGE_ORDERS: REFERENCE,  # a quote look-up per order: REST work, off the ingest path
     PURGE_KEPT_PRINTS: DEFAULT,
     RESOLVE_CONTRACTS: REFERENCE,

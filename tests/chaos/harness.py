@@ -325,7 +325,7 @@ class Pipeline:
     def start_worker(self) -> subprocess.Popen:
         worker = processes.start_worker(
             self.log("worker"),
-            queues="ingest,reference,webhooks",
+            queues="ingest,orders,reference,webhooks",
             env=self.env(),
             beat=True,
             concurrency=2,

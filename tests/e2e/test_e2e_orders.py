@@ -30,7 +30,7 @@ def test_a_replayed_sweep_is_one_order_hit_and_prints_are_judged_as_before(tmp_p
     feed = FeedServer(api_key=KEY, source=read_tape(TAPE), close_when_done=True)
     host, port = feed.start_in_thread(host="127.0.0.1", port=0)
     feed_env = {"POLYGON_REST_URL": f"http://{host}:{port}", "POLYGON_API_KEY": KEY}  # a tape has no quotes
-    worker = processes.start_worker(tmp_path / "worker.log", queues="ingest,reference", beat=True, env=feed_env)
+    worker = processes.start_worker(tmp_path / "worker.log", queues="ingest,orders,reference", beat=True, env=feed_env)
     try:
         stream = subprocess.run(
             processes.manage("stream", "--once", "--source", "replay"),

@@ -27,6 +27,7 @@ import pytest
 
 from flowsite.celery import app
 from tests import processes
+from trades import queues
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -167,7 +168,7 @@ def test_flower_refuses_requests_without_the_credentials(flower: FlowerClient):
 def test_a_base_only_install_runs_a_worker_and_flower_on_redis(tmp_path: Path, base_only_python: str):
     """requirements/base.txt is complete for every role: worker, Flower, the compose health check."""
     log = tmp_path / "worker.log"
-    worker = processes.start_worker(log, queues="ingest,reference,webhooks,default", python=base_only_python)
+    worker = processes.start_worker(log, queues=",".join(queues.QUEUES), python=base_only_python)
     flower_process = None
     try:
         processes.wait_for(lambda: "ready." in log.read_text() or worker.poll() is not None, 60, "the worker")
@@ -189,7 +190,7 @@ def test_a_base_only_install_runs_a_worker_and_flower_on_redis(tmp_path: Path, b
         # Every queue is declared, so Flower shows each backlog (not only "default").
         status, _, body = flower.get("/api/queues/length")
         assert status == 200
-        assert {queue["name"] for queue in body["active_queues"]} == {"default", "ingest", "reference", "webhooks"}
+        assert {queue["name"] for queue in body["active_queues"]} == set(queues.QUEUES)
 
         # Flower receives events once it has seen the worker's heartbeat: only then send the task.
         processes.wait_for(lambda: alive_workers(flower), 30, "Flower to see the worker's heartbeat")

@@ -66,7 +66,7 @@ def test_all_well_is_200_with_every_check(client: Client, healthy: None) -> None
     assert checks["broker"]["transport"] == "redis"
     assert checks["listener"]["connected"] is True
     assert 0 <= checks["listener"]["heartbeat_age_seconds"] < 30
-    assert {"default", "ingest", "reference", "webhooks"} <= set(checks["queues"])
+    assert {"default", "ingest", "orders", "reference", "webhooks"} <= set(checks["queues"])
     assert checks["webhooks"]["oldest_undelivered_age_seconds"] is None
     assert "no-cache" in response["Cache-Control"] and "max-age=0" in response["Cache-Control"]
 

@@ -323,7 +323,7 @@ def start_worker(processes: int, pool: str, env: dict[str, str], log: Path) -> s
         "flowsite",
         "worker",
         "-Q",
-        queues.INGEST,
+        f"{queues.INGEST},{queues.ORDERS}",
         "-P",
         pool,
         "-c",
