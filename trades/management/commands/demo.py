@@ -1,9 +1,10 @@
 """``manage.py demo``: the whole pipeline on one machine, honcho-style.
 
-Migrates, makes sure a superuser admin/admin exists, then runs and watches four children:
+Migrates, makes sure a superuser admin/admin exists, then runs and watches five children:
 
     feed    manage.py feed        synthetic MAG7 + SPY, QQQ options trades (Polygon protocol)
-    worker  celery worker         trades.ingest_batch on queues ingest and default
+    worker  celery worker         every queue (trades/queues.py): batches, orders, reference, webhooks
+    beat    celery beat           the order-closing tick, reference refreshes, webhook and gap sweeps
     stream  manage.py stream      the listener, pointed at the feed
     web     manage.py runserver   the JSON API and the admin
 
