@@ -34,7 +34,7 @@ def test_every_check_is_printed_and_a_failing_one_fails_the_command():
         "database", "broker", "listener", "queues", "webhooks", "dead_letters", "gaps",
     ]  # fmt: skip
     assert "✘ listener      FAILING" in out.getvalue()
-    assert "default 0, ingest 0, reference 0, webhooks 0" in out.getvalue()
+    assert "default 0, ingest 0, orders 0, reference 0, webhooks 0" in out.getvalue()
 
 
 def test_only_the_listener_heartbeat_for_the_stream_container():
