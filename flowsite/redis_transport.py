@@ -60,7 +60,7 @@ from typing import Any
 
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
-from kombu.utils.json import dumps, loads
+from kombu.utils.json import loads
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 logger = logging.getLogger(__name__)
@@ -211,21 +211,14 @@ class Channel(kombu_redis.Channel):
         return message
 
     def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
-        """kombu's, plus the queue's doorbell after the message."""
-        key = self._q_for_pri(queue, self._get_message_priority(message, reverse=False))
-        commands: list[tuple[str, tuple[Any, ...]]] = [("lpush", (key, dumps(message)))]
-        commands.append(("lpush", (self._doorbell(queue), 1)))
-        if self._expires and queue in self._expires:
-            commands += [("pexpire", (self._q_for_pri(queue, p), self._expires[queue])) for p in self.priority_steps]
-        publish_batch = kwargs.pop("_publish_batch", None)
+        """kombu's, then the queue's doorbell (after the message: a woken worker finds it)."""
+        publish_batch = kwargs.get("_publish_batch")
+        super()._put(queue, message, **kwargs)
         if publish_batch is not None:
-            for name, args in commands:
-                publish_batch.add(name, *args)
+            publish_batch.add("lpush", self._doorbell(queue), 1)
             return
-        with self.conn_or_acquire() as client, client.pipeline(transaction=False) as pipe:
-            for name, args in commands:
-                getattr(pipe, name)(*args)
-            pipe.execute()
+        with self.conn_or_acquire() as client:
+            client.lpush(self._doorbell(queue), 1)
 
     def _do_restore_message(
         self, payload: dict[str, Any], exchange: str, routing_key: str, pipe: Any, leftmost: bool = False
