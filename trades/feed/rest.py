@@ -41,7 +41,9 @@ SNAPSHOT_LIMITS = (10, 250)
 CONDITION_LIMITS = (10, 1000)
 TRADE_LIMITS = (1000, 50000)
 QUOTE_LIMITS = (1000, 50000)
-LAST_NS = MAX_MS * NS_PER_MS  # the latest time a calendar can place
+# The latest time both a calendar can place and a timestamp parameter (19 digits) can say: a
+# next_url never holds a bound its own API refuses.
+LAST_NS = min(MAX_MS * NS_PER_MS, 10**19 - 1)
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "": operator.eq,
     "gt": operator.gt,
@@ -273,7 +275,7 @@ def quote_window(start: int | None, end: int | None, now_ns: int) -> tuple[int, 
         end = now_ns if start is None else day_bounds_ns(new_york_date(start // NS_PER_MS))[1]
     if start is None:
         start = day_bounds_ns(new_york_date(end // NS_PER_MS))[0]
-    return start, end
+    return start, min(end, LAST_NS)
 
 
 def within_calendar(ns: int | None) -> int | None:
