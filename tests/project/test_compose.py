@@ -20,7 +20,7 @@ from trades import queues
 yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = {"migrate", "web", "worker", "beat", "stream", "flower", "feed"}
+APP_SERVICES = {"migrate", "web", "worker", "closer", "beat", "stream", "flower", "feed"}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_servers_have_health_checks(services):
     assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "beat", "stream"])
+@pytest.mark.parametrize("name", ["web", "worker", "closer", "beat", "stream"])
 def test_app_services_wait_for_healthy_servers_and_migrations(services, name):
     depends = services[name]["depends_on"]
     assert depends["db"]["condition"] == "service_healthy"
@@ -65,6 +65,11 @@ def test_the_health_checks_use_commands_that_exist(services):
     assert parser.parse_args(stream[4:]).only == "listener"
     worker = services["worker"]["healthcheck"]["test"]
     assert worker[1].startswith("celery -A flowsite inspect ping --destination celery@$$HOSTNAME")
+    closer = services["closer"]
+    assert closer["healthcheck"]["test"][1].startswith(
+        "celery -A flowsite inspect ping --destination closer@$$HOSTNAME"
+    )
+    assert "closer@%h" in closer["command"]
     assert "http://127.0.0.1:5555/healthcheck" in services["flower"]["healthcheck"]["test"][-1]
 
 
@@ -91,10 +96,17 @@ def test_app_services_share_the_image_and_an_optional_env_file(services, name):
     assert service["environment"]["CELERY_BROKER_URL"].endswith("redis://redis:6379/0}")
 
 
-def test_worker_consumes_every_queue(services):
-    command = services["worker"]["command"]
-    assert command[:4] == ["celery", "-A", "flowsite", "worker"]
-    assert set(command[command.index("-Q") + 1].split(",")) == set(queues.QUEUES)
+def test_the_workers_consume_every_queue_and_one_solo_process_closes_orders(services):
+    """The closer's book lives in one process: the orders queue has its own solo worker."""
+    consumed = {}
+    for name in ("worker", "closer"):
+        command = services[name]["command"]
+        assert command[:4] == ["celery", "-A", "flowsite", "worker"]
+        consumed[name] = set(command[command.index("-Q") + 1].split(","))
+    assert consumed["worker"] | consumed["closer"] == set(queues.QUEUES)
+    assert consumed["closer"] == {queues.ORDERS} and queues.ORDERS not in consumed["worker"]
+    closer = services["closer"]["command"]
+    assert closer[closer.index("-P") + 1] == "solo"
 
 
 def test_the_local_feed_is_behind_a_profile_and_its_command_line_parses(services):

@@ -1,4 +1,5 @@
-"""The running day volume per contract, for opening inference: counted per minute, once per batch."""
+"""The running day volume per contract, for opening inference: counted per minute, once per batch
+(logged with the batch, added up by the order closer)."""
 
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -6,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from trades.models import CountedDay, VolumeSeed
-from trades.services import day_volume
+from trades.services import day_volume, orders
 
 NY = ZoneInfo("America/New_York")
 OPEN_MS = int(datetime(2025, 12, 5, 9, 30, tzinfo=NY).timestamp() * 1000)
@@ -30,7 +31,7 @@ def before(minute: int) -> int | None:
 @pytest.mark.django_db
 def test_a_day_counted_from_the_open_sums_every_minute_before_the_order():
     CountedDay.objects.create(trade_date=DAY, since=datetime(2025, 12, 5, 9, 0, tzinfo=NY))
-    day_volume.record(counted((0, 100, (209,)), (1, 50, (232,)), (1, 40, (201,)), (2, 999, (247,)), (3, 7, ())), ["a"])
+    day_volume.add(counted((0, 100, (209,)), (1, 50, (232,)), (1, 40, (201,)), (2, 999, (247,)), (3, 7, ())).counts)
 
     assert [before(minute) for minute in (0, 1, 2, 3, 4)] == [0, 100, 110, 110, 117]  # cancel out, compression none
 
@@ -38,15 +39,15 @@ def test_a_day_counted_from_the_open_sums_every_minute_before_the_order():
 @pytest.mark.django_db
 def test_a_redelivered_batch_counts_once_and_another_batch_adds():
     CountedDay.objects.create(trade_date=DAY, since=datetime(2025, 12, 5, 9, 0, tzinfo=NY))
-    assert day_volume.record(counted((0, 100, ())), ["frame-1"]) is True
-    assert day_volume.record(counted((0, 100, ())), ["frame-1"]) is False
-    day_volume.record(counted((0, 30, ())), ["frame-2"])
+    for frames, size in ((["frame-1"], 100), (["frame-1"], 100), (["frame-2"], 30)):  # frame-1 twice
+        orders.log_batch(day_volume.digest(frames), "live", [], {}, counted((0, size, ())).counts, None)
+    orders.close_due(closer=orders.Closer())  # the closer adds the logged counts up
     assert before(1) == 130
 
 
 @pytest.mark.django_db
 def test_a_late_joined_day_starts_from_the_snapshot_seed_or_is_unknown():
-    day_volume.record(counted((0, 100, ()), (5, 20, ()), (7, 3, ())), ["a"])
+    day_volume.add(counted((0, 100, ()), (5, 20, ()), (7, 3, ())).counts)
     assert before(10) is None  # neither counted from the open nor seeded: unknown, never a guess
 
     seed_ns = (OPEN_MS + 5 * MINUTE_MS + 10_000) * 1_000_000

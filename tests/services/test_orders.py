@@ -9,13 +9,13 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 from django.db import connection
 
 from tests.factories import frame, only_profile
-from trades.domain.order_book import END_OF_TIME_NS
 from trades.domain.orders import NS_PER_MS, Print, group, print_digest
-from trades.models import FilterProfile, KeptPrint, OptionTrade, Order, OrderClock, OrderState
+from trades.models import FilterProfile, KeptPrint, OptionTrade, Order, OrderClock, OrderCloser, OrderState, PrintBatch
 from trades.selectors import flow_rules
 from trades.services import orders
 from trades.services.ingest import ingest_frames
@@ -50,9 +50,10 @@ def add_print_profile(name, min_premium):
 
 
 def settle():
-    """The end of the day: the feed has gone quiet long enough for every order to close; then the
-    candidates are judged (a worker of the reference queue does it; no worker runs here)."""
-    later = orders.current_watermark(idle=False) + 3_600 * 1_000 * NS_PER_MS
+    """The feed has gone quiet long enough for every order to close (two minutes: well within the
+    book's horizon, so a later cancel still finds its print); then the candidates are judged (a
+    worker of the reference queue does it; no worker runs here)."""
+    later = orders.current_watermark(idle=False) + 120 * 1_000 * NS_PER_MS
     orders.advance_clock(later)
     closed = orders.close_due()
     judging = Order.objects.filter(state=OrderState.JUDGING).values_list("pk", flat=True)
@@ -84,7 +85,7 @@ def test_the_sweep_is_the_same_whatever_the_batching(order_profile):
     ingest_frames([frame(*prints)])
     settle()
     one_batch = list(Order.objects.values_list("order_id", "premium", "prints"))
-    for model in (Order, KeptPrint, OrderClock):
+    for model in (Order, KeptPrint, OrderClock, OrderCloser, PrintBatch):
         model.objects.all().delete()
 
     for item in reversed(prints):  # one at a time, backwards, within the lateness
@@ -110,7 +111,10 @@ def test_a_cancelled_print_takes_its_order_away(order_profile):
 def test_prints_of_unwatched_underlyings_and_small_prints_are_not_kept(order_profile, settings):
     settings.ORDER_PRINT_MIN_PREMIUM = 5_000
     ingest_frames([frame(trade(0, s=5, q=1), trade(1, s=100, q=2), trade(2, sym="O:AAPL251219C00150000", q=3))])
-    assert list(KeptPrint.objects.values_list("sequence", flat=True)) == [2]  # $2,500 and AAPL left out
+    (batch,) = PrintBatch.objects.all()
+    logged = orjson.loads(batch.prints)
+    assert [row[2] for row in logged["prints"]] == [2]  # $2,500 and AAPL left out
+    assert logged["underlyings"] == {SWEEP_CONTRACT: "NVDA"}
 
 
 def tape(prints: int, seed: int) -> list[dict]:
@@ -143,11 +147,9 @@ def tape(prints: int, seed: int) -> list[dict]:
 
 
 def closed_orders() -> dict[str, list[str]]:
-    """Every closed order in the database (hit or not): its id and its prints."""
-    grouped = defaultdict(list)
-    for row in KeptPrint.objects.exclude(order_id="").order_by("ts_ns", "sequence"):
-        grouped[row.order_id].append(row.identity)
-    return dict(grouped)
+    """Every order the closer of this process has closed (hit or not): its id and its prints."""
+    assert orders.CLOSER.book is not None
+    return {order.id: [print_digest(item) for item in order.prints] for order in orders.CLOSER.book.all_orders()}
 
 
 def expected_orders(events: list[dict]) -> dict[str, list[str]]:
@@ -192,7 +194,6 @@ def test_stored_orders_do_not_depend_on_batching_or_arrival(order_profile, setti
     settle()
 
     assert closed_orders() == expected_orders(events)
-    assert END_OF_TIME_NS > 0
 
 
 def test_an_order_closed_by_beats_tick_keeps_the_source_its_prints_came_by(order_profile):
@@ -205,8 +206,9 @@ def test_an_order_closed_by_beats_tick_keeps_the_source_its_prints_came_by(order
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("seed", [4, 5])
 def test_workers_and_ticks_running_at_once_store_the_same_orders(settings, seed):
-    """Three workers take the batches as they come while ticks on two processes close orders (one
-    closer at a time: without the lock, two closers regroup the same prints apart)."""
+    """Three workers take the batches as they come while ticks on two processes close orders, each
+    with its own book (one closer at a time; each builds its book again when the other closed last),
+    and a third process's closer, building its book from the log, settles the day."""
     settings.POLYGON_API_KEY = ""
     settings.ORDER_PRINT_MIN_PREMIUM = 0
     only_profile("big-orders", ["NVDA"], judges="orders", min_premium=Decimal(500_000))
@@ -236,9 +238,10 @@ def test_workers_and_ticks_running_at_once_store_the_same_orders(settings, seed)
             connection.close()
 
     def tick() -> None:
+        closer = orders.Closer()  # a pool process of its own
         try:
             while not ingested.is_set():
-                closed_meanwhile.append(orders.close_due().closed)
+                closed_meanwhile.append(orders.close_due(closer=closer).closed)
         except BaseException as exc:
             errors.append(exc)
         finally:

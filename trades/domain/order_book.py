@@ -82,11 +82,14 @@ class Closed:
 
     runs: list[Run] = field(default_factory=list)  # orders newly closed (or closed again after a reopen)
     reopened: set[str] = field(default_factory=set)  # ids of orders taken apart
+    reopened_in: set[str] = field(default_factory=set)  # their contracts
 
     @property
     def gone(self) -> set[str]:
         """Orders that were reopened and did not close again with the same id."""
-        return self.reopened - {run.id for run in self.runs}
+        if not self.reopened:
+            return set()
+        return self.reopened - {run.id for run in self.runs if run.symbol in self.reopened_in}
 
 
 def close_orders(store: PrintStore, symbols: Iterable[str], mark_ns: int, new: Sequence[Print] = ()) -> Closed:
@@ -96,6 +99,7 @@ def close_orders(store: PrintStore, symbols: Iterable[str], mark_ns: int, new: S
     closed = Closed()
     for group in store.cancel_groups(new):
         closed.reopened |= _settle_cancels(store, group)
+        closed.reopened_in |= {item.symbol for item in group}
     open_prints = store.open_prints(symbols)
     frontiers = store.frontiers(_earliest_joinable(open_prints))
     for symbol in symbols:
@@ -104,6 +108,7 @@ def close_orders(store: PrintStore, symbols: Iterable[str], mark_ns: int, new: S
         late = [item.ts_ns for item in prints if is_groupable(item) and _may_join(item, frontier)]
         if late:
             closed.reopened |= store.reopen(symbol, _reopen_from(min(late)))
+            closed.reopened_in.add(symbol)
             prints = store.open_prints([symbol]).get(symbol, [])
         closed.runs += [run_of(run) for run in final_runs(prints, mark_ns)]
     store.close(closed.runs)
@@ -162,33 +167,39 @@ class MemoryPrints:
     def __init__(self) -> None:
         self.prints: dict[str, list[Print]] = defaultdict(list)
         self.unclosed: dict[str, set[Print]] = defaultdict(set)  # open prints, pending cancels
-        self.order_ids: dict[Print, str] = {}
-        self.runs: dict[str, dict[str, Run]] = defaultdict(dict)  # closed orders, by contract, then id
+        self.closed_in: dict[Print, Run] = {}  # the closed order each print is in
+        self.runs: dict[str, dict[Print, Run]] = defaultdict(dict)  # closed orders, by contract, then first print
         self._frontiers: dict[str, int] = {}
         self.cancelled: set[Print] = set()
-        self._seen: set[tuple] = set()
-        self._same_trade: dict[tuple, list[Print]] = defaultdict(list)  # by (contract, price, size)
-        self._with_cancel: set[tuple] = set()
+        self._seen: set[Print] = set()
+        self._cancels: dict[str, set[tuple]] = {}  # per contract, the (price, size) of its cancels
 
     def add(self, prints: Sequence[Print]) -> list[Print]:
         new = []
+        seen, by_contract, unclosed = self._seen, self.prints, self.unclosed
         for item in prints:
-            identity = (*item.key, item.symbol, item.conditions)
-            if identity in self._seen or item.kind is PrintClass.COMPRESSION:
+            kind = item.kind
+            if item in seen or kind is PrintClass.COMPRESSION:
                 continue
-            self._seen.add(identity)
-            self.prints[item.symbol].append(item)
-            self._same_trade[_trade_of(item)].append(item)
-            if item.kind is PrintClass.CANCEL:
-                self._with_cancel.add(_trade_of(item))
+            seen.add(item)
+            by_contract[item.symbol].append(item)
+            if kind is PrintClass.CANCEL:
+                self._cancels.setdefault(item.symbol, set()).add((item.price, item.size))
             else:
-                self.unclosed[item.symbol].add(item)
+                unclosed[item.symbol].add(item)
             new.append(item)
         return new
 
     def cancel_groups(self, new: Sequence[Print]) -> list[list[Print]]:
-        touched = {_trade_of(item) for item in new}
-        return [self._same_trade[trade] for trade in sorted(touched) if trade in self._with_cancel]
+        touched = {
+            (item.symbol, item.price, item.size)
+            for item in new
+            if item.symbol in self._cancels and (item.price, item.size) in self._cancels[item.symbol]
+        }
+        return [
+            [item for item in self.prints[symbol] if item.price == price and item.size == size]
+            for symbol, price, size in sorted(touched)
+        ]
 
     def is_cancelled(self, item: Print) -> bool:
         return item in self.cancelled
@@ -202,10 +213,56 @@ class MemoryPrints:
             self.unclosed[item.symbol].add(item)
 
     def order_of(self, item: Print) -> str | None:
-        return self.order_ids.get(item)
+        run = self.closed_in.get(item)
+        return None if run is None else run.id
 
     def open_prints(self, symbols: Iterable[str]) -> dict[str, list[Print]]:
         return {symbol: list(self.unclosed.get(symbol, ())) for symbol in symbols}
+
+    def due(self, mark_ns: int) -> set[str]:
+        """Contracts with an open print the watermark has passed."""
+        return {symbol for symbol, prints in self.unclosed.items() if any(item.ts_ns < mark_ns for item in prints)}
+
+    def prune(self, before_ns: int) -> list[Print]:
+        """Forget the closed orders that ended before ``before_ns`` with their prints, and the cancels
+        and cancelled prints before it; return the prints forgotten. A print that comes later than
+        that groups only with what is left (no store keeps a day in memory)."""
+        forgotten: list[Print] = []
+        for symbol in list(self.prints):
+            runs = self.runs.get(symbol, {})
+            ended = [first for first, run in runs.items() if run.last_ts_ns < before_ns]
+            unclosed = self.unclosed.get(symbol, set())
+            keep = []
+            for item in self.prints[symbol]:
+                run = self.closed_in.get(item)
+                if (run.last_ts_ns < before_ns) if run else (item not in unclosed and item.ts_ns < before_ns):
+                    forgotten.append(item)
+                else:
+                    keep.append(item)
+            for first in ended:
+                del runs[first]
+            if keep:
+                self.prints[symbol] = keep
+            else:
+                for index in (self.prints, self.runs, self.unclosed):
+                    index.pop(symbol, None)
+        self._forget(forgotten)
+        return forgotten
+
+    def _forget(self, prints: list[Print]) -> None:
+        with_cancels = set()
+        for item in prints:
+            self.closed_in.pop(item, None)
+            self.cancelled.discard(item)
+            self._seen.discard(item)
+            if item.kind is PrintClass.CANCEL:
+                with_cancels.add(item.symbol)
+        for symbol in with_cancels:
+            left = {(item.price, item.size) for item in self.prints.get(symbol, ()) if item.kind is PrintClass.CANCEL}
+            if left:
+                self._cancels[symbol] = left
+            else:
+                self._cancels.pop(symbol, None)
 
     def frontiers(self, since: dict[str, int]) -> dict[str, int]:
         return {
@@ -218,9 +275,9 @@ class MemoryPrints:
         runs = self.runs[symbol]
         taken_apart = [run for run in runs.values() if run.last_ts_ns >= from_ns]
         for run in taken_apart:
-            del runs[run.id]
+            del runs[run.prints[0]]
             for item in run.prints:
-                del self.order_ids[item]
+                del self.closed_in[item]
                 if item not in self.cancelled:
                     self.unclosed[symbol].add(item)
         ends = [run.last_ts_ns for run in runs.values() if run.groupable]
@@ -231,10 +288,12 @@ class MemoryPrints:
 
     def close(self, runs: Sequence[Run]) -> None:
         for run in runs:
-            self.runs[run.symbol][run.id] = run
+            symbol = run.symbol
+            self.runs[symbol][run.prints[0]] = run
+            unclosed = self.unclosed[symbol]
             for item in run.prints:
-                self.order_ids[item] = run.id
-                self.unclosed[run.symbol].discard(item)
+                self.closed_in[item] = run
+                unclosed.discard(item)
             if run.groupable:
                 self._frontiers[run.symbol] = max(run.last_ts_ns, self._frontiers.get(run.symbol, 0))
 
@@ -245,7 +304,3 @@ class MemoryPrints:
 
 def _first_key(run: Run) -> tuple:
     return (run.symbol, run.prints[0].key)
-
-
-def _trade_of(item: Print) -> tuple:
-    return (item.symbol, item.price, item.size)

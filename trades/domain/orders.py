@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 
 from trades.domain import conditions
 from trades.domain.side import Aggressor, Quote, Sentiment, order_aggressor, print_side, sentiment, signed_premium
@@ -130,6 +131,10 @@ class Print:
     key: tuple[int, int, int, Decimal, int] = field(init=False, compare=False, repr=False)
     flags: PrintFlags = field(init=False, compare=False, repr=False)
 
+    def __hash__(self) -> int:
+        # The fields that tell prints apart; hashing the Decimal price every time costs more than the rest.
+        return hash((self.ts_ns, self.sequence, self.exchange, self.size, self.symbol))
+
     def __post_init__(self) -> None:
         sequence = -1 if self.sequence is None else self.sequence
         object.__setattr__(self, "key", (self.ts_ns, sequence, self.exchange, self.price, self.size))
@@ -236,16 +241,18 @@ class Order:
         return self.prints[0].kind
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
-    """The prints of one order, closed: its id now, its aggregates (`order`) when asked for.
+class Run(NamedTuple):
+    """The prints of one order, closed: its id and its aggregates (`order`) when asked for.
 
-    Most runs of the firehose are one small print that no profile wants: building every one's
-    aggregates in Decimal would cost more than grouping them.
+    Most runs of the firehose are one small print that no profile wants: hashing every one's id
+    and building its aggregates in Decimal would cost more than grouping them.
     """
 
-    id: str
     prints: tuple[Print, ...]
+
+    @property
+    def id(self) -> str:
+        return order_id(self.prints[0])
 
     @property
     def symbol(self) -> str:
@@ -273,7 +280,7 @@ class Run:
 
 
 def run_of(prints: Sequence[Print]) -> Run:
-    return Run(order_id(prints[0]), tuple(prints))
+    return Run(tuple(prints))
 
 
 def order_id(first: Print) -> str:

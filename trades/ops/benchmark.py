@@ -155,6 +155,7 @@ class Result:
     worker: WorkerTally
     worker_processes: int
     worker_usage: Usage
+    closer_usage: Usage
     end_to_end_seconds: float
     feed: Usage
     pool: str
@@ -178,6 +179,8 @@ class Result:
             + usage(self.listener),
             f"worker      {per_busy:>12,.0f} trades/s  per busy second of one of {self.worker_processes} "
             f"{self.pool} process(es); {self.worker.batches} batches   " + usage(self.worker_usage),
+            "closer      beat's order-closing ticks in one solo process                        "
+            + usage(self.closer_usage),
             f"end to end  {rate(self.end_to_end_seconds)}  {self.end_to_end_seconds:5.2f} s first frame sent → "
             + ("last batch stored, and its orders closed by the next tick" if self.orders_on else "last batch stored"),
             f"hits        {self.worker.hits:,} judged hits, {self.worker.stored:,} stored; rejected: "
@@ -229,16 +232,17 @@ def run(
         tally = WorkerTally()
         receiver = start_event_receiver(app, tally)
         worker = start_worker(worker_processes, pool, child_env, log_dir / "worker.log")
-        worker_memory = PeakMemory(worker.pid)
+        closer = start_closer(child_env, log_dir / "closer.log")
+        worker_memory, closer_memory = PeakMemory(worker.pid), PeakMemory(closer.pid)
         try:
-            wait_for_worker(app)
+            wait_for_worker(app, 2)
             listener, listener_exit = run_listener(f"ws://{host}:{port}", child_env, log_dir / "stream.log")
             sent = feed.stats.trades_sent
             wait_until(lambda: tally.trades >= sent, timeout=300, what=f"the worker to judge {sent:,} trades")
             if orders_on:  # stored means closed too: the orders the last batch's watermark passed
                 wait_until(lambda: tally.first_tick_after(tally.last_done), timeout=60, what="beat's next tick")
         finally:
-            worker_usage = stop(worker, worker_memory)
+            worker_usage, closer_usage = stop(worker, worker_memory), stop(closer, closer_memory)
             receiver.should_stop = True
     finally:
         feed.stop()
@@ -255,6 +259,7 @@ def run(
         worker=tally,
         worker_processes=worker_processes,
         worker_usage=worker_usage,
+        closer_usage=closer_usage,
         end_to_end_seconds=(closed_at or tally.last_done) - first,
         feed=Usage(own.ru_maxrss / 1024, cpu_seconds(own) - own_cpu_before),
         pool=pool,
@@ -315,27 +320,25 @@ def start_event_receiver(app: Celery, tally: WorkerTally):  # type: ignore[no-un
 
 
 def start_worker(processes: int, pool: str, env: dict[str, str], log: Path) -> subprocess.Popen:
-    args = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "flowsite",
-        "worker",
-        "-Q",
-        f"{queues.INGEST},{queues.ORDERS}",
-        "-P",
-        pool,
-        "-c",
-        str(processes),
-    ]
-    args += ["-E", "-l", "WARNING", "--without-mingle", "--without-gossip", "-n", f"bench-{os.getpid()}@%h"]
-    args += ["-B", "-s", str(log.with_suffix(".beat-schedule"))]  # beat's tick closes the orders, as in production
+    """The batches' worker."""
+    args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", queues.INGEST, "-P", pool]
+    args += ["-c", str(processes), "-E", "-l", "WARNING", "--without-mingle", "--without-gossip"]
+    args += ["-n", f"bench-{os.getpid()}@%h"]
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
-def wait_for_worker(app: Celery) -> None:
-    wait_until(lambda: app.control.ping(timeout=0.5), timeout=60, what="the worker to answer a ping")
+def start_closer(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """The order closer, as in production: one solo process on the orders queue, with beat's tick."""
+    args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", queues.ORDERS, "-P", "solo"]
+    args += ["-E", "-l", "WARNING", "--without-mingle", "--without-gossip", "-n", f"bench-closer-{os.getpid()}@%h"]
+    args += ["-B", "-s", str(log.with_suffix(".beat-schedule"))]
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def wait_for_worker(app: Celery, count: int) -> None:
+    wait_until(
+        lambda: len(app.control.ping(timeout=0.5) or []) >= count, timeout=60, what=f"{count} workers to answer a ping"
+    )
 
 
 def load_reference(rest_url: str, env: dict[str, str], log: Path) -> float:

@@ -1,14 +1,14 @@
 """Each contract's running day volume, for opening inference (FLOW.md, "Opening inference").
 
-Workers count the volume of the watched underlyings' prints per contract and minute: a batch adds
-its counts in one statement (no write per trade), and a redelivered batch counts once (its
-digest is recorded in the same transaction). A contract's volume before an order is the sum of
-its counts before the order's first minute (to the minute: the prints of that minute before the
-order are left out, which can only make an order look less opening, never more),
-when the day's counting is complete: either the listener was there when the session opened
-(a `CountedDay`), or a chain snapshot gave the day's volume so far (a `VolumeSeed`, taken the
-first time the open interest is read in the session) and the counts since add to it. Otherwise
-the volume, and with it the opening flags, are unknown: never a guess.
+Workers count the volume of the watched underlyings' prints per contract and minute and log the
+counts with the batch's kept prints (a redelivered batch is logged once, by its frames' digest);
+the order closer adds them up in one statement per close (no write per trade). A contract's volume
+before an order is the sum of its counts before the order's first minute (to the minute: the prints
+of that minute before the order are left out, which can only make an order look less opening, never
+more), when the day's counting is complete: either the listener was there when the session opened
+(a `CountedDay`), or a chain snapshot gave the day's volume so far (a `VolumeSeed`, taken the first
+time the open interest is read in the session) and the counts since add to it. Otherwise the
+volume, and with it the opening flags, are unknown: never a guess.
 """
 
 from __future__ import annotations
@@ -18,12 +18,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from django.db import transaction
 from django.utils import timezone
 
 from trades.domain.calendar import MARKET_OPEN, NEW_YORK, is_market_open, new_york_date
 from trades.domain.orders import NS_PER_MS, volume_change_of
-from trades.models import CountedBatch, CountedDay, VolumeCount, VolumeSeed
+from trades.models import CountedDay, VolumeCount, VolumeSeed
 from trades.services import rows
 
 MS_PER_MINUTE = 60_000
@@ -42,35 +41,31 @@ class VolumeTally:
             self.counts[(symbol, timestamp_ms // MS_PER_MINUTE)] += change
 
 
-def record(tally: VolumeTally, frames: Iterable[str]) -> bool:
-    """Add the batch's counts, once: False if this batch was counted before."""
-    if not tally.counts:
-        return False
+def add(counts: dict[tuple[str, int], int]) -> None:
+    """Add volume per (contract, minute) in one statement (the closer, from the batches it consumes)."""
+    if not counts:
+        return
     table = VolumeCount._meta.db_table
-    with transaction.atomic():
-        _, new = CountedBatch.objects.get_or_create(digest=_digest(frames), defaults={"counted_at": timezone.now()})
-        if not new:
-            return False
-        # Sorted: two batches upserting the same rows lock them in the same order, never in a deadlock.
-        counts = [
-            (symbol, new_york_date(minute * MS_PER_MINUTE), minute, volume)
-            for (symbol, minute), volume in sorted(tally.counts.items())
-        ]
-        rows.insert(
-            table,
-            [("symbol", "text"), ("trade_date", "date"), ("minute", "bigint"), ("volume", "bigint")],
-            counts,
-            f"ON CONFLICT (symbol, minute) DO UPDATE SET volume = {table}.volume + excluded.volume",
-        )
-    return True
+    # Sorted: two writers upserting the same rows lock them in the same order, never in a deadlock.
+    values = [
+        (symbol, new_york_date(minute * MS_PER_MINUTE), minute, volume)
+        for (symbol, minute), volume in sorted(counts.items())
+    ]
+    rows.insert(
+        table,
+        [("symbol", "text"), ("trade_date", "date"), ("minute", "bigint"), ("volume", "bigint")],
+        values,
+        f"ON CONFLICT (symbol, minute) DO UPDATE SET volume = {table}.volume + excluded.volume",
+    )
 
 
-def _digest(frames: Iterable[str]) -> str:
-    digest = hashlib.blake2b(digest_size=10)
+def digest(frames: Iterable[str]) -> str:
+    """A batch's name: the same frames, the same digest (a redelivered batch is logged once)."""
+    found = hashlib.blake2b(digest_size=10)
     for frame in frames:
-        digest.update(frame.encode() if isinstance(frame, str) else repr(frame).encode())
-        digest.update(b"\x00")
-    return digest.hexdigest()
+        found.update(frame.encode() if isinstance(frame, str) else repr(frame).encode())
+        found.update(b"\x00")
+    return found.hexdigest()
 
 
 def record_seeds(day_volume: dict[str, int], read_at: datetime) -> int:

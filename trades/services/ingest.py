@@ -30,7 +30,6 @@ from trades.domain import formatting
 from trades.domain.calendar import utc_datetime
 from trades.domain.identity import IncomingPrint, StoredPrint, place_prints, trade_key
 from trades.domain.occ import InvalidSymbol, parse_occ
-from trades.domain.orders import Print
 from trades.domain.rules import (
     MaxAges,
     Profile,
@@ -116,8 +115,9 @@ def ingest_frames(
         for hit in stored:
             logger.info(hit_line(hit))
     if flow is not None:
-        day_volume.record(flow.volume, frames)
-        report.kept = orders.take_prints(flow.kept, flow.underlyings, flow.latest_event_ms, source)
+        report.kept = orders.log_batch(
+            day_volume.digest(frames), source, flow.kept, flow.underlyings, flow.volume.counts, flow.latest_event_ms
+        )
     rejections.record()
     report.rejected, report.rejections = rejections.total, dict(rejections.counts)
     return report
@@ -152,7 +152,7 @@ class OrderFlow:
     def __init__(self, rules: FlowRules) -> None:
         self.rules = rules
         self.watched: dict[str, bool] = {}  # contract → are its prints kept (one dict lookup per print)
-        self.kept: list[Print] = []
+        self.kept: list[orders.PackedPrint] = []
         self.underlyings: dict[str, str] = {}  # of the kept prints' contracts
         self.volume = day_volume.VolumeTally()
         self.latest_event_ms: int | None = None
@@ -162,7 +162,7 @@ class OrderFlow:
         if self.rules.keeps_prints_of(trade.underlying):
             self.volume.add(trade.symbol, trade.sip_timestamp, trade.size, trade.conditions)
             if orders.keeps(trade):
-                self.kept.append(orders.kept_print(trade))
+                self.kept.append(orders.packed_print(trade))
                 self.underlyings[trade.symbol] = trade.underlying
 
     def see_small(self, event: dict) -> None:

@@ -1,19 +1,24 @@
 """Orders in the live pipeline: keep prints, close orders by watermark, judge them, store the hits.
 
 The design, and why (README, "Orders"): prints of one sweep arrive in different batches, handled
-by different workers, in any order. Rather than route prints to one worker per contract (one
-slow worker would then hold its contracts back, and a partition map would have to survive
-restarts), every worker writes the prints it keeps into one table, `KeptPrint`, and beat's tick
-(`close_due`, every ORDER_CLOSE_SECONDS) closes the orders over it, one closer at a time, with the
-algorithm of trades/domain/order_book.py. Which prints form an order is then a function of the
-stored prints alone, whatever the batching: late prints and cancels reopen and regroup what they
-touch. A batch only inserts (no batch waits on another's contracts), and the tick closes every
-contract in a handful of statements.
+by different workers, in any order. Each worker writes the prints it keeps as one `PrintBatch` row
+per batch (a log, insert-only: the firehose writes one row where it would write thousands), and
+beat's tick (`close_due`, every ORDER_CLOSE_SECONDS) closes orders over an in-memory book of those
+prints (`MemoryPrints`, trades/domain/order_book.py), one closer at a time. Which prints form an
+order is then a function of the prints alone, whatever the batching: late prints and cancels
+reopen and regroup what they touch. The book lives in the process that runs the ticks (the
+`orders` queue's worker, -P solo); the closer records in `OrderCloser`, in the transaction that
+closes, the watermark it closed to and which book it was, so any other process (a restart, a
+second closer) builds the book again from the consumed batches and goes on exactly where the last
+one stopped. Only orders that pass a profile's rules known at close are written (`Order`, their
+prints as `KeptPrint`).
 
 Only prints of underlyings watched by a profile that judges orders are kept, from
 ORDER_PRINT_MIN_PREMIUM up; the volume of all their prints is counted per minute
 (services/day_volume.py). The watermark comes from `OrderClock`: the latest event time any worker
-has stored prints up to, advanced by the wall clock when the feed goes quiet.
+has stored prints up to, advanced by the wall clock when the feed goes quiet. The book forgets
+orders that ended ORDER_BOOK_HORIZON_SECONDS before the watermark: a print later than that groups
+only with what is left.
 
 A closed order that passes a profile's rules known at close becomes an `Order` row in state
 JUDGING, in the transaction that closed it, and is sent to `trades.judge_orders` (the reference
@@ -25,6 +30,8 @@ longer than JUDGING_LOST_SECONDS (its task was lost).
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -36,14 +43,13 @@ import orjson
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from trades import queues
 from trades.domain import formatting
 from trades.domain.calendar import new_york_date, utc_datetime
 from trades.domain.occ import parse_occ, underlying_for_root
-from trades.domain.order_book import Closed, close_orders, watermark
+from trades.domain.order_book import Closed, MemoryPrints, close_orders, watermark
 from trades.domain.order_rules import OrderFacts, passes_context_rules, passes_order_rules, passes_side
 from trades.domain.orders import (
     LATENESS_MS,
@@ -51,7 +57,6 @@ from trades.domain.orders import (
     UNKNOWN_OPENING,
     Order,
     Print,
-    PrintClass,
     Run,
     build_order,
     opening,
@@ -60,14 +65,13 @@ from trades.domain.orders import (
 )
 from trades.domain.rules import Profile, Reference, Trade
 from trades.models import (
-    OPEN_PRINT,
-    CountedBatch,
     KeptPrint,
     OptionContract,
     OrderClock,
+    OrderCloser,
     OrderMatch,
     OrderState,
-    TradeSource,
+    PrintBatch,
     Underlying,
     VolumeCount,
 )
@@ -78,6 +82,11 @@ from trades.services import day_volume, locks, quotes, rows, webhooks
 logger = logging.getLogger(__name__)
 
 JUDGING_LOST_SECONDS = 30  # a candidate sent to be judged this long ago and still waiting: its task was lost
+PRUNE_EVERY_SECONDS = 60.0  # the book is walked to forget old orders at most this often
+
+# A kept print as a PrintBatch holds it: (contract, ts_ns, sequence, exchange, price as its repr
+# (exact when read back as a Decimal), size, conditions, shares per contract).
+PackedPrint = tuple[str, int, int | None, int, str, int, tuple[int, ...], int]
 
 
 @dataclass
@@ -91,17 +100,22 @@ class OrderReport:
         return asdict(self)
 
 
-def kept_print(trade: Trade) -> Print:
-    return Print(
+def packed_print(trade: Trade) -> PackedPrint:
+    return (
         trade.symbol,
         trade.sip_timestamp * NS_PER_MS,
         trade.sequence,
         trade.exchange,
-        Decimal(repr(trade.price)),
+        repr(trade.price),
         trade.size,
         trade.conditions,
         trade.shares_per_contract,
     )
+
+
+def _unpacked(row: list[Any]) -> Print:
+    symbol, ts_ns, sequence, exchange, price, size, codes, shares_per_contract = row
+    return Print(symbol, ts_ns, sequence, exchange, Decimal(price), size, tuple(codes), shares_per_contract)
 
 
 def keeps(trade: Trade) -> bool:
@@ -112,32 +126,47 @@ def keeps(trade: Trade) -> bool:
 # --- the two ways in: a batch, and beat's tick -----------------------------------------------------
 
 
-def take_prints(prints: Sequence[Print], underlyings: dict[str, str], latest_event_ms: int | None, source: str) -> int:
-    """Store a batch's kept prints (``underlyings``: of their contracts), then move the clock to its
-    latest event. Closing is beat's tick's (close_due): no batch waits on another's contracts."""
-    if prints:
-        DatabasePrints(underlyings, source).add(prints)
-    if latest_event_ms is not None:  # after the prints: a tick never closes past prints not stored yet
+def log_batch(
+    digest: str,
+    source: str,
+    prints: Sequence[PackedPrint],
+    underlyings: dict[str, str],
+    volume: dict[tuple[str, int], int],
+    latest_event_ms: int | None,
+) -> int:
+    """Log a batch's kept prints (``underlyings``: of their contracts) and volume counts as one row
+    (once: a redelivered batch has the same ``digest``), then move the clock to its latest event.
+    Closing is beat's tick's (close_due): no batch waits on another."""
+    if prints or volume:
+        counts = [[symbol, minute, count] for (symbol, minute), count in volume.items()]
+        payload = orjson.dumps({"underlyings": underlyings, "prints": prints, "volume": counts})
+        row = (digest, timezone.now(), source, payload, False)
+        rows.insert(PrintBatch._meta.db_table, _BATCH_COLUMNS, [row], "ON CONFLICT (digest) DO NOTHING")
+    if latest_event_ms is not None:  # after the prints: a tick never closes past prints not logged yet
         advance_clock(latest_event_ms * NS_PER_MS)
     return len(prints)
 
 
-def close_due(now: datetime | None = None) -> OrderReport:
-    """Beat's tick: settle the cancels and late prints among the open prints, close the orders the
+_BATCH_COLUMNS: list[rows.Column] = [
+    ("digest", "text"),
+    ("received_at", "timestamptz"),
+    ("source", "text"),
+    ("prints", "bytea"),
+    ("consumed", "boolean"),
+]
+
+
+def close_due(now: datetime | None = None, closer: Closer | None = None) -> OrderReport:
+    """Beat's tick: add the batches logged since the last close to the book, close the orders the
     watermark has passed (advancing it by the wall clock when no batch has moved it for
     LATENESS_MS), send the candidates to be judged, and send again those whose judging was lost.
-    One closer at a time: a tick that finds another closing leaves the work to it and the next."""
+    One closer at a time: a tick that finds another closing leaves the work to it and the next.
+    ``closer``: this process's, unless a test plays another process."""
     report = OrderReport()
     mark = current_watermark(idle=True, now=now)
     with transaction.atomic():
         if locks.try_lock("orders:close"):
-            store = DatabasePrints()
-            symbols = store.due_symbols(mark)
-            # As new: what a cancel may change (settling a cancel twice changes nothing).
-            cancels, matched = store.unsettled_cancels(), store.open_prints_with_a_cancel()
-            candidates = _consider(close_orders(store, symbols, mark, cancels + matched), store, timezone.now(), report)
-            store.mark_settled(cancels)
-            _queue_judging(candidates)
+            _queue_judging((closer or CLOSER).close(mark, report))
     lost = OrderRow.objects.filter(
         state=OrderState.JUDGING, queued_at__lt=(now or timezone.now()) - timedelta(seconds=JUDGING_LOST_SECONDS)
     )
@@ -191,20 +220,133 @@ def current_watermark(*, idle: bool, now: datetime | None = None) -> int:
     return watermark(latest)
 
 
-# --- the print store over KeptPrint ----------------------------------------------------------------
+# --- the book and its closer -----------------------------------------------------------------------
 
 
-@dataclass
-class _Stored:
-    """What the store knows of a kept print's row."""
+class Book(MemoryPrints):
+    """The prints of the logged batches, in memory, with how each came and which prints a cancel
+    took back or gave back since the last close (their stored rows follow)."""
 
-    pk: int
-    cancelled: bool
-    order_id: str
-    source: str
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: dict[Print, str] = {}
+        self.underlyings: dict[str, str] = {}
+        self.cancel_changes: dict[Print, bool] = {}
+        self.volume: dict[tuple[str, int], int] = defaultdict(int)  # counts of the batches added, to write
+        self.pruned_to = 0
+        self.pruned_at = 0.0
+
+    def add_batches(self, batches: Iterable[PrintBatch]) -> list[Print]:
+        new = []
+        for batch in batches:
+            payload = orjson.loads(batch.prints)
+            self.underlyings.update(payload["underlyings"])
+            added = self.add([_unpacked(row) for row in payload["prints"]])
+            for item in added:
+                self.sources[item] = batch.source
+            new += added
+            for symbol, minute, count in payload["volume"]:
+                self.volume[(symbol, minute)] += count
+        return new
+
+    def set_cancelled(self, item: Print, cancelled: bool) -> None:
+        super().set_cancelled(item, cancelled)
+        self.cancel_changes[item] = cancelled
+
+    def source_of(self, item: Print) -> str:
+        """How the print came: live, replay, backfill or a gap fill."""
+        return self.sources[item]
+
+    def forget_before(self, mark_ns: int) -> None:
+        """Forget the orders that ended ORDER_BOOK_HORIZON_SECONDS before the watermark. Now and then
+        (it walks the book): when the watermark has moved a quarter of the horizon, and at most every
+        PRUNE_EVERY_SECONDS (a fast replay's watermark runs far ahead of the wall clock)."""
+        horizon_ns = int(settings.ORDER_BOOK_HORIZON_SECONDS * 1e9)
+        before = mark_ns - horizon_ns
+        if before - self.pruned_to >= horizon_ns // 4 and time.monotonic() - self.pruned_at >= PRUNE_EVERY_SECONDS:
+            for item in self.prune(before):
+                self.sources.pop(item, None)
+            self.pruned_to, self.pruned_at = before, time.monotonic()
 
 
-_COLUMNS: list[rows.Column] = [
+class Closer:
+    """This process's closer: its book, and the name that tells whether the last close was its own."""
+
+    def __init__(self) -> None:
+        self.book: Book | None = None
+        self.name = uuid.uuid4().hex[:16]
+        self.closes = 0
+
+    def close(self, mark_ns: int, report: OrderReport) -> list[int]:
+        """Inside the closing transaction, the lock held: close over the batches logged since the
+        last close; return the candidates' row ids. If the transaction fails, the book is dropped
+        (it would be ahead of what is stored) and built again at the next close."""
+        try:
+            return self._close(mark_ns, report)
+        except BaseException:
+            self.book = None
+            raise
+
+    def _close(self, mark_ns: int, report: OrderReport) -> list[int]:
+        state, _ = OrderCloser.objects.get_or_create(pk=OrderCloser.SINGLETON_PK)
+        mark_ns = max(mark_ns, state.closed_mark_ns)
+        book = self._book_as_of(state)
+        book.forget_before(state.closed_mark_ns)
+        batches = list(PrintBatch.objects.filter(consumed=False).order_by("id"))
+        new = book.add_batches(batches)
+        day_volume.add(book.volume)  # before judging: opening inference reads it
+        book.volume.clear()
+        closed = close_orders(book, book.due(mark_ns), mark_ns, new)
+        candidates = _consider(closed, book, timezone.now(), report)
+        _store_cancelled(book)
+        PrintBatch.objects.filter(pk__in=[batch.pk for batch in batches]).update(consumed=True)
+        keep_from = timezone.now() - timedelta(seconds=2 * settings.ORDER_BOOK_HORIZON_SECONDS)
+        PrintBatch.objects.filter(consumed=True, received_at__lt=keep_from).delete()
+        self.closes += 1
+        state.closed_mark_ns, state.book = mark_ns, self._version()
+        state.save()
+        return candidates
+
+    def _version(self) -> str:
+        return f"{self.name}:{self.closes}"
+
+    def _book_as_of(self, state: OrderCloser) -> Book:
+        """This process's book if the last close was made with it; else a new one, built from the
+        consumed batches and closed to the last close's watermark without judging again what the
+        closer before judged (the orders are the same: a function of the prints)."""
+        if self.book is not None and state.book == self._version():
+            return self.book
+        started = time.perf_counter()
+        book = Book()
+        keep_from = timezone.now() - timedelta(seconds=2 * settings.ORDER_BOOK_HORIZON_SECONDS)
+        consumed = PrintBatch.objects.filter(consumed=True, received_at__gte=keep_from).order_by("id")
+        added = book.add_batches(consumed)
+        close_orders(book, book.due(state.closed_mark_ns), state.closed_mark_ns, added)
+        book.cancel_changes.clear()
+        book.volume.clear()  # counted when they were consumed
+        logger.info(
+            "Built the order book from %d logged prints in %.0f ms (the last close was %s)",
+            len(added),
+            (time.perf_counter() - started) * 1000,
+            "another book's" if state.book else "none",
+        )
+        self.book = book
+        return book
+
+
+CLOSER = Closer()
+
+
+def _store_cancelled(book: Book) -> None:
+    """Stored prints (of candidate orders) that a cancel took back or gave back since the last close."""
+    for cancelled in (True, False):
+        changed = [print_digest(item) for item, now in book.cancel_changes.items() if now is cancelled]
+        if changed:
+            KeptPrint.objects.filter(identity__in=changed).update(cancelled=cancelled)
+    book.cancel_changes.clear()
+
+
+_FILL_COLUMNS: list[rows.Column] = [
     ("identity", "text"),
     ("symbol", "text"),
     ("underlying", "text"),
@@ -220,9 +362,7 @@ _COLUMNS: list[rows.Column] = [
     ("source", "text"),
     ("cancelled", "boolean"),
     ("order_id", "text"),
-    ("settled", "boolean"),
 ]
-
 
 _PRINT_FIELDS = ("symbol", "ts_ns", "sequence", "exchange", "price", "size", "conditions", "shares_per_contract")
 
@@ -233,29 +373,13 @@ def _print(fields: list[Any]) -> Print:
     return Print(symbol, ts_ns, sequence, exchange, price, size, tuple(codes), shares_per_contract)
 
 
-class DatabasePrints:
-    """The PrintStore of trades/domain/order_book.py over the KeptPrint table (PostgreSQL, or SQLite
-    for the embedded default): plain multi-row statements where a batch writes many rows."""
-
-    def __init__(self, underlyings: dict[str, str] | None = None, source: str = TradeSource.LIVE) -> None:
-        self._rows: dict[Print, _Stored] = {}
-        self._underlyings = underlyings or {}  # of the contracts of the prints to add
-        self._source = source  # of the prints to add
-        self._table = KeptPrint._meta.db_table
-        self._cancelled: dict[int, bool] = {}  # by pk: written with the next read or close
-
-    def add(self, prints: Sequence[Print]) -> list[Print]:
-        by_identity = {print_digest(item): item for item in prints}
-        # Sorted, as every multi-row write here: concurrent batches wait on the same rows in one order.
-        values = [self._insert_row(identity, by_identity[identity]) for identity in sorted(by_identity)]
-        stored = rows.insert(self._table, _COLUMNS, values, "ON CONFLICT (identity) DO NOTHING RETURNING identity")
-        return [by_identity[identity] for (identity,) in stored]
-
-    def _insert_row(self, identity: str, item: Print) -> tuple[Any, ...]:
-        return (
-            identity,
+def _store_fills(orders: Sequence[Order], book: Book) -> None:
+    """The candidates' prints, each as its order's (a print an earlier order held moves to this one)."""
+    fills = {
+        print_digest(item): (
+            print_digest(item),
             item.symbol,
-            self._underlyings.get(item.symbol, ""),
+            book.underlyings.get(item.symbol, ""),
             new_york_date(item.ts_ms),
             item.ts_ns,
             item.sequence,
@@ -265,126 +389,23 @@ class DatabasePrints:
             orjson.dumps(list(item.conditions)).decode(),
             item.shares_per_contract,
             item.kind.value,
-            self._source,
+            book.source_of(item),
             False,
-            "",
-            False,
+            order.id,
         )
-
-    def due_symbols(self, mark_ns: int) -> set[str]:
-        """Contracts with an open print the watermark has passed."""
-        due = KeptPrint.objects.filter(OPEN_PRINT, ts_ns__lt=mark_ns)
-        return set(due.values_list("symbol", flat=True).distinct())
-
-    def cancel_groups(self, new: Sequence[Print]) -> list[list[Print]]:
-        trades = {(item.symbol, item.price, item.size) for item in new}
-        if not trades:
-            return []
-        cancels = KeptPrint.objects.filter(kind=PrintClass.CANCEL, symbol__in={trade[0] for trade in trades})
-        with_cancel = trades & set(cancels.values_list("symbol", "price", "size"))
-        if not with_cancel:
-            return []
-        members = Q()
-        for symbol, price, size in with_cancel:
-            members |= Q(symbol=symbol, price=price, size=size)
-        groups: dict[tuple, list[Print]] = defaultdict(list)
-        for item in self._load(KeptPrint.objects.filter(members)):
-            groups[(item.symbol, item.price, item.size)].append(item)
-        return [groups[trade] for trade in sorted(groups)]
-
-    def unsettled_cancels(self) -> list[Print]:
-        return self._load(KeptPrint.objects.filter(kind=PrintClass.CANCEL, settled=False))
-
-    def open_prints_with_a_cancel(self) -> list[Print]:
-        """Open prints of a (contract, price, size) that has a cancel: one may take them back."""
-        cancels = KeptPrint.objects.filter(
-            kind=PrintClass.CANCEL, symbol=OuterRef("symbol"), price=OuterRef("price"), size=OuterRef("size")
-        )
-        return self._load(KeptPrint.objects.filter(OPEN_PRINT).filter(Exists(cancels)))
-
-    def mark_settled(self, cancels: Sequence[Print]) -> None:
-        if cancels:
-            KeptPrint.objects.filter(pk__in=[self._row_of(item).pk for item in cancels]).update(settled=True)
-
-    def is_cancelled(self, item: Print) -> bool:
-        return self._row_of(item).cancelled
-
-    def set_cancelled(self, item: Print, cancelled: bool) -> None:
-        row = self._row_of(item)
-        row.cancelled = cancelled
-        self._cancelled[row.pk] = cancelled
-
-    def _write_cancelled(self) -> None:
-        """The cancelled flags set since the last write, in one statement."""
-        if self._cancelled:
-            changed, self._cancelled = sorted(self._cancelled.items()), {}
-            rows.update(self._table, ("id", "bigint"), ("cancelled", "boolean"), changed)
-
-    def order_of(self, item: Print) -> str | None:
-        return self._row_of(item).order_id or None
-
-    def open_prints(self, symbols: Iterable[str]) -> dict[str, list[Print]]:
-        found: dict[str, list[Print]] = defaultdict(list)
-        for item in self._load(KeptPrint.objects.filter(OPEN_PRINT, symbol__in=list(symbols))):
-            found[item.symbol].append(item)
-        return found
-
-    def frontiers(self, since: dict[str, int]) -> dict[str, int]:
-        if not since:
-            return {}
-        closed = KeptPrint.objects.filter(
-            symbol__in=list(since), ts_ns__gte=min(since.values()), kind=PrintClass.REGULAR
-        )
-        last = closed.exclude(order_id="").values("symbol").annotate(last=Max("ts_ns")).values_list("symbol", "last")
-        return {symbol: ts for symbol, ts in last if ts >= since[symbol]}
-
-    def reopen(self, symbol: str, from_ns: int) -> set[str]:
-        touched = KeptPrint.objects.filter(symbol=symbol, ts_ns__gte=from_ns).exclude(order_id="")
-        ids = set(touched.values_list("order_id", flat=True))
-        KeptPrint.objects.filter(symbol=symbol, order_id__in=ids).update(order_id="")
-        for row in self._rows.values():
-            if row.order_id in ids:
-                row.order_id = ""
-        return ids
-
-    def close(self, runs: Sequence[Run]) -> None:
-        assigned = []
-        for run in runs:
-            for item in run.prints:
-                row = self._row_of(item)
-                row.order_id = run.id
-                assigned.append((row.pk, run.id))
-        rows.update(self._table, ("id", "bigint"), ("order_id", "text"), assigned)
-        self._write_cancelled()
-
-    def _load(self, queryset: QuerySet[KeptPrint]) -> list[Print]:
-        self._write_cancelled()  # what is read must be what was set
-        loaded = []
-        stored = queryset.values_list("pk", "cancelled", "order_id", "source", *_PRINT_FIELDS)
-        for pk, cancelled, order_id, source, *fields in stored:
-            item = _print(fields)
-            self._rows[item] = _Stored(pk, cancelled, order_id, source)
-            loaded.append(item)
-        return loaded
-
-    def source_of(self, item: Print) -> str:
-        """How the print came: live, replay, backfill or a gap fill."""
-        return self._row_of(item).source
-
-    def _row_of(self, item: Print) -> _Stored:
-        row = self._rows.get(item)
-        if row is None:
-            self._load(KeptPrint.objects.filter(identity=print_digest(item)))
-            row = self._rows[item]
-        return row
+        for order in orders
+        for item in order.prints
+    }
+    tail = "ON CONFLICT (identity) DO UPDATE SET order_id = EXCLUDED.order_id, cancelled = false"
+    rows.insert(KeptPrint._meta.db_table, _FILL_COLUMNS, [fills[key] for key in sorted(fills)], tail)
 
 
 # --- judging -------------------------------------------------------------------------------------
 
 
-def _consider(closed: Closed, store: DatabasePrints, received_at: datetime, report: OrderReport) -> list[int]:
+def _consider(closed: Closed, book: Book, received_at: datetime, report: OrderReport) -> list[int]:
     """Withdraw the orders that are gone; store the closed orders that pass a profile's rules known
-    at close as JUDGING. Returns their row ids."""
+    at close as JUDGING, with their prints. Returns their row ids."""
     report.closed += len(closed.runs)
     if closed.gone:
         report.withdrawn += OrderRow.objects.filter(order_id__in=closed.gone).update(state=OrderState.WITHDRAWN)
@@ -401,7 +422,7 @@ def _consider(closed: Closed, store: DatabasePrints, received_at: datetime, repo
             wanted.append((facts, cheap))
     volumes = day_volume.volumes_before([(facts.order.symbol, facts.order.first_ts_ns) for facts, _ in wanted])
     underlyings = _underlyings({facts.underlying for facts, _ in wanted})
-    candidates = []
+    candidates, orders = [], []
     for facts, cheap in wanted:
         order = facts.order
         reference = _reference(contracts.get(order.symbol), underlyings.get(facts.underlying))
@@ -409,9 +430,11 @@ def _consider(closed: Closed, store: DatabasePrints, received_at: datetime, repo
         facts = replace(facts, opening=opening(order.size, reference.open_interest, volume))
         passed = [profile for profile in cheap if passes_context_rules(facts, profile, reference)]
         if passed:
-            source = store.source_of(order.prints[0])  # the order came as its first print did
+            source = book.source_of(order.prints[0])  # the order came as its first print did
             candidates.append(_candidate_row(facts, reference, volume, passed, source, received_at))
+            orders.append(order)
     report.candidates += len(candidates)
+    _store_fills(orders, book)
     return _store_candidates(candidates)
 
 
@@ -609,5 +632,4 @@ def purge(today: datetime | None = None) -> dict[str, int]:
     old_prints = KeptPrint.objects.filter(trade_date__lt=cutoff).exclude(order_id__in=stored)
     prints, _ = old_prints.delete()
     counts, _ = VolumeCount.objects.filter(trade_date__lt=cutoff).delete()
-    batches, _ = CountedBatch.objects.filter(counted_at__date__lt=cutoff).delete()
-    return {"prints": prints, "volume_counts": counts, "counted_batches": batches}
+    return {"prints": prints, "volume_counts": counts}

@@ -73,8 +73,12 @@ def _by_column(rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
 
 def _values(rows: Sequence[Sequence[Any]], columns: Sequence[Column]) -> tuple[str, list[Any]]:
     """``(CAST(%s AS bigint), %s), (...)``, and the parameters in order."""
-    one = "(" + ", ".join("%s" if kind in ("text", "jsonb") else f"CAST(%s AS {kind})" for _, kind in columns) + ")"
+    one = "(" + ", ".join(f"CAST(%s AS {kind})" if kind in _CAST_IN_SQLITE else "%s" for _, kind in columns) + ")"
     return ", ".join([one] * len(rows)), [value for row in rows for value in row]
+
+
+# SQLite takes text, JSON, blobs and timestamps as they are bound; numbers and dates are cast.
+_CAST_IN_SQLITE = frozenset({"bigint", "integer", "numeric", "date", "boolean"})
 
 
 def _chunks(rows: Sequence[Sequence[Any]], width: int) -> Iterator[Sequence[Sequence[Any]]]:
