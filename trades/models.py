@@ -450,22 +450,31 @@ class PrintBatch(models.Model):
     order book and the day volume are built from (services/orders.py). The prints: every print of a
     watched underlying at or above ORDER_PRINT_MIN_PREMIUM (cancels included); the counts: the
     volume of all their prints per contract and minute. One row per batch, so the firehose writes
-    one row where it would write thousands; a redelivered batch (the same frames' digest) is logged
-    once. The closer marks a batch consumed in the transaction that closes over it; consumed
-    batches are kept ORDER_BOOK_HORIZON_SECONDS × 2 to rebuild the book from."""
+    one row where it would write thousands.
+
+    The closer marks a batch consumed in the transaction that closes over it, and clears its
+    payload ORDER_BOOK_HORIZON_SECONDS × 2 later (until then a new closer rebuilds its book from
+    it). The row, with the digest of the batch's frames, stays ORDER_PRINT_RETENTION_DAYS: a batch
+    delivered again in that time (a redelivery, a dead letter replayed) is logged once."""
 
     digest = models.CharField(max_length=20, unique=True, help_text="Of the batch's frames.")
     received_at = models.DateTimeField(default=timezone.now)
     source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
     prints = models.BinaryField(
+        null=True,
         help_text="orjson: {'underlyings': {contract: ticker}, 'prints': [[...], ...], 'volume': [[contract, minute, "
-        "change], ...]}"
+        "change], ...]}; null once cleared",
     )
     consumed = models.BooleanField(default=False)
 
     class Meta:
         indexes = [
             models.Index(fields=["id"], condition=models.Q(consumed=False), name="print_batch_waiting"),
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(consumed=True, prints__isnull=False),
+                name="print_batch_consumed",
+            ),
             models.Index(fields=["received_at"], name="print_batch_by_time"),
         ]
 

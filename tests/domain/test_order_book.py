@@ -110,3 +110,26 @@ def test_prints_later_than_the_lateness_reopen_their_orders_and_end_the_same(see
 
 def test_one_print_at_a_time_is_the_same_as_one_batch():
     assert streamed([[item] for item in TAPE[:2_000]]) == at_once(TAPE[:2_000])
+
+
+def test_a_pruned_book_forgets_the_orders_ended_before_and_groups_what_comes_after_the_same():
+    """The closer's book forgets orders that ended long before the watermark: the orders left, and
+    those of the prints that come after, are the ones the whole tape gives."""
+    store = MemoryPrints()
+    half, quarter = len(TAPE) // 2, len(TAPE) // 4
+    close_orders(store, SYMBOLS, watermark(TAPE[half - 1].ts_ns), store.add(TAPE[:half]))
+    before = TAPE[quarter].ts_ns
+
+    forgotten = store.prune(before)
+
+    left = store.all_orders()
+    assert forgotten and left and all(order.last_ts_ns >= before for order in left)
+    assert not set(forgotten) & {item for order in left for item in order.prints}
+    assert store.add([TAPE[half - 1]]) == []  # a print still held is still known
+    for batch in split(TAPE[half:], random.Random(1)):
+        close_orders(store, (), watermark(batch[-1].ts_ns), store.add(batch))
+    close_orders(store, SYMBOLS, END_OF_TIME_NS)
+    settled = before + 60_000 * NS_PER_MS  # past the orders a forgotten print or cancel could touch
+    assert [order for order in store.all_orders() if order.first_ts_ns >= settled] == [
+        order for order in EXPECTED if order.first_ts_ns >= settled
+    ]

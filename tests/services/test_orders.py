@@ -262,3 +262,50 @@ def test_workers_and_ticks_running_at_once_store_the_same_orders(settings, seed)
 
     assert closed_orders() == expected_orders(events)
     flow_rules.forget_flow_rules()
+
+
+def test_a_close_that_fails_drops_the_book_and_the_next_builds_it_again_from_the_log(order_profile, monkeypatch):
+    """The book must never be ahead of what is stored: a close whose transaction fails leaves
+    every batch waiting, and the next close (a new book, built from the consumed batches) ends
+    with the same orders."""
+    closer = orders.Closer()
+    prints = a_million_dollar_sweep()
+    ingest_frames([frame(*prints[:10])])
+    orders.close_due(closer=closer)
+    first_book = closer.book
+    ingest_frames([frame(*prints[10:])])
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("the database refused the candidates")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(orders, "_consider", refuse)
+        later = orders.current_watermark(idle=False) + 120 * 1_000 * NS_PER_MS
+        orders.advance_clock(later)
+        with pytest.raises(RuntimeError):
+            orders.close_due(closer=closer)
+    assert closer.book is None and PrintBatch.objects.filter(consumed=False).count() == 1
+
+    orders.close_due(closer=closer)
+
+    assert closer.book is not first_book
+    (order,) = Order.objects.all()
+    assert (order.type, order.prints, order.premium) == ("SWEEP", 20, Decimal("1000000.00"))
+    assert KeptPrint.objects.filter(order_id=order.order_id).count() == 20
+
+
+def test_the_book_forgets_orders_past_its_horizon_and_keeps_the_batches_digests(order_profile, settings):
+    settings.ORDER_BOOK_HORIZON_SECONDS = 60
+    settings.ORDER_PRINT_MIN_PREMIUM = 0
+    closer = orders.Closer()
+    ingest_frames([frame(trade(0, q=1))])
+    ingest_frames([frame(trade(200_000, q=2))])  # 200 s later: the first print's order is past the horizon
+    orders.close_due(closer=closer)
+    orders.advance_clock(orders.current_watermark(idle=False) + 10_000 * NS_PER_MS)
+    orders.close_due(closer=closer)
+
+    assert closer.book is not None
+    assert [order.prints[0].sequence for order in closer.book.all_orders()] == [2]
+    assert PrintBatch.objects.count() == 2  # the digests stay: a batch delivered again is logged once
+    ingest_frames([frame(trade(0, q=1))])
+    assert PrintBatch.objects.count() == 2

@@ -157,6 +157,7 @@ class Result:
     worker_usage: Usage
     closer_usage: Usage
     end_to_end_seconds: float
+    last_batch_seconds: float  # first frame sent → the last batch stored
     feed: Usage
     pool: str
     seed_style_seconds: float
@@ -182,7 +183,11 @@ class Result:
             "closer      beat's order-closing ticks in one solo process                        "
             + usage(self.closer_usage),
             f"end to end  {rate(self.end_to_end_seconds)}  {self.end_to_end_seconds:5.2f} s first frame sent → "
-            + ("last batch stored, and its orders closed by the next tick" if self.orders_on else "last batch stored"),
+            + (
+                f"last batch stored ({self.last_batch_seconds:.2f} s), and its orders closed by the next tick"
+                if self.orders_on
+                else "last batch stored"
+            ),
             f"hits        {self.worker.hits:,} judged hits, {self.worker.stored:,} stored; rejected: "
             + (", ".join(f"{count:,} {reason}" for reason, count in sorted(self.worker.rejections.items())) or "none"),
             "orders      " + self.orders_line(),
@@ -261,6 +266,7 @@ def run(
         worker_usage=worker_usage,
         closer_usage=closer_usage,
         end_to_end_seconds=(closed_at or tally.last_done) - first,
+        last_batch_seconds=tally.last_done - first,
         feed=Usage(own.ru_maxrss / 1024, cpu_seconds(own) - own_cpu_before),
         pool=pool,
         seed_style_seconds=seed_style_seconds,

@@ -43,6 +43,7 @@ import orjson
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from trades import queues
@@ -239,6 +240,8 @@ class Book(MemoryPrints):
     def add_batches(self, batches: Iterable[PrintBatch]) -> list[Print]:
         new = []
         for batch in batches:
+            if batch.prints is None:  # cleared: only batches still held are read
+                continue
             payload = orjson.loads(batch.prints)
             self.underlyings.update(payload["underlyings"])
             added = self.add([_unpacked(row) for row in payload["prints"]])
@@ -300,8 +303,7 @@ class Closer:
         candidates = _consider(closed, book, timezone.now(), report)
         _store_cancelled(book)
         PrintBatch.objects.filter(pk__in=[batch.pk for batch in batches]).update(consumed=True)
-        keep_from = timezone.now() - timedelta(seconds=2 * settings.ORDER_BOOK_HORIZON_SECONDS)
-        PrintBatch.objects.filter(consumed=True, received_at__lt=keep_from).delete()
+        _held_batches().filter(received_at__lt=_held_from()).update(prints=None)
         self.closes += 1
         state.closed_mark_ns, state.book = mark_ns, self._version()
         state.save()
@@ -318,9 +320,7 @@ class Closer:
             return self.book
         started = time.perf_counter()
         book = Book()
-        keep_from = timezone.now() - timedelta(seconds=2 * settings.ORDER_BOOK_HORIZON_SECONDS)
-        consumed = PrintBatch.objects.filter(consumed=True, received_at__gte=keep_from).order_by("id")
-        added = book.add_batches(consumed)
+        added = book.add_batches(_held_batches().filter(received_at__gte=_held_from()).order_by("id"))
         close_orders(book, book.due(state.closed_mark_ns), state.closed_mark_ns, added)
         book.cancel_changes.clear()
         book.volume.clear()  # counted when they were consumed
@@ -335,6 +335,15 @@ class Closer:
 
 
 CLOSER = Closer()
+
+
+def _held_batches() -> QuerySet[PrintBatch]:
+    """Consumed batches whose prints are still held: a new book is built from them."""
+    return PrintBatch.objects.filter(consumed=True, prints__isnull=False)
+
+
+def _held_from() -> datetime:
+    return timezone.now() - timedelta(seconds=2 * settings.ORDER_BOOK_HORIZON_SECONDS)
 
 
 def _store_cancelled(book: Book) -> None:
@@ -625,11 +634,12 @@ def _store_candidates(candidates: list[OrderRow]) -> list[int]:
 
 
 def purge(today: datetime | None = None) -> dict[str, int]:
-    """Kept prints and volume counts older than ORDER_PRINT_RETENTION_DAYS, except the prints of
-    stored orders."""
+    """Stored prints, volume counts and logged batches older than ORDER_PRINT_RETENTION_DAYS, except
+    the prints of stored orders."""
     cutoff = (today or timezone.now()).date() - timedelta(days=settings.ORDER_PRINT_RETENTION_DAYS)
     stored = OrderRow.objects.values("order_id")
     old_prints = KeptPrint.objects.filter(trade_date__lt=cutoff).exclude(order_id__in=stored)
     prints, _ = old_prints.delete()
     counts, _ = VolumeCount.objects.filter(trade_date__lt=cutoff).delete()
-    return {"prints": prints, "volume_counts": counts}
+    batches, _ = PrintBatch.objects.filter(received_at__date__lt=cutoff).delete()
+    return {"prints": prints, "volume_counts": counts, "print_batches": batches}
