@@ -98,8 +98,9 @@ def close_orders(store: PrintStore, symbols: Iterable[str], mark_ns: int, new: S
     symbols = sorted(set(symbols) | {item.symbol for item in new})
     closed = Closed()
     for group in store.cancel_groups(new):
-        closed.reopened |= _settle_cancels(store, group)
-        closed.reopened_in |= {item.symbol for item in group}
+        if reopened := _settle_cancels(store, group):
+            closed.reopened |= reopened
+            closed.reopened_in.add(group[0].symbol)
     open_prints = store.open_prints(symbols)
     frontiers = store.frontiers(_earliest_joinable(open_prints))
     for symbol in symbols:

@@ -130,15 +130,17 @@ class Print:
     # FLOW.md's order of prints: (ts_ns, sequence, exchange, price, size); set from the fields.
     key: tuple[int, int, int, Decimal, int] = field(init=False, compare=False, repr=False)
     flags: PrintFlags = field(init=False, compare=False, repr=False)
+    hash_value: int = field(init=False, compare=False, repr=False)
 
     def __hash__(self) -> int:
-        # The fields that tell prints apart; hashing the Decimal price every time costs more than the rest.
-        return hash((self.ts_ns, self.sequence, self.exchange, self.size, self.symbol))
+        return self.hash_value
 
     def __post_init__(self) -> None:
         sequence = -1 if self.sequence is None else self.sequence
         object.__setattr__(self, "key", (self.ts_ns, sequence, self.exchange, self.price, self.size))
         object.__setattr__(self, "flags", _classify(self.conditions))
+        # Prints live in sets and dicts: hash once, and without the Decimal price (the costly part).
+        object.__setattr__(self, "hash_value", hash((self.ts_ns, sequence, self.exchange, self.size, self.symbol)))
 
     @property
     def kind(self) -> PrintClass:

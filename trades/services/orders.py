@@ -450,7 +450,10 @@ def _consider(closed: Closed, book: Book, received_at: datetime, report: OrderRe
 def _may_pass(run: Run, profiles: list[Profile]) -> bool:
     """Could any profile want this run, judging by its size and (roughly) its premium alone? Most
     runs are one small print: this spares building their orders."""
-    premium, size = run.rough_premium, run.size
+    premium = run.rough_premium
+    if not any(profile.min_premium is None or premium >= profile.min_premium * 0.999 for profile in profiles):
+        return False
+    size = run.size
     return any(
         (profile.min_premium is None or premium >= profile.min_premium * 0.999)
         and (profile.min_size is None or size >= profile.min_size)
