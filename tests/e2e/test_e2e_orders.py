@@ -2,17 +2,21 @@
 with beat, PostgreSQL. A $1M sweep of twenty $50K prints is one order hit under a $500K profile that
 judges orders, while a $100K profile that judges prints sees only the one print above $100K."""
 
+import signal
 import subprocess
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from flowsite.celery import app
 from tests import processes
-from tests.factories import only_profile
+from tests.factories import frame, only_profile
+from tests.services.test_orders import a_million_dollar_sweep
+from trades import queues
 from trades.feed.server import FeedServer
 from trades.feed.tape import read_tape
-from trades.models import FilterProfile, KeptPrint, OptionTrade, Order, OrderState
+from trades.models import FilterProfile, KeptPrint, OptionTrade, Order, OrderState, PrintBatch
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -62,3 +66,30 @@ def test_a_replayed_sweep_is_one_order_hit_and_prints_are_judged_as_before(tmp_p
     assert "💰 Smart Money: SWEEP O:NVDA251219C00150000 $1,000,000 premium, 14 DTE, side unknown [big-orders]" in (
         worker_log
     )
+
+
+def test_the_closer_killed_mid_sweep_and_a_new_one_started_stores_the_sweep_once(tmp_path):
+    """The closer's book is only a cache of the log: a closer SIGKILLed after it took the first half
+    of a sweep, and a new one started, builds its book from the consumed batches and stores the
+    sweep as one order of twenty prints (a new book of the second half alone would make another)."""
+    only_profile("big-orders", ["NVDA"], judges="orders", min_premium=Decimal(500_000))
+    no_quotes = {"POLYGON_API_KEY": ""}  # side UNKNOWN: no feed to ask
+    sweep = a_million_dollar_sweep()
+    worker = processes.start_worker(tmp_path / "worker.log", queues="ingest,reference", env=no_quotes)
+    first = processes.start_worker(tmp_path / "closer-1.log", queues=queues.ORDERS, beat=True, env=no_quotes)
+    second = None
+    try:
+        app.send_task(queues.INGEST_BATCH, args=[[frame(*sweep[:10])]], queue=queues.INGEST)
+        processes.wait_for(lambda: PrintBatch.objects.filter(consumed=True).exists(), 30, "the closer to take it")
+        processes.stop(first, signal.SIGKILL)
+        app.send_task(queues.INGEST_BATCH, args=[[frame(*sweep[10:])]], queue=queues.INGEST)
+        second = processes.start_worker(tmp_path / "closer-2.log", queues=queues.ORDERS, beat=True, env=no_quotes)
+        processes.wait_for(lambda: order_hits() == [("SWEEP", Decimal("1000000.00"), 20, 2_000)], 60, "the sweep")
+    finally:
+        for process in (worker, first, second):
+            if process is not None:
+                processes.stop(process)
+
+    assert "Built the order book from 10 logged prints" in (tmp_path / "closer-2.log").read_text()
+    assert Order.objects.filter(state=OrderState.HIT).count() == 1
+    assert KeptPrint.objects.filter(order_id=Order.objects.get(state=OrderState.HIT).order_id).count() == 20
