@@ -405,6 +405,7 @@ HEALTH_LISTENER_MAX_AGE_SECONDS = env.float("HEALTH_LISTENER_MAX_AGE_SECONDS", d
 # A listener alive but not connected to the feed for longer than this is unhealthy too.
 HEALTH_LISTENER_DISCONNECTED_MAX_SECONDS = env.float("HEALTH_LISTENER_DISCONNECTED_MAX_SECONDS", default=120.0)
 HEALTH_QUEUE_MAX = env.int("HEALTH_QUEUE_MAX", default=100_000)  # messages waiting in ingest/reference/webhooks
+HEALTH_ORDERS_MAX_AGE_SECONDS = env.float("HEALTH_ORDERS_MAX_AGE_SECONDS", default=60.0)  # oldest waiting batch
 HEALTH_WEBHOOK_MAX_AGE_SECONDS = env.float("HEALTH_WEBHOOK_MAX_AGE_SECONDS", default=3600.0)  # oldest undelivered
 HEALTH_DEAD_LETTERS_MAX = env.int("HEALTH_DEAD_LETTERS_MAX", default=0)  # batches waiting to be replayed
 # Each check's time bound: Redis socket timeouts, the PostgreSQL statement timeout and connect timeout.

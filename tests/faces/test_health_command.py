@@ -31,7 +31,7 @@ def test_every_check_is_printed_and_a_failing_one_fails_the_command():
     assert failed.value.returncode == 1
     lines = out.getvalue().splitlines()
     assert [line.split()[1] for line in lines] == [
-        "database", "broker", "listener", "queues", "webhooks", "dead_letters", "gaps",
+        "database", "broker", "listener", "queues", "orders", "webhooks", "dead_letters", "gaps",
     ]  # fmt: skip
     assert "✘ listener      FAILING" in out.getvalue()
     assert "default 0, ingest 0, orders 0, reference 0, webhooks 0" in out.getvalue()

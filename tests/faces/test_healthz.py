@@ -19,6 +19,7 @@ from trades.models import (
     DeliveryStatus,
     GapStatus,
     OptionTrade,
+    PrintBatch,
     StreamGap,
     StreamStatus,
     WebhookDelivery,
@@ -61,7 +62,7 @@ def test_all_well_is_200_with_every_check(client: Client, healthy: None) -> None
     body = response.json()
     assert body["status"] == "ok"
     checks = body["checks"]
-    assert set(checks) == {"database", "broker", "listener", "queues", "webhooks", "dead_letters", "gaps"}
+    assert set(checks) == {"database", "broker", "listener", "queues", "orders", "webhooks", "dead_letters", "gaps"}
     assert all(check["ok"] for check in checks.values()), checks
     assert checks["broker"]["transport"] == "redis"
     assert checks["listener"]["connected"] is True
@@ -232,6 +233,17 @@ def test_a_dead_letter_waiting_is_503_until_it_is_replayed(client: Client, healt
     assert (status, body["checks"]["dead_letters"]["waiting"]) == (503, 1)
     assert "manage.py deadletters" in body["checks"]["dead_letters"]["error"]
     DeadLetter.objects.filter(pk=letter.pk).update(status=DeadLetterStatus.REPLAYED)
+    assert get(client)[0] == 200
+
+
+def test_kept_prints_waiting_long_for_the_order_closer_are_503(client: Client, healthy: None) -> None:
+    waiting = PrintBatch.objects.create(digest="a", prints=b"{}")
+    assert get(client)[0] == 200  # just logged: the next tick takes it
+    PrintBatch.objects.filter(pk=waiting.pk).update(received_at=timezone.now() - timedelta(minutes=2))
+    status, body = get(client)
+    assert (status, body["checks"]["orders"]["oldest_waiting_batch_age_seconds"] >= 120) == (503, True)
+    assert "orders queue" in body["checks"]["orders"]["error"]
+    PrintBatch.objects.filter(pk=waiting.pk).update(consumed=True)
     assert get(client)[0] == 200
 
 

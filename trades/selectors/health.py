@@ -1,4 +1,4 @@
-"""Health checks for load balancers and monitors: database, broker, listener, queues, webhooks.
+"""Health checks for load balancers and monitors: database, broker, listener, queues, orders, webhooks.
 
 Each check returns its own findings plus `ok`; the report is unhealthy if any check is not ok.
 Every check is bounded in time: Redis calls carry socket timeouts, database queries a
@@ -27,6 +27,7 @@ from trades.models import (
     DeliveryStatus,
     EndpointHealth,
     GapStatus,
+    PrintBatch,
     StreamGap,
     StreamStatus,
     WebhookDelivery,
@@ -57,6 +58,7 @@ def _checks() -> dict[str, Callable[[], Check]]:
         "broker": check_broker,
         "listener": check_listener,
         "queues": check_queues,
+        "orders": check_orders,
         "webhooks": check_webhooks,
         "dead_letters": check_dead_letters,
         "gaps": check_gaps,
@@ -199,6 +201,25 @@ def check_queues() -> Check:
     if over:
         result["error"] = f"queue over {limit}: {', '.join(over)}"
     return result
+
+
+def check_orders() -> Check:
+    """The order closer takes the logged batches every tick: one waiting long means none runs."""
+    limit = float(settings.HEALTH_ORDERS_MAX_AGE_SECONDS)
+    age = age_seconds(_bounded(oldest_waiting_batch))
+    result: Check = {"ok": age is None or age <= limit, "oldest_waiting_batch_age_seconds": age}
+    result["max_age_seconds"] = limit
+    if not result["ok"]:
+        result["error"] = (
+            f"kept prints have waited {age} s for the order closer (over {limit:g} s): "
+            "is a worker on the orders queue running, and beat?"
+        )
+    return result
+
+
+def oldest_waiting_batch() -> datetime | None:
+    oldest: datetime | None = PrintBatch.objects.filter(consumed=False).aggregate(oldest=Min("received_at"))["oldest"]
+    return oldest
 
 
 # --- the listener and the webhooks -------------------------------------------------------------
