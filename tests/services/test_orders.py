@@ -112,6 +112,7 @@ def test_prints_of_unwatched_underlyings_and_small_prints_are_not_kept(order_pro
     settings.ORDER_PRINT_MIN_PREMIUM = 5_000
     ingest_frames([frame(trade(0, s=5, q=1), trade(1, s=100, q=2), trade(2, sym="O:AAPL251219C00150000", q=3))])
     (batch,) = PrintBatch.objects.all()
+    assert batch.prints is not None
     logged = orjson.loads(batch.prints)
     assert [row[2] for row in logged["prints"]] == [2]  # $2,500 and AAPL left out
     assert logged["underlyings"] == {SWEEP_CONTRACT: "NVDA"}
@@ -309,3 +310,25 @@ def test_the_book_forgets_orders_past_its_horizon_and_keeps_the_batches_digests(
     assert PrintBatch.objects.count() == 2  # the digests stay: a batch delivered again is logged once
     ingest_frames([frame(trade(0, q=1))])
     assert PrintBatch.objects.count() == 2
+
+
+def test_a_closer_behind_a_backlog_catches_up_a_slice_at_a_time_and_closes_each_order_once(
+    order_profile, settings, monkeypatch
+):
+    """Each slice is closed only as far as its own prints: an order is never closed before its
+    later prints (in a later slice) were taken, so none is closed, taken apart and closed again."""
+    settings.ORDER_PRINT_MIN_PREMIUM = 0
+    monkeypatch.setattr(orders, "MAX_BATCHES_PER_CLOSE", 3)
+    events = [event for event in tape(600, 6) if event["c"] != [201]]  # a cancel would reopen: none here
+    for start in range(0, len(events), 20):  # batches logged while no closer ran
+        ingest_frames([frame(*events[start : start + 20])])
+
+    closes, closed = 0, 0
+    while PrintBatch.objects.filter(consumed=False).exists():
+        closed += orders.close_due().closed
+        closes += 1
+    closed += settle().closed
+
+    assert closes == -(-len(events) // 60)  # three batches of 20 a close
+    assert closed_orders() == expected_orders(events)
+    assert closed == len(expected_orders(events))
