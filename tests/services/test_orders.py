@@ -332,3 +332,32 @@ def test_a_closer_behind_a_backlog_catches_up_a_slice_at_a_time_and_closes_each_
     assert closes == -(-len(events) // 60)  # three batches of 20 a close
     assert closed_orders() == expected_orders(events)
     assert closed == len(expected_orders(events))
+
+
+def test_the_nightly_purge_keeps_the_prints_of_stored_orders_and_what_is_recent(order_profile, settings):
+    settings.ORDER_PRINT_RETENTION_DAYS = 7
+    block = trade(0, p=10.0, s=600, q=1)  # a $600,000 BLOCK: a stored order with its print
+    ingest_frames([frame(block)])
+    settle()
+    (order,) = Order.objects.all()
+    KeptPrint.objects.update(trade_date=datetime(2025, 11, 1).date())  # the stored order's print, as old
+    KeptPrint.objects.create(
+        identity="old-and-orphaned",
+        symbol=SWEEP_CONTRACT,
+        underlying="NVDA",
+        trade_date=datetime(2025, 11, 1).date(),
+        ts_ns=0,
+        exchange=300,
+        price=Decimal(1),
+        size=1,
+        kind="regular",
+        order_id="gone",
+    )
+    PrintBatch.objects.update(received_at=datetime(2025, 11, 1, tzinfo=NY))  # the sweep's batch, long ago
+    PrintBatch.objects.create(digest="recent", prints=b"{}")
+
+    purged = orders.purge(today=datetime(2025, 12, 5, 12, tzinfo=NY))
+
+    assert purged["prints"] == 1 and purged["print_batches"] == 1
+    assert list(KeptPrint.objects.values_list("order_id", flat=True)) == [order.order_id]
+    assert list(PrintBatch.objects.values_list("digest", flat=True)) == ["recent"]

@@ -1,9 +1,9 @@
 """Closing orders while prints stream in, whatever the batching: one algorithm, any store.
 
 Prints of one sweep arrive in different batches, handled by different workers, in any order
-within the allowed lateness. Every kept print goes into a store (PostgreSQL in production,
-`MemoryPrints` for a tape and the property tests); `close_orders` then finds which orders are
-final. An order is final when a later print of its contract broke its run, or when the
+within the allowed lateness. Every kept print goes into a store (`MemoryPrints`: the order
+closer's book in production, a tape, the property tests); `close_orders` then finds which orders
+are final. An order is final when a later print of its contract broke its run, or when the
 watermark (the latest event time seen − GAP_MS − LATENESS_MS) has passed its last print.
 
 A print that arrives after the orders around it were closed (later than the lateness allows),

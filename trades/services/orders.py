@@ -649,5 +649,6 @@ def purge(today: datetime | None = None) -> dict[str, int]:
     old_prints = KeptPrint.objects.filter(trade_date__lt=cutoff).exclude(order_id__in=stored)
     prints, _ = old_prints.delete()
     counts, _ = VolumeCount.objects.filter(trade_date__lt=cutoff).delete()
-    batches, _ = PrintBatch.objects.filter(received_at__date__lt=cutoff).delete()
+    logged_before = (today or timezone.now()) - timedelta(days=settings.ORDER_PRINT_RETENTION_DAYS)
+    batches, _ = PrintBatch.objects.filter(received_at__lt=logged_before).delete()
     return {"prints": prints, "volume_counts": counts, "print_batches": batches}
