@@ -12,7 +12,7 @@ import pytest
 from flowsite.celery import app
 from tests import processes
 from tests.factories import frame, only_profile
-from tests.services.test_orders import a_million_dollar_sweep
+from tests.order_helpers import a_million_dollar_sweep
 from trades import queues
 from trades.feed.server import FeedServer
 from trades.feed.tape import read_tape

@@ -7,32 +7,18 @@ import threading
 from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
 from django.db import connection
 
 from tests.factories import frame, only_profile
+from tests.order_helpers import NY, SWEEP_CONTRACT, T0, a_million_dollar_sweep, trade
 from trades.domain.orders import NS_PER_MS, Print, group, print_digest
 from trades.models import FilterProfile, KeptPrint, OptionTrade, Order, OrderClock, OrderCloser, OrderState, PrintBatch
 from trades.selectors import flow_rules
 from trades.services import orders
 from trades.services.ingest import ingest_frames
-
-NY = ZoneInfo("America/New_York")
-T0 = int(datetime(2025, 12, 5, 10, 30, tzinfo=NY).timestamp() * 1000)
-SWEEP_CONTRACT = "O:NVDA251219C00150000"
-
-
-def trade(ms, *, sym=SWEEP_CONTRACT, p=5.0, s=100, x=302, c=(209,), q=None):
-    return {"ev": "T", "sym": sym, "x": x, "p": p, "s": s, "c": list(c), "t": T0 + ms, "q": q if q is not None else ms}
-
-
-def a_million_dollar_sweep():
-    """Twenty $50,000 prints (100 @ 5.00) on eight exchanges within 300 ms."""
-    exchanges = [300, 301, 302, 303, 304, 307, 308, 309]
-    return [trade(i * 15, x=exchanges[i % 8], c=(219,) if i % 3 == 0 else (209,), q=1000 + i) for i in range(20)]
 
 
 @pytest.fixture
