@@ -133,3 +133,12 @@ def test_a_pruned_book_forgets_the_orders_ended_before_and_groups_what_comes_aft
     assert [order for order in store.all_orders() if order.first_ts_ns >= settled] == [
         order for order in EXPECTED if order.first_ts_ns >= settled
     ]
+
+
+def test_a_cancel_that_takes_back_no_print_the_book_holds_is_named():
+    store = MemoryPrints()
+    traded = Print(SYMBOLS[0], T0_NS, 1, 302, Decimal("2.50"), 40, (209,))
+    cancel = Print(SYMBOLS[0], T0_NS + NS_PER_MS, 2, 302, Decimal("2.50"), 40, (201,))
+    orphan = Print(SYMBOLS[0], T0_NS + NS_PER_MS, 3, 302, Decimal("2.50"), 41, (201,))  # no print of 41
+    store.add([traded, cancel, orphan])
+    assert store.cancels_without_print([cancel, orphan]) == [orphan]

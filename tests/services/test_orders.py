@@ -347,3 +347,19 @@ def test_the_nightly_purge_keeps_the_prints_of_stored_orders_and_what_is_recent(
     assert purged["prints"] == 1 and purged["print_batches"] == 1
     assert list(KeptPrint.objects.values_list("order_id", flat=True)) == [order.order_id]
     assert list(PrintBatch.objects.values_list("digest", flat=True)) == ["recent"]
+
+
+def test_a_cancel_later_than_the_books_horizon_still_withdraws_its_stored_order(order_profile, settings):
+    settings.ORDER_BOOK_HORIZON_SECONDS = 60
+    ingest_frames([frame(trade(0, p=10.0, s=600, q=1))])  # a $600,000 BLOCK
+    settle()
+    assert Order.objects.get().state == OrderState.HIT
+    ingest_frames([frame(trade(300_000, p=5.0, s=100, q=2))])  # five minutes on: the book forgets the block
+    settle()
+    assert orders.CLOSER.book is not None and not orders.CLOSER.book.prints.get(SWEEP_CONTRACT, [])[:-1]
+
+    ingest_frames([frame(trade(310_000, p=10.0, s=600, c=(201,), q=3))])  # the block's cancel, late
+    report = settle()
+
+    assert Order.objects.get().state == OrderState.WITHDRAWN and report.withdrawn == 1
+    assert KeptPrint.objects.get(sequence=1).cancelled

@@ -30,6 +30,7 @@ from trades.domain.orders import (
     Run,
     cancelled_prints,
     is_groupable,
+    match_cancels,
     run_of,
     runs,
     sorted_prints,
@@ -219,6 +220,15 @@ class MemoryPrints:
 
     def open_prints(self, symbols: Iterable[str]) -> dict[str, list[Print]]:
         return {symbol: list(self.unclosed.get(symbol, ())) for symbol in symbols}
+
+    def cancels_without_print(self, cancels: Iterable[Print]) -> list[Print]:
+        """Of these cancels, those that take back no print the store holds (theirs came earlier
+        than what it remembers, or was never kept)."""
+        found = []
+        for symbol, price, size in sorted({(item.symbol, item.price, item.size) for item in cancels}):
+            group = [item for item in self.prints.get(symbol, ()) if item.price == price and item.size == size]
+            found += [item for item in match_cancels(sorted_prints(group))[1] if item in cancels]
+        return found
 
     def due(self, mark_ns: int) -> set[str]:
         """Contracts with an open print the watermark has passed."""

@@ -173,7 +173,14 @@ def _print_key(item: Print) -> tuple[int, int, int, Decimal, int]:
 def cancelled_prints(prints: Sequence[Print]) -> set[Print]:
     """The prints that a later cancel takes back: each cancel, in order, takes the latest earlier
     un-cancelled print of the same contract, price and size (``prints`` sorted)."""
+    return match_cancels(prints)[0]
+
+
+def match_cancels(prints: Sequence[Print]) -> tuple[set[Print], list[Print]]:
+    """The prints the cancels take back (as `cancelled_prints`), and the cancels that find no
+    earlier print to take back among ``prints``."""
     cancelled: set[Print] = set()
+    unmatched: list[Print] = []
     for index, item in enumerate(prints):
         if item.kind is not PrintClass.CANCEL:
             continue
@@ -185,7 +192,9 @@ def cancelled_prints(prints: Sequence[Print]) -> set[Print]:
             ):
                 cancelled.add(earlier)
                 break
-    return cancelled
+        else:
+            unmatched.append(item)
+    return cancelled, unmatched
 
 
 def volume_change(item: Print) -> int:

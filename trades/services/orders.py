@@ -58,6 +58,7 @@ from trades.domain.orders import (
     UNKNOWN_OPENING,
     Order,
     Print,
+    PrintClass,
     Run,
     build_order,
     opening,
@@ -307,6 +308,9 @@ class Closer:
         closed = close_orders(book, book.due(mark_ns), mark_ns, new)
         candidates = _consider(closed, book, timezone.now(), report)
         _store_cancelled(book)
+        _withdraw_for_late_cancels(
+            book.cancels_without_print({item for item in new if item.kind is PrintClass.CANCEL}), report
+        )
         PrintBatch.objects.filter(pk__in=[batch.pk for batch in batches]).update(consumed=True)
         _held_batches().filter(received_at__lt=_held_from()).update(prints=None)
         self.closes += 1
@@ -358,6 +362,23 @@ def _store_cancelled(book: Book) -> None:
         if changed:
             KeptPrint.objects.filter(identity__in=changed).update(cancelled=cancelled)
     book.cancel_changes.clear()
+
+
+def _withdraw_for_late_cancels(cancels: list[Print], report: OrderReport) -> None:
+    """Cancels whose print the book no longer holds (later than its horizon): where that print is
+    stored, as a fill of an order, it is taken back and its order withdrawn."""
+    for cancel in cancels:
+        earlier = KeptPrint.objects.filter(
+            symbol=cancel.symbol, price=cancel.price, size=cancel.size, cancelled=False, ts_ns__lt=cancel.ts_ns
+        )
+        fill = earlier.order_by("-ts_ns", "-sequence").first()
+        if fill is None:
+            continue
+        fill.cancelled = True
+        fill.save(update_fields=["cancelled"])
+        withdrawn = OrderRow.objects.filter(order_id=fill.order_id).exclude(state=OrderState.WITHDRAWN)
+        report.withdrawn += withdrawn.update(state=OrderState.WITHDRAWN)
+        logger.info("A cancel came after the order book's horizon: order %s withdrawn", fill.order_id)
 
 
 _FILL_COLUMNS: list[rows.Column] = [
