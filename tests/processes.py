@@ -104,9 +104,16 @@ def broker() -> redis.Redis:
 
 def ingest_queue_idle() -> bool:
     """No message waiting in `ingest` and none delivered but unacknowledged."""
-    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
-    client = broker()
-    return client.llen(f"{prefix}ingest") == 0 and client.hlen(f"{prefix}unacked") == 0
+    return broker().llen(f"{_key_prefix()}ingest") == 0 and nothing_unacknowledged()
+
+
+def nothing_unacknowledged() -> bool:
+    """No message delivered to a worker and not acknowledged (a killed worker's come back first)."""
+    return broker().hlen(f"{_key_prefix()}unacked") == 0
+
+
+def _key_prefix() -> str:
+    return str(settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", ""))
 
 
 def feed_startup_line(process: subprocess.Popen[str], timeout: float = 10.0) -> str:
