@@ -118,7 +118,8 @@ def packed_print(trade: Trade) -> PackedPrint:
     )
 
 
-def _unpacked(row: list[Any]) -> Print:
+def _unpacked(row: Sequence[Any]) -> Print:
+    """A Print from a packed print, or from the values of a KeptPrint row's _PRINT_FIELDS (the same order)."""
     symbol, ts_ns, sequence, exchange, price, size, codes, shares_per_contract = row
     return Print(symbol, ts_ns, sequence, exchange, Decimal(price), size, tuple(codes), shares_per_contract)
 
@@ -402,12 +403,6 @@ _FILL_COLUMNS: list[rows.Column] = [
 _PRINT_FIELDS = ("symbol", "ts_ns", "sequence", "exchange", "price", "size", "conditions", "shares_per_contract")
 
 
-def _print(fields: list[Any]) -> Print:
-    """A Print from the values of a KeptPrint row's _PRINT_FIELDS."""
-    symbol, ts_ns, sequence, exchange, price, size, codes, shares_per_contract = fields
-    return Print(symbol, ts_ns, sequence, exchange, price, size, tuple(codes), shares_per_contract)
-
-
 def _store_fills(orders: Sequence[Order], book: Book) -> None:
     """The candidates' prints, each as its order's (a print an earlier order held moves to this one)."""
     fills = {
@@ -495,7 +490,7 @@ def judge(order_pks: Iterable[int], report: OrderReport) -> None:
     fills: dict[str, list[Print]] = defaultdict(list)
     kept = KeptPrint.objects.filter(order_id__in=[row.order_id for row in rows_judging], cancelled=False)
     for order_id, *fields in kept.values_list("order_id", *_PRINT_FIELDS):
-        fills[order_id].append(_print(fields))
+        fills[order_id].append(_unpacked(fields))
     ready = [(row, sorted(fills[row.order_id], key=_print_order)) for row in rows_judging if fills[row.order_id]]
     nbbo = quotes.nbbo_at_each([(row.symbol, prints[0].ts_ns) for row, prints in ready])
     profiles = {profile.id: profile for profile in current_flow_rules().order_profiles}

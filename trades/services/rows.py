@@ -1,10 +1,10 @@
 """Many rows in one statement: what a batch of the firehose writes.
 
-The ORM's bulk_create and bulk_update prepare every value of every row in Python (bulk_update
-builds a CASE per row), and a statement with thousands of placeholders costs the driver more to
-parse than the database to run. On PostgreSQL the rows therefore go as one array per column
-(``unnest``): a short statement whatever the number of rows. SQLite (the embedded default, for a
-demo's few hundred trades a second) gets a multi-row VALUES list.
+The ORM's bulk_create prepares every value of every row in Python, and a statement with thousands
+of placeholders costs the driver more to parse than the database to run. On PostgreSQL the rows
+therefore go as one array per column (``unnest``): a short statement whatever the number of rows.
+SQLite (the embedded default, for a demo's few hundred trades a second) gets a multi-row VALUES
+list.
 """
 
 from __future__ import annotations
@@ -34,24 +34,6 @@ def insert(table: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]],
         listed, params = _values(chunk, columns)
         found += execute(f"INSERT INTO {table} ({names}) VALUES {listed} {tail}", params)
     return found
-
-
-def update(table: str, key: Column, value: Column, pairs: Sequence[tuple[Any, Any]]) -> None:
-    """``UPDATE table SET value = new WHERE key = k`` for each (k, new) pair, in one statement."""
-    if not pairs:
-        return
-    (key_name, key_type), (value_name, value_type) = key, value
-    if connection.vendor == "postgresql":
-        execute(
-            f"UPDATE {table} SET {value_name} = v.new FROM unnest(%b::{key_type}[], %b::{value_type}[]) AS v(k, new) "
-            f"WHERE {table}.{key_name} = v.k",
-            _by_column(pairs),
-        )
-        return
-    for chunk in _chunks(pairs, 2):
-        listed, params = _values(chunk, [key, value])
-        where = f"{table}.{key_name} = v.column1"
-        execute(f"UPDATE {table} SET {value_name} = v.column2 FROM (VALUES {listed}) AS v WHERE {where}", params)
 
 
 def execute(sql: str, params: list[Any]) -> list[tuple]:
