@@ -248,6 +248,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-ignore-result
 CELERY_TASK_IGNORE_RESULT = True
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-serializer (registered in
+# flowsite/celery.py); json is still accepted, for messages sent before an upgrade.
+CELERY_TASK_SERIALIZER = "orjson"
+CELERY_ACCEPT_CONTENT = ["orjson", "json"]
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend (none: results unused)
 CELERY_RESULT_BACKEND = None
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-time-limit

@@ -9,6 +9,9 @@ from urllib.parse import urlsplit
 import pytest
 from celery import Celery
 from django.conf import settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.broker import IngestQueue
 from tests.proxy import SwitchableProxy
@@ -16,6 +19,10 @@ from trades.stream.publisher import BatchPublisher, celery_publish
 from trades.stream.stats import StreamStats
 
 LONG_MS = 60_000  # a batch window no test waits for
+# Each example publishes to Redis and reads back: fewer examples, and the fixture is per test.
+settings_for_broker_round_trips = hypothesis_settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def trade_frame(n: int, trades: int = 1) -> str:
@@ -160,3 +167,19 @@ def wait_for(condition: object, timeout: float = 10.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.02)
+
+
+@settings_for_broker_round_trips
+@given(frames=st.lists(st.text(max_size=300), min_size=1, max_size=5))
+def test_frames_cross_the_broker_exactly_in_orjson(ingest_queue: IngestQueue, frames: list[str]) -> None:
+    """Whatever text a frame holds (quotes, backslashes, any language, malformed JSON), the worker
+    reads back exactly what the listener sent, encoded as the task serializer says."""
+    app = Celery("serializer-test")  # its own: a test above leaves the default app's pool on a closed proxy
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    celery_publish("replay", app=app)(frames)
+
+    message = ingest_queue.queue.get(no_ack=True)
+    assert message is not None
+    assert message.content_type == "application/x-orjson"
+    args, kwargs, _embed = message.decode()
+    assert args == [frames] and kwargs == {"source": "replay"}
