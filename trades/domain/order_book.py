@@ -198,8 +198,8 @@ class MemoryPrints:
             for item in new
             if item.symbol in self._cancels and (item.price, item.size) in self._cancels[item.symbol]
         }
-        return [
-            [item for item in self.prints[symbol] if item.price == price and item.size == size]
+        return [  # size first: an int compares for a fraction of a Decimal's cost
+            [item for item in self.prints[symbol] if item.size == size and item.price == price]
             for symbol, price, size in sorted(touched)
         ]
 
@@ -226,7 +226,7 @@ class MemoryPrints:
         than what it remembers, or was never kept)."""
         found = []
         for symbol, price, size in sorted({(item.symbol, item.price, item.size) for item in cancels}):
-            group = [item for item in self.prints.get(symbol, ()) if item.price == price and item.size == size]
+            group = [item for item in self.prints.get(symbol, ()) if item.size == size and item.price == price]
             found += [item for item in match_cancels(sorted_prints(group))[1] if item in cancels]
         return found
 

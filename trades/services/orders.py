@@ -29,6 +29,7 @@ longer than JUDGING_LOST_SECONDS (its task was lost).
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import uuid
@@ -85,6 +86,7 @@ logger = logging.getLogger(__name__)
 
 JUDGING_LOST_SECONDS = 30  # a candidate sent to be judged this long ago and still waiting: its task was lost
 PRUNE_EVERY_SECONDS = 60.0  # the book is walked to forget old orders at most this often
+FULL_COLLECTION_EVERY_SECONDS = 60.0  # see Closer.spare_the_collector
 # Batches taken per close: a closer that starts behind a backlog (it was down) catches up a slice at
 # a time (400 batches a second at two ticks a second; a live feed logs five) instead of at once.
 MAX_BATCHES_PER_CLOSE = 200
@@ -284,16 +286,31 @@ class Closer:
         self.book: Book | None = None
         self.name = uuid.uuid4().hex[:16]
         self.closes = 0
+        self.collected_at = time.monotonic()
 
     def close(self, mark_ns: int, report: OrderReport) -> list[int]:
         """Inside the closing transaction, the lock held: close over the batches logged since the
         last close; return the candidates' row ids. If the transaction fails, the book is dropped
         (it would be ahead of what is stored) and built again at the next close."""
         try:
-            return self._close(mark_ns, report)
+            candidates = self._close(mark_ns, report)
         except BaseException:
             self.book = None
             raise
+        self.spare_the_collector()
+        return candidates
+
+    def spare_the_collector(self) -> None:
+        """The book is hundreds of thousands of long-lived objects, and the cyclic garbage collector
+        walking them at every full collection took a fifth of the closer's CPU. After each close what
+        survives is moved out of its sight (gc.freeze); now and then a full collection runs first, so
+        that no garbage stays frozen for long. (The book's objects hold no cycles: their memory goes
+        back by reference counting, frozen or not.)"""
+        if time.monotonic() - self.collected_at >= FULL_COLLECTION_EVERY_SECONDS:
+            gc.unfreeze()
+            gc.collect()
+            self.collected_at = time.monotonic()
+        gc.freeze()
 
     def _close(self, mark_ns: int, report: OrderReport) -> list[int]:
         state, _ = OrderCloser.objects.get_or_create(pk=OrderCloser.SINGLETON_PK)
