@@ -33,12 +33,20 @@ class VolumeTally:
     """One batch's volume per (contract, minute), counted as the prints go by."""
 
     def __init__(self) -> None:
-        self.counts: dict[tuple[str, int], int] = defaultdict(int)
+        # The firehose adds every print of a watched underlying: one dict update each, the sizes kept
+        # per conditions too, and what each counts for (a cancel subtracts) worked out once at the end.
+        self.sizes: dict[tuple[str, int, tuple[int, ...]], int] = defaultdict(int)
 
     def add(self, symbol: str, timestamp_ms: int, size: int, conditions: tuple[int, ...]) -> None:
-        change = volume_change_of(size, conditions)
-        if change:
-            self.counts[(symbol, timestamp_ms // MS_PER_MINUTE)] += change
+        self.sizes[(symbol, timestamp_ms // MS_PER_MINUTE, conditions)] += size
+
+    @property
+    def counts(self) -> dict[tuple[str, int], int]:
+        counts: dict[tuple[str, int], int] = defaultdict(int)
+        for (symbol, minute, conditions), size in self.sizes.items():
+            if change := volume_change_of(size, conditions):
+                counts[(symbol, minute)] += change
+        return dict(counts)
 
 
 def add(counts: dict[tuple[str, int], int]) -> None:

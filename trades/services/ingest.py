@@ -167,20 +167,27 @@ class OrderFlow:
 
     def see_small(self, event: dict) -> None:
         """A print too small to keep or to judge: its volume counts all the same (an odd one is
-        left out here; nothing judges it)."""
+        left out here; nothing judges it). Most prints come this way: kept lean."""
         symbol, size, timestamp, codes = event.get("sym"), event.get("s"), event.get("t"), event.get("c")
         if type(timestamp) is not int or type(size) is not int or type(symbol) is not str:
             return
-        self._saw(timestamp)
+        if self.latest_event_ms is None or timestamp > self.latest_event_ms:
+            self.latest_event_ms = timestamp
         watched = self.watched.get(symbol)
         if watched is None:
-            try:
-                watched = self.rules.keeps_prints_of(self.rules.underlying_of(parse_occ(symbol).root))
-            except InvalidSymbol:
-                watched = False
-            self.watched[symbol] = watched
-        if watched and (codes is None or type(codes) is list):
-            self.volume.add(symbol, timestamp, size, tuple(codes) if codes else ())
+            watched = self.watched[symbol] = self._watches(symbol)
+        if not watched:
+            return
+        if codes is None:
+            self.volume.add(symbol, timestamp, size, ())
+        elif type(codes) is list:
+            self.volume.add(symbol, timestamp, size, tuple(codes))
+
+    def _watches(self, symbol: str) -> bool:
+        try:
+            return self.rules.keeps_prints_of(self.rules.underlying_of(parse_occ(symbol).root))
+        except InvalidSymbol:
+            return False
 
     def _saw(self, timestamp_ms: int) -> None:
         if self.latest_event_ms is None or timestamp_ms > self.latest_event_ms:
