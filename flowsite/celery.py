@@ -18,7 +18,14 @@ TRANSPORT_ALIASES.update(redis="flowsite.redis_transport:Transport", rediss="flo
 # (the standard library's) spent a third of the listener's CPU escaping them and the worker as much
 # reading them back. Every task's arguments are plain JSON (ids, names, frames as text).
 # https://docs.celeryq.dev/projects/kombu/en/stable/userguide/serialization.html
-register("orjson", orjson.dumps, orjson.loads, content_type="application/x-orjson", content_encoding="binary")
+# (The stubs want an encoder returning str; kombu takes bytes with the "binary" content encoding.)
+register(
+    "orjson",
+    orjson.dumps,  # type: ignore[arg-type]
+    orjson.loads,
+    content_type="application/x-orjson",
+    content_encoding="binary",
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowsite.settings")
 

@@ -452,10 +452,12 @@ class PrintBatch(models.Model):
     volume of all their prints per contract and minute. One row per batch, so the firehose writes
     one row where it would write thousands.
 
-    The closer marks a batch consumed in the transaction that closes over it, and clears its
-    payload ORDER_BOOK_HORIZON_SECONDS × 2 later (until then a new closer rebuilds its book from
-    it). The row, with the digest of the batch's frames, stays ORDER_PRINT_RETENTION_DAYS: a batch
-    delivered again in that time (a redelivery, a dead letter replayed) is logged once."""
+    The closer marks a batch consumed in the transaction that closes over it, and counted once its
+    volume counts are added to VolumeCount (every few seconds, many batches in one statement); it
+    clears the payload of a counted batch ORDER_BOOK_HORIZON_SECONDS × 2 later (until then a new
+    closer rebuilds its book, and the counts not added yet, from it). The row, with the digest of
+    the batch's frames, stays ORDER_PRINT_RETENTION_DAYS: a batch delivered again in that time (a
+    redelivery, a dead letter replayed) is logged once."""
 
     digest = models.CharField(max_length=20, unique=True, help_text="Of the batch's frames.")
     received_at = models.DateTimeField(default=timezone.now)
@@ -466,6 +468,7 @@ class PrintBatch(models.Model):
         "change], ...]}; null once cleared",
     )
     consumed = models.BooleanField(default=False)
+    counted = models.BooleanField(default=False, help_text="Its volume counts are in VolumeCount.")
 
     class Meta:
         indexes = [

@@ -45,6 +45,36 @@ def test_a_redelivered_batch_counts_once_and_another_batch_adds():
     assert before(1) == 130
 
 
+def log_counts(name: str, size: int) -> None:
+    orders.log_batch(day_volume.digest([name]), "live", [], {}, counted((0, size, ())).counts, None)
+
+
+def before_with(pending: dict[tuple[str, int], int], minute: int) -> int | None:
+    ns = (OPEN_MS + minute * MINUTE_MS + 30_000) * 1_000_000
+    return day_volume.volumes_before([(NVDA, ns)], pending=pending)[(NVDA, ns)]
+
+
+@pytest.mark.django_db
+def test_counts_held_between_writes_are_seen_and_written_once_whoever_closes_next(monkeypatch):
+    """The closer writes the counts every VOLUME_COUNT_SECONDS; meanwhile opening inference adds the
+    ones it holds, and a closer that takes over (a restart) writes them, once."""
+    CountedDay.objects.create(trade_date=DAY, since=datetime(2025, 12, 5, 9, 0, tzinfo=NY))
+    first, second = orders.Closer(), orders.Closer()
+    log_counts("frame-1", 100)
+    orders.close_due(closer=first)  # a new book writes at once
+    monkeypatch.setattr(orders, "VOLUME_COUNT_SECONDS", 3600.0)
+    log_counts("frame-2", 30)
+    orders.close_due(closer=first)
+    assert first.book is not None
+    assert before(1) == 100  # the table: frame-2's counts are held
+    assert before_with(first.book.volume, 1) == 130  # what the closer judges with
+
+    log_counts("frame-3", 5)
+    orders.close_due(closer=second)  # another process: it builds the book and takes the held counts over
+    assert second.book is not None and before(1) == 135
+    assert not second.book.uncounted
+
+
 @pytest.mark.django_db
 def test_a_late_joined_day_starts_from_the_snapshot_seed_or_is_unknown():
     day_volume.add(counted((0, 100, ()), (5, 20, ()), (7, 3, ())).counts)

@@ -1,5 +1,7 @@
-"""Migration 0017 (the order closer's log): a deployed database's open prints go to the log the
-new closer builds its book from, so no print kept before the upgrade is lost to grouping."""
+"""Migrations of the order closer's log. 0017: a deployed database's open prints go to the log the
+new closer builds its book from, so no print kept before the upgrade is lost to grouping. 0018:
+batches consumed before it were counted when consumed, and are marked so (their counts are not
+added again)."""
 
 from decimal import Decimal
 
@@ -12,6 +14,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("trades", "0016_kept_print_settled")]
 AFTER = [("trades", "0017_order_book")]
+
+
+def latest():
+    return MigrationExecutor(connection).loader.graph.leaf_nodes()
 
 
 def migrate(targets):
@@ -79,4 +85,17 @@ def test_open_prints_are_logged_for_the_closer_and_prints_of_no_stored_order_go(
         identities = set(new.get_model("trades", "KeptPrint").objects.values_list("identity", flat=True))
         assert identities == {"in-a-stored-order"}
     finally:
-        migrate(AFTER)
+        migrate(latest())
+
+
+def test_batches_consumed_before_0018_count_as_counted():
+    old = migrate(AFTER)
+    PrintBatch = old.get_model("trades", "PrintBatch")
+    PrintBatch.objects.create(digest="consumed", prints=b"{}", consumed=True)
+    PrintBatch.objects.create(digest="waiting", prints=b"{}", consumed=False)
+    try:
+        new = migrate([("trades", "0018_print_batch_counted")])
+        counted = dict(new.get_model("trades", "PrintBatch").objects.values_list("digest", "counted"))
+        assert counted == {"consumed": True, "waiting": False}
+    finally:
+        migrate(latest())

@@ -2,20 +2,21 @@
 
 Workers count the volume of the watched underlyings' prints per contract and minute and log the
 counts with the batch's kept prints (a redelivered batch is logged once, by its frames' digest);
-the order closer adds them up in one statement per close (no write per trade). A contract's volume
-before an order is the sum of its counts before the order's first minute (to the minute: the prints
-of that minute before the order are left out, which can only make an order look less opening, never
-more), when the day's counting is complete: either the listener was there when the session opened
-(a `CountedDay`), or a chain snapshot gave the day's volume so far (a `VolumeSeed`, taken the first
-time the open interest is read in the session) and the counts since add to it. Otherwise the
-volume, and with it the opening flags, are unknown: never a guess.
+the order closer adds them up, every few seconds in one statement (no write per trade), and adds
+the counts it holds meanwhile to those it reads back. A contract's volume before an order is the
+sum of its counts before the order's first minute (to the minute: the prints of that minute before
+the order are left out, which can only make an order look less opening, never more), when the
+day's counting is complete: either the listener was there when the session opened (a `CountedDay`),
+or a chain snapshot gave the day's volume so far (a `VolumeSeed`, taken the first time the open
+interest is read in the session) and the counts since add to it. Otherwise the volume, and with it
+the opening flags, are unknown: never a guess.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 from django.utils import timezone
@@ -100,10 +101,12 @@ def note_listening(now: datetime | None = None) -> bool:
     return True
 
 
-def volumes_before(orders: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+def volumes_before(
+    orders: list[tuple[str, int]], pending: Mapping[tuple[str, int], int] | None = None
+) -> dict[tuple[str, int], int | None]:
     """Each contract's volume on its order's day before the minute of the order's first print
     (``orders``: contract, first print's ns), or None where the day's volume is not whole. In
-    four queries, whatever the number of orders."""
+    four queries, whatever the number of orders. ``pending``: counts not added to the table yet."""
     if not orders:
         return {}
     days = {(symbol, first_ts_ns): new_york_date(first_ts_ns // NS_PER_MS) for symbol, first_ts_ns in orders}
@@ -118,6 +121,9 @@ def volumes_before(orders: list[tuple[str, int]]) -> dict[tuple[str, int], int |
     counts = VolumeCount.objects.filter(symbol__in=symbols, trade_date__in=dates, minute__lt=latest)
     for symbol, trade_date, minute, volume in counts.values_list("symbol", "trade_date", "minute", "volume"):
         minutes[symbol].append((trade_date, minute, volume))
+    for (symbol, minute), volume in (pending or {}).items():
+        if symbol in symbols and minute < latest:
+            minutes[symbol].append((new_york_date(minute * MS_PER_MINUTE), minute, volume))
     found: dict[tuple[str, int], int | None] = {}
     for (symbol, first_ts_ns), trade_date in days.items():
         before = first_ts_ns // NS_PER_MINUTE

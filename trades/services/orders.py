@@ -87,6 +87,7 @@ logger = logging.getLogger(__name__)
 JUDGING_LOST_SECONDS = 30  # a candidate sent to be judged this long ago and still waiting: its task was lost
 PRUNE_EVERY_SECONDS = 60.0  # the book is walked to forget old orders at most this often
 FULL_COLLECTION_EVERY_SECONDS = 60.0  # see Closer.spare_the_collector
+VOLUME_COUNT_SECONDS = 5.0  # see Book.count_volume
 # Batches taken per close: a closer that starts behind a backlog (it was down) catches up a slice at
 # a time (400 batches a second at two ticks a second; a live feed logs five) instead of at once.
 MAX_BATCHES_PER_CLOSE = 200
@@ -148,7 +149,7 @@ def log_batch(
     if prints or volume:
         counts = [[symbol, minute, count] for (symbol, minute), count in volume.items()]
         payload = orjson.dumps({"underlyings": underlyings, "prints": prints, "volume": counts})
-        row = (digest, timezone.now(), source, payload, False)
+        row = (digest, timezone.now(), source, payload, False, False)
         rows.insert(PrintBatch._meta.db_table, _BATCH_COLUMNS, [row], "ON CONFLICT (digest) DO NOTHING")
     if latest_event_ms is not None:  # after the prints: a tick never closes past prints not logged yet
         advance_clock(latest_event_ms * NS_PER_MS)
@@ -161,6 +162,7 @@ _BATCH_COLUMNS: list[rows.Column] = [
     ("source", "text"),
     ("prints", "bytea"),
     ("consumed", "boolean"),
+    ("counted", "boolean"),
 ]
 
 
@@ -240,7 +242,10 @@ class Book(MemoryPrints):
         self.sources: dict[Print, str] = {}
         self.underlyings: dict[str, str] = {}
         self.cancel_changes: dict[Print, bool] = {}
-        self.volume: dict[tuple[str, int], int] = defaultdict(int)  # counts of the batches added, to write
+        # The volume counts of the batches added, not in VolumeCount yet: `uncounted` names them.
+        self.volume: dict[tuple[str, int], int] = defaultdict(int)
+        self.uncounted: list[int] = []
+        self.counted_at = 0.0
         self.pruned_to = 0
         self.pruned_at = 0.0
 
@@ -255,9 +260,30 @@ class Book(MemoryPrints):
             for item in added:
                 self.sources[item] = batch.source
             new += added
-            for symbol, minute, count in payload["volume"]:
-                self.volume[(symbol, minute)] += count
+            self._add_counts(batch.pk, payload["volume"])
         return new
+
+    def add_counts(self, batches: Iterable[PrintBatch]) -> None:
+        """Only the volume counts of these batches (consumed, not counted yet)."""
+        for batch in batches:
+            if batch.prints is not None:
+                self._add_counts(batch.pk, orjson.loads(batch.prints)["volume"])
+
+    def _add_counts(self, batch_pk: int, counts: list[list[Any]]) -> None:
+        for symbol, minute, count in counts:
+            self.volume[(symbol, minute)] += count
+        self.uncounted.append(batch_pk)
+
+    def count_volume(self) -> None:
+        """Every VOLUME_COUNT_SECONDS, add the counts held up in one statement and mark their batches
+        counted (the same (contract, minute) comes in batch after batch: one row written, not one
+        per batch). Until then opening inference adds them to what it reads (`volume`)."""
+        if self.uncounted and time.monotonic() - self.counted_at >= VOLUME_COUNT_SECONDS:
+            day_volume.add(self.volume)
+            PrintBatch.objects.filter(pk__in=self.uncounted).update(counted=True)
+            self.volume.clear()
+            self.uncounted.clear()
+            self.counted_at = time.monotonic()
 
     def set_cancelled(self, item: Print, cancelled: bool) -> None:
         super().set_cancelled(item, cancelled)
@@ -321,8 +347,7 @@ class Closer:
         if len(batches) == MAX_BATCHES_PER_CLOSE:  # a backlog: close only as far as the prints taken
             mark_ns = min(mark_ns, watermark(max((item.ts_ns for item in new), default=0)))
         mark_ns = max(mark_ns, state.closed_mark_ns)
-        day_volume.add(book.volume)  # before judging: opening inference reads it
-        book.volume.clear()
+        book.count_volume()
         closed = close_orders(book, book.due(mark_ns), mark_ns, new)
         candidates = _consider(closed, book, timezone.now(), report)
         _store_cancelled(book)
@@ -330,7 +355,7 @@ class Closer:
             book.cancels_without_print({item for item in new if item.kind is PrintClass.CANCEL}), report
         )
         PrintBatch.objects.filter(pk__in=[batch.pk for batch in batches]).update(consumed=True)
-        _held_batches().filter(received_at__lt=_held_from()).update(prints=None)
+        _held_batches().filter(received_at__lt=_held_from(), counted=True).update(prints=None)
         self.closes += 1
         state.closed_mark_ns, state.book = mark_ns, self._version()
         state.save()
@@ -350,7 +375,9 @@ class Closer:
         added = book.add_batches(_held_batches().filter(received_at__gte=_held_from()).order_by("id"))
         close_orders(book, book.due(state.closed_mark_ns), state.closed_mark_ns, added)
         book.cancel_changes.clear()
-        book.volume.clear()  # counted when they were consumed
+        book.volume.clear()
+        book.uncounted.clear()
+        book.add_counts(PrintBatch.objects.filter(consumed=True, counted=False).order_by("id"))
         logger.info(
             "Built the order book from %d logged prints in %.0f ms (the last close was %s)",
             len(added),
@@ -467,7 +494,9 @@ def _consider(closed: Closed, book: Book, received_at: datetime, report: OrderRe
         cheap = [profile for profile in profiles if passes_order_rules(facts, profile)]
         if cheap:
             wanted.append((facts, cheap))
-    volumes = day_volume.volumes_before([(facts.order.symbol, facts.order.first_ts_ns) for facts, _ in wanted])
+    volumes = day_volume.volumes_before(
+        [(facts.order.symbol, facts.order.first_ts_ns) for facts, _ in wanted], pending=book.volume
+    )
     underlyings = _underlyings({facts.underlying for facts, _ in wanted})
     candidates, orders = [], []
     for facts, cheap in wanted:
