@@ -45,7 +45,7 @@ from trades.domain.rules import (
 )
 from trades.models import OptionContract, OptionTrade, TradeMatch, TradeSource, Underlying
 from trades.selectors.flow_rules import FlowRules, current_flow_rules
-from trades.services import day_volume, locks, orders, webhooks
+from trades.services import day_volume, locks, orders, rows, webhooks
 from trades.services.rejections import (
     BAD_BATCH,
     BAD_JSON,
@@ -357,12 +357,12 @@ def _store(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]:
         # concurrent batches never take the same place.
         locks.lock_names("print", print_keys)
         placement = place_prints(incoming, _stored_prints(print_keys))
-        OptionTrade.objects.bulk_create(
+        rows.insert_instances(
             [
                 trade_row(hits[index], incoming[index].print_key, occurrence, source, received_at)
                 for index, occurrence in placement.new.items()
             ],
-            ignore_conflicts=True,
+            "ON CONFLICT DO NOTHING",
         )
         for index, row in placement.claims.items():  # REST stored it first; now we know its sequence
             OptionTrade.objects.filter(trade_key=trade_key(row.print_key, row.occurrence)).update(

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 from django.db import connection
+from django.db.models import Model
 
 # Parameters per SQLite statement: under its limit of 32,766.
 MAX_PARAMETERS = 30_000
@@ -34,6 +35,21 @@ def insert(table: str, columns: Sequence[Column], rows: Sequence[Sequence[Any]],
         listed, params = _values(chunk, columns)
         found += execute(f"INSERT INTO {table} ({names}) VALUES {listed} {tail}", params)
     return found
+
+
+def insert_instances(instances: Sequence[Model], tail: str = "") -> list[tuple]:
+    """Model instances (of one model) as rows, each value prepared as the ORM prepares it; an auto
+    primary key is left to the database."""
+    if not instances:
+        return []
+    meta = instances[0]._meta
+    fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
+    columns = [(connection.ops.quote_name(field.column), field.db_type(connection) or "text") for field in fields]
+    values = [
+        [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+        for instance in instances
+    ]
+    return insert(meta.db_table, columns, values, tail)
 
 
 def execute(sql: str, params: list[Any]) -> list[tuple]:
