@@ -44,7 +44,9 @@ def insert_instances(instances: Sequence[Model], tail: str = "") -> list[tuple]:
         return []
     meta = instances[0]._meta
     fields = [field for field in meta.concrete_fields if field is not meta.auto_field]
-    columns = [(connection.ops.quote_name(field.column), field.db_type(connection) or "text") for field in fields]
+    columns = [
+        (connection.ops.quote_name(field.column or field.name), field.db_type(connection) or "text") for field in fields
+    ]
     values = [
         [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
         for instance in instances
