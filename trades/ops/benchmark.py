@@ -11,6 +11,7 @@ import ast
 import os
 import resource
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -194,8 +195,12 @@ class Result:
             "feed        in this process, with the event receiver   " + usage(self.feed),
             f"seed-style  {rate(self.seed_style_seconds)}  {self.seed_style_seconds:5.2f} s first frame sent → exit "
             "(one process: polygon-api-client, the same rules, a row per hit)   " + usage(self.seed_style),
-            f"ratio       end to end / seed-style: {self.seed_style_seconds / self.end_to_end_seconds:.2f}×",
+            f"ratio       end to end / seed-style: {self.ratio:.2f}×",
         ]
+
+    @property
+    def ratio(self) -> float:
+        return self.seed_style_seconds / self.end_to_end_seconds
 
     def orders_line(self) -> str:
         if not self.orders_on:
@@ -273,6 +278,18 @@ def run(
         seed_style=seed_style,
         orders_on=orders_on,
     )
+
+
+def summary(results: list[Result]) -> list[str]:
+    """Each round's two rates and their ratio, and the median ratio."""
+    lines = ["rounds      end to end   seed-style   ratio"]
+    for number, result in enumerate(results, 1):
+        lines.append(
+            f"  {number:<9} {result.trades / result.end_to_end_seconds:>10,.0f}   "
+            f"{result.trades / result.seed_style_seconds:>10,.0f}   {result.ratio:5.2f}×"
+        )
+    lines.append(f"median      end to end / seed-style: {statistics.median(r.ratio for r in results):.2f}×")
+    return lines
 
 
 def bench_feed(source: TimedSource, reference: SyntheticReference) -> FeedServer:

@@ -27,9 +27,28 @@ class Command(BaseCommand):
         parser.add_argument(
             "--without-orders", action="store_true", help="Disable the profiles that judge orders (no grouping)."
         )
+        parser.add_argument(
+            "--rounds",
+            type=int,
+            default=1,
+            help="Run it this many times, each on a new database, and print the median ratio "
+            "(on a shared machine one run's two timings can see different loads).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.require_real_services()
+        results = []
+        for round_number in range(1, options["rounds"] + 1):
+            if options["rounds"] > 1:
+                self.stdout.write(f"Round {round_number} of {options['rounds']}")
+            results.append(self.run_once(options))
+            for line in results[-1].lines():
+                self.stdout.write(line)
+        if len(results) > 1:
+            for line in benchmark.summary(results):
+                self.stdout.write(line)
+
+    def run_once(self, options: dict[str, Any]) -> benchmark.Result:
         original_name = connection.settings_dict["NAME"]
         bench_name = f"flowsite_bench_{uuid.uuid4().hex[:8]}"
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = bench_name
@@ -49,8 +68,7 @@ class Command(BaseCommand):
         finally:
             connection.creation.destroy_test_db(original_name, verbosity=0)
             self.forget_broker_keys()
-        for line in result.lines():
-            self.stdout.write(line)
+        return result
 
     def require_real_services(self) -> None:
         if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis"):
