@@ -155,6 +155,7 @@ class OrderFlow:
         self.kept: list[orders.PackedPrint] = []
         self.underlyings: dict[str, str] = {}  # of the kept prints' contracts
         self.volume = day_volume.VolumeTally()
+        self.volume_sizes = self.volume.sizes
         self.latest_event_ms: int | None = None
 
     def see(self, trade: Trade) -> None:
@@ -179,9 +180,9 @@ class OrderFlow:
         if not watched:
             return
         if codes is None:
-            self.volume.add(symbol, timestamp, size, ())
+            self.volume_sizes[(symbol, timestamp // day_volume.MS_PER_MINUTE, ())] += size  # VolumeTally.add, inline
         elif type(codes) is list:
-            self.volume.add(symbol, timestamp, size, tuple(codes))
+            self.volume_sizes[(symbol, timestamp // day_volume.MS_PER_MINUTE, tuple(codes))] += size
 
     def _watches(self, symbol: str) -> bool:
         try:
