@@ -358,12 +358,12 @@ def _store(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]:
         # concurrent batches never take the same place.
         locks.lock_names("print", print_keys)
         placement = place_prints(incoming, _stored_prints(print_keys))
-        rows.insert_instances(
+        inserted = rows.insert_instances(
             [
                 trade_row(hits[index], incoming[index].print_key, occurrence, source, received_at)
                 for index, occurrence in placement.new.items()
             ],
-            "ON CONFLICT DO NOTHING",
+            "ON CONFLICT DO NOTHING RETURNING trade_key, id",
         )
         for index, row in placement.claims.items():  # REST stored it first; now we know its sequence
             OptionTrade.objects.filter(trade_key=trade_key(row.print_key, row.occurrence)).update(
@@ -371,7 +371,9 @@ def _store(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]:
             )
         keys = {index: trade_key(incoming[index].print_key, place) for index, place in placement.new.items()}
         keys |= {index: trade_key(row.print_key, row.occurrence) for index, row in placement.stored.items()}
-        ids = dict(OptionTrade.objects.filter(trade_key__in=keys.values()).values_list("trade_key", "id"))
+        ids: dict[str, int] = dict(inserted)
+        if missing := [key for key in keys.values() if key not in ids]:  # stored before (REST, a redelivery)
+            ids |= dict(OptionTrade.objects.filter(trade_key__in=missing).values_list("trade_key", "id"))
         TradeMatch.objects.bulk_create(
             [
                 TradeMatch(trade_id=ids[key], profile_id=profile.id)

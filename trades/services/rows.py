@@ -47,11 +47,38 @@ def insert_instances(instances: Sequence[Model], tail: str = "") -> list[tuple]:
     columns = [
         (connection.ops.quote_name(field.column or field.name), field.db_type(connection) or "text") for field in fields
     ]
+    # On PostgreSQL the driver takes most values as they are; the rest go through the ORM's preparing.
+    native = connection.vendor == "postgresql"
+    prepared = [not (native and field.get_internal_type() in _NATIVE_ON_POSTGRESQL) for field in fields]
     values = [
-        [field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields]
+        [
+            field.get_db_prep_save(field.pre_save(instance, True), connection)
+            if prepare
+            else field.pre_save(instance, True)
+            for field, prepare in zip(fields, prepared, strict=True)
+        ]
         for instance in instances
     ]
     return insert(meta.db_table, columns, values, tail)
+
+
+# Field types whose Python values psycopg sends as the ORM would (decimals are rounded by the ORM,
+# JSON encoded: those are prepared).
+_NATIVE_ON_POSTGRESQL = frozenset(
+    {
+        "CharField",
+        "TextField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveBigIntegerField",
+        "PositiveSmallIntegerField",
+        "BooleanField",
+        "DateField",
+        "DateTimeField",
+    }
+)
 
 
 def execute(sql: str, params: list[Any]) -> list[tuple]:
