@@ -104,8 +104,9 @@ def _values(rows: Sequence[Sequence[Any]], columns: Sequence[Column]) -> tuple[s
     return ", ".join([one] * len(rows)), [value for row in rows for value in row]
 
 
-# SQLite takes text, JSON, blobs and timestamps as they are bound; numbers and dates are cast.
-_CAST_IN_SQLITE = frozenset({"bigint", "integer", "numeric", "date", "boolean"})
+# SQLite takes text, JSON, blobs, dates and timestamps as they are bound (ISO text, as Django stores
+# them); numbers are cast. (A date cast is a number there: CAST('2026-12-19' AS date) is 2026.)
+_CAST_IN_SQLITE = frozenset({"bigint", "integer", "numeric", "boolean"})
 
 
 def _chunks(rows: Sequence[Sequence[Any]], width: int) -> Iterator[Sequence[Sequence[Any]]]:
