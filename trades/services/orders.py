@@ -260,11 +260,12 @@ class Book(MemoryPrints):
             for item in added:
                 self.sources[item] = batch.source
             new += added
-            self._add_counts(batch.pk, payload["volume"])
+            if not batch.counted:
+                self._add_counts(batch.pk, payload["volume"])
         return new
 
     def add_counts(self, batches: Iterable[PrintBatch]) -> None:
-        """Only the volume counts of these batches (consumed, not counted yet)."""
+        """Only the volume counts of these batches (not counted yet)."""
         for batch in batches:
             if batch.prints is not None:
                 self._add_counts(batch.pk, orjson.loads(batch.prints)["volume"])
@@ -372,12 +373,12 @@ class Closer:
             return self.book
         started = time.perf_counter()
         book = Book()
-        added = book.add_batches(_held_batches().filter(received_at__gte=_held_from()).order_by("id"))
+        held_from = _held_from()
+        added = book.add_batches(_held_batches().filter(received_at__gte=held_from).order_by("id"))
         close_orders(book, book.due(state.closed_mark_ns), state.closed_mark_ns, added)
         book.cancel_changes.clear()
-        book.volume.clear()
-        book.uncounted.clear()
-        book.add_counts(PrintBatch.objects.filter(consumed=True, counted=False).order_by("id"))
+        # Counts the last closer held and did not write, of batches older than the book (it was down long).
+        book.add_counts(_held_batches().filter(received_at__lt=held_from, counted=False).order_by("id"))
         logger.info(
             "Built the order book from %d logged prints in %.0f ms (the last close was %s)",
             len(added),
