@@ -1,6 +1,6 @@
 """Market time: the trade's date in America/New_York (from a SIP timestamp) and the regular session."""
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -22,6 +22,13 @@ def new_york_date(sip_timestamp_ms: int) -> date:
         moment = datetime.fromtimestamp(hour * 3600, tz=UTC).astimezone(NEW_YORK)
         cached = _date_by_hour[hour] = moment.date()
     return cached
+
+
+def day_bounds_ns(day: date) -> tuple[int, int]:
+    """New York midnight to the last nanosecond before the next one."""
+    start = datetime.combine(day, time(), tzinfo=NEW_YORK)
+    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=NEW_YORK)
+    return int(start.timestamp()) * 1_000_000_000, int(end.timestamp()) * 1_000_000_000 - 1
 
 
 def utc_datetime(sip_timestamp_ms: int) -> datetime:

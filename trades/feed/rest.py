@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from trades.domain.calendar import new_york_date
+from trades.feed.history import History
 from trades.feed.quotes import QuoteBook, QuoteTick
 from trades.feed.reference_data import OPTIONS_CONDITIONS, OPTIONS_EXCHANGES
 from trades.feed.snapshot import SYNTHETIC, Trading, contract_snapshot, number
@@ -41,6 +42,8 @@ SNAPSHOT_LIMITS = (10, 250)
 CONDITION_LIMITS = (10, 1000)
 TRADE_LIMITS = (1000, 50000)
 QUOTE_LIMITS = (1000, 50000)
+AGGS_LIMITS = (5000, 50000)
+OPEN_INTEREST_LIMITS = (1000, 50000)
 # The latest time both a calendar can place and a timestamp parameter (19 digits) can say: a
 # next_url never holds a bound its own API refuses.
 LAST_NS = min(MAX_MS * NS_PER_MS, 10**19 - 1)
@@ -374,12 +377,16 @@ class RestApi:
         trade_log: TradeLog | None = None,
         log_is_complete: bool = False,
         quotes: QuoteBook | None = None,
+        history: History | None = None,
+        not_entitled: frozenset[str] = frozenset(),
     ) -> None:
         self.reference = reference
         self.api_key = api_key
         self.trade_log = trade_log
         self.log_is_complete = log_is_complete
         self.quotes = quotes
+        self.history = history
+        self.not_entitled = not_entitled  # endpoint names (``list_trades``...) answered 403, as to a smaller plan
         self.routes: list[tuple[re.Pattern[str], Callable[..., dict[str, Any]]]] = [
             (re.compile(r"/v3/reference/options/contracts"), self.list_contracts),
             (re.compile(r"/v3/reference/options/contracts/(?P<ticker>[^/]+)"), self.get_contract),
@@ -389,6 +396,14 @@ class RestApi:
             (re.compile(r"/v3/reference/exchanges"), self.list_exchanges),
             (re.compile(r"/v3/trades/(?P<ticker>[^/]+)"), self.list_trades),
             (re.compile(r"/v3/quotes/(?P<ticker>[^/]+)"), self.list_quotes),
+            (
+                re.compile(
+                    r"/v2/aggs/ticker/(?P<ticker>[^/]+)/range/(?P<multiplier>[0-9]+)/(?P<timespan>[a-z]+)"
+                    r"/(?P<start>[^/]+)/(?P<end>[^/]+)"
+                ),
+                self.list_aggs,
+            ),
+            (re.compile(r"/options/v1/open-interest"), self.list_open_interest),
         ]
 
     def handle(self, target: str, authorization: str | None, base_url: str) -> RestResponse:
@@ -417,6 +432,8 @@ class RestApi:
     def route(self, path: str, query: Query, base_url: str) -> dict[str, Any]:
         for pattern, endpoint in self.routes:
             found = pattern.fullmatch(path)
+            if found is not None and endpoint.__name__ in self.not_entitled:
+                raise ApiError(403, "NOT_AUTHORIZED", "You are not entitled to this data. Please upgrade your plan.")
             if found is not None:
                 arguments = {name: unquote(value) for name, value in found.groupdict().items()}
                 return endpoint(query=query, url=base_url + path, **arguments)
@@ -427,10 +444,12 @@ class RestApi:
     def list_contracts(self, query: Query, url: str) -> dict[str, Any]:
         query, offset = resolve_cursor(query)
         universe = self.reference.universe()
-        underlying = query.get("underlying_ticker")
-        candidates = universe.chain(underlying) if underlying is not None else universe.contracts
         as_of = parameter(query, "as_of", parse_date, universe.as_of)
         expired = parameter(query, "expired", parse_bool, False)
+        if self.history is not None and as_of is not None and self.history.covers(as_of):
+            universe = self.history.universe(as_of)  # a past day: the contracts listed then
+        underlying = query.get("underlying_ticker")
+        candidates = universe.chain(underlying) if underlying is not None else universe.contracts
         contracts = [contract for contract in candidates if is_expired(contract, as_of) == expired]
         contracts = sort_items(select(contracts, filters(query, CONTRACT_FIELDS)), query, CONTRACT_SORTS, "ticker")
         page = paginate(contracts, query, offset, CONTRACT_LIMITS, url)
@@ -492,7 +511,12 @@ class RestApi:
         start, end = timestamp_window(query)
         descending = newest_first(query)
         limit = page_limit(query, TRADE_LIMITS)
-        trades = self.trade_log.page(ticker, start, end, descending=descending, after=after, limit=limit + 1)
+        log = self.trade_log
+        if self.history is not None and start is not None:
+            day = new_york_date(min(max(start, 0), LAST_NS) // NS_PER_MS)
+            if self.history.covers(day):
+                log = self.history.tape(day).log  # a past day's tape holds that day's trades alone
+        trades = log.page(ticker, start, end, descending=descending, after=after, limit=limit + 1)
         next_url = None
         if len(trades) > limit:
             trades = trades[:limit]
@@ -521,6 +545,46 @@ class RestApi:
             next_url = f"{url}?{urlencode({'cursor': quote_cursor(query, start, end, quotes[-1])})}"
         return {"results": [quote.as_json() for quote in quotes], "next_url": next_url}
 
+    # --- History: bars and open interest ---
+
+    def list_aggs(
+        self, query: Query, url: str, ticker: str, multiplier: str, timespan: str, start: str, end: str
+    ) -> dict[str, Any]:
+        """An underlying's day or minute bars over the history's days (``from``/``to`` as dates)."""
+        if multiplier != "1" or timespan not in ("day", "minute"):
+            raise bad_request(f"this feed serves 1/day and 1/minute bars, not {multiplier}/{timespan}")
+        first, last = (parameter({"date": value}, "date", parse_date, date.min) for value in (start, end))
+        limit = page_limit(query, AGGS_LIMITS)
+        bars: list[dict[str, Any]] = []
+        if self.history is not None:
+            bars = (self.history.day_bars if timespan == "day" else self.history.minute_bars)(ticker, first, last)
+        if query.get("sort", "asc") == "desc":
+            bars.reverse()
+        bars = bars[:limit]
+        return {
+            "ticker": ticker,
+            "queryCount": len(bars),
+            "resultsCount": len(bars),
+            "adjusted": True,
+            "results": bars,
+            "count": len(bars),
+        }
+
+    def list_open_interest(self, query: Query, url: str) -> dict[str, Any]:
+        """Each contract's open interest for a session (``date``), by ``root`` or ``ticker``."""
+        query, offset = resolve_cursor(query)
+        if "date" not in query:
+            raise bad_request("date is required (YYYY-MM-DD): the session the open interest is for")
+        session = parameter(query, "date", parse_date, date.min)
+        records = []
+        if self.history is not None and self.history.covers(session):
+            for contract, open_interest in self.history.open_interest(session):
+                symbol = parse_occ_root(contract.ticker)
+                if query.get("root", symbol) == symbol and query.get("ticker", contract.ticker) == contract.ticker:
+                    records.append(open_interest_json(contract, symbol, open_interest, session))
+        page = paginate(records, query, offset, OPEN_INTEREST_LIMITS, url)
+        return {"results": page.items, "next_url": page.next_url}
+
     # --- Conditions and exchanges ---
 
     def list_conditions(self, query: Query, url: str) -> dict[str, Any]:
@@ -540,6 +604,24 @@ class RestApi:
             if query.get("asset_class", "options") == "options" and query.get("locale", "us") == "us"
         ]
         return {"results": exchanges, "count": len(exchanges)}
+
+
+def parse_occ_root(ticker: str) -> str:
+    """The OCC root of ``O:ROOT YYMMDD C|P STRIKE8``."""
+    return ticker[2:-15]
+
+
+def open_interest_json(contract: Contract, root: str, open_interest: int, session: date) -> dict[str, Any]:
+    return {
+        "contract_type": contract.contract_type,
+        "date": session.isoformat(),
+        "expiration_date": contract.expiration_date.isoformat(),
+        "open_interest": open_interest,
+        "root": root,
+        "strike_price": number(contract.strike_price),
+        "ticker": contract.ticker,
+        "underlying_ticker": contract.underlying_ticker,
+    }
 
 
 def split_target(target: str) -> tuple[str, Query]:

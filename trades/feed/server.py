@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
+from trades.feed.history import History
 from trades.feed.protocol import (
     AUTH_FAILED,
     AUTH_SUCCESS,
@@ -126,6 +127,8 @@ class FeedServer:
         reference: Reference | None = None,
         record_trades: bool = True,
         trade_log_capacity: int = DEFAULT_CAPACITY,
+        history: History | None = None,
+        not_entitled: frozenset[str] = frozenset(),
     ) -> None:
         """A Polygon-protocol feed of ``source``, and Polygon's REST API over ``reference``
         (None: no contracts; conditions and exchanges still answer) and over the trade log.
@@ -149,6 +152,9 @@ class FeedServer:
 
         /v3/quotes serves the synthetic flow's quotes when the source is one, or the reference
         lists one's contracts (pre-built frames); a tape has no quotes.
+
+        history: past trading days served over REST (trades, contracts as of a day, open interest
+        per session, bars); not_entitled: REST endpoints (RestApi method names) that answer 403.
         """
         check_fault_injection(disconnect_code, disconnects, gap_trades, max_connections)
         self.source = source
@@ -173,6 +179,8 @@ class FeedServer:
             self.trade_log,
             log_is_complete=isinstance(source, Tape),
             quotes=quote_book(source, self.reference),
+            history=history,
+            not_entitled=not_entitled,
         )
         self.stats = FeedStats()
         self.address: tuple[str, int] | None = None

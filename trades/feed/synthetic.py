@@ -173,9 +173,10 @@ class SyntheticFlow:
             yield printer.frame(frame_size, self.clock(traded))
             traded += frame_size
 
-    def printer(self, record_orders: bool = False) -> PrintMaker:
-        """A fresh iteration; ``record_orders`` keeps every order it makes (tests: it grows without end)."""
-        return PrintMaker(self.underlyings, self.seed, record_orders)
+    def printer(self, record_orders: bool = False, first_sequence: int | None = None) -> PrintMaker:
+        """A fresh iteration; ``record_orders`` keeps every order it makes (tests: it grows without
+        end); ``first_sequence``: the first ``q`` (default: from the wall clock)."""
+        return PrintMaker(self.underlyings, self.seed, record_orders, first_sequence)
 
     def clock(self, traded: int) -> int:
         """``t`` (ms) for a frame after ``traded`` trades."""
@@ -191,7 +192,13 @@ class PrintMaker:
     """One iteration's state: the seeded draws, the day's print templates, the orders under way,
     the next ``q``."""
 
-    def __init__(self, underlyings: Sequence[UnderlyingModel], seed: int, record_orders: bool = False) -> None:
+    def __init__(
+        self,
+        underlyings: Sequence[UnderlyingModel],
+        seed: int,
+        record_orders: bool = False,
+        first_sequence: int | None = None,
+    ) -> None:
         self.underlyings = underlyings
         self.seed = seed
         self.rng = random.Random(seed)
@@ -201,7 +208,7 @@ class PrintMaker:
         self.pool_date: date | None = None
         self.day_end_ms = 0
         self.order_maker: OrderMaker | None = None
-        self.next_sequence = sequence_start()
+        self.next_sequence = sequence_start() if first_sequence is None else first_sequence
         self.traded = 0  # prints made so far
         self.next_order_at = self.order_gap()  # the position in the tape where the next order starts
         # Order prints not sent yet, soonest first: (due t, scheduling order, event up to "t").

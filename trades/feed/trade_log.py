@@ -17,10 +17,10 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Any, NamedTuple, TypeVar
 
-from trades.domain.calendar import NEW_YORK, new_york_date
+from trades.domain.calendar import day_bounds_ns, new_york_date
 from trades.feed.source import Frame, is_trade
 
 T = TypeVar("T")
@@ -237,13 +237,6 @@ def trade_key(trade: LoggedTrade) -> tuple[int, int]:
 def reversed_key(trade: LoggedTrade) -> tuple[int, int]:
     """Ascending over a newest-first list."""
     return -trade.sip_timestamp, -trade.ordinal
-
-
-def day_bounds_ns(day: date) -> tuple[int, int]:
-    """New York midnight to the last nanosecond before the next one."""
-    start = datetime.combine(day, time(), tzinfo=NEW_YORK)
-    end = datetime.combine(day + timedelta(days=1), time(), tzinfo=NEW_YORK)
-    return int(start.timestamp()) * 1_000_000_000, int(end.timestamp()) * 1_000_000_000 - 1
 
 
 def day_bar(last: LoggedTrade, day: date, trades: Sequence[LoggedTrade]) -> DayTrades:

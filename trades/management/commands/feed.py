@@ -6,16 +6,17 @@ import argparse
 import asyncio
 import logging
 import signal
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trades.domain.calendar import NEW_YORK
+from trades.feed.history import HISTORY_DAYS, PRINTS_PER_DAY, History, session_ms
 from trades.feed.market import DEFAULT_TICKERS
 from trades.feed.server import DEFAULT_API_KEY, FeedServer
-from trades.feed.source import Source
+from trades.feed.source import PrebuiltSource, Source
 from trades.feed.synthetic import SyntheticFlow
 from trades.feed.tape import Tape, TapeError
 from trades.feed.trade_log import DEFAULT_CAPACITY
@@ -148,6 +149,23 @@ class Command(BaseCommand):
         )
         parser.add_argument("--max-connections", type=non_negative_int, default=1, help="per key; 0 = unlimited")
         parser.add_argument(
+            "--history-days",
+            type=non_negative_int,
+            default=HISTORY_DAYS,
+            help="past trading days of the synthetic flow served over REST for backfills (0 = none)",
+        )
+        parser.add_argument(
+            "--history-prints",
+            type=positive_int,
+            default=PRINTS_PER_DAY,
+            help="prints in each past day's tape (over every ticker)",
+        )
+        parser.add_argument(
+            "--day",
+            type=date.fromisoformat,
+            help="stream this past trading day's tape (YYYY-MM-DD, within --history-days) instead of today's flow",
+        )
+        parser.add_argument(
             "--reference",
             type=Path,
             help="serve these contracts, open interest and spots on the REST side (JSON; default: the synthetic "
@@ -157,6 +175,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         check_disconnect_options(options)
         source = self.build_source(options)
+        history = self.build_history(options, source)
+        reference = self.build_reference(options, source)
+        if options["day"] is not None:
+            day = options["day"]
+            if history is None or not history.covers(day):
+                raise CommandError(f"--day {day} is not one of the synthetic flow's past trading days")
+            # The REST side as it was that day: its contracts, open interest and quotes.
+            tickers = [model.ticker for model in history.underlyings]
+            reference = SyntheticReference(SyntheticFlow(tickers, seed=history.seed, start_ms=session_ms(day)[0]))
+            source = PrebuiltSource(history.tape(day).frames)
         try:
             server = FeedServer(
                 source=source,
@@ -170,9 +198,10 @@ class Command(BaseCommand):
                 disconnect_code=options["disconnect_code"] or 1011,
                 disconnects=options["disconnects"] or 1,
                 gap_trades=options["gap_trades"],
-                reference=self.build_reference(options, source),
+                reference=reference,
                 record_trades=options["trade_log_size"] > 0,
                 trade_log_capacity=options["trade_log_size"],
+                history=history,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
@@ -191,6 +220,13 @@ class Command(BaseCommand):
             return SyntheticFlow(options["tickers"] or DEFAULT_TICKERS, seed=options["seed"], start_ms=options["start"])
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+
+    def build_history(self, options: dict[str, Any], source: Source) -> History | None:
+        """The synthetic flow's past trading days, for backfills (a tape has none)."""
+        if not isinstance(source, SyntheticFlow) or not options["history_days"]:
+            return None
+        today = SyntheticReference(source).trade_date()
+        return History(source.underlyings, source.seed, today, options["history_days"], options["history_prints"])
 
     def build_reference(self, options: dict[str, Any], source: Source) -> Reference | None:
         """What the REST side lists: the --reference file, else the synthetic flow's contracts."""
