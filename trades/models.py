@@ -501,6 +501,7 @@ class KeptPrint(models.Model):
     size = models.PositiveIntegerField()
     conditions = models.JSONField(default=list, blank=True)
     shares_per_contract = models.PositiveIntegerField(default=DEFAULT_SHARES_PER_CONTRACT)
+    occurrence = models.PositiveSmallIntegerField(default=0, help_text="Place among identical prints.")
     kind = models.CharField(max_length=16)
     source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
     cancelled = models.BooleanField(default=False, help_text="Taken back by a later cancel print.")
@@ -1002,3 +1003,52 @@ class StreamGap(models.Model):
     @property
     def seconds(self) -> float:
         return (self.ended_ms - self.started_ms) / 1000
+
+
+class BackfillSource(models.TextChoices):
+    REST = "rest", "REST (one unit per underlying and day)"
+    FLATFILES = "flatfiles", "Flat files (one unit per day)"
+
+
+class UnitStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # failed after its retries; the next run of the same days tries again
+    NOT_ENTITLED = "not_entitled"  # Polygon refused the plan (403): final, until the plan changes
+
+
+class BackfillUnit(models.Model):
+    """One unit of backfill work, and its checkpoint: an underlying's trading day over REST (a flat
+    file's day has no underlying). A unit done is not done again: a backfill that is run twice, or
+    resumed after it was killed, does what is left."""
+
+    source = models.CharField(max_length=10, choices=BackfillSource.choices)
+    underlying = models.CharField(max_length=16, blank=True)
+    day = models.DateField(help_text="The trading day (New York).")
+    previous_day = models.DateField(null=True, blank=True, help_text="The trading day before: its open interest.")
+    status = models.CharField(max_length=12, choices=UnitStatus.choices, default=UnitStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    calls = models.PositiveIntegerField(default=0, help_text="REST calls of the last attempt.")
+    contracts = models.PositiveIntegerField(default=0, help_text="Contracts whose trades were read.")
+    trades = models.PositiveIntegerField(default=0, help_text="Prints judged.")
+    hits = models.PositiveIntegerField(default=0, help_text="Prints that matched a profile.")
+    orders = models.PositiveIntegerField(default=0, help_text="Orders that matched a profile.")
+    stored = models.PositiveIntegerField(default=0, help_text="Hits and orders not stored before.")
+    rejected = models.PositiveIntegerField(default=0)
+    notes = models.CharField(max_length=300, blank=True, help_text="What the day lacked, e.g. open interest.")
+    error = models.CharField(max_length=500, blank=True)
+    etag = models.CharField(max_length=100, blank=True, help_text="The flat file's, as last processed.")
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["day", "underlying"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "underlying", "day"], name="one_backfill_unit"),
+        ]
+        indexes = [models.Index(fields=["status"], name="backfill_unit_status")]
+
+    def __str__(self) -> str:
+        return f"{self.underlying or 'all'} {self.day} ({self.source})"

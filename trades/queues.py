@@ -11,7 +11,8 @@ INGEST = "ingest"
 ORDERS = "orders"
 REFERENCE = "reference"
 WEBHOOKS = "webhooks"
-QUEUES = (DEFAULT, INGEST, ORDERS, REFERENCE, WEBHOOKS)
+BACKFILL = "backfill"  # its own queue: days of history never hold up the live stream's work
+QUEUES = (DEFAULT, INGEST, ORDERS, REFERENCE, WEBHOOKS, BACKFILL)
 
 # Tasks.
 INGEST_BATCH = "trades.ingest_batch"
@@ -27,6 +28,7 @@ JUDGE_ORDERS = "trades.judge_orders"
 PURGE_KEPT_PRINTS = "trades.purge_kept_prints"
 DELIVER_WEBHOOK = "trades.deliver_webhook"
 SWEEP_WEBHOOKS = "trades.sweep_webhooks"
+BACKFILL_UNIT = "trades.backfill_unit"
 
 # Which queue each task goes to.
 ROUTES = {
@@ -43,4 +45,5 @@ ROUTES = {
     SWEEP_GAPS: REFERENCE,
     DELIVER_WEBHOOK: WEBHOOKS,
     SWEEP_WEBHOOKS: WEBHOOKS,
+    BACKFILL_UNIT: BACKFILL,
 }

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from trades import queues
 from trades.domain.calendar import is_market_open
-from trades.services import dead_letters, gaps, ingest, orders, reference_data, webhooks
+from trades.services import backfill, dead_letters, gaps, ingest, orders, reference_data, webhooks
 from trades.services.reference_data import ReferenceUnavailable
 from trades.services.rejections import DatabaseAway
 
@@ -198,6 +198,32 @@ def fill_gap(self: Task, gap_id: int) -> dict[str, Any]:
             return {"failed": str(exc)}
         raise self.retry(exc=exc, countdown=_backoff(self, 10.0, cap=300.0)) from exc
     return {"skipped": True} if fill is None else asdict(fill)
+
+
+# A unit reads a day of one underlying (hundreds of REST calls): minutes, well under the lease that
+# keeps its message from being handed out again meanwhile (flowsite/redis_transport.py).
+_BACKFILL_TIME_LIMIT = 1800
+
+
+@shared_task(
+    name=queues.BACKFILL_UNIT,
+    bind=True,
+    max_retries=5,
+    soft_time_limit=_BACKFILL_TIME_LIMIT - 60,
+    time_limit=_BACKFILL_TIME_LIMIT,
+)
+def backfill_unit(self: Task, unit_id: int) -> dict[str, Any]:
+    """One backfill unit: an underlying's trading day, read over REST and judged. Failures (REST
+    down after the client's own retries, the database away) are retried with backoff, then the
+    unit is marked failed; the next backfill of the same days runs it again."""
+    try:
+        report = backfill.run_unit(unit_id)
+    except Exception as exc:
+        if self.request.retries >= (self.max_retries or 0):
+            backfill.note_failed(unit_id, f"{type(exc).__name__}: {exc}")
+            return {"failed": str(exc)}
+        raise self.retry(exc=exc, countdown=_backoff(self, 10.0, cap=300.0)) from exc
+    return {"skipped": True} if report is None else report.as_dict()
 
 
 @shared_task(name=queues.SWEEP_GAPS)

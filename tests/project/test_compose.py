@@ -20,7 +20,7 @@ from trades import queues
 yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = {"migrate", "web", "worker", "closer", "beat", "stream", "flower", "feed"}
+APP_SERVICES = {"migrate", "web", "worker", "closer", "backfill", "beat", "stream", "flower", "feed"}
 
 
 @pytest.fixture(scope="module")
@@ -99,11 +99,12 @@ def test_app_services_share_the_image_and_an_optional_env_file(services, name):
 def test_the_workers_consume_every_queue_and_one_solo_process_closes_orders(services):
     """The closer's book lives in one process: the orders queue has its own solo worker."""
     consumed = {}
-    for name in ("worker", "closer"):
+    for name in ("worker", "closer", "backfill"):
         command = services[name]["command"]
         assert command[:4] == ["celery", "-A", "flowsite", "worker"]
         consumed[name] = set(command[command.index("-Q") + 1].split(","))
-    assert consumed["worker"] | consumed["closer"] == set(queues.QUEUES)
+    assert consumed["worker"] | consumed["closer"] | consumed["backfill"] == set(queues.QUEUES)
+    assert consumed["backfill"] == {queues.BACKFILL} and queues.BACKFILL not in consumed["worker"]
     assert consumed["closer"] == {queues.ORDERS} and queues.ORDERS not in consumed["worker"]
     closer = services["closer"]["command"]
     assert closer[closer.index("-P") + 1] == "solo"

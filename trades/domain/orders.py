@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -127,8 +127,11 @@ class Print:
     size: int
     conditions: tuple[int, ...] = ()
     shares_per_contract: int = 100
-    # FLOW.md's order of prints: (ts_ns, sequence, exchange, price, size); set from the fields.
-    key: tuple[int, int, int, Decimal, int] = field(init=False, compare=False, repr=False)
+    # Its place among identical prints (same contract, time, exchange, price, size and conditions):
+    # they are separate trades, and a print from REST has no sequence number to tell them apart.
+    occurrence: int = 0
+    # FLOW.md's order of prints: (ts_ns, sequence, exchange, price, size), then the occurrence.
+    key: tuple[int, int, int, Decimal, int, int] = field(init=False, compare=False, repr=False)
     flags: PrintFlags = field(init=False, compare=False, repr=False)
     hash_value: int = field(init=False, compare=False, repr=False)
 
@@ -137,10 +140,12 @@ class Print:
 
     def __post_init__(self) -> None:
         sequence = -1 if self.sequence is None else self.sequence
-        object.__setattr__(self, "key", (self.ts_ns, sequence, self.exchange, self.price, self.size))
+        key = (self.ts_ns, sequence, self.exchange, self.price, self.size, self.occurrence)
+        object.__setattr__(self, "key", key)
         object.__setattr__(self, "flags", _classify(self.conditions))
         # Prints live in sets and dicts: hash once, and without the Decimal price (the costly part).
-        object.__setattr__(self, "hash_value", hash((self.ts_ns, sequence, self.exchange, self.size, self.symbol)))
+        hash_value = hash((self.ts_ns, sequence, self.exchange, self.size, self.symbol, self.occurrence))
+        object.__setattr__(self, "hash_value", hash_value)
 
     @property
     def kind(self) -> PrintClass:
@@ -163,7 +168,7 @@ def sorted_prints(prints: Iterable[Print]) -> list[Print]:
     return sorted(prints, key=_print_key)
 
 
-def _print_key(item: Print) -> tuple[int, int, int, Decimal, int]:
+def _print_key(item: Print) -> tuple[int, int, int, Decimal, int, int]:
     return item.key
 
 
@@ -295,7 +300,7 @@ def run_of(prints: Sequence[Print]) -> Run:
 
 
 def order_id(first: Print) -> str:
-    """Stable on reruns: the contract and its first print's key, hashed."""
+    """Stable on reruns: the contract and its first print's identity, hashed."""
     return hashlib.blake2b(print_identity(first).encode(), digest_size=10).hexdigest()
 
 
@@ -305,10 +310,24 @@ def print_digest(item: Print) -> str:
 
 
 def print_identity(item: Print) -> str:
-    """The print's key and conditions as text, the same whatever precision its price came with."""
-    ts_ns, sequence, exchange, price, size = item.key
+    """The print as text, the same whatever precision its price came with and whichever way it came:
+    no sequence number (REST has none), its occurrence among identical prints instead."""
     codes = ",".join(map(str, item.conditions))
-    return f"{item.symbol}/{ts_ns}/{sequence}/{exchange}/{price:.4f}/{size}/{codes}"
+    place = f"#{item.occurrence}" if item.occurrence else ""
+    return f"{item.symbol}/{item.ts_ns}/{item.exchange}/{item.price:.4f}/{item.size}/{codes}{place}"
+
+
+def number_identical(prints: Sequence[Print]) -> list[Print]:
+    """The prints with each one's occurrence among identical prints of the list, in the order of
+    their keys (sequence numbers first); prints that repeat none are returned as they are."""
+    seen: dict[tuple, int] = {}
+    numbered = []
+    for item in sorted_prints(prints):
+        identical = (item.symbol, item.ts_ns, item.exchange, item.price, item.size, item.conditions)
+        place = seen.get(identical, 0)
+        seen[identical] = place + 1
+        numbered.append(item if place == item.occurrence else replace(item, occurrence=place))
+    return numbered
 
 
 def is_groupable(item: Print) -> bool:

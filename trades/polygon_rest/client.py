@@ -129,6 +129,7 @@ class GuardedRESTClient(RESTClient):
     def __init__(self, *, breaker: CircuitBreaker, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.breaker = breaker
+        self.calls = 0  # requests sent (each page, each retry left to urllib3 counted once)
 
     def _decode(self, resp: Any) -> Any:
         return decode_response(resp.data)
@@ -159,6 +160,7 @@ class GuardedRESTClient(RESTClient):
         """GET path: the 200 answer, else PolygonRefused, MaxRetryError (after the retries) or
         ApiUnreachable (not tried: the breaker is open)."""
         self.breaker.check()
+        self.calls += 1
         headers = self._concat_headers(options.headers if options is not None else None)
         started = time.monotonic()
         try:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from celery import current_app
@@ -104,7 +104,7 @@ def ingest_frames(
     # The second judging of a resolved contract's prints (resolve_unknown False) has seen them as orders.
     flow = OrderFlow(rules) if rules.order_profiles and resolve_unknown else None
     candidates = _candidates(frames, rules, report, rejections, flow)
-    hits, unknown = _judge_with_reference(candidates, rules.print_profiles, rejections)
+    hits, unknown = _judge_with_reference(candidates, rules.print_profiles, rejections, TableReference())
     report.candidates, report.hits = len(candidates), len(hits)
     if unknown and resolve_unknown and settings.REFERENCE_ON_DEMAND:
         report.unresolved = request_contracts(unknown, source)
@@ -118,6 +118,23 @@ def ingest_frames(
         report.kept = orders.log_batch(
             day_volume.digest(frames), source, flow.kept, flow.underlyings, flow.volume.counts, flow.latest_event_ms
         )
+    rejections.record()
+    report.rejected, report.rejections = rejections.total, dict(rejections.counts)
+    return report
+
+
+def judge_prints(frames: list[str], source: str, references: ReferenceData, received_at: datetime) -> IngestReport:
+    """Judge the frames by the profiles that judge prints against ``references`` (a backfilled day's
+    own) and store the hits, sending no webhooks: what a backfill does with a day's prints. Its
+    orders, and their volume, the backfill groups itself."""
+    report = IngestReport()
+    rejections = Rejections()
+    rules = current_flow_rules()
+    candidates = _candidates(frames, rules, report, rejections, None)
+    hits, _ = _judge_with_reference(candidates, rules.print_profiles, rejections, references)
+    report.candidates, report.hits = len(candidates), len(hits)
+    if hits:
+        report.stored = len(store_hits(hits, source, received_at, rejections, deliver=False))
     rejections.record()
     report.rejected, report.rejections = rejections.total, dict(rejections.counts)
     return report
@@ -242,8 +259,44 @@ def _count_other_event(event: object, report: IngestReport, rejections: Rejectio
         rejections.add(NO_EVENT_TYPE, "event without an 'ev' type", event)
 
 
+class ReferenceData(Protocol):
+    """Where judging finds each contract's underlying, multiplier and open interest, and the spot
+    and strike range a trade is judged by."""
+
+    def contracts(self, symbols: set[str]) -> dict[str, Mapping[str, Any]]:
+        """By symbol: underlying, shares_per_contract, open_interest, open_interest_updated_at."""
+        ...
+
+    def load_underlyings(self, tickers: set[str]) -> None: ...
+
+    def reference(self, trade: Trade, contract: Mapping[str, Any] | None) -> Reference: ...
+
+
+class TableReference:
+    """The reference data as the tables hold it now: what the stream judges by."""
+
+    def __init__(self) -> None:
+        self.now = timezone.now()
+        self.underlyings: dict[str, Mapping[str, Any]] = {}
+
+    def contracts(self, symbols: set[str]) -> dict[str, Mapping[str, Any]]:
+        rows = OptionContract.objects.filter(symbol__in=symbols).values(
+            "symbol", "underlying", "shares_per_contract", "open_interest", "open_interest_updated_at"
+        )
+        return {row["symbol"]: row for row in rows}
+
+    def load_underlyings(self, tickers: set[str]) -> None:
+        rows = Underlying.objects.filter(ticker__in=tickers).values(
+            "ticker", "spot", "spot_updated_at", "strike_min", "strike_max", "strikes_updated_at"
+        )
+        self.underlyings = {row["ticker"]: row for row in rows}
+
+    def reference(self, trade: Trade, contract: Mapping[str, Any] | None) -> Reference:
+        return _reference(contract, self.underlyings.get(trade.underlying), self.now)
+
+
 def _judge_with_reference(
-    candidates: list[Trade], profiles: list[Profile], rejections: Rejections
+    candidates: list[Trade], profiles: list[Profile], rejections: Rejections, references: ReferenceData
 ) -> tuple[list[Hit], list[Trade]]:
     """All rules again, now with each contract's underlying, multiplier, open interest and spot.
 
@@ -252,32 +305,21 @@ def _judge_with_reference(
     """
     if not candidates:
         return [], []
-    now = timezone.now()
-    contracts = {
-        row["symbol"]: row
-        for row in OptionContract.objects.filter(symbol__in={trade.symbol for trade in candidates}).values(
-            "symbol", "underlying", "shares_per_contract", "open_interest", "open_interest_updated_at"
-        )
-    }
+    contracts = references.contracts({trade.symbol for trade in candidates})
     trades = []
     for candidate in candidates:
         try:
             trades.append(_as_contract_says(candidate, contracts.get(candidate.symbol)))
         except Exception as exc:
             rejections.reject(exc, trade_event(candidate))
-    underlyings = {
-        row["ticker"]: row
-        for row in Underlying.objects.filter(ticker__in={trade.underlying for trade in trades}).values(
-            "ticker", "spot", "spot_updated_at", "strike_min", "strike_max", "strikes_updated_at"
-        )
-    }
+    references.load_underlyings({trade.underlying for trade in trades})
     max_ages = _max_ages()
     reference_profiles = [profile for profile in profiles if profile.needs_reference]
     hits, unknown = [], []
     for trade in trades:
         try:
             contract = contracts.get(trade.symbol)
-            reference = _reference(contract, underlyings.get(trade.underlying), now)
+            reference = references.reference(trade, contract)
             matched = matching_profiles(trade, profiles, reference)
             if matched:
                 hits.append(Hit(trade, reference, matched, judged_on_stale_data(matched, reference, max_ages)))
@@ -329,14 +371,17 @@ def _reference(contract: Mapping[str, Any] | None, underlying: Mapping[str, Any]
     )
 
 
-def store_hits(hits: list[Hit], source: str, received_at: datetime, rejections: Rejections) -> list[Hit]:
-    """Insert the hits that are not stored yet, with their profile matches; return those.
+def store_hits(
+    hits: list[Hit], source: str, received_at: datetime, rejections: Rejections, deliver: bool = True
+) -> list[Hit]:
+    """Insert the hits that are not stored yet, with their profile matches (and, with ``deliver``,
+    their webhook deliveries); return those.
 
     All in one transaction; if the database refuses it for something other than being away (a
     value no column holds), each hit is stored on its own, so one bad row costs only itself.
     """
     try:
-        return _store(hits, source, received_at)
+        return _store(hits, source, received_at, deliver)
     except DatabaseAway:
         raise
     except Exception as exc:
@@ -344,13 +389,13 @@ def store_hits(hits: list[Hit], source: str, received_at: datetime, rejections: 
     stored: list[Hit] = []
     for hit in hits:
         try:
-            stored += _store([hit], source, received_at)
+            stored += _store([hit], source, received_at, deliver)
         except Exception as exc:
             rejections.reject(exc, trade_event(hit.trade), reason=NOT_STORABLE)
     return stored
 
 
-def _store(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]:
+def _store(hits: list[Hit], source: str, received_at: datetime, deliver: bool) -> list[Hit]:
     incoming = [IncomingPrint(hit.trade.print_key, hit.trade.sequence) for hit in hits]
     print_keys = list({item.print_key for item in incoming})
     with transaction.atomic():
@@ -382,10 +427,10 @@ def _store(hits: list[Hit], source: str, received_at: datetime) -> list[Hit]:
             ],
             ignore_conflicts=True,
         )
-        # The outbox, in the same transaction: a stored hit always has its deliveries.
-        webhooks.create_deliveries(
-            {ids[keys[index]]: {profile.id for profile in hits[index].profiles} for index in placement.new}
-        )
+        if deliver:  # the outbox, in the same transaction: a stored hit always has its deliveries
+            webhooks.create_deliveries(
+                {ids[keys[index]]: {profile.id for profile in hits[index].profiles} for index in placement.new}
+            )
     return [hits[index] for index in placement.new]
 
 

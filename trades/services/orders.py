@@ -34,7 +34,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -67,6 +67,7 @@ from trades.domain.orders import (
     repeated_hits,
 )
 from trades.domain.rules import Profile, Reference, Trade
+from trades.domain.side import Quote
 from trades.models import (
     KeptPrint,
     OptionContract,
@@ -93,8 +94,9 @@ VOLUME_COUNT_SECONDS = 5.0  # see Book.count_volume
 MAX_BATCHES_PER_CLOSE = 200
 
 # A kept print as a PrintBatch holds it: (contract, ts_ns, sequence, exchange, price as its repr
-# (exact when read back as a Decimal), size, conditions, shares per contract).
-PackedPrint = tuple[str, int, int | None, int, str, int, tuple[int, ...], int]
+# (exact when read back as a Decimal), size, conditions, shares per contract, occurrence among
+# identical prints). Batches logged before the occurrence was added hold the first eight.
+PackedPrint = tuple[str, int, int | None, int, str, int, tuple[int, ...], int, int]
 
 
 @dataclass
@@ -118,13 +120,33 @@ def packed_print(trade: Trade) -> PackedPrint:
         trade.size,
         trade.conditions,
         trade.shares_per_contract,
+        0,
     )
+
+
+def number_identical(prints: list[PackedPrint]) -> list[PackedPrint]:
+    """A batch's kept prints, each with its occurrence among identical prints of the batch (by
+    sequence number, then as they came). Identical prints of one millisecond that come in two
+    batches are both the first: the one case where two trades could share an identity."""
+    places: dict[tuple, list[int]] = defaultdict(list)
+    for index, item in enumerate(prints):
+        places[(item[0], item[1], item[3], item[4], item[5], item[6])].append(index)
+    if len(places) == len(prints):
+        return prints  # nearly always: no print repeats another
+    numbered = list(prints)
+    for indexes in places.values():
+        ranked = sorted(indexes, key=lambda index: (prints[index][2] is None, prints[index][2] or 0, index))
+        for place, index in enumerate(ranked):
+            numbered[index] = (*prints[index][:8], place)  # type: ignore[assignment]
+    return numbered
 
 
 def _unpacked(row: Sequence[Any]) -> Print:
     """A Print from a packed print, or from the values of a KeptPrint row's _PRINT_FIELDS (the same order)."""
-    symbol, ts_ns, sequence, exchange, price, size, codes, shares_per_contract = row
-    return Print(symbol, ts_ns, sequence, exchange, Decimal(price), size, tuple(codes), shares_per_contract)
+    symbol, ts_ns, sequence, exchange, price, size, codes, shares_per_contract, *occurrence = row
+    return Print(
+        symbol, ts_ns, sequence, exchange, Decimal(price), size, tuple(codes), shares_per_contract, *occurrence
+    )
 
 
 def keeps(trade: Trade) -> bool:
@@ -148,7 +170,7 @@ def log_batch(
     Closing is beat's tick's (close_due): no batch waits on another."""
     if prints or volume:
         counts = [[symbol, minute, count] for (symbol, minute), count in volume.items()]
-        payload = orjson.dumps({"underlyings": underlyings, "prints": prints, "volume": counts})
+        payload = orjson.dumps({"underlyings": underlyings, "prints": number_identical(list(prints)), "volume": counts})
         row = (digest, timezone.now(), source, payload, False, False)
         rows.insert(PrintBatch._meta.db_table, _BATCH_COLUMNS, [row], "ON CONFLICT (digest) DO NOTHING")
     if latest_event_ms is not None:  # after the prints: a tick never closes past prints not logged yet
@@ -245,9 +267,10 @@ class Book(MemoryPrints):
         # The volume counts of the batches added, not in VolumeCount yet: `uncounted` names them.
         self.volume: dict[tuple[str, int], int] = defaultdict(int)
         self.uncounted: list[int] = []
-        self.counted_at = 0.0
+        # Never yet (not 0.0: the monotonic clock may start near 0, on a machine just booted).
+        self.counted_at = float("-inf")
         self.pruned_to = 0
-        self.pruned_at = 0.0
+        self.pruned_at = float("-inf")
 
     def add_batches(self, batches: Iterable[PrintBatch]) -> list[Print]:
         new = []
@@ -439,22 +462,33 @@ _FILL_COLUMNS: list[rows.Column] = [
     ("size", "integer"),
     ("conditions", "jsonb"),
     ("shares_per_contract", "integer"),
+    ("occurrence", "integer"),
     ("kind", "text"),
     ("source", "text"),
     ("cancelled", "boolean"),
     ("order_id", "text"),
 ]
 
-_PRINT_FIELDS = ("symbol", "ts_ns", "sequence", "exchange", "price", "size", "conditions", "shares_per_contract")
+_PRINT_FIELDS = (
+    "symbol",
+    "ts_ns",
+    "sequence",
+    "exchange",
+    "price",
+    "size",
+    "conditions",
+    "shares_per_contract",
+    "occurrence",
+)
 
 
-def _store_fills(orders: Sequence[Order], book: Book) -> None:
+def store_fills(orders: Sequence[Order], underlyings: Mapping[str, str], source_of: Callable[[Print], str]) -> None:
     """The candidates' prints, each as its order's (a print an earlier order held moves to this one)."""
     fills = {
         print_digest(item): (
             print_digest(item),
             item.symbol,
-            book.underlyings.get(item.symbol, ""),
+            underlyings.get(item.symbol, ""),
             new_york_date(item.ts_ms),
             item.ts_ns,
             item.sequence,
@@ -463,8 +497,9 @@ def _store_fills(orders: Sequence[Order], book: Book) -> None:
             item.size,
             orjson.dumps(list(item.conditions)).decode(),
             item.shares_per_contract,
+            item.occurrence,
             item.kind.value,
-            book.source_of(item),
+            source_of(item),
             False,
             order.id,
         )
@@ -485,37 +520,80 @@ def _consider(closed: Closed, book: Book, received_at: datetime, report: OrderRe
     if closed.gone:
         report.withdrawn += OrderRow.objects.filter(order_id__in=closed.gone).update(state=OrderState.WITHDRAWN)
     profiles = current_flow_rules().order_profiles
-    runs = [run for run in closed.runs if _may_pass(run, profiles)]
+    runs = [run for run in closed.runs if may_pass(run, profiles)]
     if not runs:
         return []
     contracts = _contracts({run.symbol for run in runs})
-    wanted: list[tuple[OrderFacts, list[Profile]]] = []
-    for run in runs:
-        facts = _facts(run.order(), contracts.get(run.symbol))
-        cheap = [profile for profile in profiles if passes_order_rules(facts, profile)]
-        if cheap:
-            wanted.append((facts, cheap))
-    volumes = day_volume.volumes_before(
-        [(facts.order.symbol, facts.order.first_ts_ns) for facts, _ in wanted], pending=book.volume
-    )
-    underlyings = _underlyings({facts.underlying for facts, _ in wanted})
-    candidates, orders = [], []
-    for facts, cheap in wanted:
-        order = facts.order
-        reference = _reference(contracts.get(order.symbol), underlyings.get(facts.underlying))
-        volume = volumes.get((order.symbol, order.first_ts_ns))
-        facts = replace(facts, opening=opening(order.size, reference.open_interest, volume))
-        passed = [profile for profile in cheap if passes_context_rules(facts, profile, reference)]
-        if passed:
-            source = book.source_of(order.prints[0])  # the order came as its first print did
-            candidates.append(_candidate_row(facts, reference, volume, passed, source, received_at))
-            orders.append(order)
+
+    def volumes(orders: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+        return day_volume.volumes_before(orders, pending=book.volume)
+
+    def references(wanted: list[OrderFacts]) -> list[Reference]:
+        underlyings = _underlyings({facts.underlying for facts in wanted})
+        return [_reference(contracts.get(facts.order.symbol), underlyings.get(facts.underlying)) for facts in wanted]
+
+    found = order_candidates(runs, profiles, contracts, references, volumes)
+    candidates = [
+        candidate_row(
+            candidate.facts,
+            candidate.reference,
+            candidate.volume_before,
+            candidate.profiles,
+            book.source_of(candidate.facts.order.prints[0]),  # the order came as its first print did
+            received_at,
+        )
+        for candidate in found
+    ]
     report.candidates += len(candidates)
-    _store_fills(orders, book)
+    store_fills([candidate.facts.order for candidate in found], book.underlyings, book.source_of)
     return _store_candidates(candidates)
 
 
-def _may_pass(run: Run, profiles: list[Profile]) -> bool:
+@dataclass(frozen=True)
+class Candidate:
+    """A closed order that passes every rule a profile has but its side (that needs its quote)."""
+
+    facts: OrderFacts
+    reference: Reference
+    volume_before: int | None
+    profiles: list[Profile]
+
+
+def order_candidates(
+    runs: Sequence[Run],
+    profiles: list[Profile],
+    contracts: Mapping[str, Mapping[str, Any]],
+    references: Callable[[list[OrderFacts]], list[Reference]],
+    volumes: Callable[[list[tuple[str, int]]], dict[tuple[str, int], int | None]],
+) -> list[Candidate]:
+    """The runs that pass a profile's rules known at close: the order rules, then, with the day's
+    volume before each (``volumes``: by contract and first print) and its reference data
+    (``references``: one for each facts given), opening and the context rules. The live closer and
+    a backfill judge orders alike through this."""
+    wanted: list[tuple[OrderFacts, list[Profile]]] = []
+    for run in runs:
+        if not may_pass(run, profiles):
+            continue
+        facts = order_facts(run.order(), contracts.get(run.symbol))
+        cheap = [profile for profile in profiles if passes_order_rules(facts, profile)]
+        if cheap:
+            wanted.append((facts, cheap))
+    if not wanted:
+        return []
+    found_volumes = volumes([(facts.order.symbol, facts.order.first_ts_ns) for facts, _ in wanted])
+    found_references = references([facts for facts, _ in wanted])
+    candidates = []
+    for (facts, cheap), reference in zip(wanted, found_references, strict=True):
+        order = facts.order
+        volume = found_volumes.get((order.symbol, order.first_ts_ns))
+        facts = replace(facts, opening=opening(order.size, reference.open_interest, volume))
+        passed = [profile for profile in cheap if passes_context_rules(facts, profile, reference)]
+        if passed:
+            candidates.append(Candidate(facts, reference, volume, passed))
+    return candidates
+
+
+def may_pass(run: Run, profiles: list[Profile]) -> bool:
     """Could any profile want this run, judging by its size and (roughly) its premium alone? Most
     runs are one small print: this spares building their orders."""
     premium = run.rough_premium
@@ -539,16 +617,27 @@ def judge(order_pks: Iterable[int], report: OrderReport) -> None:
     for order_id, *fields in kept.values_list("order_id", *_PRINT_FIELDS):
         fills[order_id].append(_unpacked(fields))
     ready = [(row, sorted(fills[row.order_id], key=_print_order)) for row in rows_judging if fills[row.order_id]]
-    nbbo = quotes.nbbo_at_each([(row.symbol, prints[0].ts_ns) for row, prints in ready])
     profiles = {profile.id: profile for profile in current_flow_rules().order_profiles}
-    judged = []
-    for (row, prints), quote in zip(ready, nbbo, strict=True):
-        order = build_order(prints, quote)
-        matched = [profiles[pk] for pk in row.candidate_profiles if pk in profiles and passes_side(order, profiles[pk])]
-        judged.append((row, order, quote, matched))
+    sided = with_sides(
+        [(prints, [profiles[pk] for pk in row.candidate_profiles if pk in profiles]) for row, prints in ready]
+    )
+    judged = [(row, order, quote, matched) for (row, _), (order, quote, matched) in zip(ready, sided, strict=True)]
     for row, matched in _settle(judged):
         report.hits += 1
         logger.info(order_line(row, [profile.name for profile in matched]))
+
+
+def with_sides(
+    candidates: list[tuple[list[Print], list[Profile]]],
+) -> list[tuple[Order, Quote | None, list[Profile]]]:
+    """Each candidate's order (its sorted prints) with its side from the quote at its first print,
+    that quote, and the profiles (of those given) whose side rules it passes."""
+    nbbo = quotes.nbbo_at_each([(prints[0].symbol, prints[0].ts_ns) for prints, _ in candidates])
+    sided = []
+    for (prints, profiles), quote in zip(candidates, nbbo, strict=True):
+        order = build_order(prints, quote)
+        sided.append((order, quote, [profile for profile in profiles if passes_side(order, profile)]))
+    return sided
 
 
 def _print_order(item: Print) -> tuple:
@@ -570,10 +659,10 @@ def _settle(judged: list[tuple[OrderRow, Order, Any, list[Profile]]]) -> list[tu
         now = timezone.now()
         for row, order, quote, matched in judged:
             if matched:
-                for name, value in _side_fields(order, quote).items():
+                for name, value in side_fields(order, quote).items():
                     setattr(row, name, value)
                 row.state, row.judged_at = OrderState.HIT, now
-                row.save(update_fields=[*_side_fields(order, quote), "state", "judged_at"])
+                row.save(update_fields=[*side_fields(order, quote), "state", "judged_at"])
                 hits.append((row, matched))
         OrderMatch.objects.bulk_create(
             [OrderMatch(order_id=row.pk, profile_id=profile.id) for row, matched in hits for profile in matched],
@@ -583,7 +672,7 @@ def _settle(judged: list[tuple[OrderRow, Order, Any, list[Profile]]]) -> list[tu
     return hits
 
 
-def _side_fields(order: Order, quote: Any) -> dict[str, Any]:
+def side_fields(order: Order, quote: Any) -> dict[str, Any]:
     return {
         "bid": None if quote is None else quote.bid,
         "ask": None if quote is None else quote.ask,
@@ -613,7 +702,7 @@ def _contracts(symbols: set[str]) -> dict[str, dict[str, Any]]:
     return {row["symbol"]: dict(row) for row in rows}
 
 
-def _facts(order: Order, contract: dict[str, Any] | None) -> OrderFacts:
+def order_facts(order: Order, contract: Mapping[str, Any] | None) -> OrderFacts:
     option = parse_occ(order.symbol)
     underlying = contract["underlying"] if contract else underlying_for_root(option.root)
     trade_date = new_york_date(order.first_ts_ns // NS_PER_MS)
@@ -639,7 +728,7 @@ def _reference(contract: dict[str, Any] | None, underlying: dict[str, Any] | Non
     )
 
 
-def _candidate_row(
+def candidate_row(
     facts: OrderFacts,
     reference: Reference,
     volume_before: int | None,

@@ -1,0 +1,252 @@
+"""A backfill over the local feed's history (its REST side, through the real polygon-api-client)
+judges a past day exactly as streaming that day's tape did: the same hits, the same orders, the
+same ids; run twice, it stores nothing twice."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from django.utils import timezone
+
+from tests.feed_helpers import KEY
+from trades.domain.orders import NS_PER_MS
+from trades.feed.history import History, session_ms
+from trades.feed.market import underlying_model
+from trades.feed.source import PrebuiltSource
+from trades.feed.synthetic import SyntheticFlow
+from trades.feed.universe import SyntheticReference
+from trades.models import (
+    BackfillUnit,
+    CountedDay,
+    FilterProfile,
+    KeptPrint,
+    OptionTrade,
+    Order,
+    OrderState,
+    UnitStatus,
+    Watchlist,
+)
+from trades.polygon_rest.client import rest_client
+from trades.selectors import flow_rules
+from trades.services import backfill, orders, reference_data
+from trades.services.ingest import ingest_frames
+
+pytestmark = pytest.mark.django_db
+
+TICKERS = ("AAPL", "NVDA", "META")
+SEED = 5
+TODAY = date(2026, 11, 20)
+BATCH_FRAMES = 25  # the live side's batches: a few seconds of the day's tape each
+
+
+@pytest.fixture
+def history() -> History:
+    return History([underlying_model(ticker, SEED) for ticker in TICKERS], SEED, TODAY, days=3, prints_per_day=6_000)
+
+
+@pytest.fixture
+def feed_of_day(start_feed, settings, history):
+    """The feed as it stood on the history's last day: that day's tape, its contracts and quotes."""
+
+    def start(day: date) -> Any:
+        as_then = SyntheticReference(SyntheticFlow(TICKERS, seed=SEED, start_ms=session_ms(day)[0]))
+        feed = start_feed(source=PrebuiltSource(history.tape(day).frames), reference=as_then, history=history)
+        settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = feed.rest_url, KEY
+        flow_rules.forget_flow_rules()
+        return feed
+
+    yield start
+    flow_rules.forget_flow_rules()
+
+
+@pytest.fixture(autouse=True)
+def every_order_of_the_mag7(db):
+    """Beside the shipped presets, a profile that takes every order from $20,000: much to agree on."""
+    watchlist = Watchlist.objects.get(name="mag7")
+    FilterProfile.objects.create(name="all-orders", watchlist=watchlist, judges="orders", min_premium=20_000)
+    flow_rules.forget_flow_rules()
+
+
+def stream(history: History, day: date) -> None:
+    """The day's tape through the live path: the worker's batches, the closer's ticks, the judging."""
+    CountedDay.objects.create(trade_date=day, since=timezone.now())  # the listener was there at the open
+    reference_data.refresh_contracts(list(TICKERS))
+    reference_data.refresh_open_interest(list(TICKERS))
+    frames = [frame.payload.decode() for frame in history.tape(day).frames]
+    for start in range(0, len(frames), BATCH_FRAMES):
+        ingest_frames(frames[start : start + BATCH_FRAMES])
+        orders.close_due()
+    orders.advance_clock(orders.current_watermark(idle=False) + 600 * 1_000 * NS_PER_MS)
+    orders.close_due()
+    judging = Order.objects.filter(state=OrderState.JUDGING).values_list("pk", flat=True)
+    orders.judge_candidates(list(judging))
+
+
+def backfill_day(day: date) -> list[backfill.UnitReport | None]:
+    client = rest_client()
+    plan = backfill.plan(client, list(TICKERS), first=day, last=day)
+    assert plan.days == [day]
+    return [backfill.run_unit(unit_id, client) for unit_id in backfill.record(plan)]
+
+
+def stored_hits() -> dict[str, tuple]:
+    rows = OptionTrade.objects.prefetch_related("profiles")
+    return {
+        row.trade_key: (
+            row.symbol,
+            row.price,
+            row.size,
+            row.premium,
+            row.dte,
+            row.exchange,
+            tuple(row.conditions),
+            row.open_interest,
+            row.spot,
+            row.stale_reference,
+            tuple(sorted(profile.name for profile in row.profiles.all())),
+        )
+        for row in rows
+    }
+
+
+def stored_orders() -> dict[str, tuple]:
+    rows = Order.objects.filter(state=OrderState.HIT).prefetch_related("profiles")
+    return {
+        row.order_id: (
+            row.type,
+            row.subtype,
+            row.prints,
+            row.size,
+            row.premium,
+            row.vwap,
+            row.price_path,
+            row.first_ts_ns,
+            row.open_interest,
+            row.volume_before,
+            row.opening,
+            row.opening_strict,
+            row.vol_oi,
+            row.spot,
+            row.aggressor,
+            row.sentiment,
+            row.golden,
+            row.bid,
+            row.ask,
+            tuple(sorted(profile.name for profile in row.profiles.all())),
+        )
+        for row in rows
+    }
+
+
+def forget_stored() -> None:
+    OptionTrade.objects.all().delete()
+    Order.objects.all().delete()
+    KeptPrint.objects.all().delete()
+
+
+def test_a_backfilled_day_has_the_hits_and_orders_that_streaming_it_had(history, feed_of_day):
+    day = history.days[-1]
+    feed_of_day(day)
+    stream(history, day)
+    live_hits, live_orders = stored_hits(), stored_orders()
+    assert len(live_hits) > 50 and len(live_orders) > 20  # the day has something to agree on
+    assert {row[0] for row in live_orders.values()} >= {"SWEEP", "SPLIT", "BLOCK"}
+    assert {row[10] for row in live_orders.values()} == {True, False}  # opening or not: volume and OI agree
+    forget_stored()
+
+    reports = backfill_day(day)
+
+    assert all(report is not None for report in reports)
+    assert stored_hits() == live_hits
+    assert stored_orders() == live_orders
+    assert set(OptionTrade.objects.values_list("source", flat=True)) == {"backfill"}
+    assert not OptionTrade.objects.filter(sequence__isnull=False).exists()  # REST has no sequence numbers
+    units = BackfillUnit.objects.filter(day=day)
+    assert {unit.status for unit in units} == {UnitStatus.DONE}
+    assert sum(unit.hits for unit in units) == len(live_hits)
+    assert sum(unit.orders for unit in units) == len(live_orders)
+    assert all(unit.calls > unit.contracts > 0 for unit in units)
+
+
+def test_a_day_streamed_live_and_then_backfilled_is_stored_once(history, feed_of_day):
+    day = history.days[-1]
+    feed_of_day(day)
+    stream(history, day)
+    live_hits, live_orders = stored_hits(), stored_orders()
+
+    reports = backfill_day(day)
+
+    assert sum(report.stored for report in reports if report is not None) == 0
+    assert stored_hits() == live_hits and stored_orders() == live_orders
+    assert set(OptionTrade.objects.values_list("source", flat=True)) == {"live"}
+
+
+def test_a_unit_done_is_not_done_again_and_a_rerun_stores_nothing(history, feed_of_day):
+    day = history.days[-1]
+    feed_of_day(day)
+    first = backfill_day(day)
+    assert sum(report.stored for report in first if report is not None) > 0
+    hits, orders_found = stored_hits(), stored_orders()
+
+    assert backfill_day(day) == []  # every unit done: nothing to do
+    BackfillUnit.objects.update(status=UnitStatus.PENDING)  # as if it had been killed before it recorded being done
+    again = backfill_day(day)
+
+    assert [report.stored for report in again if report is not None] == [0] * len(TICKERS)
+    assert stored_hits() == hits and stored_orders() == orders_found
+    assert all(unit.attempts == 2 for unit in BackfillUnit.objects.all())
+
+
+def test_without_open_interest_history_the_day_is_judged_with_it_unknown(history, start_feed, settings):
+    day = history.days[-1]
+    feed = start_feed(
+        source=PrebuiltSource([]),
+        reference=SyntheticReference(SyntheticFlow(TICKERS, seed=SEED, start_ms=session_ms(day)[0])),
+        history=history,
+        not_entitled=frozenset({"list_open_interest"}),
+    )
+    settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = feed.rest_url, KEY
+
+    reports = backfill_day(day)
+
+    assert all(report is not None and "open interest history not in this plan" in report.notes[0] for report in reports)
+    assert not OptionTrade.objects.exclude(open_interest=None).exists()
+    assert not Order.objects.exclude(opening=None).exists()
+
+
+def test_a_plan_refused_its_trades_marks_the_units_not_entitled(history, start_feed, settings):
+    day = history.days[-1]
+    feed = start_feed(source=PrebuiltSource([]), history=history, not_entitled=frozenset({"list_trades"}))
+    settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = feed.rest_url, KEY
+    history.universe(day)
+
+    assert backfill_day(day) == [None] * len(TICKERS)
+
+    units = list(BackfillUnit.objects.all())
+    assert {unit.status for unit in units} == {UnitStatus.NOT_ENTITLED}
+    assert "403" in units[0].error and "plan" in units[0].error
+    assert backfill_day(day) == []  # final: not tried again
+
+
+def test_the_plan_takes_the_trading_days_from_the_bars(history, feed_of_day):
+    feed_of_day(history.days[-1])
+    client = rest_client()
+
+    plan = backfill.plan(client, ["AAPL"], days=2, last=TODAY - timedelta(days=1))
+
+    assert plan.days == history.days[-2:]
+    assert plan.previous == {history.days[-2]: history.days[-3], history.days[-1]: history.days[-2]}
+    estimated = backfill.estimate_calls(client, plan)
+    assert estimated.calls is not None and estimated.calls > 2 * 10
+
+
+def test_history_tapes_are_the_same_every_time(history):
+    again = History(history.underlyings, SEED, TODAY, days=3, prints_per_day=6_000)
+    day = history.days[0]
+    assert [frame.payload for frame in again.tape(day).frames] == [frame.payload for frame in history.tape(day).frames]
+    first = orjson.loads(history.tape(day).frames[0].payload)[0]
+    opens = datetime.fromtimestamp(session_ms(day)[0] / 1000, tz=timezone.get_current_timezone())
+    assert first["t"] >= session_ms(day)[0] and first["q"] == session_ms(day)[0] * 1000, opens

@@ -1,0 +1,131 @@
+"""``manage.py backfill``: judge past trading days by the same rules as live, over Polygon's REST API.
+
+Plans the units (one per underlying and trading day), records them in the checkpoint table, queues
+them on the ``backfill`` queue (run ``celery -A flowsite worker -Q backfill``; more workers backfill
+faster) and follows them with a progress bar until they are done. Run again, or after it was
+interrupted, it does only what is left.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Count, Q, Sum
+from tqdm import tqdm
+
+from trades.models import BackfillSource, BackfillUnit, UnitStatus
+from trades.polygon_rest.client import rest_client
+from trades.services import backfill
+from trades.services.reference_data import watched_underlyings
+
+FINISHED = (UnitStatus.DONE, UnitStatus.FAILED, UnitStatus.NOT_ENTITLED)
+POLL_SECONDS = 1.0
+
+
+def ticker_list(text: str) -> list[str]:
+    return [ticker.strip().upper() for ticker in text.split(",") if ticker.strip()]
+
+
+class Command(BaseCommand):
+    help = "Backfill past trading days: every print and order judged by the profiles, stored as source=backfill."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--days", type=int, default=90, help="the last N trading days before today (default 90)")
+        parser.add_argument("--from", dest="first", type=date.fromisoformat, help="first day (YYYY-MM-DD)")
+        parser.add_argument("--to", dest="last", type=date.fromisoformat, help="last day (default: yesterday)")
+        parser.add_argument("--tickers", type=ticker_list, help="underlyings (default: those the profiles watch)")
+        parser.add_argument("--source", choices=BackfillSource.values, default=BackfillSource.REST)
+        parser.add_argument("--dry-run", action="store_true", help="print the plan and its REST calls, do nothing")
+        parser.add_argument("--in-process", action="store_true", help="run the units here, one after another")
+        parser.add_argument("--no-follow", action="store_true", help="queue the units and return")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["source"] == BackfillSource.FLATFILES:
+            raise CommandError("--source flatfiles is not built yet: use --source rest")
+        tickers = options["tickers"] or watched_underlyings()
+        client = rest_client()
+        try:
+            plan = backfill.plan(
+                client,
+                tickers,
+                days=None if options["first"] else options["days"],
+                first=options["first"],
+                last=options["last"],
+                source=options["source"],
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        if options["dry_run"]:
+            self.print_plan(backfill.estimate_calls(client, plan))
+            return
+        self.print_plan(plan)
+        unit_ids = backfill.record(plan)
+        all_ids = list(
+            BackfillUnit.objects.filter(source=plan.source, underlying__in=plan.tickers, day__in=plan.days).values_list(
+                "pk", flat=True
+            )
+        )
+        self.stdout.write(f"{len(all_ids) - len(unit_ids)} units done before; {len(unit_ids)} to do")
+        started = time.monotonic()
+        if options["in_process"]:
+            for unit_id in tqdm(unit_ids, desc="backfill", unit="unit"):
+                try:
+                    backfill.run_unit(unit_id, client)
+                except Exception as exc:  # kept for the next run, as a worker's final failure is
+                    backfill.note_failed(unit_id, f"{type(exc).__name__}: {exc}")
+        else:
+            backfill.queue(unit_ids)
+            if options["no_follow"]:
+                self.stdout.write("queued on the backfill queue; follow them in admin (Backfill units)")
+                return
+            self.follow(unit_ids)
+        self.print_totals(all_ids, time.monotonic() - started)
+
+    def print_plan(self, plan: backfill.Plan) -> None:
+        if not plan.days:
+            self.stdout.write("no trading days in that range")
+            return
+        calls = "" if plan.calls is None else f", about {plan.calls:,} REST calls ({plan.calls_per_unit:,} a unit)"
+        self.stdout.write(
+            f"backfill {plan.days[0]} to {plan.days[-1]}: {len(plan.days)} trading days × {len(plan.tickers)} "
+            f"underlyings ({','.join(plan.tickers)}) = {len(plan.units)} units over {plan.source}{calls}"
+        )
+
+    def follow(self, unit_ids: Sequence[int]) -> None:
+        """A progress bar over the units until every one has finished (done, failed or refused)."""
+        units = BackfillUnit.objects.filter(pk__in=unit_ids)
+        with tqdm(total=len(unit_ids), desc="backfill", unit="unit") as bar:
+            finished = 0
+            while finished < len(unit_ids):
+                time.sleep(POLL_SECONDS)
+                now = units.filter(status__in=FINISHED).count()
+                bar.update(now - finished)
+                finished = now
+                totals = units.aggregate(trades=Sum("trades"), hits=Sum("hits"), orders=Sum("orders"))
+                bar.set_postfix({name: f"{value or 0:,}" for name, value in totals.items()}, refresh=False)
+
+    def print_totals(self, unit_ids: Sequence[int], seconds: float) -> None:
+        totals = BackfillUnit.objects.filter(pk__in=unit_ids).aggregate(
+            calls=Sum("calls"),
+            trades=Sum("trades"),
+            hits=Sum("hits"),
+            orders=Sum("orders"),
+            stored=Sum("stored"),
+            done=Count("pk", filter=Q(status=UnitStatus.DONE)),
+            failed=Count("pk", filter=Q(status=UnitStatus.FAILED)),
+            refused=Count("pk", filter=Q(status=UnitStatus.NOT_ENTITLED)),
+        )
+        values = {name: value or 0 for name, value in totals.items()}
+        rate = values["trades"] / seconds if seconds > 0 else 0.0
+        self.stdout.write(
+            f"backfill: {values['done']} of {len(unit_ids)} units done, {values['failed']} failed, "
+            f"{values['refused']} not entitled; {values['calls']:,} REST calls, {values['trades']:,} trades judged "
+            f"({rate:,.0f}/s this run), {values['hits']:,} print hits and {values['orders']:,} order hits "
+            f"({values['stored']:,} new) in {seconds:.1f} s"
+        )
+        for unit in BackfillUnit.objects.filter(pk__in=unit_ids).exclude(status=UnitStatus.DONE)[:10]:
+            self.stdout.write(f"  {unit}: {unit.status} {unit.error}")

@@ -1,0 +1,460 @@
+"""Backfill: past trading days judged by the same rules as live, one unit of work at a time.
+
+A unit is one underlying's trading day over REST. It reads what Polygon kept of that day — the
+contracts listed then (``as_of``), the underlying's minute bars (the spot a trade is judged by),
+the open interest reported for the session before (where the plan has that history; otherwise it
+is unknown, never today's), and every trade of each contract a profile could judge — and then:
+
+- judges the prints by the profiles that judge prints (services/ingest.py, with the day's own
+  reference data instead of the tables' current values), storing hits as ``source=backfill``;
+- groups each contract's kept prints into orders exactly as the live closer does (the same
+  book, flushed at the end of the day), with the day's volume counted from the day's own prints,
+  and judges them by the profiles that judge orders, side from the quote at the first print.
+
+Nothing is sent to webhooks: a backfill writes history, not alerts. Every write is by natural key
+(trade keys and order ids carry no sequence number, which REST lacks), so a print or an order
+stored live and met again here is one row, and a unit that runs twice stores nothing twice.
+
+Units are recorded in ``BackfillUnit`` (the checkpoint) and run as Celery tasks on the
+``backfill`` queue; a unit done is skipped by the next run of the same days.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from celery import current_app
+from django.db import transaction
+from django.utils import timezone
+
+from trades import queues
+from trades.domain.calendar import day_bounds_ns, new_york_date
+from trades.domain.order_book import END_OF_TIME_NS, MemoryPrints, close_orders
+from trades.domain.orders import NS_PER_MS, Print, number_identical, volume_change_of
+from trades.domain.reference_data import ContractInfo
+from trades.domain.rules import InvalidTrade, Profile, Reference, Trade, parse_trade
+from trades.models import BackfillSource, BackfillUnit, OrderMatch, OrderState, TradeSource, UnitStatus
+from trades.polygon_rest.client import AccessRefused, GuardedRESTClient, rest_client
+from trades.polygon_rest.loaders import LoadIssues, contract_from_reference, parse_each
+from trades.polygon_rest.window import trades_between
+from trades.selectors.flow_rules import FlowRules, current_flow_rules
+from trades.services import ingest, orders
+from trades.services.day_volume import MS_PER_MINUTE
+from trades.services.rows import insert_instances
+
+logger = logging.getLogger(__name__)
+
+CONTRACTS_PAGE_SIZE = 1000
+OPEN_INTEREST_PAGE_SIZE = 50_000
+EVENTS_PER_FRAME = 1000
+OPEN_INTEREST_PATH = "/options/v1/open-interest"
+CALENDAR_DAYS_PER_TRADING_DAY = 7 / 5
+
+
+# --- The plan ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    source: str
+    tickers: list[str]
+    days: list[date]
+    previous: dict[date, date | None]  # each day's trading day before (None for the first one)
+    calls_per_unit: int | None = None  # REST calls of a unit, as one sampled unit lists its contracts
+
+    @property
+    def units(self) -> list[tuple[str, date]]:
+        return [(ticker, day) for day in self.days for ticker in self.tickers]
+
+    @property
+    def calls(self) -> int | None:
+        return None if self.calls_per_unit is None else self.calls_per_unit * len(self.units)
+
+
+def trading_days(client: GuardedRESTClient, ticker: str, first: date, last: date) -> list[date]:
+    """The days the market traded, as the underlying's day bars say (Polygon lists no past holidays)."""
+    bars = client.get_aggs(ticker, 1, "day", first.isoformat(), last.isoformat(), adjusted=True, limit=50_000)
+    days = {new_york_date(bar.timestamp) for bar in bars if isinstance(getattr(bar, "timestamp", None), int)}
+    return sorted(day for day in days if first <= day <= last)
+
+
+def plan(
+    client: GuardedRESTClient,
+    tickers: list[str],
+    *,
+    days: int | None = None,
+    first: date | None = None,
+    last: date | None = None,
+    source: str = BackfillSource.REST,
+) -> Plan:
+    """The units of a backfill: the last ``days`` trading days before today, or ``first``..``last``."""
+    if not tickers:
+        raise ValueError("no tickers to backfill: name some, or watch some in a profile")
+    last = last or timezone.localdate() - timedelta(days=1)
+    span = int((days or 0) * CALENDAR_DAYS_PER_TRADING_DAY) + 10
+    earliest = first or last - timedelta(days=span)
+    # One day more at the start: the first day's previous session (its open interest).
+    found = trading_days(client, tickers[0], earliest - timedelta(days=7), last)
+    chosen = [day for day in found if day >= earliest]
+    if days is not None and first is None:
+        chosen = chosen[-days:]
+    previous = {day: (found[found.index(day) - 1] if found.index(day) > 0 else None) for day in chosen}
+    return Plan(source, tickers, chosen, previous)
+
+
+def estimate_calls(client: GuardedRESTClient, found: Plan) -> Plan:
+    """Fill in the plan's calls per unit from one unit's contract listing (a dry run's estimate)."""
+    if not found.days:
+        found.calls_per_unit = 0
+        return found
+    rules = current_flow_rules()
+    ticker, day = found.tickers[0], found.days[-1]
+    before = client.calls
+    listed = listed_contracts(client, ticker, day, LoadIssues())
+    listing_calls = client.calls - before
+    wanted = len(judged_contracts(listed, ticker, day, rules))
+    # Listing, minute bars, open interest, a page of trades per contract judged.
+    found.calls_per_unit = listing_calls + 2 + wanted
+    return found
+
+
+def record(found: Plan) -> list[int]:
+    """The plan's units in the checkpoint table; returns those still to do (not done, not refused)."""
+    to_do = []
+    for ticker, day in found.units:
+        unit, _ = BackfillUnit.objects.get_or_create(
+            source=found.source, underlying=ticker, day=day, defaults={"previous_day": found.previous.get(day)}
+        )
+        if unit.status not in (UnitStatus.DONE, UnitStatus.NOT_ENTITLED):
+            to_do.append(unit.pk)
+    BackfillUnit.objects.filter(pk__in=to_do).update(status=UnitStatus.PENDING, queued_at=timezone.now(), error="")
+    return to_do
+
+
+def queue(unit_ids: Iterable[int]) -> None:
+    for unit_id in unit_ids:
+        current_app.send_task(queues.BACKFILL_UNIT, args=[unit_id])
+
+
+# --- One unit ------------------------------------------------------------------------------------
+
+
+@dataclass
+class UnitReport:
+    calls: int = 0
+    contracts: int = 0
+    trades: int = 0
+    hits: int = 0
+    orders: int = 0
+    stored: int = 0
+    rejected: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_unit(unit_id: int, client: GuardedRESTClient | None = None) -> UnitReport | None:
+    """Do one unit (None: it is gone, done or refused). A 403 marks it not entitled and returns;
+    anything else raises, for the task to retry, and leaves it pending."""
+    unit = BackfillUnit.objects.filter(pk=unit_id).first()
+    if unit is None or unit.status in (UnitStatus.DONE, UnitStatus.NOT_ENTITLED):
+        return None
+    BackfillUnit.objects.filter(pk=unit.pk).update(
+        status=UnitStatus.RUNNING, attempts=unit.attempts + 1, started_at=timezone.now()
+    )
+    client = client or rest_client()
+    try:
+        report = backfill_day(client, unit.underlying, unit.day, unit.previous_day)
+    except AccessRefused as exc:
+        message = f"Polygon refused this plan: {exc}"
+        BackfillUnit.objects.filter(pk=unit.pk).update(status=UnitStatus.NOT_ENTITLED, error=message[:500])
+        logger.error("Backfill of %s: %s", unit, message)
+        return None
+    BackfillUnit.objects.filter(pk=unit.pk).update(
+        status=UnitStatus.DONE,
+        finished_at=timezone.now(),
+        error="",
+        **{name: getattr(report, name) for name in _COUNTS},
+        notes="; ".join(report.notes)[:300],
+    )
+    return report
+
+
+_COUNTS = ("calls", "contracts", "trades", "hits", "orders", "stored", "rejected")
+
+
+def note_failed(unit_id: int, error: str) -> None:
+    BackfillUnit.objects.filter(pk=unit_id).update(status=UnitStatus.FAILED, error=error[:500])
+    logger.error("Backfill unit %d failed: %s (the next backfill of these days tries it again)", unit_id, error)
+
+
+def backfill_day(client: GuardedRESTClient, underlying: str, day: date, previous_day: date | None) -> UnitReport:
+    """Read and judge one underlying's trading day."""
+    report = UnitReport()
+    rules = current_flow_rules()
+    issues = LoadIssues()
+    started_calls = client.calls
+    listed = listed_contracts(client, underlying, day, issues)
+    wanted = judged_contracts(listed, underlying, day, rules)
+    references = DayReference(
+        listed,
+        spots=minute_spots(client, underlying, day),
+        open_interest=open_interest(client, {contract.root for contract in wanted}, previous_day, report),
+    )
+    start_ns, end_ns = day_bounds_ns(day)
+    events_by_contract = {
+        contract.symbol: trades_between(client, contract.symbol, start_ns, end_ns, issues) for contract in wanted
+    }
+    report.contracts = len(wanted)
+    events = [event for contract_events in events_by_contract.values() for event in contract_events]
+    frames = [orjson.dumps(events[i : i + EVENTS_PER_FRAME]).decode() for i in range(0, len(events), EVENTS_PER_FRAME)]
+    received_at = timezone.now()
+    judged = ingest.judge_prints(frames, TradeSource.BACKFILL, references, received_at)
+    report.trades, report.hits, report.stored, report.rejected = (
+        judged.trades,
+        judged.hits,
+        judged.stored,
+        judged.rejected,
+    )
+    if rules.keeps_prints_of(underlying):
+        found, stored = judge_orders(events_by_contract, rules, references, received_at)
+        report.orders += found
+        report.stored += stored
+    report.calls = client.calls - started_calls
+    if issues.skipped:
+        report.rejected += issues.skipped
+        report.notes.append(f"{issues.skipped} malformed items skipped")
+    return report
+
+
+# --- What the day was: contracts, spot, open interest -------------------------------------------
+
+
+def listed_contracts(client: GuardedRESTClient, underlying: str, day: date, issues: LoadIssues) -> list[ContractInfo]:
+    """The underlying's contracts as listed on ``day`` (those expiring that day and after). Polygon
+    documents ``expired`` loosely; both listings are read, so contracts that have expired since are
+    there whichever way it reads it (a call or two a unit)."""
+    contracts: dict[str, ContractInfo] = {}
+    for expired in (False, True):
+        items = client.list_options_contracts(
+            underlying_ticker=underlying, as_of=day.isoformat(), expired=expired, limit=CONTRACTS_PAGE_SIZE
+        )
+        for contract in parse_each(items, contract_from_reference, f"contract of {underlying}", issues):
+            if contract.expiry >= day:
+                contracts[contract.symbol] = contract
+    return sorted(contracts.values(), key=lambda contract: contract.symbol)
+
+
+def judged_contracts(listed: list[ContractInfo], underlying: str, day: date, rules: FlowRules) -> list[ContractInfo]:
+    """The contracts a profile watching the underlying could judge a print or an order of: inside
+    some such profile's days to expiry. Others cannot give a hit, and their volume counts only for
+    themselves."""
+    watching = [profile for profile in rules.profiles if profile.watches(underlying)]
+    return [contract for contract in listed if any(_in_window(contract, day, profile) for profile in watching)]
+
+
+def _in_window(contract: ContractInfo, day: date, profile: Profile) -> bool:
+    dte = (contract.expiry - day).days
+    return (profile.min_dte is None or dte >= profile.min_dte) and (profile.max_dte is None or dte <= profile.max_dte)
+
+
+class MinuteSpots:
+    """The underlying's price at a moment: the close of the last whole minute before it (the first
+    bar's open before the first minute closed)."""
+
+    def __init__(self, bars: list[tuple[int, float, float]]) -> None:  # (start ms, open, close)
+        self.bars = sorted(bars)
+        self.ends = [start + MS_PER_MINUTE for start, _, _ in self.bars]
+
+    def at(self, ts_ms: int) -> float | None:
+        if not self.bars:
+            return None
+        index = bisect.bisect_right(self.ends, ts_ms) - 1
+        return self.bars[0][1] if index < 0 else self.bars[index][2]
+
+
+def minute_spots(client: GuardedRESTClient, underlying: str, day: date) -> MinuteSpots:
+    bars = client.get_aggs(underlying, 1, "minute", day.isoformat(), day.isoformat(), adjusted=True, limit=50_000)
+    return MinuteSpots(
+        [
+            (bar.timestamp, float(bar.open), float(bar.close))
+            for bar in bars
+            if isinstance(getattr(bar, "timestamp", None), int) and _is_price(bar.open) and _is_price(bar.close)
+        ]
+    )
+
+
+def _is_price(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1e12
+
+
+def open_interest(
+    client: GuardedRESTClient, roots: set[str], session: date | None, report: UnitReport
+) -> dict[str, int] | None:
+    """Each contract's open interest reported for ``session`` (the day before), or None where the
+    plan has no such history: then the rules that need it see it unknown, as live would."""
+    if session is None:
+        report.notes.append("no previous session: open interest unknown")
+        return None
+    found: dict[str, int] = {}
+    try:
+        for root in sorted(roots):
+            params = {"root": root, "date": session.isoformat(), "limit": OPEN_INTEREST_PAGE_SIZE}
+            for item in client._paginate_iter(OPEN_INTEREST_PATH, params, deserializer=lambda item: item):
+                value = item.get("open_interest") if isinstance(item, dict) else None
+                symbol = item.get("ticker") if isinstance(item, dict) else None
+                if isinstance(symbol, str) and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                    found[symbol] = value
+    except AccessRefused:
+        report.notes.append("open interest history not in this plan: unknown")
+        return None
+    return found
+
+
+class DayReference:
+    """A backfilled day's reference data, for judging its prints (ingest.ReferenceData): the
+    contracts as listed that day, the open interest of the session before, the spot at each trade's
+    minute and the strike range of the day's listing. Values of the day, never of today."""
+
+    def __init__(self, listed: list[ContractInfo], spots: MinuteSpots, open_interest: Mapping[str, int] | None) -> None:
+        self.listed = {contract.symbol: contract for contract in listed}
+        self.spots = spots
+        self.open_interest = open_interest or {}
+        strikes = [float(contract.strike) for contract in listed]
+        self.strike_min = min(strikes) if strikes else None
+        self.strike_max = max(strikes) if strikes else None
+
+    def contracts(self, symbols: set[str]) -> dict[str, Mapping[str, Any]]:
+        return {
+            symbol: {
+                "underlying": contract.underlying,
+                "shares_per_contract": contract.shares_per_contract,
+                "open_interest": self.open_interest.get(symbol),
+            }
+            for symbol in symbols
+            if (contract := self.listed.get(symbol)) is not None
+        }
+
+    def load_underlyings(self, tickers: set[str]) -> None:
+        pass  # everything is at hand
+
+    def reference(self, trade: Trade, contract: Mapping[str, Any] | None) -> Reference:
+        return self.at(trade.symbol, trade.sip_timestamp)
+
+    def at(self, symbol: str, ts_ms: int) -> Reference:
+        return Reference(
+            open_interest=self.open_interest.get(symbol),
+            spot=self.spots.at(ts_ms),
+            strike_min=self.strike_min,
+            strike_max=self.strike_max,
+        )
+
+
+# --- Orders ----------------------------------------------------------------------------------------
+
+
+def judge_orders(
+    events_by_contract: dict[str, list[dict]], rules: FlowRules, references: DayReference, received_at: Any
+) -> tuple[int, int]:
+    """Group the day's kept prints of each contract into orders as the live closer would (its book,
+    closed at the end of the day) and judge them; store the hits. Returns (hits, stored)."""
+    book = MemoryPrints()
+    added: list[Print] = []
+    volume: dict[str, list[tuple[int, int]]] = defaultdict(list)  # contract → (minute, change), in order
+    underlyings: dict[str, str] = {}
+    for symbol, events in events_by_contract.items():
+        kept = []
+        for place, event in enumerate(events):
+            try:
+                trade = parse_trade(event, rules.roots)
+            except InvalidTrade:
+                continue  # judge_prints counted it
+            volume[symbol].append(
+                (trade.sip_timestamp // MS_PER_MINUTE, volume_change_of(trade.size, trade.conditions))
+            )
+            if orders.keeps(trade):
+                # REST has no sequence number: the place in the day's listing (SIP time order) orders
+                # the prints of one millisecond as the stream's sequence numbers would.
+                kept.append(_print(trade, place))
+                underlyings[symbol] = trade.underlying
+        added += book.add(number_identical(kept))
+    closed = close_orders(book, list(events_by_contract), END_OF_TIME_NS, added)
+    profiles = rules.order_profiles
+    contracts = references.contracts({run.symbol for run in closed.runs})
+
+    def volumes(wanted: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
+        return {(symbol, ts_ns): _volume_before(volume[symbol], ts_ns) for symbol, ts_ns in wanted}
+
+    def day_references(wanted: list[orders.OrderFacts]) -> list[Reference]:
+        return [references.at(facts.order.symbol, facts.order.first_ts_ns // NS_PER_MS) for facts in wanted]
+
+    candidates = orders.order_candidates(closed.runs, profiles, contracts, day_references, volumes)
+    sided = orders.with_sides([(list(candidate.facts.order.prints), candidate.profiles) for candidate in candidates])
+    hits = [
+        (candidate, order, quote, matched)
+        for candidate, (order, quote, matched) in zip(candidates, sided, strict=True)
+        if matched
+    ]
+    return len(hits), store_orders(hits, underlyings, received_at)
+
+
+def _print(trade: Trade, place: int) -> Print:
+    return Print(
+        trade.symbol,
+        trade.sip_timestamp * NS_PER_MS,
+        place,
+        trade.exchange,
+        Decimal(repr(trade.price)),
+        trade.size,
+        trade.conditions,
+        trade.shares_per_contract,
+    )
+
+
+def _volume_before(changes: list[tuple[int, int]], first_ts_ns: int) -> int:
+    """The contract's day volume before the order's first minute (as volumes_before counts it)."""
+    minute = first_ts_ns // NS_PER_MS // MS_PER_MINUTE
+    return max(0, sum(change for at, change in changes if at < minute))
+
+
+def store_orders(hits: list[tuple[Any, Any, Any, list[Profile]]], underlyings: dict[str, str], received_at: Any) -> int:
+    """Store the judged orders not stored yet (live, or by an earlier run) as hits, with their
+    matches and prints; no webhook deliveries. Returns how many were new."""
+    if not hits:
+        return 0
+    rows = []
+    for candidate, order, quote, _ in hits:
+        row = orders.candidate_row(
+            candidate.facts,
+            candidate.reference,
+            candidate.volume_before,
+            candidate.profiles,
+            TradeSource.BACKFILL,
+            received_at,
+        )
+        for name, value in orders.side_fields(order, quote).items():
+            setattr(row, name, value)
+        row.state, row.judged_at = OrderState.HIT, received_at
+        rows.append(row)
+    with transaction.atomic():
+        inserted = dict(insert_instances(rows, "ON CONFLICT (order_id) DO NOTHING RETURNING order_id, id"))
+        new = [(row, hit) for row, hit in zip(rows, hits, strict=True) if row.order_id in inserted]
+        OrderMatch.objects.bulk_create(
+            [
+                OrderMatch(order_id=inserted[row.order_id], profile_id=profile.id)
+                for row, hit in new
+                for profile in hit[3]
+            ],
+            ignore_conflicts=True,
+        )
+        orders.store_fills([hit[1] for _, hit in new], underlyings, lambda item: TradeSource.BACKFILL)
+    return len(new)
