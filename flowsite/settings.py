@@ -287,6 +287,9 @@ POLYGON_REST_URL = env.str("POLYGON_REST_URL", default="https://api.polygon.io")
 POLYGON_REST_CONNECT_TIMEOUT = env.float("POLYGON_REST_CONNECT_TIMEOUT", default=5.0)
 POLYGON_REST_READ_TIMEOUT = env.float("POLYGON_REST_READ_TIMEOUT", default=30.0)
 POLYGON_REST_RETRIES = env.int("POLYGON_REST_RETRIES", default=5)  # for 429 and 5xx, with backoff
+# Backfills pace their REST calls to this, over every worker together (trades/services/pacing.py):
+# 5 for a free plan, under 6,000 (100 a second) for a paid one as Polygon asks; 0: no limit.
+POLYGON_REST_MAX_PER_MINUTE = env.float("POLYGON_REST_MAX_PER_MINUTE", default=0.0)
 # A rule judged on data older than this marks the trade `stale_reference` (seconds).
 OPEN_INTEREST_MAX_AGE_SECONDS = env.int("OPEN_INTEREST_MAX_AGE_SECONDS", default=36 * 3600)  # published daily
 SPOT_MAX_AGE_SECONDS = env.int("SPOT_MAX_AGE_SECONDS", default=15 * 60)

@@ -1052,3 +1052,14 @@ class BackfillUnit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.underlying or 'all'} {self.day} ({self.source})"
+
+
+class RestPace(models.Model):
+    """The pace of calls to Polygon's REST API shared by every process that backfills (one row per
+    API address): the next moment a call may start. A 429's Retry-After moves it for all of them."""
+
+    api = models.CharField(max_length=200, unique=True)
+    next_at = models.FloatField(default=0.0, help_text="Seconds since the epoch.")
+
+    def __str__(self) -> str:
+        return self.api

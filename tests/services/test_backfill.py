@@ -4,6 +4,7 @@ same ids; run twice, it stores nothing twice."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.utils import timezone
 from tests.feed_helpers import KEY
 from trades.domain.orders import NS_PER_MS
 from trades.feed.history import History, session_ms
+from trades.feed.rest import RestFaults
 from trades.feed.market import underlying_model
 from trades.feed.source import PrebuiltSource
 from trades.feed.synthetic import SyntheticFlow
@@ -29,7 +31,6 @@ from trades.models import (
     UnitStatus,
     Watchlist,
 )
-from trades.polygon_rest.client import rest_client
 from trades.selectors import flow_rules
 from trades.services import backfill, orders, reference_data
 from trades.services.ingest import ingest_frames
@@ -85,9 +86,9 @@ def stream(history: History, day: date) -> None:
     orders.judge_candidates(list(judging))
 
 
-def backfill_day(day: date) -> list[backfill.UnitReport | None]:
-    client = rest_client()
-    plan = backfill.plan(client, list(TICKERS), first=day, last=day)
+def backfill_day(day: date, tickers: tuple[str, ...] = TICKERS) -> list[backfill.UnitReport | None]:
+    client = backfill.backfill_client()
+    plan = backfill.plan(client, list(tickers), first=day, last=day)
     assert plan.days == [day]
     return [backfill.run_unit(unit_id, client) for unit_id in backfill.record(plan)]
 
@@ -233,7 +234,7 @@ def test_a_plan_refused_its_trades_marks_the_units_not_entitled(history, start_f
 
 def test_the_plan_takes_the_trading_days_from_the_bars(history, feed_of_day):
     feed_of_day(history.days[-1])
-    client = rest_client()
+    client = backfill.backfill_client()
 
     plan = backfill.plan(client, ["AAPL"], days=2, last=TODAY - timedelta(days=1))
 
@@ -250,3 +251,25 @@ def test_history_tapes_are_the_same_every_time(history):
     first = orjson.loads(history.tape(day).frames[0].payload)[0]
     opens = datetime.fromtimestamp(session_ms(day)[0] / 1000, tz=timezone.get_current_timezone())
     assert first["t"] >= session_ms(day)[0] and first["q"] == session_ms(day)[0] * 1000, opens
+
+
+def test_rate_limit_storms_and_server_errors_slow_a_backfill_down_without_failing_it(history, start_feed, settings):
+    day = history.days[-1]
+    as_then = SyntheticReference(SyntheticFlow(TICKERS, seed=SEED, start_ms=session_ms(day)[0]))
+    calm = start_feed(source=PrebuiltSource([]), reference=as_then, history=history)
+    settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = calm.rest_url, KEY
+    backfill_day(day, ("NVDA",))
+    undisturbed = stored_hits(), stored_orders()
+    forget_stored()
+    BackfillUnit.objects.all().delete()
+    faults = RestFaults(server_errors=2, rate_limited=3, retry_after=1)  # five failures in a row, then calm
+    stormy = start_feed(source=PrebuiltSource([]), reference=as_then, history=history, rest_faults=faults)
+    settings.POLYGON_REST_URL = stormy.rest_url
+
+    started = time.monotonic()
+    reports = backfill_day(day, ("NVDA",))
+
+    assert faults.injected == 5 and time.monotonic() - started >= 3  # Retry-After honoured, three times
+    assert all(report is not None for report in reports)
+    assert (stored_hits(), stored_orders()) == undisturbed
+    assert {unit.status for unit in BackfillUnit.objects.all()} == {UnitStatus.DONE}

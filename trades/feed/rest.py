@@ -60,6 +60,30 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 class RestResponse:
     status: int
     body: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class RestFaults:
+    """Faults the REST side injects (tests, demos of a bad day): the next ``server_errors``
+    requests are answered 503, then the next ``rate_limited`` 429 with ``Retry-After``."""
+
+    rate_limited: int = 0
+    retry_after: float = 1.0
+    server_errors: int = 0
+    injected: int = 0
+
+    def answer(self, request_id: str) -> RestResponse | None:
+        if self.server_errors > 0:
+            self.server_errors -= 1
+            self.injected += 1
+            return RestResponse(503, {"status": "ERROR", "request_id": request_id, "error": "service unavailable"})
+        if self.rate_limited > 0:
+            self.rate_limited -= 1
+            self.injected += 1
+            body = {"status": "ERROR", "request_id": request_id, "error": "You've exceeded the maximum requests"}
+            return RestResponse(429, body, (("Retry-After", f"{self.retry_after:g}"),))
+        return None
 
 
 class ApiError(Exception):
@@ -379,6 +403,7 @@ class RestApi:
         quotes: QuoteBook | None = None,
         history: History | None = None,
         not_entitled: frozenset[str] = frozenset(),
+        faults: RestFaults | None = None,
     ) -> None:
         self.reference = reference
         self.api_key = api_key
@@ -387,6 +412,7 @@ class RestApi:
         self.quotes = quotes
         self.history = history
         self.not_entitled = not_entitled  # endpoint names (``list_trades``...) answered 403, as to a smaller plan
+        self.faults = faults
         self.routes: list[tuple[re.Pattern[str], Callable[..., dict[str, Any]]]] = [
             (re.compile(r"/v3/reference/options/contracts"), self.list_contracts),
             (re.compile(r"/v3/reference/options/contracts/(?P<ticker>[^/]+)"), self.get_contract),
@@ -412,6 +438,9 @@ class RestApi:
         try:
             path, query = split_target(target)
             self.authenticate(query, authorization)
+            fault = self.faults.answer(request_id) if self.faults is not None else None
+            if fault is not None:
+                return fault
             body = self.route(path, query, base_url)
         except ApiError as exc:
             return RestResponse(exc.http_status, exc.body(request_id))

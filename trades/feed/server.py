@@ -40,7 +40,7 @@ from trades.feed.protocol import (
     parse_control,
 )
 from trades.feed.quotes import QuoteBook
-from trades.feed.rest import RestApi
+from trades.feed.rest import RestApi, RestFaults
 from trades.feed.source import Frame, Source, limit_trades
 from trades.feed.synthetic import SyntheticFlow
 from trades.feed.tape import Tape
@@ -129,6 +129,7 @@ class FeedServer:
         trade_log_capacity: int = DEFAULT_CAPACITY,
         history: History | None = None,
         not_entitled: frozenset[str] = frozenset(),
+        rest_faults: RestFaults | None = None,
     ) -> None:
         """A Polygon-protocol feed of ``source``, and Polygon's REST API over ``reference``
         (None: no contracts; conditions and exchanges still answer) and over the trade log.
@@ -154,7 +155,8 @@ class FeedServer:
         lists one's contracts (pre-built frames); a tape has no quotes.
 
         history: past trading days served over REST (trades, contracts as of a day, open interest
-        per session, bars); not_entitled: REST endpoints (RestApi method names) that answer 403.
+        per session, bars); not_entitled: REST endpoints (RestApi method names) that answer 403;
+        rest_faults: 429s and 503s the REST side answers first.
         """
         check_fault_injection(disconnect_code, disconnects, gap_trades, max_connections)
         self.source = source
@@ -181,6 +183,7 @@ class FeedServer:
             quotes=quote_book(source, self.reference),
             history=history,
             not_entitled=not_entitled,
+            faults=rest_faults,
         )
         self.stats = FeedStats()
         self.address: tuple[str, int] | None = None
@@ -271,7 +274,7 @@ class FeedServer:
         level = logging.DEBUG if answer.status == 200 else logging.INFO
         path = urlsplit(request.path).path  # not the query: it may hold apiKey
         log.log(level, "REST %s from %s: %d", shorten(path), format_peer(connection), answer.status)
-        return json_response(answer.status, answer.body)
+        return json_response(answer.status, answer.body, answer.headers)
 
     # --- One connection --------------------------------------------------------------------
 
@@ -513,13 +516,14 @@ def is_websocket_upgrade(request: Request) -> bool:
     return "websocket" in request.headers.get("Upgrade", "").lower()
 
 
-def json_response(status: int, body: dict[str, object]) -> Response:
+def json_response(status: int, body: dict[str, object], extra: tuple[tuple[str, str], ...] = ()) -> Response:
     payload = orjson.dumps(body)
     headers = Headers(
         [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(payload))),
             ("Connection", "close"),
+            *extra,
         ]
     )
     return Response(status, http.HTTPStatus(status).phrase, headers, payload)

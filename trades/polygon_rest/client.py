@@ -39,7 +39,7 @@ import time
 from collections.abc import Iterator
 from http import HTTPStatus
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
@@ -121,14 +121,24 @@ class AccessRefused(PolygonRefused):
     """401 or 403: the key or the plan is refused, so every other call would be refused alike."""
 
 
+class Pace(Protocol):
+    """What paces a client's calls (trades/services/pacing.py): a wait before each, and a pause for
+    everyone when Polygon answers 429 with Retry-After."""
+
+    def before_call(self) -> None: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+
 class GuardedRESTClient(RESTClient):
     """polygon's RESTClient whose requests go through a circuit breaker, whose refusals say their
     HTTP status, and whose decoder and paginator refuse what the stock ones would silently drop or
     choke on."""
 
-    def __init__(self, *, breaker: CircuitBreaker, **kwargs: Any) -> None:
+    def __init__(self, *, breaker: CircuitBreaker, pace: Pace | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.breaker = breaker
+        self.pace = pace
         self.calls = 0  # requests sent (each page, each retry left to urllib3 counted once)
 
     def _decode(self, resp: Any) -> Any:
@@ -160,6 +170,8 @@ class GuardedRESTClient(RESTClient):
         """GET path: the 200 answer, else PolygonRefused, MaxRetryError (after the retries) or
         ApiUnreachable (not tried: the breaker is open)."""
         self.breaker.check()
+        if self.pace is not None:
+            self.pace.before_call()
         self.calls += 1
         headers = self._concat_headers(options.headers if options is not None else None)
         started = time.monotonic()
@@ -322,14 +334,17 @@ class BoundedRetry(Retry):
     """urllib3's Retry, whose retries of one call end RETRY_BUDGET_SECONDS after its first failure
     (a wait is cut to what is left): a Retry-After storm cannot hold a caller for many minutes."""
 
-    def __init__(self, *args: Any, first_failure_at: float | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, first_failure_at: float | None = None, pace: Pace | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.first_failure_at = first_failure_at
+        self.pace = pace
 
     def new(self, **kw: Any) -> BoundedRetry:
         # urllib3 calls new() for each failure: the first one starts the clock.
         started = self.first_failure_at if self.first_failure_at is not None else time.monotonic()
-        return super().new(first_failure_at=started, **kw)
+        return super().new(first_failure_at=started, pace=self.pace, **kw)
 
     def time_left(self) -> float:
         if self.first_failure_at is None:
@@ -359,11 +374,14 @@ class BoundedRetry(Retry):
 
     def get_retry_after(self, response: Any) -> float | None:
         wait = super().get_retry_after(response)
+        if wait is not None and self.pace is not None:
+            self.pace.pause(wait)  # every process sharing the pace waits, not this call alone
         return None if wait is None else min(wait, self.time_left())
 
 
-def retry_policy(total: int) -> Retry:
+def retry_policy(total: int, pace: Pace | None = None) -> Retry:
     return BoundedRetry(
+        pace=pace,
         total=total,
         # A failed connection or a dropped one is tried once more (a blip, a stale keep-alive
         # connection), a read timeout not at all (see increment): a server that hangs costs one
@@ -398,9 +416,12 @@ def breaker_for(base_url: str) -> CircuitBreaker:
     return _breakers[base_url]
 
 
-def rest_client(*, read_timeout: float | None = None, retries: int | None = None) -> GuardedRESTClient:
+def rest_client(
+    *, read_timeout: float | None = None, retries: int | None = None, pace: Pace | None = None
+) -> GuardedRESTClient:
     """A REST client for settings.POLYGON_REST_URL with timeouts, retries and a circuit breaker
-    (the settings' timeout and retries unless given: a quote look-up in the hot path waits less)."""
+    (the settings' timeout and retries unless given: a quote look-up in the hot path waits less);
+    ``pace``: what paces its calls (a backfill's, shared by every worker)."""
     if not settings.POLYGON_API_KEY:
         raise ImproperlyConfigured("POLYGON_API_KEY is not set: the reference data needs Polygon's REST API")
     base = settings.POLYGON_REST_URL.rstrip("/")
@@ -413,10 +434,11 @@ def rest_client(*, read_timeout: float | None = None, retries: int | None = None
         read_timeout=read_timeout,
         retries=retries,
         breaker=breaker_for(base),
+        pace=pace,
     )
     # The client stores its timeouts and never applies them. No pool exists yet, so every pool
     # the manager creates from here on gets these.
     pool_kw = client.client.connection_pool_kw
     pool_kw["timeout"] = urllib3.Timeout(connect=settings.POLYGON_REST_CONNECT_TIMEOUT, read=read_timeout)
-    pool_kw["retries"] = retry_policy(retries)
+    pool_kw["retries"] = retry_policy(retries, pace)
     return client

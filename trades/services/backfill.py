@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -32,6 +32,7 @@ from typing import Any
 
 import orjson
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,13 +42,15 @@ from trades.domain.order_book import END_OF_TIME_NS, MemoryPrints, close_orders
 from trades.domain.orders import NS_PER_MS, Print, number_identical, volume_change_of
 from trades.domain.reference_data import ContractInfo
 from trades.domain.rules import InvalidTrade, Profile, Reference, Trade, parse_trade
+from trades.domain.side import Quote
 from trades.models import BackfillSource, BackfillUnit, OrderMatch, OrderState, TradeSource, UnitStatus
 from trades.polygon_rest.client import AccessRefused, GuardedRESTClient, rest_client
-from trades.polygon_rest.loaders import LoadIssues, contract_from_reference, parse_each
+from trades.polygon_rest.loaders import LoadIssues, contract_from_reference, load_quote, parse_each
 from trades.polygon_rest.window import trades_between
 from trades.selectors.flow_rules import FlowRules, current_flow_rules
 from trades.services import ingest, orders
 from trades.services.day_volume import MS_PER_MINUTE
+from trades.services.pacing import SharedPace
 from trades.services.rows import insert_instances
 
 logger = logging.getLogger(__name__)
@@ -162,6 +165,11 @@ class UnitReport:
         return asdict(self)
 
 
+def backfill_client() -> GuardedRESTClient:
+    """A REST client whose calls keep to the pace every backfill worker shares."""
+    return rest_client(pace=SharedPace(settings.POLYGON_REST_URL.rstrip("/")))
+
+
 def run_unit(unit_id: int, client: GuardedRESTClient | None = None) -> UnitReport | None:
     """Do one unit (None: it is gone, done or refused). A 403 marks it not entitled and returns;
     anything else raises, for the task to retry, and leaves it pending."""
@@ -171,7 +179,7 @@ def run_unit(unit_id: int, client: GuardedRESTClient | None = None) -> UnitRepor
     BackfillUnit.objects.filter(pk=unit.pk).update(
         status=UnitStatus.RUNNING, attempts=unit.attempts + 1, started_at=timezone.now()
     )
-    client = client or rest_client()
+    client = client or backfill_client()
     try:
         report = backfill_day(client, unit.underlying, unit.day, unit.previous_day)
     except AccessRefused as exc:
@@ -226,7 +234,8 @@ def backfill_day(client: GuardedRESTClient, underlying: str, day: date, previous
         judged.rejected,
     )
     if rules.keeps_prints_of(underlying):
-        found, stored = judge_orders(events_by_contract, rules, references, received_at)
+        look_up = QuoteLookUp(client, report)
+        found, stored = judge_orders(events_by_contract, rules, references, received_at, look_up.nbbo_at_each)
         report.orders += found
         report.stored += stored
     report.calls = client.calls - started_calls
@@ -362,8 +371,32 @@ class DayReference:
 # --- Orders ----------------------------------------------------------------------------------------
 
 
+class QuoteLookUp:
+    """The quotes at the orders' first prints, through the backfill's paced client. Unlike the live
+    look-up (one quick try: a late quote is worth less than a timely alert) a failure fails the
+    unit, to be tried again, rather than leave a side unknown for good; a plan without quotes leaves
+    them unknown, as live."""
+
+    def __init__(self, client: GuardedRESTClient, report: UnitReport) -> None:
+        self.client = client
+        self.report = report
+
+    def nbbo_at_each(self, moments: list[tuple[str, int]]) -> list[Quote | None]:
+        if not settings.ORDER_QUOTES:
+            return [None] * len(moments)
+        try:
+            return [load_quote(self.client, symbol, ts_ns) for symbol, ts_ns in moments]
+        except AccessRefused:
+            self.report.notes.append("quotes not in this plan: order sides unknown")
+            return [None] * len(moments)
+
+
 def judge_orders(
-    events_by_contract: dict[str, list[dict]], rules: FlowRules, references: DayReference, received_at: Any
+    events_by_contract: dict[str, list[dict]],
+    rules: FlowRules,
+    references: DayReference,
+    received_at: Any,
+    nbbo_at_each: Callable[[list[tuple[str, int]]], list[Quote | None]],
 ) -> tuple[int, int]:
     """Group the day's kept prints of each contract into orders as the live closer would (its book,
     closed at the end of the day) and judge them; store the hits. Returns (hits, stored)."""
@@ -398,7 +431,9 @@ def judge_orders(
         return [references.at(facts.order.symbol, facts.order.first_ts_ns // NS_PER_MS) for facts in wanted]
 
     candidates = orders.order_candidates(closed.runs, profiles, contracts, day_references, volumes)
-    sided = orders.with_sides([(list(candidate.facts.order.prints), candidate.profiles) for candidate in candidates])
+    sided = orders.with_sides(
+        [(list(candidate.facts.order.prints), candidate.profiles) for candidate in candidates], nbbo_at_each
+    )
     hits = [
         (candidate, order, quote, matched)
         for candidate, (order, quote, matched) in zip(candidates, sided, strict=True)

@@ -629,10 +629,12 @@ def judge(order_pks: Iterable[int], report: OrderReport) -> None:
 
 def with_sides(
     candidates: list[tuple[list[Print], list[Profile]]],
+    nbbo_at_each: Callable[[list[tuple[str, int]]], list[Quote | None]] = quotes.nbbo_at_each,
 ) -> list[tuple[Order, Quote | None, list[Profile]]]:
-    """Each candidate's order (its sorted prints) with its side from the quote at its first print,
-    that quote, and the profiles (of those given) whose side rules it passes."""
-    nbbo = quotes.nbbo_at_each([(prints[0].symbol, prints[0].ts_ns) for prints, _ in candidates])
+    """Each candidate's order (its sorted prints) with its side from the quote at its first print
+    (``nbbo_at_each``: the look-up), that quote, and the profiles (of those given) whose side rules
+    it passes."""
+    nbbo = nbbo_at_each([(prints[0].symbol, prints[0].ts_ns) for prints, _ in candidates])
     sided = []
     for (prints, profiles), quote in zip(candidates, nbbo, strict=True):
         order = build_order(prints, quote)

@@ -18,7 +18,6 @@ from django.db.models import Count, Q, Sum
 from tqdm import tqdm
 
 from trades.models import BackfillSource, BackfillUnit, UnitStatus
-from trades.polygon_rest.client import rest_client
 from trades.services import backfill
 from trades.services.reference_data import watched_underlyings
 
@@ -47,7 +46,7 @@ class Command(BaseCommand):
         if options["source"] == BackfillSource.FLATFILES:
             raise CommandError("--source flatfiles is not built yet: use --source rest")
         tickers = options["tickers"] or watched_underlyings()
-        client = rest_client()
+        client = backfill.backfill_client()
         try:
             plan = backfill.plan(
                 client,
