@@ -290,6 +290,12 @@ POLYGON_REST_RETRIES = env.int("POLYGON_REST_RETRIES", default=5)  # for 429 and
 # Backfills pace their REST calls to this, over every worker together (trades/services/pacing.py):
 # 5 for a free plan, under 6,000 (100 a second) for a paid one as Polygon asks; 0: no limit.
 POLYGON_REST_MAX_PER_MINUTE = env.float("POLYGON_REST_MAX_PER_MINUTE", default=0.0)
+# Flat files (backfill --source flatfiles): Polygon's S3-compatible endpoint and its own keys (the
+# dashboard's "Accessing Flat Files (S3)", not the API key). The local feed serves them too.
+POLYGON_FLATFILES_URL = env.str("POLYGON_FLATFILES_URL", default="https://files.massive.com")
+POLYGON_FLATFILES_KEY_ID = env.str("POLYGON_FLATFILES_KEY_ID", default="")
+POLYGON_FLATFILES_SECRET = env.str("POLYGON_FLATFILES_SECRET", default="")
+POLYGON_FLATFILES_BUCKET = env.str("POLYGON_FLATFILES_BUCKET", default="flatfiles")
 # A rule judged on data older than this marks the trade `stale_reference` (seconds).
 OPEN_INTEREST_MAX_AGE_SECONDS = env.int("OPEN_INTEREST_MAX_AGE_SECONDS", default=36 * 3600)  # published daily
 SPOT_MAX_AGE_SECONDS = env.int("SPOT_MAX_AGE_SECONDS", default=15 * 60)

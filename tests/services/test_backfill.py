@@ -15,8 +15,8 @@ from django.utils import timezone
 from tests.feed_helpers import KEY
 from trades.domain.orders import NS_PER_MS
 from trades.feed.history import History, session_ms
-from trades.feed.rest import RestFaults
 from trades.feed.market import underlying_model
+from trades.feed.rest import RestFaults
 from trades.feed.source import PrebuiltSource
 from trades.feed.synthetic import SyntheticFlow
 from trades.feed.universe import SyntheticReference
@@ -31,6 +31,7 @@ from trades.models import (
     UnitStatus,
     Watchlist,
 )
+from trades.polygon_rest import flatfiles
 from trades.selectors import flow_rules
 from trades.services import backfill, orders, reference_data
 from trades.services.ingest import ingest_frames
@@ -273,3 +274,68 @@ def test_rate_limit_storms_and_server_errors_slow_a_backfill_down_without_failin
     assert all(report is not None for report in reports)
     assert (stored_hits(), stored_orders()) == undisturbed
     assert {unit.status for unit in BackfillUnit.objects.all()} == {UnitStatus.DONE}
+
+
+# --- Flat files -------------------------------------------------------------------------------------
+
+
+def use_flat_files(settings, feed: Any, key: str = KEY) -> None:
+    settings.POLYGON_FLATFILES_URL = feed.rest_url
+    settings.POLYGON_FLATFILES_KEY_ID, settings.POLYGON_FLATFILES_SECRET = key, "local"
+
+
+def backfill_flat_files(day: date, tickers: tuple[str, ...] = TICKERS) -> list[backfill.UnitReport | None]:
+    client = backfill.backfill_client()
+    plan = backfill.plan(client, list(tickers), first=day, last=day, source="flatfiles")
+    published = flatfiles.etags(flatfiles.flat_files_client(), plan.days)
+    return [backfill.run_unit(unit_id, client) for unit_id in backfill.record(plan, published)]
+
+
+def test_a_day_from_its_flat_file_is_the_day_from_rest(history, feed_of_day, settings):
+    day = history.days[-1]
+    feed = feed_of_day(day)
+    use_flat_files(settings, feed)
+    backfill_day(day)
+    over_rest = stored_hits(), stored_orders()
+    rest_calls = sum(unit.calls for unit in BackfillUnit.objects.all())
+    forget_stored()
+
+    (report,) = backfill_flat_files(day)
+
+    assert report is not None and report.etag
+    assert (stored_hits(), stored_orders()) == over_rest
+    assert report.calls < rest_calls / 10  # one download instead of a call per contract
+    unit = BackfillUnit.objects.get(source="flatfiles")
+    assert (unit.underlying, unit.tickers, unit.status) == ("", sorted(TICKERS), UnitStatus.DONE)
+
+
+def test_a_republished_flat_file_is_processed_again_and_adds_nothing(history, feed_of_day, settings):
+    day = history.days[-1]
+    feed = feed_of_day(day)
+    use_flat_files(settings, feed)
+    backfill_flat_files(day, ("NVDA",))
+    stored = stored_hits(), stored_orders()
+    assert backfill_flat_files(day, ("NVDA",)) == []  # done, and the file is the same
+
+    feed.flat_files.republish(day)
+    (again,) = backfill_flat_files(day, ("NVDA",))
+
+    assert again is not None and again.stored == 0
+    assert (stored_hits(), stored_orders()) == stored
+    unit = BackfillUnit.objects.get(source="flatfiles")
+    assert unit.attempts == 2 and unit.etag == again.etag
+
+
+def test_flat_files_refused_mark_the_day_not_entitled_and_say_why(history, feed_of_day, settings):
+    day = history.days[-1]
+    feed = feed_of_day(day)
+    use_flat_files(settings, feed, key="not-the-s3-key")
+    client = backfill.backfill_client()
+    plan = backfill.plan(client, ["NVDA"], first=day, last=day, source="flatfiles")
+
+    (unit_id,) = backfill.record(plan)
+    assert backfill.run_unit(unit_id, client) is None
+
+    unit = BackfillUnit.objects.get(pk=unit_id)
+    assert unit.status == UnitStatus.NOT_ENTITLED
+    assert "403" in unit.error and "POLYGON_FLATFILES_KEY_ID" in unit.error

@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
+from trades.feed.flatfiles import FlatFiles
 from trades.feed.history import History
 from trades.feed.protocol import (
     AUTH_FAILED,
@@ -185,6 +186,8 @@ class FeedServer:
             not_entitled=not_entitled,
             faults=rest_faults,
         )
+        # Polygon's flat files of the history's days, S3-style under /flatfiles (the API key is the S3 key).
+        self.flat_files = FlatFiles(history, api_key) if history is not None else None
         self.stats = FeedStats()
         self.address: tuple[str, int] | None = None
         self._admitted: list[FeedConnection] = []  # authenticated and open, oldest first
@@ -268,6 +271,10 @@ class FeedServer:
         if is_websocket_upgrade(request):
             return None
         self.stats.rest_requests += 1
+        if self.flat_files is not None and self.flat_files.serves(urlsplit(request.path).path):
+            found = self.flat_files.handle(request.path, request.headers.get("Authorization"))
+            log.log(logging.DEBUG if found.status == 200 else logging.INFO, "S3 %s: %d", request.path, found.status)
+            return raw_response(found.status, found.headers, found.body)
         host = request.headers.get("Host")  # as the client dialed us: next_url points back the same way
         base_url = f"http://{host}" if host else self.rest_url
         answer = self.rest.handle(request.path, request.headers.get("Authorization"), base_url)
@@ -518,15 +525,12 @@ def is_websocket_upgrade(request: Request) -> bool:
 
 def json_response(status: int, body: dict[str, object], extra: tuple[tuple[str, str], ...] = ()) -> Response:
     payload = orjson.dumps(body)
-    headers = Headers(
-        [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(payload))),
-            ("Connection", "close"),
-            *extra,
-        ]
-    )
-    return Response(status, http.HTTPStatus(status).phrase, headers, payload)
+    headers = (("Content-Type", "application/json"), ("Content-Length", str(len(payload))), *extra)
+    return raw_response(status, headers, payload)
+
+
+def raw_response(status: int, headers: tuple[tuple[str, str], ...], body: bytes) -> Response:
+    return Response(status, http.HTTPStatus(status).phrase, Headers([*headers, ("Connection", "close")]), body)
 
 
 def bound_address(server: Server) -> tuple[str, int]:

@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from trades import queues
 from trades.domain.calendar import day_bounds_ns, new_york_date
+from trades.domain.occ import InvalidSymbol, parse_occ
 from trades.domain.order_book import END_OF_TIME_NS, MemoryPrints, close_orders
 from trades.domain.orders import NS_PER_MS, Print, number_identical, volume_change_of
 from trades.domain.reference_data import ContractInfo
@@ -45,6 +46,7 @@ from trades.domain.rules import InvalidTrade, Profile, Reference, Trade, parse_t
 from trades.domain.side import Quote
 from trades.models import BackfillSource, BackfillUnit, OrderMatch, OrderState, TradeSource, UnitStatus
 from trades.polygon_rest.client import AccessRefused, GuardedRESTClient, rest_client
+from trades.polygon_rest.flatfiles import FlatFilesRefused, flat_files_client, open_day, trade_events
 from trades.polygon_rest.loaders import LoadIssues, contract_from_reference, load_quote, parse_each
 from trades.polygon_rest.window import trades_between
 from trades.selectors.flow_rules import FlowRules, current_flow_rules
@@ -75,6 +77,9 @@ class Plan:
 
     @property
     def units(self) -> list[tuple[str, date]]:
+        """(underlying, day): every underlying's day over REST; a flat file's day holds them all ("")."""
+        if self.source == BackfillSource.FLATFILES:
+            return [("", day) for day in self.days]
         return [(ticker, day) for day in self.days for ticker in self.tickers]
 
     @property
@@ -124,18 +129,29 @@ def estimate_calls(client: GuardedRESTClient, found: Plan) -> Plan:
     listed = listed_contracts(client, ticker, day, LoadIssues())
     listing_calls = client.calls - before
     wanted = len(judged_contracts(listed, ticker, day, rules))
-    # Listing, minute bars, open interest, a page of trades per contract judged.
-    found.calls_per_unit = listing_calls + 2 + wanted
+    if found.source == BackfillSource.FLATFILES:
+        # A download, then each underlying's listing, minute bars and open interest.
+        found.calls_per_unit = 1 + len(found.tickers) * (listing_calls + 2)
+    else:  # the listing, minute bars, open interest, a page of trades per contract judged
+        found.calls_per_unit = listing_calls + 2 + wanted
     return found
 
 
-def record(found: Plan) -> list[int]:
-    """The plan's units in the checkpoint table; returns those still to do (not done, not refused)."""
+def record(found: Plan, published: Mapping[date, str] | None = None) -> list[int]:
+    """The plan's units in the checkpoint table; returns those still to do: not done and not
+    refused, or (a flat file's day) done for fewer underlyings or from a file republished since
+    (``published``: each day's ETag now)."""
     to_do = []
     for ticker, day in found.units:
         unit, _ = BackfillUnit.objects.get_or_create(
             source=found.source, underlying=ticker, day=day, defaults={"previous_day": found.previous.get(day)}
         )
+        if found.source == BackfillSource.FLATFILES:
+            republished = unit.etag and (published or {}).get(day, unit.etag) != unit.etag
+            if not set(found.tickers) <= set(unit.tickers) or republished:
+                unit.status = UnitStatus.PENDING
+                unit.tickers = sorted(set(unit.tickers) | set(found.tickers))
+                unit.save(update_fields=["status", "tickers"])
         if unit.status not in (UnitStatus.DONE, UnitStatus.NOT_ENTITLED):
             to_do.append(unit.pk)
     BackfillUnit.objects.filter(pk__in=to_do).update(status=UnitStatus.PENDING, queued_at=timezone.now(), error="")
@@ -160,9 +176,15 @@ class UnitReport:
     stored: int = 0
     rejected: int = 0
     notes: list[str] = field(default_factory=list)
+    etag: str = ""  # a flat file's
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def add(self, other: UnitReport) -> None:
+        for name in _COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.notes += [note for note in other.notes if note not in self.notes]
 
 
 def backfill_client() -> GuardedRESTClient:
@@ -181,8 +203,11 @@ def run_unit(unit_id: int, client: GuardedRESTClient | None = None) -> UnitRepor
     )
     client = client or backfill_client()
     try:
-        report = backfill_day(client, unit.underlying, unit.day, unit.previous_day)
-    except AccessRefused as exc:
+        if unit.source == BackfillSource.FLATFILES:
+            report = backfill_flat_file(client, flat_files_client(), unit.day, unit.previous_day, unit.tickers)
+        else:
+            report = backfill_day(client, unit.underlying, unit.day, unit.previous_day)
+    except (AccessRefused, FlatFilesRefused) as exc:
         message = f"Polygon refused this plan: {exc}"
         BackfillUnit.objects.filter(pk=unit.pk).update(status=UnitStatus.NOT_ENTITLED, error=message[:500])
         logger.error("Backfill of %s: %s", unit, message)
@@ -191,6 +216,7 @@ def run_unit(unit_id: int, client: GuardedRESTClient | None = None) -> UnitRepor
         status=UnitStatus.DONE,
         finished_at=timezone.now(),
         error="",
+        etag=report.etag,
         **{name: getattr(report, name) for name in _COUNTS},
         notes="; ".join(report.notes)[:300],
     )
@@ -200,13 +226,52 @@ def run_unit(unit_id: int, client: GuardedRESTClient | None = None) -> UnitRepor
 _COUNTS = ("calls", "contracts", "trades", "hits", "orders", "stored", "rejected")
 
 
+def backfill_flat_file(
+    client: GuardedRESTClient, s3: Any, day: date, previous_day: date | None, tickers: list[str]
+) -> UnitReport:
+    """One day's flat file: every trade of the day in one download; each underlying's trades are
+    then judged as a REST unit's are (its day's reference data still comes over REST)."""
+    day_file = open_day(s3, day)
+    rules = current_flow_rules()
+    issues = LoadIssues()
+    watched = set(tickers)
+    by_underlying: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    underlying_of: dict[str, str | None] = {}
+    for event in trade_events(day_file.lines, issues):
+        symbol = event["sym"]
+        if symbol not in underlying_of:
+            underlying_of[symbol] = _underlying(symbol, rules)
+        underlying = underlying_of[symbol]
+        if underlying in watched:
+            by_underlying[underlying][symbol].append(event)
+    report = UnitReport(calls=1, etag=day_file.etag)
+    for ticker in sorted(watched):
+        report.add(backfill_day(client, ticker, day, previous_day, by_underlying.get(ticker, {})))
+    report.rejected += issues.skipped
+    return report
+
+
+def _underlying(symbol: str, rules: FlowRules) -> str | None:
+    try:
+        return rules.underlying_of(parse_occ(symbol).root)
+    except InvalidSymbol:
+        return None
+
+
 def note_failed(unit_id: int, error: str) -> None:
     BackfillUnit.objects.filter(pk=unit_id).update(status=UnitStatus.FAILED, error=error[:500])
     logger.error("Backfill unit %d failed: %s (the next backfill of these days tries it again)", unit_id, error)
 
 
-def backfill_day(client: GuardedRESTClient, underlying: str, day: date, previous_day: date | None) -> UnitReport:
-    """Read and judge one underlying's trading day."""
+def backfill_day(
+    client: GuardedRESTClient,
+    underlying: str,
+    day: date,
+    previous_day: date | None,
+    trades: Mapping[str, list[dict]] | None = None,
+) -> UnitReport:
+    """Read and judge one underlying's trading day. ``trades``: its contracts' trades, by contract,
+    from a flat file; None: read each contract's over REST."""
     report = UnitReport()
     rules = current_flow_rules()
     issues = LoadIssues()
@@ -220,7 +285,10 @@ def backfill_day(client: GuardedRESTClient, underlying: str, day: date, previous
     )
     start_ns, end_ns = day_bounds_ns(day)
     events_by_contract = {
-        contract.symbol: trades_between(client, contract.symbol, start_ns, end_ns, issues) for contract in wanted
+        contract.symbol: trades_between(client, contract.symbol, start_ns, end_ns, issues)
+        if trades is None
+        else trades.get(contract.symbol, [])
+        for contract in wanted
     }
     report.contracts = len(wanted)
     events = [event for contract_events in events_by_contract.values() for event in contract_events]

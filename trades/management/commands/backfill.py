@@ -18,6 +18,7 @@ from django.db.models import Count, Q, Sum
 from tqdm import tqdm
 
 from trades.models import BackfillSource, BackfillUnit, UnitStatus
+from trades.polygon_rest import flatfiles
 from trades.services import backfill
 from trades.services.reference_data import watched_underlyings
 
@@ -43,8 +44,6 @@ class Command(BaseCommand):
         parser.add_argument("--no-follow", action="store_true", help="queue the units and return")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["source"] == BackfillSource.FLATFILES:
-            raise CommandError("--source flatfiles is not built yet: use --source rest")
         tickers = options["tickers"] or watched_underlyings()
         client = backfill.backfill_client()
         try:
@@ -62,9 +61,10 @@ class Command(BaseCommand):
             self.print_plan(backfill.estimate_calls(client, plan))
             return
         self.print_plan(plan)
-        unit_ids = backfill.record(plan)
+        unit_ids = backfill.record(plan, self.published(plan))
+        underlyings = {ticker for ticker, _ in plan.units}
         all_ids = list(
-            BackfillUnit.objects.filter(source=plan.source, underlying__in=plan.tickers, day__in=plan.days).values_list(
+            BackfillUnit.objects.filter(source=plan.source, underlying__in=underlyings, day__in=plan.days).values_list(
                 "pk", flat=True
             )
         )
@@ -82,7 +82,16 @@ class Command(BaseCommand):
                 self.stdout.write("queued on the backfill queue; follow them in admin (Backfill units)")
                 return
             self.follow(unit_ids)
-        self.print_totals(all_ids, time.monotonic() - started)
+        self.print_totals(all_ids, unit_ids, time.monotonic() - started)
+
+    def published(self, plan: backfill.Plan) -> dict[date, str] | None:
+        """The flat files' ETags now: a day republished since it was done is done again."""
+        if plan.source != BackfillSource.FLATFILES:
+            return None
+        try:
+            return flatfiles.etags(flatfiles.flat_files_client(), plan.days)
+        except flatfiles.FlatFilesRefused as exc:
+            raise CommandError(str(exc)) from None
 
     def print_plan(self, plan: backfill.Plan) -> None:
         if not plan.days:
@@ -91,7 +100,7 @@ class Command(BaseCommand):
         calls = "" if plan.calls is None else f", about {plan.calls:,} REST calls ({plan.calls_per_unit:,} a unit)"
         self.stdout.write(
             f"backfill {plan.days[0]} to {plan.days[-1]}: {len(plan.days)} trading days × {len(plan.tickers)} "
-            f"underlyings ({','.join(plan.tickers)}) = {len(plan.units)} units over {plan.source}{calls}"
+            f"underlyings ({','.join(plan.tickers)}) in {len(plan.units)} units over {plan.source}{calls}"
         )
 
     def follow(self, unit_ids: Sequence[int]) -> None:
@@ -107,7 +116,8 @@ class Command(BaseCommand):
                 totals = units.aggregate(trades=Sum("trades"), hits=Sum("hits"), orders=Sum("orders"))
                 bar.set_postfix({name: f"{value or 0:,}" for name, value in totals.items()}, refresh=False)
 
-    def print_totals(self, unit_ids: Sequence[int], seconds: float) -> None:
+    def print_totals(self, unit_ids: Sequence[int], run_ids: Sequence[int], seconds: float) -> None:
+        """The totals of every unit of the plan (done before or now); the rate of this run's."""
         totals = BackfillUnit.objects.filter(pk__in=unit_ids).aggregate(
             calls=Sum("calls"),
             trades=Sum("trades"),
@@ -119,11 +129,12 @@ class Command(BaseCommand):
             refused=Count("pk", filter=Q(status=UnitStatus.NOT_ENTITLED)),
         )
         values = {name: value or 0 for name, value in totals.items()}
-        rate = values["trades"] / seconds if seconds > 0 else 0.0
+        this_run = BackfillUnit.objects.filter(pk__in=run_ids).aggregate(trades=Sum("trades"))["trades"] or 0
+        rate = this_run / seconds if seconds > 0 else 0.0
         self.stdout.write(
             f"backfill: {values['done']} of {len(unit_ids)} units done, {values['failed']} failed, "
             f"{values['refused']} not entitled; {values['calls']:,} REST calls, {values['trades']:,} trades judged "
-            f"({rate:,.0f}/s this run), {values['hits']:,} print hits and {values['orders']:,} order hits "
+            f"({rate:,.0f}/s in this run), {values['hits']:,} print hits and {values['orders']:,} order hits "
             f"({values['stored']:,} new) in {seconds:.1f} s"
         )
         for unit in BackfillUnit.objects.filter(pk__in=unit_ids).exclude(status=UnitStatus.DONE)[:10]:
