@@ -40,7 +40,7 @@ from trades.feed.rest import RestApi
 from trades.feed.synthetic import pregenerate_frames
 
 NS = 1_000_000
-SEED = 11
+SEED = 3
 QUOTE_FIELDS = {
     "ask_exchange": int,
     "ask_price": float,

@@ -32,6 +32,7 @@ from tests.feed_helpers import (
     reference_document,
 )
 from trades.feed import FeedServer, SyntheticFlow, Tape
+from trades.feed.market import spot_on, underlying_model
 from trades.feed.synthetic import pregenerate_frames
 from trades.feed.universe import ReferenceFileError, SyntheticReference, load_reference_file, parse_reference
 
@@ -330,7 +331,10 @@ def test_every_synthetic_print_is_a_listed_contract(synthetic):
     assert all(universe.contract(symbol) is not None for symbol in printed)
     assert len(universe.contracts) > 5 * len(printed)  # every contract it can print, not only today's pool
     assert universe.as_of == datetime(2025, 6, 4).date()
-    assert {u.ticker: u.price for u in universe.underlyings.values()}["AAPL"] == 230.0
+    # The table's 230 walked to that day's price: the options were priced from it.
+    assert {u.ticker: u.price for u in universe.underlyings.values()}["AAPL"] == spot_on(
+        underlying_model("AAPL", 0), datetime(2025, 6, 4).date()
+    )
 
 
 def test_synthetic_open_interest_is_heavy_tailed_and_sometimes_below_a_big_print(synthetic):
@@ -355,10 +359,12 @@ def test_a_synthetic_feed_serves_its_flows_contracts(start_feed):
 
     assert client.get_options_contract(symbol).ticker == symbol
     chain = list(client.list_snapshot_options_chain("AAPL", params={"limit": 250, "expiration_date": "2025-06-06"}))
-    assert chain and {s.underlying_asset.price for s in chain} == {230.0}
+    day = datetime(2025, 6, 4).date()  # START_MS's
+    assert chain and {s.underlying_asset.price for s in chain} == {spot_on(underlying_model("AAPL", 5), day)}
     assert any(s.greeks is None for s in chain) and any(s.greeks is not None for s in chain)
     spx = next(iter(client.list_snapshot_options_chain("SPX")))
-    assert spx.underlying_asset.value == 5700.0 and spx.details.ticker.startswith("O:SPXW")
+    assert spx.underlying_asset.value == spot_on(underlying_model("SPX", 5), day)
+    assert spx.details.ticker.startswith("O:SPXW")
 
 
 # --- The reference file and the command -----------------------------------------------------------

@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from trades.domain.calendar import MARKET_CLOSE, MARKET_OPEN, NEW_YORK
-from trades.feed.market import UnderlyingModel
+from trades.feed.market import UnderlyingModel, spot_on
 from trades.feed.source import Frame
 from trades.feed.synthetic import SyntheticFlow
 from trades.feed.trade_log import TradeLog
@@ -147,8 +147,9 @@ class History:
     # --- Bars ---
 
     def spot(self, ticker: str, day: date) -> float | None:
+        """The underlying's price that day (the synthetic flow prices its options from it all day)."""
         model = next((model for model in self.underlyings if model.ticker == ticker), None)
-        return None if model is None else model.spot
+        return None if model is None else spot_on(model, day)
 
     def day_bars(self, ticker: str, first: date, last: date) -> list[dict[str, Any]]:
         """Polygon's day bars (``o h l c v vw t n``) of the history's days in ``first``..``last``."""

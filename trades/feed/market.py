@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from functools import lru_cache
 
 from trades.domain.occ import format_occ
 
@@ -82,6 +83,30 @@ def underlying_model(ticker: str, seed: int) -> UnderlyingModel:
     rng = random.Random(f"{seed}:{ticker}")
     spot = round(math.exp(rng.uniform(math.log(10), math.log(400))), 2)
     return UnderlyingModel(ticker, root, spot, rng.uniform(0.30, 0.80), rng.uniform(1, 3))
+
+
+# The spot moves from day to day: a walk pulled back toward the table's spot (each day keeps
+# SPOT_MEMORY of the day before's deviation), daily moves of about volatility / √252, so that
+# history has days up and down and never wanders far (about ±10% for a 28%-volatility stock).
+SPOT_MEMORY = 0.98
+SPOT_MEMORY_DAYS = 150  # older moves weigh under 5% and are left out
+TRADING_DAYS_PER_YEAR = 252
+
+
+def on_day(model: UnderlyingModel, day: date) -> UnderlyingModel:
+    """The underlying as it stood on ``day``: its spot that day."""
+    return replace(model, spot=spot_on(model, day))
+
+
+def spot_on(model: UnderlyingModel, day: date) -> float:
+    """The underlying's price on ``day`` (the same for every seed: it depends on the ticker and day)."""
+    deviation = sum(SPOT_MEMORY**lag * _daily_move(model, day.toordinal() - lag) for lag in range(SPOT_MEMORY_DAYS))
+    return round(model.spot * math.exp(deviation), 2)
+
+
+@lru_cache(maxsize=65_536)
+def _daily_move(model: UnderlyingModel, ordinal: int) -> float:
+    return random.Random(f"{model.ticker}:{ordinal}").gauss(0, model.volatility / math.sqrt(TRADING_DAYS_PER_YEAR))
 
 
 def fridays(trade_date: date, horizon_days: int = HORIZON_DAYS) -> list[date]:

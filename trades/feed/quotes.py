@@ -26,6 +26,7 @@ from trades.feed.market import (
     fridays,
     listed_contract,
     listed_strikes,
+    on_day,
 )
 from trades.feed.trade_log import NS_PER_MS, day_bounds_ns
 
@@ -80,10 +81,7 @@ class QuoteBook:
 
     def __init__(self, underlyings: Sequence[UnderlyingModel]) -> None:
         self.by_root = {underlying.root: underlying for underlying in underlyings}
-        self.strikes = {
-            underlying.root: frozenset(round(strike * 1000) for strike in listed_strikes(underlying))
-            for underlying in underlyings
-        }
+        self._strikes: dict[tuple[str, date], frozenset[int]] = {}
 
     def day_quote(self, ticker: str, day: date) -> DayQuote | None:
         """The contract's quote on ``day``; None if the flow does not list it that day."""
@@ -117,14 +115,25 @@ class QuoteBook:
         except InvalidSymbol:
             return None
         underlying = self.by_root.get(symbol.root)
-        if underlying is None or symbol.strike_thousandths not in self.strikes[symbol.root]:
+        if underlying is None:
             return None
         return underlying, symbol
 
     def _day_quote(self, underlying: UnderlyingModel, symbol: OptionSymbol, day: date) -> DayQuote | None:
-        if symbol.expiry not in fridays(day):
+        """The quote on ``day`` of a contract listed that day (its strike on that day's grid, which
+        moves with the spot)."""
+        if symbol.expiry not in fridays(day) or symbol.strike_thousandths not in self._listed(underlying, day):
             return None
-        return listed_contract(underlying, symbol.expiry, symbol.right, symbol.strike_float, day).quote
+        return listed_contract(on_day(underlying, day), symbol.expiry, symbol.right, symbol.strike_float, day).quote
+
+    def _listed(self, underlying: UnderlyingModel, day: date) -> frozenset[int]:
+        key = (underlying.root, day)
+        if key not in self._strikes:
+            if len(self._strikes) > 10_000:
+                self._strikes.clear()
+            strikes = listed_strikes(on_day(underlying, day))
+            self._strikes[key] = frozenset(round(strike * 1000) for strike in strikes)
+        return self._strikes[key]
 
 
 def listing_days(expiry: date, start: int, end: int, descending: bool) -> list[date]:

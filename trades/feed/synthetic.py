@@ -40,6 +40,7 @@ from trades.feed.market import (
     expected_move,
     fridays,
     listed_contract,
+    on_day,
     open_interest,
     strike_at,
     underlying_model,
@@ -253,9 +254,10 @@ class PrintMaker:
 
     def new_day(self, trade_date: date) -> None:
         """A new pool: yesterday's would hold contracts that have expired."""
-        templates = template_pool(self.underlyings, trade_date, self.rng)
+        underlyings = [on_day(underlying, trade_date) for underlying in self.underlyings]
+        templates = template_pool(underlyings, trade_date, self.rng)
         busy = {template.contract.symbol for template in templates}
-        quiet = quiet_contracts(self.underlyings, trade_date, busy, self.rng)
+        quiet = quiet_contracts(underlyings, trade_date, busy, self.rng)
         self.pool = [template.prefix() for template in templates]
         self.pool_date = trade_date
         self.day_end_ms = day_bounds_ns(trade_date)[1] // NS_PER_MS

@@ -18,7 +18,7 @@ import orjson
 
 from trades.domain.calendar import new_york_date
 from trades.domain.occ import InvalidSymbol, OptionSymbol, format_occ, parse_occ
-from trades.feed.market import UnderlyingModel, listed_contracts, open_interest
+from trades.feed.market import UnderlyingModel, listed_contracts, on_day, open_interest
 from trades.feed.synthetic import SyntheticFlow, now_ms
 
 # Index options: European, cash-settled, and the snapshot reports the index's ``value``.
@@ -133,12 +133,13 @@ class SyntheticReference:
 
 def synthetic_universe(underlyings: Sequence[UnderlyingModel], seed: int, trade_date: date) -> Universe:
     """Every contract the synthetic flow can print on ``trade_date``, with seeded open interest."""
+    models = [on_day(model, trade_date) for model in underlyings]
     contracts = [
         synthetic_contract(model, expiry, right, strike, trade_date, seed)
-        for model in underlyings
+        for model in models
         for expiry, right, strike in listed_contracts(model, trade_date)
     ]
-    return Universe((synthetic_underlying(model) for model in underlyings), contracts, as_of=trade_date)
+    return Universe((synthetic_underlying(model) for model in models), contracts, as_of=trade_date)
 
 
 def synthetic_underlying(model: UnderlyingModel) -> Underlying:
