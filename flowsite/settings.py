@@ -347,6 +347,9 @@ CELERY_BEAT_SCHEDULE["close-orders"] = {
     "options": {"expires": 60},
 }
 CELERY_BEAT_SCHEDULE["purge-kept-prints"] = {"task": queues.PURGE_KEPT_PRINTS, "schedule": _crontab("30 4 *")}
+# What the stock did next (trades/services/outcomes.py): after the close, and each hour of the
+# evening for bars that come late.
+CELERY_BEAT_SCHEDULE["refresh-outcomes"] = {"task": queues.REFRESH_OUTCOMES, "schedule": _crontab("20 16-20 mon-fri")}
 
 # --- Webhooks ------------------------------------------------------------------------------
 WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)  # seconds

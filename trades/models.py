@@ -1064,3 +1064,51 @@ class RestPace(models.Model):
 
     def __str__(self) -> str:
         return self.api
+
+
+class DailyBar(models.Model):
+    """An underlying's day (Polygon's day aggregate, split-adjusted): the closes outcomes are measured by."""
+
+    ticker = models.CharField(max_length=16)
+    day = models.DateField()
+    open = models.DecimalField(max_digits=14, decimal_places=4)
+    high = models.DecimalField(max_digits=14, decimal_places=4)
+    low = models.DecimalField(max_digits=14, decimal_places=4)
+    close = models.DecimalField(max_digits=14, decimal_places=4)
+    volume = models.DecimalField(max_digits=20, decimal_places=2, default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["ticker", "day"]
+        constraints = [models.UniqueConstraint(fields=["ticker", "day"], name="one_bar_per_day")]
+
+    def __str__(self) -> str:
+        return f"{self.ticker} {self.day} {self.close}"
+
+
+class OrderOutcome(models.Model):
+    """What the underlying did after an order with a direction: its move after 0, 1, 3 and 5 trading
+    days from its price at the order, and SPY's over the same time (trades/domain/outcomes.py).
+    A horizon without its session's close yet is null: pending."""
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, primary_key=True, related_name="outcome")
+    spot0 = models.DecimalField(max_digits=14, decimal_places=4, help_text="The underlying's price at the order.")
+    market0 = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, help_text="SPY's price at the order."
+    )
+    move_0d = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    move_1d = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    move_3d = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    move_5d = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    market_0d = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    market_1d = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    market_3d = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    market_5d = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    complete = models.BooleanField(default=False, help_text="Every horizon measured.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["complete"], name="outcome_pending")]
+
+    def __str__(self) -> str:
+        return f"outcome of {self.order_id}"

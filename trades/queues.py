@@ -29,6 +29,7 @@ PURGE_KEPT_PRINTS = "trades.purge_kept_prints"
 DELIVER_WEBHOOK = "trades.deliver_webhook"
 SWEEP_WEBHOOKS = "trades.sweep_webhooks"
 BACKFILL_UNIT = "trades.backfill_unit"
+REFRESH_OUTCOMES = "trades.refresh_outcomes"
 
 # Which queue each task goes to.
 ROUTES = {
@@ -46,4 +47,5 @@ ROUTES = {
     DELIVER_WEBHOOK: WEBHOOKS,
     SWEEP_WEBHOOKS: WEBHOOKS,
     BACKFILL_UNIT: BACKFILL,
+    REFRESH_OUTCOMES: REFERENCE,
 }

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from trades import queues
 from trades.domain.calendar import is_market_open
-from trades.services import backfill, dead_letters, gaps, ingest, orders, reference_data, webhooks
+from trades.services import backfill, dead_letters, gaps, ingest, orders, outcomes, reference_data, webhooks
 from trades.services.reference_data import ReferenceUnavailable
 from trades.services.rejections import DatabaseAway
 
@@ -224,6 +224,12 @@ def backfill_unit(self: Task, unit_id: int) -> dict[str, Any]:
             return {"failed": str(exc)}
         raise self.retry(exc=exc, countdown=_backoff(self, 10.0, cap=300.0)) from exc
     return {"skipped": True} if report is None else report.as_dict()
+
+
+@shared_task(name=queues.REFRESH_OUTCOMES, **_REFERENCE_TASK)
+def refresh_outcomes() -> dict[str, Any]:
+    """After the close: the day bars of the underlyings with orders still to measure, then their outcomes."""
+    return outcomes.refresh().as_dict()
 
 
 @shared_task(name=queues.SWEEP_GAPS)

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from tests.factories import frame, only_profile, profile_data
 from trades.domain.orders import NS_PER_MS
-from trades.models import FilterProfile, Order
+from trades.models import FilterProfile, Order, OrderOutcome
 from trades.selectors import flow_rules
 from trades.selectors.serializers import ORDER_FIELDS
 from trades.services import orders
@@ -113,3 +113,31 @@ def test_the_api_reads_every_orders_prints_in_one_query(client: Client, sweep_hi
     with django_assert_num_queries(3):  # the orders, their profiles, their prints
         results = client.get(URL + "?limit=10").json()["results"]
     assert len(results) == 6 and sum(len(result["fills"]) for result in results) == 20
+
+
+def test_the_api_and_the_order_browser_show_what_the_stock_did_next(client: Client, admin_client: Client, sweep_hit):
+    Order.objects.filter(pk=sweep_hit.pk).update(sentiment="BEARISH")
+    OrderOutcome.objects.create(
+        order=sweep_hit,
+        spot0=Decimal("150.00"),
+        market0=Decimal("600.00"),
+        move_0d=Decimal("0.010000"),
+        move_1d=Decimal("-0.030000"),
+        market_0d=Decimal("0.005000"),
+        market_1d=Decimal("-0.010000"),
+    )
+
+    (result,) = client.get(URL).json()["results"]
+
+    outcome = result["outcome"]
+    assert (outcome["spot"], outcome["market_spot"], outcome["complete"]) == (150.0, 600.0, False)
+    assert outcome["horizons"][:2] == [
+        {"days": 0, "move": 0.01, "signed": -0.01, "market": 0.005, "versus_market": -0.005},
+        {"days": 1, "move": -0.03, "signed": 0.03, "market": -0.01, "versus_market": 0.02},
+    ]
+    assert outcome["horizons"][2] == {"days": 3, "move": None, "signed": None, "market": None, "versus_market": None}
+    page = admin_client.get(reverse("admin:trades_order_changelist"))
+    assert "+3.00%" in page.text  # the next day, as the bearish order bet
+    detail = admin_client.get(reverse("admin:trades_order_change", args=[sweep_hit.pk])).text
+    assert "after 1 days: -3.00%, as the order bet +3.00%, versus SPY +2.00%" in detail
+    assert "after 3 days: pending" in detail

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -13,9 +14,10 @@ import pytest
 from django.utils import timezone
 
 from tests.feed_helpers import KEY
+from trades.domain.calendar import new_york_date
 from trades.domain.orders import NS_PER_MS
 from trades.feed.history import History, session_ms
-from trades.feed.market import underlying_model
+from trades.feed.market import spot_on, underlying_model
 from trades.feed.rest import RestFaults
 from trades.feed.source import PrebuiltSource
 from trades.feed.synthetic import SyntheticFlow
@@ -33,7 +35,7 @@ from trades.models import (
 )
 from trades.polygon_rest import flatfiles
 from trades.selectors import flow_rules
-from trades.services import backfill, orders, reference_data
+from trades.services import backfill, orders, outcomes, reference_data
 from trades.services.ingest import ingest_frames
 
 pytestmark = pytest.mark.django_db
@@ -339,3 +341,48 @@ def test_flat_files_refused_mark_the_day_not_entitled_and_say_why(history, feed_
     unit = BackfillUnit.objects.get(pk=unit_id)
     assert unit.status == UnitStatus.NOT_ENTITLED
     assert "403" in unit.error and "POLYGON_FLATFILES_KEY_ID" in unit.error
+
+
+# --- Outcomes ---------------------------------------------------------------------------------------
+
+
+def test_backfilled_orders_get_what_the_stock_did_next_from_the_days_bars(history, start_feed, settings):
+    """Days 1 and 4 of a week of history: day 1's orders are measured at every horizon, day 4's wait
+    for the sessions after the history's end. Every move is the feed's own prices, recomputed."""
+    with_the_market = [*history.underlyings, underlying_model("SPY", SEED)]
+    week = History(with_the_market, SEED, TODAY, days=6, prints_per_day=6_000)
+    feed = start_feed(
+        source=PrebuiltSource([]), history=week, reference=SyntheticReference(SyntheticFlow(TICKERS, seed=SEED))
+    )
+    settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = feed.rest_url, KEY
+    first, fourth = week.days[0], week.days[3]
+    for day in (first, fourth):
+        backfill_day(day, ("NVDA", "META"))
+
+    report = outcomes.refresh(today=TODAY)
+
+    directional = Order.objects.filter(state=OrderState.HIT, sentiment__in=["BULLISH", "BEARISH"])
+    assert report.measured == directional.count() > 0
+    models = {model.ticker: model for model in week.underlyings}
+    spy = underlying_model("SPY", SEED)
+    for order in directional.select_related("outcome"):
+        day = new_york_date(order.first_ts_ns // 1_000_000)
+        after = week.days[week.days.index(day) :]
+        assert order.spot == Decimal(str(spot_on(models[order.underlying], day)))  # judged at that day's price
+        found = order.outcome
+        assert found.market0 == Decimal(str(spot_on(spy, day)))
+        for days, move, market in (
+            (0, found.move_0d, found.market_0d),
+            (1, found.move_1d, found.market_1d),
+            (3, found.move_3d, found.market_3d),
+            (5, found.move_5d, found.market_5d),
+        ):
+            if days >= len(after):
+                assert move is None and market is None  # that session is after the history's end: pending
+                continue
+            close = Decimal(str(spot_on(models[order.underlying], after[days])))
+            assert move == (close / found.spot0 - 1).quantize(Decimal("0.000001"))
+            assert market == (Decimal(str(spot_on(spy, after[days]))) / found.market0 - 1).quantize(Decimal("0.000001"))
+        assert found.complete == (day == first)
+    assert {new_york_date(order.first_ts_ns // 1_000_000) for order in directional} == {first, fourth}
+    assert outcomes.refresh(today=TODAY).measured == directional.filter(outcome__complete=False).count()

@@ -43,6 +43,11 @@ def money(amount: int | float | Decimal | None, decimals: int = 0) -> str:
     return NOTHING if amount is None else formatting.money(amount, decimals)
 
 
+def percent(fraction: Decimal | None) -> str:
+    """0.0123 → +1.23%."""
+    return NOTHING if fraction is None else f"{fraction * 100:+.2f}%"
+
+
 def count(value: int | None) -> str:
     return NOTHING if value is None else formatting.count(value)
 

@@ -11,6 +11,7 @@ from trades.admin import display
 from trades.admin.common import ReadOnlyAdminMixin
 from trades.domain.calendar import utc_datetime
 from trades.domain.formatting import new_york_time, order_kind
+from trades.domain.outcomes import HORIZONS, signed, versus_market
 from trades.models import KeptPrint, Order, OrderMatch, OrderState, UsageCounter
 
 
@@ -64,6 +65,7 @@ class OrderAdmin(display.HitColumns, ReadOnlyAdminMixin, admin.ModelAdmin):
         "sentiment",
         "opening",
         "vol_oi",
+        "next_day",
     ]
     list_display_links = ["time", "kind"]
     list_filter = [
@@ -82,11 +84,35 @@ class OrderAdmin(display.HitColumns, ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["symbol", "order_id"]
     date_hierarchy = "traded_at"
     inlines = [OrderMatchInline]
-    readonly_fields = ["fills"]
+    readonly_fields = ["fills", "what_the_stock_did_next"]
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
-        return super().get_queryset(request).prefetch_related("profiles")
+        return super().get_queryset(request).select_related("outcome").prefetch_related("profiles")
+
+    @admin.display(description="next day")
+    def next_day(self, order: Order) -> str:
+        """The underlying's move the session after the order, as the order bet it (+: it was right)."""
+        found = getattr(order, "outcome", None)
+        return display.NOTHING if found is None else display.percent(signed(found.move_1d, order.sentiment))
+
+    @admin.display(description="what the stock did next")
+    def what_the_stock_did_next(self, order: Order) -> str:
+        found = getattr(order, "outcome", None)
+        if found is None:
+            return "no direction, or not measured yet"
+        lines = [f"from {display.money(found.spot0, 2)} at the order (SPY {display.money(found.market0, 2)})"]
+        for days in HORIZONS:
+            stock, market = getattr(found, f"move_{days}d"), getattr(found, f"market_{days}d")
+            if stock is None:
+                lines.append(f"after {days} days: pending (that session has not closed)")
+                continue
+            lines.append(
+                f"after {days} days: {display.percent(stock)}, as the order bet "
+                f"{display.percent(signed(stock, order.sentiment))}, versus SPY "
+                f"{display.percent(versus_market(stock, market, order.sentiment))}"
+            )
+        return "\n".join(lines)
 
     @admin.display(description="order", ordering="type")
     def kind(self, order: Order) -> str:

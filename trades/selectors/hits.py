@@ -25,7 +25,7 @@ def latest_orders(*, limit: int, underlying: str | None = None, order_type: str 
     if order_type is not None:
         found = found.filter(type=order_type)
     profiles = Prefetch("profiles", queryset=FilterProfile.objects.only("id", "name"))
-    return list(found.prefetch_related(profiles)[:limit])
+    return list(found.select_related("outcome").prefetch_related(profiles)[:limit])
 
 
 def fills_of(orders: list[Order]) -> dict[str, list[KeptPrint]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trades.domain.formatting import iso_utc
+from trades.domain.outcomes import HORIZONS, signed, versus_market
 from trades.models import KeptPrint, OptionTrade, Order
 
 _SIDES = {"C": "CALL", "P": "PUT"}
@@ -75,6 +76,8 @@ ORDER_FIELDS = (
     "vol_oi",
     "open_interest",
     "volume_before",
+    "source",
+    "outcome",
     "fills",
 )
 
@@ -121,7 +124,35 @@ def serialize_order(order: Order, fills: list[KeptPrint] | None = None) -> dict[
         "vol_oi": _optional_float(order.vol_oi),
         "open_interest": order.open_interest,
         "volume_before": order.volume_before,
+        "source": order.source,
+        "outcome": _outcome(order),
         "fills": [_fill(fill) for fill in fills],
+    }
+
+
+def _outcome(order: Order) -> dict[str, Any] | None:
+    """What the underlying did after the order (None: no direction, or not measured yet); each
+    horizon's move is a fraction (0.012 is +1.2%), null while its session has not closed."""
+    found = getattr(order, "outcome", None)
+    if found is None:
+        return None
+    horizons = []
+    for days in HORIZONS:
+        stock, market = getattr(found, f"move_{days}d"), getattr(found, f"market_{days}d")
+        horizons.append(
+            {
+                "days": days,
+                "move": _optional_float(stock),
+                "signed": _optional_float(signed(stock, order.sentiment)),
+                "market": _optional_float(market),
+                "versus_market": _optional_float(versus_market(stock, market, order.sentiment)),
+            }
+        )
+    return {
+        "spot": float(found.spot0),
+        "market_spot": _optional_float(found.market0),
+        "complete": found.complete,
+        "horizons": horizons,
     }
 
 

@@ -21,7 +21,6 @@ Units are recorded in ``BackfillUnit`` (the checkpoint) and run as Celery tasks 
 
 from __future__ import annotations
 
-import bisect
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -51,6 +50,7 @@ from trades.polygon_rest.loaders import LoadIssues, contract_from_reference, loa
 from trades.polygon_rest.window import trades_between
 from trades.selectors.flow_rules import FlowRules, current_flow_rules
 from trades.services import ingest, orders
+from trades.services.bars import MinuteSpots, minute_spots
 from trades.services.day_volume import MS_PER_MINUTE
 from trades.services.pacing import SharedPace
 from trades.services.rows import insert_instances
@@ -342,36 +342,6 @@ def judged_contracts(listed: list[ContractInfo], underlying: str, day: date, rul
 def _in_window(contract: ContractInfo, day: date, profile: Profile) -> bool:
     dte = (contract.expiry - day).days
     return (profile.min_dte is None or dte >= profile.min_dte) and (profile.max_dte is None or dte <= profile.max_dte)
-
-
-class MinuteSpots:
-    """The underlying's price at a moment: the close of the last whole minute before it (the first
-    bar's open before the first minute closed)."""
-
-    def __init__(self, bars: list[tuple[int, float, float]]) -> None:  # (start ms, open, close)
-        self.bars = sorted(bars)
-        self.ends = [start + MS_PER_MINUTE for start, _, _ in self.bars]
-
-    def at(self, ts_ms: int) -> float | None:
-        if not self.bars:
-            return None
-        index = bisect.bisect_right(self.ends, ts_ms) - 1
-        return self.bars[0][1] if index < 0 else self.bars[index][2]
-
-
-def minute_spots(client: GuardedRESTClient, underlying: str, day: date) -> MinuteSpots:
-    bars = client.get_aggs(underlying, 1, "minute", day.isoformat(), day.isoformat(), adjusted=True, limit=50_000)
-    return MinuteSpots(
-        [
-            (bar.timestamp, float(bar.open), float(bar.close))
-            for bar in bars
-            if isinstance(getattr(bar, "timestamp", None), int) and _is_price(bar.open) and _is_price(bar.close)
-        ]
-    )
-
-
-def _is_price(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1e12
 
 
 def open_interest(

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from trades.models import BackfillSource, BackfillUnit, UnitStatus
 from trades.polygon_rest import flatfiles
-from trades.services import backfill
+from trades.services import backfill, outcomes
 from trades.services.reference_data import watched_underlyings
 
 FINISHED = (UnitStatus.DONE, UnitStatus.FAILED, UnitStatus.NOT_ENTITLED)
@@ -83,6 +83,11 @@ class Command(BaseCommand):
                 return
             self.follow(unit_ids)
         self.print_totals(all_ids, unit_ids, time.monotonic() - started)
+        measured = outcomes.refresh(client)
+        self.stdout.write(
+            f"outcomes: {measured.measured:,} orders with a direction measured ({measured.complete:,} complete, the "
+            f"rest waiting for their sessions' closes), {measured.bars:,} day bars read"
+        )
 
     def published(self, plan: backfill.Plan) -> dict[date, str] | None:
         """The flat files' ETags now: a day republished since it was done is done again."""
