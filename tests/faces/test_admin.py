@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from tests.factories import nvda_hit, profile_data
 from trades.models import (
+    BackfillUnit,
+    DailyBar,
     FilterProfile,
     OptionContract,
     OptionTrade,
@@ -50,10 +52,23 @@ def one_of_each() -> dict[type[models.Model], models.Model]:
             open_interest=120,
         ),
         OptionTrade: nvda_hit(1),
+        BackfillUnit: BackfillUnit.objects.create(source="rest", underlying="NVDA", day=date(2025, 6, 2), trades=1234),
+        DailyBar: DailyBar.objects.create(
+            ticker="NVDA", day=date(2025, 6, 2), open=140, high=150, low=139, close=Decimal("148.5")
+        ),
     }
 
 
-ADMIN_MODELS = [Watchlist, FilterProfile, Subscription, Underlying, OptionContract, OptionTrade]
+ADMIN_MODELS = [
+    Watchlist,
+    FilterProfile,
+    Subscription,
+    Underlying,
+    OptionContract,
+    OptionTrade,
+    BackfillUnit,
+    DailyBar,
+]
 
 
 def admin_url(model: type[models.Model], view: str, *args: object) -> str:
@@ -564,3 +579,11 @@ def test_csv_export_queries_do_not_grow_with_rows(admin_client: Client, django_a
 def streamed(response: object) -> str:
     """The body of a streaming response (the CSV export streams its rows)."""
     return cast(StreamingHttpResponse, response).getvalue().decode()
+
+
+@pytest.mark.django_db
+def test_the_backfill_page_says_how_far_it_has_come(admin_client: Client):
+    BackfillUnit.objects.create(source="rest", underlying="NVDA", day=date(2025, 6, 2), status="done", trades=1234)
+    BackfillUnit.objects.create(source="rest", underlying="NVDA", day=date(2025, 6, 3), status="failed", error="boom")
+    page = admin_client.get(admin_url(BackfillUnit, "changelist")).text
+    assert "Backfill: 1 of 2 units done, 1 failed, 0 not entitled; 1,234 trades judged" in page

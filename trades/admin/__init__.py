@@ -15,4 +15,13 @@ admin.site.site_url = "/"
 admin.site.enable_nav_sidebar = False
 
 # Registering happens on import.
-from trades.admin import config, order_browser, reference, reliability, stream, trade_browser, webhooks  # noqa: E402, F401
+from trades.admin import (  # noqa: E402, F401
+    config,
+    history,
+    order_browser,
+    reference,
+    reliability,
+    stream,
+    trade_browser,
+    webhooks,
+)
