@@ -13,6 +13,7 @@ import orjson
 import pytest
 from django.utils import timezone
 
+from tests.backfill_helpers import forget_stored, stored_hits, stored_orders
 from tests.feed_helpers import KEY
 from trades.domain.calendar import new_york_date
 from trades.domain.orders import NS_PER_MS
@@ -26,7 +27,6 @@ from trades.models import (
     BackfillUnit,
     CountedDay,
     FilterProfile,
-    KeptPrint,
     OptionTrade,
     Order,
     OrderState,
@@ -94,61 +94,6 @@ def backfill_day(day: date, tickers: tuple[str, ...] = TICKERS) -> list[backfill
     plan = backfill.plan(client, list(tickers), first=day, last=day)
     assert plan.days == [day]
     return [backfill.run_unit(unit_id, client) for unit_id in backfill.record(plan)]
-
-
-def stored_hits() -> dict[str, tuple]:
-    rows = OptionTrade.objects.prefetch_related("profiles")
-    return {
-        row.trade_key: (
-            row.symbol,
-            row.price,
-            row.size,
-            row.premium,
-            row.dte,
-            row.exchange,
-            tuple(row.conditions),
-            row.open_interest,
-            row.spot,
-            row.stale_reference,
-            tuple(sorted(profile.name for profile in row.profiles.all())),
-        )
-        for row in rows
-    }
-
-
-def stored_orders() -> dict[str, tuple]:
-    rows = Order.objects.filter(state=OrderState.HIT).prefetch_related("profiles")
-    return {
-        row.order_id: (
-            row.type,
-            row.subtype,
-            row.prints,
-            row.size,
-            row.premium,
-            row.vwap,
-            row.price_path,
-            row.first_ts_ns,
-            row.open_interest,
-            row.volume_before,
-            row.opening,
-            row.opening_strict,
-            row.vol_oi,
-            row.spot,
-            row.aggressor,
-            row.sentiment,
-            row.golden,
-            row.bid,
-            row.ask,
-            tuple(sorted(profile.name for profile in row.profiles.all())),
-        )
-        for row in rows
-    }
-
-
-def forget_stored() -> None:
-    OptionTrade.objects.all().delete()
-    Order.objects.all().delete()
-    KeptPrint.objects.all().delete()
 
 
 def test_a_backfilled_day_has_the_hits_and_orders_that_streaming_it_had(history, feed_of_day):
