@@ -33,7 +33,7 @@ FAST_REDELIVERY = {"CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_UNACKED_LEASE_INTER
 
 @pytest.fixture
 def history_feed(start_feed, settings):
-    history = History([underlying_model(ticker, SEED) for ticker in TICKERS], SEED, TODAY, days=4, prints_per_day=5_000)
+    history = History([underlying_model(ticker, SEED) for ticker in TICKERS], SEED, TODAY, days=3, prints_per_day=5_000)
     feed = start_feed(
         source=PrebuiltSource([]), history=history, reference=SyntheticReference(SyntheticFlow(TICKERS, seed=SEED))
     )
@@ -60,7 +60,7 @@ def test_a_backfill_killed_and_run_again_ends_with_the_rows_of_an_uninterrupted_
     for unit_id in backfill.record(plan):  # the uninterrupted run, in this process
         backfill.run_unit(unit_id, client)
     uninterrupted = stored_hits(), stored_orders()
-    assert len(uninterrupted[0]) > 20 and len(uninterrupted[1]) > 5
+    assert len(uninterrupted[0]) > 20 and len(uninterrupted[1]) >= 3
     forget_stored()
     BackfillUnit.objects.all().delete()
 
@@ -68,7 +68,9 @@ def test_a_backfill_killed_and_run_again_ends_with_the_rows_of_an_uninterrupted_
     started = command(history, tmp_path / "first.log", env)
     try:
         processes.wait_for(lambda: units_done() >= 2, 60, "two units done")
-        processes.wait_for(lambda: BackfillUnit.objects.filter(status=UnitStatus.RUNNING).exists(), 30, "a unit running")
+        processes.wait_for(
+            lambda: BackfillUnit.objects.filter(status=UnitStatus.RUNNING).exists(), 30, "a unit running"
+        )
     finally:
         processes.stop(worker, signal.SIGKILL)
         processes.stop(started, signal.SIGKILL)

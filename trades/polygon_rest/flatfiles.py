@@ -30,7 +30,7 @@ READ_TIMEOUT_SECONDS = 120.0  # a day's file is hundreds of MB for the whole mar
 
 
 class FlatFilesRefused(Exception):
-    """S3 answered 403: the plan has no flat files, or the S3 keys are not right."""
+    """S3 answered 401 or 403: the plan has no flat files, or the S3 keys are not right."""
 
 
 def flat_files_client() -> Any:
@@ -97,10 +97,10 @@ def etags(client: Any, days: Iterable[date]) -> dict[date, str]:
 
 def _refused_or(exc: Exception) -> Exception:
     status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if status == 403:
+    if status in (401, 403):
         return FlatFilesRefused(
-            "S3 answered 403 for Polygon's flat files: the plan has none, or POLYGON_FLATFILES_KEY_ID and "
-            "POLYGON_FLATFILES_SECRET are not the dashboard's S3 keys"
+            f"S3 answered {status} for Polygon's flat files at {settings.POLYGON_FLATFILES_URL}: the plan has none, "
+            "or POLYGON_FLATFILES_KEY_ID and POLYGON_FLATFILES_SECRET are not the dashboard's S3 keys"
         )
     return exc
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count, Q, Sum
 from tqdm import tqdm
@@ -97,6 +98,8 @@ class Command(BaseCommand):
             return flatfiles.etags(flatfiles.flat_files_client(), plan.days)
         except flatfiles.FlatFilesRefused as exc:
             raise CommandError(str(exc)) from None
+        except Exception as exc:  # the endpoint away, a name that does not resolve...
+            raise CommandError(f"cannot list the flat files at {settings.POLYGON_FLATFILES_URL}: {exc}") from None
 
     def print_plan(self, plan: backfill.Plan) -> None:
         if not plan.days:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from trades.ops import benchmark
+from trades.ops import backfill_bench, benchmark
 
 
 class Command(BaseCommand):
@@ -28,6 +30,15 @@ class Command(BaseCommand):
             "--without-orders", action="store_true", help="Disable the profiles that judge orders (no grouping)."
         )
         parser.add_argument(
+            "--backfill",
+            action="store_true",
+            help="Measure the backfill instead: MAG7 from the local feed's history, over REST and from flat files.",
+        )
+        parser.add_argument("--days", type=int, default=10, help="--backfill: trading days of history")
+        parser.add_argument(
+            "--history-prints", type=int, default=20_000, help="--backfill: prints a day over the feed's underlyings"
+        )
+        parser.add_argument(
             "--rounds",
             type=int,
             default=1,
@@ -37,6 +48,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.require_real_services()
+        if options["backfill"]:
+            with self.bench_database():
+                for line in backfill_bench.run(options["days"], options["history_prints"]):
+                    self.stdout.write(line)
+            return
         results = []
         for round_number in range(1, options["rounds"] + 1):
             if options["rounds"] > 1:
@@ -49,26 +65,30 @@ class Command(BaseCommand):
                 self.stdout.write(line)
 
     def run_once(self, options: dict[str, Any]) -> benchmark.Result:
+        with self.bench_database() as bench_name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
+            return benchmark.run(
+                app,
+                options["trades"],
+                options["workers"],
+                options["pool"],
+                self.child_env(bench_name),
+                Path(logs),
+                orders_on=not options["without_orders"],
+            )
+
+    @contextmanager
+    def bench_database(self) -> Iterator[str]:
+        """A new database for one measurement (migrated, dropped afterwards), and the broker's keys gone after."""
         original_name = connection.settings_dict["NAME"]
         bench_name = f"flowsite_bench_{uuid.uuid4().hex[:8]}"
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = bench_name
         self.stdout.write(f"Creating database {bench_name} (dropped afterwards) …")
         connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         try:
-            with tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
-                result = benchmark.run(
-                    app,
-                    options["trades"],
-                    options["workers"],
-                    options["pool"],
-                    self.child_env(bench_name),
-                    Path(logs),
-                    orders_on=not options["without_orders"],
-                )
+            yield bench_name
         finally:
             connection.creation.destroy_test_db(original_name, verbosity=0)
             self.forget_broker_keys()
-        return result
 
     def require_real_services(self) -> None:
         if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis"):
