@@ -1,58 +1,12 @@
-"""What a backfill stored, for comparing runs: hits and orders by their natural ids, with every
-figure that judging gave them (not how or when they came)."""
+"""What a backfill stored, for comparing runs (trades/selectors/fingerprints.py), and a clean slate."""
 
 from __future__ import annotations
 
-from trades.models import KeptPrint, OptionTrade, Order, OrderState
+from trades.models import KeptPrint, OptionTrade, Order
+from trades.selectors.fingerprints import hit_fingerprints as stored_hits
+from trades.selectors.fingerprints import order_fingerprints as stored_orders
 
-
-def stored_hits() -> dict[str, tuple]:
-    rows = OptionTrade.objects.prefetch_related("profiles")
-    return {
-        row.trade_key: (
-            row.symbol,
-            row.price,
-            row.size,
-            row.premium,
-            row.dte,
-            row.exchange,
-            tuple(row.conditions),
-            row.open_interest,
-            row.spot,
-            row.stale_reference,
-            tuple(sorted(profile.name for profile in row.profiles.all())),
-        )
-        for row in rows
-    }
-
-
-def stored_orders() -> dict[str, tuple]:
-    rows = Order.objects.filter(state=OrderState.HIT).prefetch_related("profiles")
-    return {
-        row.order_id: (
-            row.type,
-            row.subtype,
-            row.prints,
-            row.size,
-            row.premium,
-            row.vwap,
-            row.price_path,
-            row.first_ts_ns,
-            row.open_interest,
-            row.volume_before,
-            row.opening,
-            row.opening_strict,
-            row.vol_oi,
-            row.spot,
-            row.aggressor,
-            row.sentiment,
-            row.golden,
-            row.bid,
-            row.ask,
-            tuple(sorted(profile.name for profile in row.profiles.all())),
-        )
-        for row in rows
-    }
+__all__ = ["forget_stored", "stored_hits", "stored_orders"]
 
 
 def forget_stored() -> None:

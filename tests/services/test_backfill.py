@@ -16,7 +16,6 @@ from django.utils import timezone
 from tests.backfill_helpers import forget_stored, stored_hits, stored_orders
 from tests.feed_helpers import KEY
 from trades.domain.calendar import new_york_date
-from trades.domain.orders import NS_PER_MS
 from trades.feed.history import History, session_ms
 from trades.feed.market import spot_on, underlying_model
 from trades.feed.rest import RestFaults
@@ -25,7 +24,6 @@ from trades.feed.synthetic import SyntheticFlow
 from trades.feed.universe import SyntheticReference
 from trades.models import (
     BackfillUnit,
-    CountedDay,
     FilterProfile,
     OptionTrade,
     Order,
@@ -33,10 +31,10 @@ from trades.models import (
     UnitStatus,
     Watchlist,
 )
+from trades.ops.backfill_bench import settle_orders, stream_day
 from trades.polygon_rest import flatfiles
 from trades.selectors import flow_rules
-from trades.services import backfill, orders, outcomes, reference_data
-from trades.services.ingest import ingest_frames
+from trades.services import backfill, outcomes
 
 pytestmark = pytest.mark.django_db
 
@@ -76,17 +74,8 @@ def every_order_of_the_mag7(db):
 
 def stream(history: History, day: date) -> None:
     """The day's tape through the live path: the worker's batches, the closer's ticks, the judging."""
-    CountedDay.objects.create(trade_date=day, since=timezone.now())  # the listener was there at the open
-    reference_data.refresh_contracts(list(TICKERS))
-    reference_data.refresh_open_interest(list(TICKERS))
-    frames = [frame.payload.decode() for frame in history.tape(day).frames]
-    for start in range(0, len(frames), BATCH_FRAMES):
-        ingest_frames(frames[start : start + BATCH_FRAMES])
-        orders.close_due()
-    orders.advance_clock(orders.current_watermark(idle=False) + 600 * 1_000 * NS_PER_MS)
-    orders.close_due()
-    judging = Order.objects.filter(state=OrderState.JUDGING).values_list("pk", flat=True)
-    orders.judge_candidates(list(judging))
+    stream_day([frame.payload.decode() for frame in history.tape(day).frames], day, list(TICKERS), BATCH_FRAMES)
+    settle_orders()
 
 
 def backfill_day(day: date, tickers: tuple[str, ...] = TICKERS) -> list[backfill.UnitReport | None]:

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from trades.feed.history import History
+from trades.feed.history import History, session_ms
 from trades.feed.market import underlying_model
 from trades.feed.server import FeedServer
 from trades.feed.source import PrebuiltSource
 from trades.feed.synthetic import SyntheticFlow
 from trades.feed.universe import SyntheticReference
-from trades.models import BackfillSource, BackfillUnit, KeptPrint, OptionTrade, Order
+from trades.models import BackfillSource, BackfillUnit, CountedDay, KeptPrint, OptionTrade, OrderState
+from trades.models import Order as OrderRow
 from trades.polygon_rest import flatfiles
-from trades.services import backfill
+from trades.selectors.fingerprints import hit_fingerprints, order_fingerprints
+from trades.services import backfill, ingest, orders, reference_data
 
 MAG7 = ("AAPL", "MSFT", "GOOGL", "GOOG", "AMZN", "NVDA", "META")
 SEED = 7
@@ -32,6 +34,7 @@ API_KEY = "bench"
 # underlying and day (the shipped presets), from the chains' sizes; the listing, bars and open interest.
 REAL_CONTRACTS_PER_UNIT = 1_500
 REAL_OTHER_CALLS_PER_UNIT = 6
+QUIET_NS = 600 * 1_000_000_000  # ten minutes of quiet: every order closes
 
 
 @dataclass
@@ -52,32 +55,95 @@ class Run:
         )
 
 
-def run(days: int, prints_per_day: int) -> list[str]:
+def run(days: int, prints_per_day: int, sources: list[str], agree: bool) -> list[str]:
+    """Backfill the history from each source; with ``agree``, stream every day through the live
+    path too and compare its hits and orders with the last backfill's."""
     tickers = [*MAG7, "SPY"]
     today = timezone.localdate()
     history = History([underlying_model(ticker, SEED) for ticker in tickers], SEED, today, days, prints_per_day)
-    reference = SyntheticReference(SyntheticFlow(tickers, seed=SEED))
-    feed = FeedServer(source=PrebuiltSource([]), api_key=API_KEY, reference=reference, history=history)
+    feed = FeedServer(source=PrebuiltSource([]), api_key=API_KEY, reference=as_of(history.today), history=history)
     feed.start_in_thread(port=0)
     try:
         settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = feed.rest_url, API_KEY
         settings.POLYGON_FLATFILES_URL, settings.POLYGON_FLATFILES_KEY_ID = feed.rest_url, API_KEY
         settings.POLYGON_FLATFILES_SECRET = "bench"
-        runs = [one_run(BackfillSource.REST, history), one_run(BackfillSource.FLATFILES, history)]
+        lines = [
+            f"history   {days} trading days of the local feed, {prints_per_day:,} prints a day over {len(tickers)} "
+            f"underlyings; MAG7 backfilled (in this process, one unit after another)",
+        ]
+        for source in sources:
+            lines.append(one_run(source, history).line())
+        if agree:
+            lines.append(agreement(feed, history))
     finally:
         feed.stop()
-    lines = [
-        f"history   {days} trading days of the local feed, {prints_per_day:,} prints a day over {len(tickers)} "
-        f"underlyings; MAG7 backfilled (in this process, one unit after another)",
-        *(found.line() for found in runs),
-    ]
     return lines + real_estimates(days)
+
+
+def as_of(day: date) -> SyntheticReference:
+    """The feed's REST side as it stood on ``day``: that day's contracts, open interest and spots."""
+    return SyntheticReference(SyntheticFlow([*MAG7, "SPY"], seed=SEED, start_ms=session_ms(day)[0]))
+
+
+def agreement(feed: FeedServer, history: History) -> str:
+    """Stream the history's days through the live path and compare with what the backfill stored."""
+    backfilled = hit_fingerprints(), order_fingerprints()
+    forget_stored()
+    started = time.perf_counter()
+    for day in history.days:
+        feed.rest.reference = as_of(day)
+        stream_day([frame.payload.decode() for frame in history.tape(day).frames], day, list(MAG7))
+    settle_orders()
+    seconds = time.perf_counter() - started
+    streamed = hit_fingerprints(), order_fingerprints()
+    verdict = "identical, ids and every figure" if streamed == backfilled else differences(streamed, backfilled)
+    return (
+        f"agreement {len(history.days)} days streamed through the live path (the worker's batches, the closer's "
+        f"ticks, the judging) in {seconds:.0f} s: {len(streamed[0]):,} print hits and {len(streamed[1]):,} order "
+        f"hits, against the backfill's {len(backfilled[0]):,} and {len(backfilled[1]):,}: {verdict}"
+    )
+
+
+def differences(streamed: tuple[dict, dict], backfilled: tuple[dict, dict]) -> str:
+    found = []
+    for name, live, back in zip(("hits", "orders"), streamed, backfilled, strict=True):
+        only_live, only_back = len(live.keys() - back.keys()), len(back.keys() - live.keys())
+        changed = sum(1 for key in live.keys() & back.keys() if live[key] != back[key])
+        found.append(f"{name}: {only_live} only streamed, {only_back} only backfilled, {changed} different")
+        for key in sorted(live.keys() ^ back.keys())[:3]:
+            found.append(f"{key}: {live.get(key) or back.get(key)}")
+    return "DIFFERENT — " + "; ".join(found)
+
+
+def stream_day(frames: list[str], day: date, tickers: list[str], batch_frames: int = 25) -> None:
+    """One day's frames through the live path in this process, as the listener and the workers take
+    them: the reference refreshed from the feed (as beat does), the day counted from its open, the
+    worker's batches, a closer's tick after each."""
+    CountedDay.objects.get_or_create(trade_date=day, defaults={"since": timezone.now()})
+    reference_data.refresh_contracts(tickers)
+    reference_data.refresh_open_interest(tickers)
+    for start in range(0, len(frames), batch_frames):
+        ingest.ingest_frames(frames[start : start + batch_frames])
+        orders.close_due()
+
+
+def settle_orders() -> None:
+    """The feed has gone quiet: every order closes, and the candidates are judged (a worker of the
+    reference queue would do it)."""
+    orders.advance_clock(orders.current_watermark(idle=False) + QUIET_NS)
+    orders.close_due()
+    judging = OrderRow.objects.filter(state=OrderState.JUDGING).values_list("pk", flat=True)
+    orders.judge_candidates(list(judging))
+
+
+def forget_stored() -> None:
+    for model in (OptionTrade, OrderRow, KeptPrint):
+        model.objects.all().delete()
 
 
 def one_run(source: str, history: History) -> Run:
     BackfillUnit.objects.all().delete()
-    for model in (OptionTrade, Order, KeptPrint):
-        model.objects.all().delete()
+    forget_stored()
     client = backfill.backfill_client()
     plan = backfill.plan(client, list(MAG7), first=history.days[0], last=history.days[-1], source=source)
     published = (

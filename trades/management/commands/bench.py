@@ -39,6 +39,14 @@ class Command(BaseCommand):
             "--history-prints", type=int, default=20_000, help="--backfill: prints a day over the feed's underlyings"
         )
         parser.add_argument(
+            "--sources", default="rest,flatfiles", help="--backfill: which to measure, comma-separated (rest,flatfiles)"
+        )
+        parser.add_argument(
+            "--agree",
+            action="store_true",
+            help="--backfill: stream every day through the live path too and compare with the backfill",
+        )
+        parser.add_argument(
             "--rounds",
             type=int,
             default=1,
@@ -50,7 +58,8 @@ class Command(BaseCommand):
         self.require_real_services()
         if options["backfill"]:
             with self.bench_database():
-                for line in backfill_bench.run(options["days"], options["history_prints"]):
+                sources = [source for source in options["sources"].split(",") if source]
+                for line in backfill_bench.run(options["days"], options["history_prints"], sources, options["agree"]):
                     self.stdout.write(line)
             return
         results = []
