@@ -1026,6 +1026,7 @@ class BackfillUnit(models.Model):
     source = models.CharField(max_length=10, choices=BackfillSource.choices)
     underlying = models.CharField(max_length=16, blank=True)
     tickers = models.JSONField(default=list, blank=True, help_text="A flat file's day: the underlyings judged.")
+    profiles = models.JSONField(default=list, blank=True, help_text="Judged by these profiles; empty: by every one.")
     day = models.DateField(help_text="The trading day (New York).")
     previous_day = models.DateField(null=True, blank=True, help_text="The trading day before: its open interest.")
     status = models.CharField(max_length=12, choices=UnitStatus.choices, default=UnitStatus.PENDING)

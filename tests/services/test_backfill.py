@@ -171,6 +171,9 @@ def test_the_plan_takes_the_trading_days_from_the_bars(history, feed_of_day):
 
     assert plan.days == history.days[-2:]
     assert plan.previous == {history.days[-2]: history.days[-3], history.days[-1]: history.days[-2]}
+    first = backfill.plan(client, ["AAPL"], first=history.days[0], last=history.days[0])
+    before = history.days[0] - timedelta(days=3 if history.days[0].weekday() == 0 else 1)
+    assert first.previous == {history.days[0]: before}  # its open interest is the session before's, tape or not
     estimated = backfill.estimate_calls(client, plan)
     assert estimated.calls is not None and estimated.calls > 2 * 10
 
@@ -314,3 +317,29 @@ def test_backfilled_orders_get_what_the_stock_did_next_from_the_days_bars(histor
         assert found.complete == (day == first)
     assert {new_york_date(order.first_ts_ns // 1_000_000) for order in directional} == {first, fourth}
     assert outcomes.refresh(today=TODAY).measured == directional.filter(outcome__complete=False).count()
+
+
+def test_a_day_judged_by_some_profiles_is_judged_again_when_more_are_asked(history, feed_of_day):
+    day = history.days[-1]
+    feed_of_day(day)
+    client = backfill.backfill_client()
+    plan = backfill.plan(client, ["NVDA"], first=day, last=day)
+    plan.profiles = ["mag7-smart-money"]
+    for unit_id in backfill.record(plan):
+        backfill.run_unit(unit_id, client)
+    assert {name for row in stored_hits().values() for name in row[-1]} == {"mag7-smart-money"}
+    assert stored_orders() == {}
+    plan.profiles = ["mag7-smart-money"]
+    assert backfill.record(plan) == []  # covered
+
+    plan.profiles = []  # every profile now
+    (unit_id,) = backfill.record(plan)
+    backfill.run_unit(unit_id, client)
+
+    everything = stored_hits(), stored_orders()
+    assert {name for row in everything[0].values() for name in row[-1]} > {"mag7-smart-money"}
+    assert everything[1]  # the order profiles' hits too
+    assert backfill.record(plan) == []
+    (again,) = backfill.record(plan, redo=True)  # a profile was edited: judged again, nothing twice
+    backfill.run_unit(again, client)
+    assert (stored_hits(), stored_orders()) == everything

@@ -11,6 +11,9 @@ a given seed and day, so that a backfill can be checked against streaming the sa
   snapshots give on the next trading day's morning;
 - the underlyings' day and minute bars (``/v2/aggs/ticker/.../range/1/day|minute/...``).
 
+Open interest and bars go back before the first day with a tape, as Polygon's do: a backfill's
+first day has its session before.
+
 Trading days are the weekdays before the flow's own day (the feed keeps no holiday calendar; a
 backfill learns the trading days from the bars, as it must from Polygon's).
 """
@@ -39,6 +42,7 @@ PRINTS_PER_DAY = 20_000  # over every underlying of the flow
 FRAME_SIZE = 10  # prints per frame of a day's tape (they share a time, as a live frame's do)
 MS_PER_MINUTE = 60_000
 CACHED_DAYS = 4  # day tapes kept in memory (a backfill asks for a day's contracts one after another)
+MAX_BAR_DAYS = 3_660  # bars of at most ten years in one answer
 
 
 def trading_days_before(day: date, count: int) -> list[date]:
@@ -138,6 +142,10 @@ class History:
         """The contracts listed on ``day``, with the open interest the snapshots gave that morning."""
         return _cached(self._universes, day, lambda when: synthetic_universe(self.underlyings, self.seed, when))
 
+    def reports_open_interest(self, session: date) -> bool:
+        """Open interest is reported for every past session (published the next trading morning)."""
+        return session.weekday() < 5 and self.next_trading_day(session) <= self.today
+
     def open_interest(self, session: date) -> list[tuple[Contract, int]]:
         """The open interest reported for ``session`` (published the next trading morning): every
         contract listed on the next trading day, with what that day's snapshots give."""
@@ -151,21 +159,29 @@ class History:
         model = next((model for model in self.underlyings if model.ticker == ticker), None)
         return None if model is None else spot_on(model, day)
 
+    def sessions(self, first: date, last: date) -> list[date]:
+        """The trading days in ``first``..``last`` before today: prices go back further than the tapes
+        (a backfill's first day has a session before it, its open interest and bars)."""
+        last = min(last, self.today - timedelta(days=1))
+        count = (last - first).days + 1
+        days = (first + timedelta(days=offset) for offset in range(max(0, min(count, MAX_BAR_DAYS))))
+        return [day for day in days if day.weekday() < 5]
+
     def day_bars(self, ticker: str, first: date, last: date) -> list[dict[str, Any]]:
-        """Polygon's day bars (``o h l c v vw t n``) of the history's days in ``first``..``last``."""
+        """Polygon's day bars (``o h l c v vw t n``) of the trading days in ``first``..``last``."""
         bars = []
-        for day in self.days:
+        for day in self.sessions(first, last):
             spot = self.spot(ticker, day)
-            if first <= day <= last and spot is not None:
+            if spot is not None:
                 bars.append(_bar(spot, midnight_ms(day), volume=1_000_000))
         return bars
 
     def minute_bars(self, ticker: str, first: date, last: date) -> list[dict[str, Any]]:
         """One bar per minute of each regular session in ``first``..``last``."""
         bars = []
-        for day in self.days:
+        for day in self.sessions(first, last):
             spot = self.spot(ticker, day)
-            if first <= day <= last and spot is not None:
+            if spot is not None:
                 opens, closes = session_ms(day)
                 bars += [_bar(spot, minute, volume=2_500) for minute in range(opens, closes, MS_PER_MINUTE)]
         return bars

@@ -606,7 +606,7 @@ class RestApi:
             raise bad_request("date is required (YYYY-MM-DD): the session the open interest is for")
         session = parameter(query, "date", parse_date, date.min)
         records = []
-        if self.history is not None and self.history.covers(session):
+        if self.history is not None and self.history.reports_open_interest(session):
             for contract, open_interest in self.history.open_interest(session):
                 symbol = parse_occ_root(contract.ticker)
                 if query.get("root", symbol) == symbol and query.get("ticker", contract.ticker) == contract.ticker:

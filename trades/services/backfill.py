@@ -74,6 +74,7 @@ class Plan:
     days: list[date]
     previous: dict[date, date | None]  # each day's trading day before (None for the first one)
     calls_per_unit: int | None = None  # REST calls of a unit, as one sampled unit lists its contracts
+    profiles: list[str] = field(default_factory=list)  # judged by these enabled profiles; empty: by all
 
     @property
     def units(self) -> list[tuple[str, date]]:
@@ -123,7 +124,7 @@ def estimate_calls(client: GuardedRESTClient, found: Plan) -> Plan:
     if not found.days:
         found.calls_per_unit = 0
         return found
-    rules = current_flow_rules()
+    rules = unit_rules(found.profiles)
     ticker, day = found.tickers[0], found.days[-1]
     before = client.calls
     listed = listed_contracts(client, ticker, day, LoadIssues())
@@ -137,25 +138,50 @@ def estimate_calls(client: GuardedRESTClient, found: Plan) -> Plan:
     return found
 
 
-def record(found: Plan, published: Mapping[date, str] | None = None) -> list[int]:
+def record(found: Plan, published: Mapping[date, str] | None = None, redo: bool = False) -> list[int]:
     """The plan's units in the checkpoint table; returns those still to do: not done and not
-    refused, or (a flat file's day) done for fewer underlyings or from a file republished since
-    (``published``: each day's ETag now)."""
+    refused; done by fewer profiles than asked now; (a flat file's day) done for fewer underlyings
+    or from a file republished since (``published``: each day's ETag now); every one with ``redo``
+    (profiles were edited: history judged again, nothing stored twice)."""
     to_do = []
     for ticker, day in found.units:
-        unit, _ = BackfillUnit.objects.get_or_create(
-            source=found.source, underlying=ticker, day=day, defaults={"previous_day": found.previous.get(day)}
+        unit, created = BackfillUnit.objects.get_or_create(
+            source=found.source,
+            underlying=ticker,
+            day=day,
+            defaults={"previous_day": found.previous.get(day), "profiles": found.profiles},
         )
-        if found.source == BackfillSource.FLATFILES:
-            republished = unit.etag and (published or {}).get(day, unit.etag) != unit.etag
-            if not set(found.tickers) <= set(unit.tickers) or republished:
-                unit.status = UnitStatus.PENDING
+        widened = None if created else _widened(unit.profiles, found.profiles)
+        more_tickers = not set(found.tickers) <= set(unit.tickers)
+        republished = bool(unit.etag) and (published or {}).get(day, unit.etag) != unit.etag
+        if redo or widened is not None or (found.source == BackfillSource.FLATFILES and (more_tickers or republished)):
+            unit.status = UnitStatus.PENDING
+            unit.profiles = unit.profiles if widened is None else widened
+            if found.source == BackfillSource.FLATFILES:
                 unit.tickers = sorted(set(unit.tickers) | set(found.tickers))
-                unit.save(update_fields=["status", "tickers"])
+            unit.save(update_fields=["status", "profiles", "tickers"])
         if unit.status not in (UnitStatus.DONE, UnitStatus.NOT_ENTITLED):
             to_do.append(unit.pk)
     BackfillUnit.objects.filter(pk__in=to_do).update(status=UnitStatus.PENDING, queued_at=timezone.now(), error="")
     return to_do
+
+
+def _widened(done: list[str], asked: list[str]) -> list[str] | None:
+    """The profiles a unit judged by ``done`` must now be judged by to cover ``asked`` too (empty:
+    every profile), or None when it is covered already."""
+    if not done:
+        return None  # it was judged by every profile
+    if not asked:
+        return []
+    return None if set(asked) <= set(done) else sorted(set(done) | set(asked))
+
+
+def unit_rules(profiles: list[str]) -> FlowRules:
+    """The enabled profiles a unit is judged by (all of them when ``profiles`` is empty)."""
+    rules = current_flow_rules()
+    if not profiles:
+        return rules
+    return FlowRules([profile for profile in rules.profiles if profile.name in profiles], rules.roots)
 
 
 def queue(unit_ids: Iterable[int]) -> None:
@@ -203,10 +229,11 @@ def run_unit(unit_id: int, client: GuardedRESTClient | None = None) -> UnitRepor
     )
     client = client or backfill_client()
     try:
+        rules = unit_rules(unit.profiles)
         if unit.source == BackfillSource.FLATFILES:
-            report = backfill_flat_file(client, flat_files_client(), unit.day, unit.previous_day, unit.tickers)
+            report = backfill_flat_file(client, flat_files_client(), unit.day, unit.previous_day, unit.tickers, rules)
         else:
-            report = backfill_day(client, unit.underlying, unit.day, unit.previous_day)
+            report = backfill_day(client, unit.underlying, unit.day, unit.previous_day, rules)
     except (AccessRefused, FlatFilesRefused) as exc:
         message = f"Polygon refused this plan: {exc}"
         BackfillUnit.objects.filter(pk=unit.pk).update(status=UnitStatus.NOT_ENTITLED, error=message[:500])
@@ -227,12 +254,11 @@ _COUNTS = ("calls", "contracts", "trades", "hits", "orders", "stored", "rejected
 
 
 def backfill_flat_file(
-    client: GuardedRESTClient, s3: Any, day: date, previous_day: date | None, tickers: list[str]
+    client: GuardedRESTClient, s3: Any, day: date, previous_day: date | None, tickers: list[str], rules: FlowRules
 ) -> UnitReport:
     """One day's flat file: every trade of the day in one download; each underlying's trades are
     then judged as a REST unit's are (its day's reference data still comes over REST)."""
     day_file = open_day(s3, day)
-    rules = current_flow_rules()
     issues = LoadIssues()
     watched = set(tickers)
     by_underlying: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
@@ -246,7 +272,7 @@ def backfill_flat_file(
             by_underlying[underlying][symbol].append(event)
     report = UnitReport(calls=1, etag=day_file.etag)
     for ticker in sorted(watched):
-        report.add(backfill_day(client, ticker, day, previous_day, by_underlying.get(ticker, {})))
+        report.add(backfill_day(client, ticker, day, previous_day, rules, by_underlying.get(ticker, {})))
     report.rejected += issues.skipped
     return report
 
@@ -268,12 +294,12 @@ def backfill_day(
     underlying: str,
     day: date,
     previous_day: date | None,
+    rules: FlowRules,
     trades: Mapping[str, list[dict]] | None = None,
 ) -> UnitReport:
-    """Read and judge one underlying's trading day. ``trades``: its contracts' trades, by contract,
-    from a flat file; None: read each contract's over REST."""
+    """Read and judge one underlying's trading day by ``rules``. ``trades``: its contracts' trades,
+    by contract, from a flat file; None: read each contract's over REST."""
     report = UnitReport()
-    rules = current_flow_rules()
     issues = LoadIssues()
     started_calls = client.calls
     listed = listed_contracts(client, underlying, day, issues)
@@ -294,7 +320,7 @@ def backfill_day(
     events = [event for contract_events in events_by_contract.values() for event in contract_events]
     frames = [orjson.dumps(events[i : i + EVENTS_PER_FRAME]).decode() for i in range(0, len(events), EVENTS_PER_FRAME)]
     received_at = timezone.now()
-    judged = ingest.judge_prints(frames, TradeSource.BACKFILL, references, received_at)
+    judged = ingest.judge_prints(frames, TradeSource.BACKFILL, references, received_at, rules)
     report.trades, report.hits, report.stored, report.rejected = (
         judged.trades,
         judged.hits,

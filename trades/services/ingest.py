@@ -123,13 +123,14 @@ def ingest_frames(
     return report
 
 
-def judge_prints(frames: list[str], source: str, references: ReferenceData, received_at: datetime) -> IngestReport:
-    """Judge the frames by the profiles that judge prints against ``references`` (a backfilled day's
-    own) and store the hits, sending no webhooks: what a backfill does with a day's prints. Its
-    orders, and their volume, the backfill groups itself."""
+def judge_prints(
+    frames: list[str], source: str, references: ReferenceData, received_at: datetime, rules: FlowRules
+) -> IngestReport:
+    """Judge the frames by the profiles of ``rules`` that judge prints against ``references`` (a
+    backfilled day's own) and store the hits, sending no webhooks: what a backfill does with a
+    day's prints. Its orders, and their volume, the backfill groups itself."""
     report = IngestReport()
     rejections = Rejections()
-    rules = current_flow_rules()
     candidates = _candidates(frames, rules, report, rejections, None)
     hits, _ = _judge_with_reference(candidates, rules.print_profiles, rejections, references)
     report.candidates, report.hits = len(candidates), len(hits)

@@ -1,9 +1,9 @@
 """Outcomes: what the underlying did after each stored order with a direction (trades/domain/outcomes.py).
 
-Beat runs ``refresh`` after the close (and a backfill at its end): it reads the day bars the
-pending outcomes need — every underlying with such orders, and SPY as the market — and SPY's
-minute bars of the orders' days (its price at each order), then measures every order whose
-outcome is not complete. An order's own price at the time is the spot it was judged with.
+Beat runs ``refresh`` after the close (and a backfill at its end): it reads the day bars of every
+underlying with recent hits or orders still to measure, and SPY's as the market, and SPY's minute
+bars of the orders' days (its price at each order), then measures every order whose outcome is not
+complete. An order's own price at the time is the spot it was judged with.
 """
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
 
-from trades.domain.calendar import new_york_date
+from trades.domain.calendar import NEW_YORK, new_york_date
 from trades.domain.orders import NS_PER_MS
 from trades.domain.outcomes import SIGNS, Move, is_complete, moves
-from trades.models import DailyBar, Order, OrderOutcome, OrderState
+from trades.models import DailyBar, OptionTrade, Order, OrderOutcome, OrderState
 from trades.polygon_rest.client import GuardedRESTClient, rest_client
 from trades.services import bars
 
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 MARKET = "SPY"
 BARS_BEFORE_DAYS = 7  # the bars read start this long before the oldest pending order's day
+RECENT_DAYS = 10  # the underlyings with hits this recent get their day bars (a history to read)
 
 
 @dataclass
@@ -54,16 +55,21 @@ def pending() -> list[Order]:
 
 
 def refresh(client: GuardedRESTClient | None = None, today: date | None = None) -> OutcomeReport:
+    """The day bars of every underlying with hits of the last RECENT_DAYS or orders to measure (and
+    SPY's), then the outcomes of the orders still to measure."""
     report = OutcomeReport()
     orders = pending()
     report.pending_orders = len(orders)
-    if not orders:
+    last = today or timezone.localdate()
+    recent = last - timedelta(days=RECENT_DAYS)
+    tickers = {order.underlying for order in orders} | underlyings_with_hits_since(recent)
+    if not tickers:
         return report
     client = client or rest_client()
     started_calls = client.calls
     days = {order.pk: new_york_date(order.first_ts_ns // NS_PER_MS) for order in orders}
-    first, last = min(days.values()) - timedelta(days=BARS_BEFORE_DAYS), today or timezone.localdate()
-    for ticker in sorted({order.underlying for order in orders} | {MARKET}):
+    first = min([recent, *(day - timedelta(days=BARS_BEFORE_DAYS) for day in days.values())])
+    for ticker in sorted(tickers | {MARKET}):
         report.bars += bars.store_day_bars(client, ticker, first, last)
     closes = _closes({order.underlying for order in orders} | {MARKET}, first)
     market0 = _market_prices(client, orders, days)
@@ -78,6 +84,13 @@ def refresh(client: GuardedRESTClient | None = None, today: date | None = None) 
         "Outcomes: %d orders measured, %d complete (%d REST calls)", report.measured, report.complete, report.calls
     )
     return report
+
+
+def underlyings_with_hits_since(day: date) -> set[str]:
+    since = datetime.combine(day, time(), tzinfo=NEW_YORK)
+    trades = OptionTrade.objects.filter(traded_at__gte=since).values_list("underlying", flat=True).distinct()
+    hits = Order.objects.filter(state=OrderState.HIT, traded_at__gte=since)
+    return set(trades) | set(hits.values_list("underlying", flat=True).distinct())
 
 
 def _closes(tickers: set[str], first: date) -> dict[str, dict[date, Decimal]]:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from trades.models import BackfillSource, BackfillUnit, UnitStatus
 from trades.polygon_rest import flatfiles
+from trades.selectors.flow_rules import current_flow_rules
 from trades.services import backfill, outcomes
 from trades.services.reference_data import watched_underlyings
 
@@ -31,6 +32,10 @@ def ticker_list(text: str) -> list[str]:
     return [ticker.strip().upper() for ticker in text.split(",") if ticker.strip()]
 
 
+def name_list(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 class Command(BaseCommand):
     help = "Backfill past trading days: every print and order judged by the profiles, stored as source=backfill."
 
@@ -39,7 +44,13 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="first", type=date.fromisoformat, help="first day (YYYY-MM-DD)")
         parser.add_argument("--to", dest="last", type=date.fromisoformat, help="last day (default: yesterday)")
         parser.add_argument("--tickers", type=ticker_list, help="underlyings (default: those the profiles watch)")
+        parser.add_argument(
+            "--profiles", type=name_list, default=[], help="judge by these enabled profiles only (default: all)"
+        )
         parser.add_argument("--source", choices=BackfillSource.values, default=BackfillSource.REST)
+        parser.add_argument(
+            "--redo", action="store_true", help="judge the days again though done (after editing a profile)"
+        )
         parser.add_argument("--dry-run", action="store_true", help="print the plan and its REST calls, do nothing")
         parser.add_argument("--in-process", action="store_true", help="run the units here, one after another")
         parser.add_argument("--no-follow", action="store_true", help="queue the units and return")
@@ -58,11 +69,12 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        plan.profiles = self.profiles(options["profiles"])
         if options["dry_run"]:
             self.print_plan(backfill.estimate_calls(client, plan))
             return
         self.print_plan(plan)
-        unit_ids = backfill.record(plan, self.published(plan))
+        unit_ids = backfill.record(plan, self.published(plan), redo=options["redo"])
         underlyings = {ticker for ticker, _ in plan.units}
         all_ids = list(
             BackfillUnit.objects.filter(source=plan.source, underlying__in=underlyings, day__in=plan.days).values_list(
@@ -90,6 +102,13 @@ class Command(BaseCommand):
             f"rest waiting for their sessions' closes), {measured.bars:,} day bars read"
         )
 
+    def profiles(self, names: list[str]) -> list[str]:
+        enabled = {profile.name for profile in current_flow_rules().profiles}
+        unknown = sorted(set(names) - enabled)
+        if unknown:
+            raise CommandError(f"no enabled profile named {', '.join(unknown)}; enabled: {', '.join(sorted(enabled))}")
+        return sorted(names)
+
     def published(self, plan: backfill.Plan) -> dict[date, str] | None:
         """The flat files' ETags now: a day republished since it was done is done again."""
         if plan.source != BackfillSource.FLATFILES:
@@ -106,6 +125,7 @@ class Command(BaseCommand):
             self.stdout.write("no trading days in that range")
             return
         calls = "" if plan.calls is None else f", about {plan.calls:,} REST calls ({plan.calls_per_unit:,} a unit)"
+        calls += f"; judged by {', '.join(plan.profiles)}" if plan.profiles else ""
         self.stdout.write(
             f"backfill {plan.days[0]} to {plan.days[-1]}: {len(plan.days)} trading days × {len(plan.tickers)} "
             f"underlyings ({','.join(plan.tickers)}) in {len(plan.units)} units over {plan.source}{calls}"
