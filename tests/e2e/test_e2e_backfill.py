@@ -12,13 +12,14 @@ import pytest
 
 from tests import processes
 from tests.backfill_helpers import forget_stored, stored_hits, stored_orders
+from tests.factories import only_profile
 from tests.feed_helpers import KEY
 from trades.feed.history import History
 from trades.feed.market import underlying_model
 from trades.feed.source import PrebuiltSource
 from trades.feed.synthetic import SyntheticFlow
 from trades.feed.universe import SyntheticReference
-from trades.models import BackfillUnit, UnitStatus
+from trades.models import BackfillUnit, FilterProfile, UnitStatus
 from trades.selectors import flow_rules
 from trades.services import backfill
 
@@ -32,7 +33,15 @@ FAST_REDELIVERY = {"CELERY_VISIBILITY_TIMEOUT": "3", "CELERY_UNACKED_LEASE_INTER
 
 
 @pytest.fixture
-def history_feed(start_feed, settings):
+def profiles():
+    """Profiles of their own (a transactional test's database holds no presets after another's flush)."""
+    watchlist = only_profile("big-prints", list(TICKERS), min_premium=50_000, max_dte=30).watchlist
+    FilterProfile.objects.create(name="big-orders", watchlist=watchlist, judges="orders", min_premium=100_000)
+    flow_rules.forget_flow_rules()
+
+
+@pytest.fixture
+def history_feed(start_feed, settings, profiles):
     history = History([underlying_model(ticker, SEED) for ticker in TICKERS], SEED, TODAY, days=3, prints_per_day=5_000)
     feed = start_feed(
         source=PrebuiltSource([]), history=history, reference=SyntheticReference(SyntheticFlow(TICKERS, seed=SEED))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from functools import lru_cache
@@ -315,19 +315,6 @@ def print_identity(item: Print) -> str:
     codes = ",".join(map(str, item.conditions))
     place = f"#{item.occurrence}" if item.occurrence else ""
     return f"{item.symbol}/{item.ts_ns}/{item.exchange}/{item.price:.4f}/{item.size}/{codes}{place}"
-
-
-def number_identical(prints: Sequence[Print]) -> list[Print]:
-    """The prints with each one's occurrence among identical prints of the list, in the order of
-    their keys (sequence numbers first); prints that repeat none are returned as they are."""
-    seen: dict[tuple, int] = {}
-    numbered = []
-    for item in sorted_prints(prints):
-        identical = (item.symbol, item.ts_ns, item.exchange, item.price, item.size, item.conditions)
-        place = seen.get(identical, 0)
-        seen[identical] = place + 1
-        numbered.append(item if place == item.occurrence else replace(item, occurrence=place))
-    return numbered
 
 
 def is_groupable(item: Print) -> bool:

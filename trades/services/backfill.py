@@ -26,7 +26,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -39,7 +38,7 @@ from trades import queues
 from trades.domain.calendar import day_bounds_ns, new_york_date
 from trades.domain.occ import InvalidSymbol, parse_occ
 from trades.domain.order_book import END_OF_TIME_NS, MemoryPrints, close_orders
-from trades.domain.orders import NS_PER_MS, Print, number_identical, volume_change_of
+from trades.domain.orders import NS_PER_MS, Print
 from trades.domain.reference_data import ContractInfo
 from trades.domain.rules import InvalidTrade, Profile, Reference, Trade, parse_trade
 from trades.domain.side import Quote
@@ -51,7 +50,7 @@ from trades.polygon_rest.window import trades_between
 from trades.selectors.flow_rules import FlowRules, current_flow_rules
 from trades.services import ingest, orders
 from trades.services.bars import MinuteSpots, minute_spots
-from trades.services.day_volume import MS_PER_MINUTE
+from trades.services.day_volume import NS_PER_MINUTE, VolumeTally
 from trades.services.pacing import SharedPace
 from trades.services.rows import insert_instances
 
@@ -60,6 +59,7 @@ logger = logging.getLogger(__name__)
 CONTRACTS_PAGE_SIZE = 1000
 OPEN_INTEREST_PAGE_SIZE = 50_000
 EVENTS_PER_FRAME = 1000
+CHUNK_EVENTS = 100_000  # a day is judged this many prints at a time (whole contracts)
 OPEN_INTEREST_PATH = "/options/v1/open-interest"
 CALENDAR_DAYS_PER_TRADING_DAY = 7 / 5
 
@@ -310,33 +310,47 @@ def backfill_day(
         open_interest=open_interest(client, {contract.root for contract in wanted}, previous_day, report),
     )
     start_ns, end_ns = day_bounds_ns(day)
-    events_by_contract = {
-        contract.symbol: trades_between(client, contract.symbol, start_ns, end_ns, issues)
-        if trades is None
-        else trades.get(contract.symbol, [])
-        for contract in wanted
-    }
     report.contracts = len(wanted)
-    events = [event for contract_events in events_by_contract.values() for event in contract_events]
-    frames = [orjson.dumps(events[i : i + EVENTS_PER_FRAME]).decode() for i in range(0, len(events), EVENTS_PER_FRAME)]
     received_at = timezone.now()
-    judged = ingest.judge_prints(frames, TradeSource.BACKFILL, references, received_at, rules)
-    report.trades, report.hits, report.stored, report.rejected = (
-        judged.trades,
-        judged.hits,
-        judged.stored,
-        judged.rejected,
-    )
-    if rules.keeps_prints_of(underlying):
-        look_up = QuoteLookUp(client, report)
-        found, stored = judge_orders(events_by_contract, rules, references, received_at, look_up.nbbo_at_each)
-        report.orders += found
-        report.stored += stored
+    chunk: dict[str, list[dict]] = {}
+    for index, contract in enumerate(wanted):
+        if trades is None:
+            chunk[contract.symbol] = trades_between(client, contract.symbol, start_ns, end_ns, issues)
+        else:
+            chunk[contract.symbol] = trades.get(contract.symbol, [])
+        if index == len(wanted) - 1 or sum(map(len, chunk.values())) >= CHUNK_EVENTS:
+            judge_contracts(client, chunk, underlying, rules, references, received_at, report)
+            chunk = {}
     report.calls = client.calls - started_calls
     if issues.skipped:
         report.rejected += issues.skipped
         report.notes.append(f"{issues.skipped} malformed items skipped")
     return report
+
+
+def judge_contracts(
+    client: GuardedRESTClient,
+    events_by_contract: dict[str, list[dict]],
+    underlying: str,
+    rules: FlowRules,
+    references: DayReference,
+    received_at: Any,
+    report: UnitReport,
+) -> None:
+    """Judge some contracts' day of prints, and of orders (each contract's orders are its own: a
+    day is judged a few contracts at a time, never whole in memory); add to ``report``."""
+    events = [event for contract_events in events_by_contract.values() for event in contract_events]
+    frames = [orjson.dumps(events[i : i + EVENTS_PER_FRAME]).decode() for i in range(0, len(events), EVENTS_PER_FRAME)]
+    judged = ingest.judge_prints(frames, TradeSource.BACKFILL, references, received_at, rules)
+    report.trades += judged.trades
+    report.hits += judged.hits
+    report.stored += judged.stored
+    report.rejected += judged.rejected
+    if rules.keeps_prints_of(underlying):
+        look_up = QuoteLookUp(client, report)
+        found, stored = judge_orders(events_by_contract, rules, references, received_at, look_up.nbbo_at_each)
+        report.orders += found
+        report.stored += stored
 
 
 # --- What the day was: contracts, spot, open interest -------------------------------------------
@@ -451,7 +465,9 @@ class QuoteLookUp:
         try:
             return [load_quote(self.client, symbol, ts_ns) for symbol, ts_ns in moments]
         except AccessRefused:
-            self.report.notes.append("quotes not in this plan: order sides unknown")
+            note = "quotes not in this plan: order sides unknown"
+            if note not in self.report.notes:
+                self.report.notes.append(note)
             return [None] * len(moments)
 
 
@@ -466,7 +482,7 @@ def judge_orders(
     closed at the end of the day) and judge them; store the hits. Returns (hits, stored)."""
     book = MemoryPrints()
     added: list[Print] = []
-    volume: dict[str, list[tuple[int, int]]] = defaultdict(list)  # contract → (minute, change), in order
+    tally = VolumeTally()  # the day's volume, counted as the workers count it live
     underlyings: dict[str, str] = {}
     for symbol, events in events_by_contract.items():
         kept = []
@@ -475,21 +491,23 @@ def judge_orders(
                 trade = parse_trade(event, rules.roots)
             except InvalidTrade:
                 continue  # judge_prints counted it
-            volume[symbol].append(
-                (trade.sip_timestamp // MS_PER_MINUTE, volume_change_of(trade.size, trade.conditions))
-            )
+            tally.add(trade.symbol, trade.sip_timestamp, trade.size, trade.conditions)
             if orders.keeps(trade):
                 # REST has no sequence number: the place in the day's listing (SIP time order) orders
                 # the prints of one millisecond as the stream's sequence numbers would.
-                kept.append(_print(trade, place))
+                kept.append(orders.packed_print(trade, sequence=place))
                 underlyings[symbol] = trade.underlying
-        added += book.add(number_identical(kept))
+        added += book.add([orders.unpacked(row) for row in orders.number_identical(kept)])
     closed = close_orders(book, list(events_by_contract), END_OF_TIME_NS, added)
     profiles = rules.order_profiles
     contracts = references.contracts({run.symbol for run in closed.runs})
 
+    minutes: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for (symbol, minute), change in tally.counts.items():
+        minutes[symbol].append((minute, change))
+
     def volumes(wanted: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:
-        return {(symbol, ts_ns): _volume_before(volume[symbol], ts_ns) for symbol, ts_ns in wanted}
+        return {(symbol, ts_ns): _volume_before(minutes[symbol], ts_ns) for symbol, ts_ns in wanted}
 
     def day_references(wanted: list[orders.OrderFacts]) -> list[Reference]:
         return [references.at(facts.order.symbol, facts.order.first_ts_ns // NS_PER_MS) for facts in wanted]
@@ -506,23 +524,10 @@ def judge_orders(
     return len(hits), store_orders(hits, underlyings, received_at)
 
 
-def _print(trade: Trade, place: int) -> Print:
-    return Print(
-        trade.symbol,
-        trade.sip_timestamp * NS_PER_MS,
-        place,
-        trade.exchange,
-        Decimal(repr(trade.price)),
-        trade.size,
-        trade.conditions,
-        trade.shares_per_contract,
-    )
-
-
-def _volume_before(changes: list[tuple[int, int]], first_ts_ns: int) -> int:
+def _volume_before(counts: list[tuple[int, int]], first_ts_ns: int) -> int:
     """The contract's day volume before the order's first minute (as volumes_before counts it)."""
-    minute = first_ts_ns // NS_PER_MS // MS_PER_MINUTE
-    return max(0, sum(change for at, change in changes if at < minute))
+    minute = first_ts_ns // NS_PER_MINUTE
+    return max(0, sum(change for at, change in counts if at < minute))
 
 
 def store_orders(hits: list[tuple[Any, Any, Any, list[Profile]]], underlyings: dict[str, str], received_at: Any) -> int:

@@ -110,11 +110,13 @@ class OrderReport:
         return asdict(self)
 
 
-def packed_print(trade: Trade) -> PackedPrint:
+def packed_print(trade: Trade, sequence: int | None = None) -> PackedPrint:
+    """``sequence``: the trade's (None), or a stand-in that orders prints of one millisecond (a
+    backfill's place in the day's listing: REST has no sequence number)."""
     return (
         trade.symbol,
         trade.sip_timestamp * NS_PER_MS,
-        trade.sequence,
+        trade.sequence if sequence is None else sequence,
         trade.exchange,
         repr(trade.price),
         trade.size,
@@ -141,7 +143,7 @@ def number_identical(prints: list[PackedPrint]) -> list[PackedPrint]:
     return numbered
 
 
-def _unpacked(row: Sequence[Any]) -> Print:
+def unpacked(row: Sequence[Any]) -> Print:
     """A Print from a packed print, or from the values of a KeptPrint row's _PRINT_FIELDS (the same order)."""
     symbol, ts_ns, sequence, exchange, price, size, codes, shares_per_contract, *occurrence = row
     return Print(
@@ -279,7 +281,7 @@ class Book(MemoryPrints):
                 continue
             payload = orjson.loads(batch.prints)
             self.underlyings.update(payload["underlyings"])
-            added = self.add([_unpacked(row) for row in payload["prints"]])
+            added = self.add([unpacked(row) for row in payload["prints"]])
             for item in added:
                 self.sources[item] = batch.source
             new += added
@@ -615,7 +617,7 @@ def judge(order_pks: Iterable[int], report: OrderReport) -> None:
     fills: dict[str, list[Print]] = defaultdict(list)
     kept = KeptPrint.objects.filter(order_id__in=[row.order_id for row in rows_judging], cancelled=False)
     for order_id, *fields in kept.values_list("order_id", *_PRINT_FIELDS):
-        fills[order_id].append(_unpacked(fields))
+        fills[order_id].append(unpacked(fields))
     ready = [(row, sorted(fills[row.order_id], key=_print_order)) for row in rows_judging if fills[row.order_id]]
     profiles = {profile.id: profile for profile in current_flow_rules().order_profiles}
     sided = with_sides(
