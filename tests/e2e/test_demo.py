@@ -175,8 +175,13 @@ def order_hits(port: int) -> list[dict[str, object]]:
 
 
 def sided(orders: list[dict[str, object]]) -> list[dict[str, object]]:
-    """Orders whose side came from a quote the feed served."""
-    return [order for order in orders if order["aggressor"] in ("BUY", "SELL", "NEUTRAL", "MIXED")]
+    """Orders of the live stream (not the history backfilled at start) whose side came from a quote
+    the feed served."""
+    return [
+        order
+        for order in orders
+        if order["source"] == "live" and order["aggressor"] in ("BUY", "SELL", "NEUTRAL", "MIXED")
+    ]
 
 
 def wait_for_hits(port: int, demo: subprocess.Popen[bytes], timeout: float, read=smart_money):  # type: ignore[no-untyped-def]
@@ -210,7 +215,7 @@ def test_demo_serves_smart_money_hits_on_the_embedded_default(tmp_path):
         demo = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             hits = wait_for_hits(web_port, demo, timeout=60)
-            orders = wait_for_hits(web_port, demo, timeout=60, read=lambda port: sided(order_hits(port)))
+            orders = wait_for_hits(web_port, demo, timeout=90, read=lambda port: sided(order_hits(port)))
             time.sleep(STEADY_SECONDS)  # a few stats lines' worth of steady output
             demo.send_signal(signal.SIGTERM)
             exit_code = demo.wait(timeout=30)
@@ -224,6 +229,10 @@ def test_demo_serves_smart_money_hits_on_the_embedded_default(tmp_path):
     # Orders too (the shipped "sweeps" profile), sided against the quotes the feed serves, logged by type.
     assert {order["order_type"] for order in orders} <= {"SWEEP", "BLOCK"} and orders, log_text
     assert re.search(r"💰 Smart Money: (GOLDEN )?(SWEEP|BLOCK)", log_text), log_text
+    assert re.search(r"worker +\| .*💰 Smart Money: O:", log_text), log_text  # live print hits, not only history
+    # History first: the feed's last five trading days from its flat files, their orders' outcomes.
+    assert re.search(r"backfill: 5 of 5 units done, 0 failed, 0 not entitled; .* trades judged", log_text), log_text
+    assert re.search(r"outcomes: \d+ orders with a direction measured", log_text), log_text
     assert "superuser: admin / admin (created)" in log_text
     assert "SIGTERM received" in log_text
     # Quiet output: a bounded start-up (no Celery banners, one line per reference refresh step),

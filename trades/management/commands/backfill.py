@@ -110,11 +110,15 @@ class Command(BaseCommand):
         return sorted(names)
 
     def published(self, plan: backfill.Plan) -> dict[date, str] | None:
-        """The flat files' ETags now: a day republished since it was done is done again."""
+        """The flat files' ETags now, of the days done before: one republished since is done again."""
         if plan.source != BackfillSource.FLATFILES:
             return None
+        done = BackfillUnit.objects.filter(source=plan.source, day__in=plan.days, status=UnitStatus.DONE)
+        days = sorted(done.values_list("day", flat=True))
+        if not days:
+            return None  # nothing done yet: no file to compare with
         try:
-            return flatfiles.etags(flatfiles.flat_files_client(), plan.days)
+            return flatfiles.etags(flatfiles.flat_files_client(), days)
         except flatfiles.FlatFilesRefused as exc:
             raise CommandError(str(exc)) from None
         except Exception as exc:  # the endpoint away, a name that does not resolve...

@@ -1,6 +1,7 @@
 """``manage.py demo``: the whole pipeline on one machine, honcho-style.
 
-Migrates, makes sure a superuser admin/admin exists, then runs and watches five children:
+Migrates, makes sure a superuser admin/admin exists, backfills the feed's last few trading days
+(``manage.py backfill``, from its flat files), then runs and watches five children:
 
     feed    manage.py feed        synthetic MAG7 + SPY, QQQ options trades (Polygon protocol)
     worker  celery worker         every queue (trades/queues.py): batches, orders, reference, webhooks
@@ -10,8 +11,8 @@ Migrates, makes sure a superuser admin/admin exists, then runs and watches five 
 
 Every line a child prints comes out prefixed with its name. Ctrl-C or SIGTERM stops all
 children (SIGTERM, a grace period, then SIGKILL) and exits 0; a child that dies on its own
-stops the rest and exits 1. Children inherit the environment plus POLYGON_WS_URL,
-POLYGON_API_KEY and PYTHONUNBUFFERED.
+stops the rest and exits 1. Children inherit the environment plus the feed's addresses and key
+(POLYGON_WS_URL, POLYGON_REST_URL, POLYGON_API_KEY, POLYGON_FLATFILES_*) and PYTHONUNBUFFERED.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from trades.presets import PRESET_TICKERS as DEMO_TICKERS
 from trades.selectors.health import persistence_warning
 
 FEED_API_KEY = "flowsite-local"
+HISTORY_DAYS = 5  # backfilled at start: a few seconds
 
 
 class Command(BaseCommand):
@@ -83,6 +85,9 @@ class Command(BaseCommand):
             "POLYGON_WS_URL": f"ws://127.0.0.1:{feed_port}",
             "POLYGON_REST_URL": f"http://127.0.0.1:{feed_port}",
             "POLYGON_API_KEY": FEED_API_KEY,
+            "POLYGON_FLATFILES_URL": f"http://127.0.0.1:{feed_port}",
+            "POLYGON_FLATFILES_KEY_ID": FEED_API_KEY,
+            "POLYGON_FLATFILES_SECRET": "local",
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -106,6 +111,12 @@ class Command(BaseCommand):
         supervisor.say("demo", "loading reference data from the feed's REST side (refresh_reference)")
         if not self.run_once(supervisor, "refresh", [*manage, "refresh_reference", "--verbosity", "0"]):
             supervisor.say("demo", "going on without it: rules on open interest and strike band will not match")
+        # History to stand on: the feed's last few trading days, from its flat files (a second run
+        # skips the days done), then what the stock did next for their orders.
+        supervisor.say("demo", f"backfilling the last {HISTORY_DAYS} trading days from the feed's flat files")
+        backfill = [*manage, "backfill", "--days", str(HISTORY_DAYS), "--source", "flatfiles", "--in-process"]
+        if not self.run_once(supervisor, "backfill", backfill):
+            supervisor.say("demo", "going on without history")
         supervisor.start(Child("beat", [sys.executable, "-m", "celery", *self.beat_args()]))
         supervisor.start(Child("stream", [*manage, "stream"]))
         supervisor.start(Child("web", [*manage, "runserver", f"127.0.0.1:{options['port']}", "--noreload"]))
