@@ -193,11 +193,17 @@ def fill_gap(self: Task, gap_id: int) -> dict[str, Any]:
     try:
         fill = gaps.fill_gap(gap_id)
     except Exception as exc:
-        if self.request.retries >= (self.max_retries or 0):
-            gaps.note_fill_failed(gap_id, f"{type(exc).__name__}: {exc}")
-            return {"failed": str(exc)}
-        raise self.retry(exc=exc, countdown=_backoff(self, 10.0, cap=300.0)) from exc
+        return _retry_or_give_up(self, exc, lambda error: gaps.note_fill_failed(gap_id, error))
     return {"skipped": True} if fill is None else asdict(fill)
+
+
+def _retry_or_give_up(task: Task, exc: Exception, give_up: Callable[[str], None]) -> dict[str, Any]:
+    """Retry a REST-bound task with backoff (10 s, doubling, at most 5 min); after its last retry,
+    record the failure where it can be seen and tried again (``give_up``) and end."""
+    if task.request.retries >= (task.max_retries or 0):
+        give_up(f"{type(exc).__name__}: {exc}")
+        return {"failed": str(exc)}
+    raise task.retry(exc=exc, countdown=_backoff(task, 10.0, cap=300.0)) from exc
 
 
 # A unit reads a day of one underlying (hundreds of REST calls): minutes, well under the lease that
@@ -219,10 +225,7 @@ def backfill_unit(self: Task, unit_id: int) -> dict[str, Any]:
     try:
         report = backfill.run_unit(unit_id)
     except Exception as exc:
-        if self.request.retries >= (self.max_retries or 0):
-            backfill.note_failed(unit_id, f"{type(exc).__name__}: {exc}")
-            return {"failed": str(exc)}
-        raise self.retry(exc=exc, countdown=_backoff(self, 10.0, cap=300.0)) from exc
+        return _retry_or_give_up(self, exc, lambda error: backfill.note_failed(unit_id, error))
     return {"skipped": True} if report is None else report.as_dict()
 
 

@@ -343,3 +343,22 @@ def test_a_day_judged_by_some_profiles_is_judged_again_when_more_are_asked(histo
     (again,) = backfill.record(plan, redo=True)  # a profile was edited: judged again, nothing twice
     backfill.run_unit(again, client)
     assert (stored_hits(), stored_orders()) == everything
+
+
+def test_a_unit_that_keeps_failing_is_retried_then_marked_failed(monkeypatch):
+    from trades import tasks
+
+    unit = BackfillUnit.objects.create(source="rest", underlying="NVDA", day=date(2026, 11, 19))
+    calls = []
+
+    def away(unit_id: int, client: Any = None) -> None:
+        calls.append(unit_id)
+        raise ConnectionError("Polygon is away")
+
+    monkeypatch.setattr(backfill, "run_unit", away)
+    result = tasks.backfill_unit.apply(args=[unit.pk]).get()
+
+    assert result == {"failed": "Polygon is away"}
+    assert len(calls) == 1 + tasks.backfill_unit.max_retries  # retried (eagerly here), then given up
+    unit.refresh_from_db()
+    assert unit.status == UnitStatus.FAILED and unit.error == "ConnectionError: Polygon is away"
