@@ -356,9 +356,9 @@ def test_a_unit_that_keeps_failing_is_retried_then_marked_failed(monkeypatch):
         raise ConnectionError("Polygon is away")
 
     monkeypatch.setattr(backfill, "run_unit", away)
-    result = tasks.backfill_unit.apply(args=[unit.pk]).get()
+    result = tasks.backfill_unit.apply(args=(unit.pk,)).get()
 
     assert result == {"failed": "Polygon is away"}
-    assert len(calls) == 1 + tasks.backfill_unit.max_retries  # retried (eagerly here), then given up
+    assert len(calls) == 1 + (tasks.backfill_unit.max_retries or 0)  # retried (eagerly here), then given up
     unit.refresh_from_db()
     assert unit.status == UnitStatus.FAILED and unit.error == "ConnectionError: Polygon is away"
