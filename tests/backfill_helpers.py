@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from trades.models import KeptPrint, OptionTrade, Order
+from trades.ops.backfill_bench import forget_stored
 from trades.selectors.fingerprints import hit_fingerprints as stored_hits
 from trades.selectors.fingerprints import order_fingerprints as stored_orders
 
 __all__ = ["forget_stored", "stored_hits", "stored_orders"]
-
-
-def forget_stored() -> None:
-    OptionTrade.objects.all().delete()
-    Order.objects.all().delete()
-    KeptPrint.objects.all().delete()

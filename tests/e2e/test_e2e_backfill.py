@@ -17,8 +17,6 @@ from tests.feed_helpers import KEY
 from trades.feed.history import History
 from trades.feed.market import underlying_model
 from trades.feed.source import PrebuiltSource
-from trades.feed.synthetic import SyntheticFlow
-from trades.feed.universe import SyntheticReference
 from trades.models import BackfillUnit, FilterProfile, UnitStatus
 from trades.selectors import flow_rules
 from trades.services import backfill
@@ -43,9 +41,7 @@ def profiles():
 @pytest.fixture
 def history_feed(start_feed, settings, profiles):
     history = History([underlying_model(ticker, SEED) for ticker in TICKERS], SEED, TODAY, days=3, prints_per_day=5_000)
-    feed = start_feed(
-        source=PrebuiltSource([]), history=history, reference=SyntheticReference(SyntheticFlow(TICKERS, seed=SEED))
-    )
+    feed = start_feed(source=PrebuiltSource([]), history=history, reference=history.as_of(TODAY))
     settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = feed.rest_url, KEY
     flow_rules.forget_flow_rules()
     yield history, {"POLYGON_REST_URL": feed.rest_url, "POLYGON_API_KEY": KEY, **FAST_REDELIVERY}

@@ -20,8 +20,6 @@ from trades.feed.history import History, session_ms
 from trades.feed.market import spot_on, underlying_model
 from trades.feed.rest import RestFaults
 from trades.feed.source import PrebuiltSource
-from trades.feed.synthetic import SyntheticFlow
-from trades.feed.universe import SyntheticReference
 from trades.models import (
     BackfillUnit,
     FilterProfile,
@@ -54,8 +52,9 @@ def feed_of_day(start_feed, settings, history):
     """The feed as it stood on the history's last day: that day's tape, its contracts and quotes."""
 
     def start(day: date) -> Any:
-        as_then = SyntheticReference(SyntheticFlow(TICKERS, seed=SEED, start_ms=session_ms(day)[0]))
-        feed = start_feed(source=PrebuiltSource(history.tape(day).frames), reference=as_then, history=history)
+        feed = start_feed(
+            source=PrebuiltSource(history.tape(day).frames), reference=history.as_of(day), history=history
+        )
         settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = feed.rest_url, KEY
         flow_rules.forget_flow_rules()
         return feed
@@ -136,7 +135,7 @@ def test_without_open_interest_history_the_day_is_judged_with_it_unknown(history
     day = history.days[-1]
     feed = start_feed(
         source=PrebuiltSource([]),
-        reference=SyntheticReference(SyntheticFlow(TICKERS, seed=SEED, start_ms=session_ms(day)[0])),
+        reference=history.as_of(day),
         history=history,
         not_entitled=frozenset({"list_open_interest"}),
     )
@@ -189,7 +188,7 @@ def test_history_tapes_are_the_same_every_time(history):
 
 def test_rate_limit_storms_and_server_errors_slow_a_backfill_down_without_failing_it(history, start_feed, settings):
     day = history.days[-1]
-    as_then = SyntheticReference(SyntheticFlow(TICKERS, seed=SEED, start_ms=session_ms(day)[0]))
+    as_then = history.as_of(day)
     calm = start_feed(source=PrebuiltSource([]), reference=as_then, history=history)
     settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = calm.rest_url, KEY
     backfill_day(day, ("NVDA",))
@@ -282,9 +281,7 @@ def test_backfilled_orders_get_what_the_stock_did_next_from_the_days_bars(histor
     for the sessions after the history's end. Every move is the feed's own prices, recomputed."""
     with_the_market = [*history.underlyings, underlying_model("SPY", SEED)]
     week = History(with_the_market, SEED, TODAY, days=6, prints_per_day=6_000)
-    feed = start_feed(
-        source=PrebuiltSource([]), history=week, reference=SyntheticReference(SyntheticFlow(TICKERS, seed=SEED))
-    )
+    feed = start_feed(source=PrebuiltSource([]), history=week, reference=week.as_of(TODAY))
     settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = feed.rest_url, KEY
     first, fourth = week.days[0], week.days[3]
     for day in (first, fourth):

@@ -17,7 +17,7 @@ import gzip
 import hashlib
 import io
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -79,12 +79,7 @@ class FlatFiles:
     def list_objects(self, query: dict[str, str]) -> S3Response:
         prefix = query.get("prefix", "")
         days = [day for day in self.history.days if day_key(day).startswith(prefix)]
-        contents = "".join(
-            f"<Contents><Key>{escape(day_key(day))}</Key><LastModified>{published(day).isoformat()}</LastModified>"
-            f"<ETag>{escape(etag(self.file(day)))}</ETag><Size>{len(self.file(day))}</Size>"
-            "<StorageClass>STANDARD</StorageClass></Contents>"
-            for day in days
-        )
+        contents = "".join(self.listed(day) for day in days)
         body = (
             '<?xml version="1.0" encoding="UTF-8"?>'
             '<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
@@ -92,6 +87,13 @@ class FlatFiles:
             f"<MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>"
         ).encode()
         return S3Response(200, (("Content-Type", "application/xml"), ("Content-Length", str(len(body)))), body)
+
+    def listed(self, day: date) -> str:
+        body = self.file(day)
+        return (
+            f"<Contents><Key>{escape(day_key(day))}</Key><LastModified>{published(day).isoformat()}</LastModified>"
+            f"<ETag>{escape(etag(body))}</ETag><Size>{len(body)}</Size><StorageClass>STANDARD</StorageClass></Contents>"
+        )
 
     def file(self, day: date) -> bytes:
         revision = self.revisions.get(day, 0)
@@ -125,11 +127,7 @@ def etag(body: bytes) -> str:
 
 def published(day: date) -> datetime:
     """Flat files come out the next morning."""
-    return datetime.combine(history_next_day(day), datetime.min.time().replace(hour=11), tzinfo=NEW_YORK)
-
-
-def history_next_day(day: date) -> date:
-    return date.fromordinal(day.toordinal() + 1)
+    return datetime.combine(day + timedelta(days=1), time(11), tzinfo=NEW_YORK)
 
 
 def error(status: int, code: str, message: str) -> S3Response:

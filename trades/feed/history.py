@@ -32,7 +32,7 @@ from trades.feed.market import UnderlyingModel, spot_on
 from trades.feed.source import Frame
 from trades.feed.synthetic import SyntheticFlow
 from trades.feed.trade_log import TradeLog
-from trades.feed.universe import Contract, Universe, synthetic_universe
+from trades.feed.universe import Contract, SyntheticReference, Universe, synthetic_universe
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -137,6 +137,12 @@ class History:
         return self.prints_per_day * 1000 / (closes - opens)
 
     # --- Contracts and open interest ---
+
+    def as_of(self, day: date) -> SyntheticReference:
+        """The REST side's reference as it stood on ``day``: that day's contracts, open interest
+        and spots (and, through the feed's quote book, its quotes)."""
+        tickers = [model.ticker for model in self.underlyings]
+        return SyntheticReference(SyntheticFlow(tickers, seed=self.seed, start_ms=session_ms(day)[0]))
 
     def universe(self, day: date) -> Universe:
         """The contracts listed on ``day``, with the open interest the snapshots gave that morning."""

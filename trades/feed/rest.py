@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from trades.domain.calendar import new_york_date
+from trades.domain.occ import parse_occ
 from trades.feed.history import History
 from trades.feed.quotes import QuoteBook, QuoteTick
 from trades.feed.reference_data import OPTIONS_CONDITIONS, OPTIONS_EXCHANGES
@@ -608,9 +609,9 @@ class RestApi:
         records = []
         if self.history is not None and self.history.reports_open_interest(session):
             for contract, open_interest in self.history.open_interest(session):
-                symbol = parse_occ_root(contract.ticker)
-                if query.get("root", symbol) == symbol and query.get("ticker", contract.ticker) == contract.ticker:
-                    records.append(open_interest_json(contract, symbol, open_interest, session))
+                root = parse_occ(contract.ticker).root
+                if query.get("root", root) == root and query.get("ticker", contract.ticker) == contract.ticker:
+                    records.append(open_interest_json(contract, root, open_interest, session))
         page = paginate(records, query, offset, OPEN_INTEREST_LIMITS, url)
         return {"results": page.items, "next_url": page.next_url}
 
@@ -633,11 +634,6 @@ class RestApi:
             if query.get("asset_class", "options") == "options" and query.get("locale", "us") == "us"
         ]
         return {"results": exchanges, "count": len(exchanges)}
-
-
-def parse_occ_root(ticker: str) -> str:
-    """The OCC root of ``O:ROOT YYMMDD C|P STRIKE8``."""
-    return ticker[2:-15]
 
 
 def open_interest_json(contract: Contract, root: str, open_interest: int, session: date) -> dict[str, Any]:

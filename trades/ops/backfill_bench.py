@@ -15,12 +15,10 @@ from datetime import date, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from trades.feed.history import History, session_ms
+from trades.feed.history import History
 from trades.feed.market import underlying_model
 from trades.feed.server import FeedServer
 from trades.feed.source import PrebuiltSource
-from trades.feed.synthetic import SyntheticFlow
-from trades.feed.universe import SyntheticReference
 from trades.models import BackfillSource, BackfillUnit, CountedDay, KeptPrint, OptionTrade, OrderState
 from trades.models import Order as OrderRow
 from trades.polygon_rest import flatfiles
@@ -61,7 +59,7 @@ def run(days: int, prints_per_day: int, sources: list[str], agree: bool) -> list
     tickers = [*MAG7, "SPY"]
     today = timezone.localdate()
     history = History([underlying_model(ticker, SEED) for ticker in tickers], SEED, today, days, prints_per_day)
-    feed = FeedServer(source=PrebuiltSource([]), api_key=API_KEY, reference=as_of(history.today), history=history)
+    feed = FeedServer(source=PrebuiltSource([]), api_key=API_KEY, reference=history.as_of(today), history=history)
     feed.start_in_thread(port=0)
     try:
         settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = feed.rest_url, API_KEY
@@ -80,18 +78,13 @@ def run(days: int, prints_per_day: int, sources: list[str], agree: bool) -> list
     return lines + real_estimates(days)
 
 
-def as_of(day: date) -> SyntheticReference:
-    """The feed's REST side as it stood on ``day``: that day's contracts, open interest and spots."""
-    return SyntheticReference(SyntheticFlow([*MAG7, "SPY"], seed=SEED, start_ms=session_ms(day)[0]))
-
-
 def agreement(feed: FeedServer, history: History) -> str:
     """Stream the history's days through the live path and compare with what the backfill stored."""
     backfilled = hit_fingerprints(), order_fingerprints()
     forget_stored()
     started = time.perf_counter()
     for day in history.days:
-        feed.rest.reference = as_of(day)
+        feed.rest.reference = history.as_of(day)
         stream_day([frame.payload.decode() for frame in history.tape(day).frames], day, list(MAG7))
     settle_orders()
     seconds = time.perf_counter() - started

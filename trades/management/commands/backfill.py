@@ -8,6 +8,7 @@ interrupted, it does only what is left.
 
 from __future__ import annotations
 
+import argparse
 import time
 from collections.abc import Sequence
 from datetime import date
@@ -23,13 +24,17 @@ from trades.polygon_rest import flatfiles
 from trades.selectors.flow_rules import current_flow_rules
 from trades.services import backfill, outcomes
 from trades.services.reference_data import watched_underlyings
+from trades.services.watchlists import TickerError, parse_tickers
 
 FINISHED = (UnitStatus.DONE, UnitStatus.FAILED, UnitStatus.NOT_ENTITLED)
 POLL_SECONDS = 1.0
 
 
 def ticker_list(text: str) -> list[str]:
-    return [ticker.strip().upper() for ticker in text.split(",") if ticker.strip()]
+    try:
+        return parse_tickers(text)
+    except TickerError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def name_list(text: str) -> list[str]:

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trades.domain.calendar import NEW_YORK
-from trades.feed.history import HISTORY_DAYS, PRINTS_PER_DAY, History, session_ms
+from trades.feed.history import HISTORY_DAYS, PRINTS_PER_DAY, History
 from trades.feed.market import DEFAULT_TICKERS
 from trades.feed.server import DEFAULT_API_KEY, FeedServer
 from trades.feed.source import PrebuiltSource, Source
@@ -181,9 +181,7 @@ class Command(BaseCommand):
             day = options["day"]
             if history is None or not history.covers(day):
                 raise CommandError(f"--day {day} is not one of the synthetic flow's past trading days")
-            # The REST side as it was that day: its contracts, open interest and quotes.
-            tickers = [model.ticker for model in history.underlyings]
-            reference = SyntheticReference(SyntheticFlow(tickers, seed=history.seed, start_ms=session_ms(day)[0]))
+            reference = history.as_of(day)  # the REST side as it was that day
             source = PrebuiltSource(history.tape(day).frames)
         try:
             server = FeedServer(
