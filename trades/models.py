@@ -598,6 +598,12 @@ class Order(models.Model):
     opening_strict = models.BooleanField(null=True, blank=True)
     vol_oi = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     spot = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    strike_min = models.DecimalField(
+        max_digits=12, decimal_places=3, null=True, blank=True, help_text="The listed strike range it was judged with."
+    )
+    strike_max = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    insight = models.TextField(blank=True, help_text="What is unusual about it and what happened the last times.")
+    insight_facts = models.JSONField(null=True, blank=True, help_text="The figures of its insight.")
     profiles = models.ManyToManyField(FilterProfile, through="OrderMatch", related_name="orders")
     candidate_profiles = models.JSONField(default=list, help_text="Profiles it passed before its side was known.")
     source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
@@ -633,18 +639,24 @@ class OrderMatch(models.Model):
 
 
 class VolumeCount(models.Model):
-    """A contract's traded volume in one minute (late, multi-leg and cross prints in, cancels
-    subtracted): the running day volume, added to by the order closer from the batches' logged
-    counts (`PrintBatch`, one per batch: a redelivered batch counts once), never a write per trade."""
+    """A contract's traded volume and premium in one minute (late, multi-leg and cross prints in,
+    cancels subtracted): the running day volume, added to by the order closer from the batches'
+    logged counts (`PrintBatch`, one per batch: a redelivered batch counts once), never a write per
+    trade; a backfilled day's are its whole tape's. Strike concentration reads the premium."""
 
     symbol = models.CharField(max_length=32)
+    underlying = models.CharField(max_length=16, default="")
     trade_date = models.DateField()
     minute = models.BigIntegerField(help_text="SIP time in whole minutes since the epoch.")
     volume = models.BigIntegerField()
+    premium = models.BigIntegerField(default=0, help_text="Cents.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["symbol", "minute"], name="one_volume_count_per_minute")]
-        indexes = [models.Index(fields=["trade_date"], name="volume_by_day")]
+        indexes = [
+            models.Index(fields=["trade_date"], name="volume_by_day"),
+            models.Index(fields=["underlying", "trade_date"], name="volume_by_underlying_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.symbol} {self.minute}: {self.volume}"

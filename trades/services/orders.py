@@ -769,11 +769,17 @@ def candidate_row(
         opening=facts.opening.opening,
         opening_strict=facts.opening.opening_strict,
         vol_oi=facts.opening.vol_oi,
-        spot=None if reference.spot is None else Decimal(repr(reference.spot)),
+        spot=_decimal(reference.spot),
+        strike_min=_decimal(reference.strike_min),
+        strike_max=_decimal(reference.strike_max),
         candidate_profiles=sorted(profile.id for profile in passed),
         source=source,
         received_at=received_at,
     )
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(repr(value))
 
 
 # What closing an order again (after a reopen) updates; when it was first received stays.
