@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="order",
             name="insight_facts",
-            field=models.JSONField(blank=True, help_text="The figures of the insight (domain/insights.py).", null=True),
+            field=models.JSONField(blank=True, help_text="The figures of its insight.", null=True),
         ),
         migrations.AddField(
             model_name="order",
