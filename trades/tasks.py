@@ -13,7 +13,17 @@ from django.utils import timezone
 
 from trades import queues
 from trades.domain.calendar import is_market_open
-from trades.services import backfill, dead_letters, gaps, ingest, orders, outcomes, reference_data, webhooks
+from trades.services import (
+    backfill,
+    dead_letters,
+    gaps,
+    ingest,
+    insights,
+    orders,
+    outcomes,
+    reference_data,
+    webhooks,
+)
 from trades.services.reference_data import ReferenceUnavailable
 from trades.services.rejections import DatabaseAway
 
@@ -231,8 +241,10 @@ def backfill_unit(self: Task, unit_id: int) -> dict[str, Any]:
 
 @shared_task(name=queues.REFRESH_OUTCOMES, **_REFERENCE_TASK)
 def refresh_outcomes() -> dict[str, Any]:
-    """After the close: the day bars of the underlyings with orders still to measure, then their outcomes."""
-    return outcomes.refresh().as_dict()
+    """After the close: the day bars of the underlyings with orders still to measure, then their
+    outcomes; then the insights of the orders stored without one (a backfill's that was not followed)."""
+    report = outcomes.refresh().as_dict()
+    return report | {"described": insights.describe_missing()}
 
 
 @shared_task(name=queues.SWEEP_GAPS)

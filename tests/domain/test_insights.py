@@ -198,5 +198,6 @@ def test_money_and_bucket_labels() -> None:
         "$12M",
     ]
     assert premium_bucket_label(Decimal(300_000)) == "$250K–$500K"
+    assert premium_bucket_label(Decimal(99_999)) == "under $100K"
     assert premium_bucket_label(Decimal(7_000_000)) == "$5M+"
     assert (dte_bucket_label(0), dte_bucket_label(14), dte_bucket_label(200)) == ("0–7 DTE", "8–30 DTE", "91+ DTE")

@@ -296,6 +296,9 @@ def assert_slack_limits(message: dict) -> None:
             assert set(block) <= {"type", "text", "block_id"}
             assert block["text"]["type"] == "plain_text"
             assert within(block["text"]["text"], 150)
+        elif block["type"] == "section" and "text" in block:  # a section holds a text or fields
+            assert block["text"]["type"] == "mrkdwn" and within(block["text"]["text"], 3000)
+            mrkdwn.append(block["text"]["text"])
         elif block["type"] == "section":
             assert 1 <= len(block["fields"]) <= 10
             for field in block["fields"]:
@@ -405,5 +408,29 @@ def test_an_order_without_a_quote_says_its_side_is_unknown():
 @pytest.mark.parametrize("name", ["x" * 5_000, "🚀" * 3_000, "<!channel>" * 400])
 def test_order_messages_never_exceed_a_limit(name):
     order = api_order(profiles=[name] * 100, symbol="O:" + name[:40])
+    assert_discord_limits(body("discord", order, "order.flagged"))
+    assert_slack_limits(body("slack", order, "order.flagged"))
+
+
+INSIGHT = (
+    "QQQ $505 puts 12/18 (14 DTE): $1.8M premium in the last 30 minutes (61% of QQQ's), 7.2× this strike's usual "
+    "— unusual concentration. Last time (Nov 15) the stock moved -1.1% next day; of 12 similar alerts since Sep 2, "
+    "8 fell next day (67%, 95% CI 39–86%)."
+)
+
+
+def test_an_orders_insight_is_in_every_format():
+    order = api_order(insight=INSIGHT)
+    discord, slack = body("discord", order, "order.flagged"), body("slack", order, "order.flagged")
+    assert discord["embeds"][0]["description"].endswith("\n\n" + INSIGHT)
+    assert slack["blocks"][1] == {"type": "section", "text": {"type": "mrkdwn", "text": INSIGHT}}
+    assert body("standard", order, "order.flagged")["data"]["insight"] == INSIGHT
+    without = body("slack", api_order(), "order.flagged")["blocks"]
+    assert [block["type"] for block in without] == ["header", "section", "context"]
+
+
+@pytest.mark.parametrize("size", [1, 5_000])
+def test_a_long_insight_keeps_every_limit(size):
+    order = api_order(insight="<&>" * size)
     assert_discord_limits(body("discord", order, "order.flagged"))
     assert_slack_limits(body("slack", order, "order.flagged"))

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from trades.models import CountedDay, VolumeSeed
+from trades.models import CountedDay, VolumeCount, VolumeSeed
 from trades.services import day_volume, orders
 
 NY = ZoneInfo("America/New_York")
@@ -19,7 +19,7 @@ MINUTE_MS = 60_000
 def counted(*prints: tuple[int, int, tuple[int, ...]]) -> day_volume.VolumeTally:
     tally = day_volume.VolumeTally()
     for minute, size, conditions in prints:
-        tally.add(NVDA, OPEN_MS + minute * MINUTE_MS + 5, size, conditions)
+        tally.add(NVDA, OPEN_MS + minute * MINUTE_MS + 5, size, conditions, 1.25, 100)
     return tally
 
 
@@ -100,3 +100,21 @@ def test_a_listener_there_before_the_open_makes_the_day_whole():
     assert day_volume.note_listening(datetime(2025, 12, 5, 9, 29, tzinfo=NY))
     assert not day_volume.note_listening(datetime(2025, 12, 8, 9, 31, tzinfo=NY))  # after the open
     assert list(CountedDay.objects.values_list("trade_date", flat=True)) == [DAY]
+
+
+def stored_counts() -> dict[int, tuple[int, int, str]]:
+    return {
+        row.minute - OPEN_MS // MINUTE_MS: (row.volume, row.premium, row.underlying)
+        for row in VolumeCount.objects.filter(symbol=NVDA)
+    }
+
+
+@pytest.mark.django_db
+def test_premium_is_counted_in_cents_beside_the_volume_and_a_backfilled_day_replaces_the_counts():
+    day_volume.add(counted((0, 100, (209,)), (0, 40, (201,)), (1, 7, ())).counts)
+    # 100 × $1.25 × 100 shares = $12,500, less the cancelled 40 × $1.25 × 100 = $5,000; then 7 contracts.
+    assert stored_counts() == {0: (60, 750_000, "NVDA"), 1: (7, 87_500, "NVDA")}
+    day_volume.add(counted((1, 1, ())).counts)  # the closer adds
+    assert stored_counts()[1] == (8, 100_000, "NVDA")
+    day_volume.replace(counted((0, 10, ())).counts)  # a backfill writes its whole tape's count
+    assert stored_counts() == {0: (10, 125_000, "NVDA"), 1: (8, 100_000, "NVDA")}

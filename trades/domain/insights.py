@@ -173,7 +173,9 @@ def bucket(value: float, edges: Sequence[float]) -> int:
 
 def premium_bucket_label(premium: Decimal) -> str:
     index = bucket(float(premium), PREMIUM_EDGES)
-    low = 0 if index == 0 else PREMIUM_EDGES[index - 1]
+    if index == 0:
+        return f"under {short_money(PREMIUM_EDGES[0])}"
+    low = PREMIUM_EDGES[index - 1]
     if index == len(PREMIUM_EDGES):
         return f"{short_money(low)}+"
     return f"{short_money(low)}–{short_money(PREMIUM_EDGES[index])}"
@@ -309,6 +311,8 @@ def _concentration_clause(ticker: str, found: Concentration | None) -> str:
     text = f"{short_money(found.strike / 100)} premium in the last {WINDOW_MINUTES} minutes"
     if found.share is not None and found.share < 0.995:
         text += f" ({found.share:.0%} of {ticker}'s)"
+    if not found.days:
+        return text + "; no history yet to know its usual"
     if not found.enough_history:
         return text + f"; too little history to know its usual ({_days(len(found.days))})"
     if found.multiple is None:

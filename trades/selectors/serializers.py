@@ -78,6 +78,8 @@ ORDER_FIELDS = (
     "volume_before",
     "source",
     "outcome",
+    "insight",
+    "insight_facts",
     "fills",
 )
 
@@ -126,6 +128,8 @@ def serialize_order(order: Order, fills: list[KeptPrint] | None = None) -> dict[
         "volume_before": order.volume_before,
         "source": order.source,
         "outcome": _outcome(order),
+        "insight": order.insight or None,
+        "insight_facts": order.insight_facts,
         "fills": [_fill(fill) for fill in fills],
     }
 

@@ -48,7 +48,7 @@ from trades.polygon_rest.flatfiles import FlatFilesRefused, flat_files_client, o
 from trades.polygon_rest.loaders import LoadIssues, contract_from_reference, load_quote, parse_each
 from trades.polygon_rest.window import trades_between
 from trades.selectors.flow_rules import FlowRules, current_flow_rules
-from trades.services import ingest, orders
+from trades.services import day_volume, ingest, orders
 from trades.services.bars import MinuteSpots, minute_spots
 from trades.services.day_volume import NS_PER_MINUTE, VolumeTally
 from trades.services.pacing import SharedPace
@@ -491,7 +491,9 @@ def judge_orders(
                 trade = parse_trade(event, rules.roots)
             except InvalidTrade:
                 continue  # judge_prints counted it
-            tally.add(trade.symbol, trade.sip_timestamp, trade.size, trade.conditions)
+            tally.add(
+                trade.symbol, trade.sip_timestamp, trade.size, trade.conditions, trade.price, trade.shares_per_contract
+            )
             if orders.keeps(trade):
                 # REST has no sequence number: the place in the day's listing (SIP time order) orders
                 # the prints of one millisecond as the stream's sequence numbers would.
@@ -502,8 +504,10 @@ def judge_orders(
     profiles = rules.order_profiles
     contracts = references.contracts({run.symbol for run in closed.runs})
 
+    counts = tally.counts
+    day_volume.replace(counts)  # the day's strike premium, for the insights of later days
     minutes: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for (symbol, minute), change in tally.counts.items():
+    for (symbol, minute), (change, _) in counts.items():
         minutes[symbol].append((minute, change))
 
     def volumes(wanted: list[tuple[str, int]]) -> dict[tuple[str, int], int | None]:

@@ -18,10 +18,12 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
+from functools import lru_cache
 
 from django.utils import timezone
 
 from trades.domain.calendar import MARKET_OPEN, NEW_YORK, is_market_open, new_york_date
+from trades.domain.occ import InvalidSymbol, parse_occ, underlying_for_root
 from trades.domain.orders import NS_PER_MS, volume_change_of
 from trades.models import CountedDay, VolumeCount, VolumeSeed
 from trades.services import rows
@@ -30,42 +32,84 @@ MS_PER_MINUTE = 60_000
 NS_PER_MINUTE = 60_000_000_000
 
 
+# A count: (volume in contracts, premium in cents), by (contract, minute).
+Count = tuple[int, int]
+
+
 class VolumeTally:
-    """One batch's volume per (contract, minute), counted as the prints go by."""
+    """One batch's volume and premium per (contract, minute), counted as the prints go by."""
 
     def __init__(self) -> None:
         # The firehose adds every print of a watched underlying: one dict update each, the sizes kept
         # per conditions too, and what each counts for (a cancel subtracts) worked out once at the end.
         self.sizes: dict[tuple[str, int, tuple[int, ...]], int] = defaultdict(int)
+        self.cents: dict[tuple[str, int, tuple[int, ...]], int] = defaultdict(int)
 
-    def add(self, symbol: str, timestamp_ms: int, size: int, conditions: tuple[int, ...]) -> None:
-        self.sizes[(symbol, timestamp_ms // MS_PER_MINUTE, conditions)] += size
+    def add(
+        self, symbol: str, timestamp_ms: int, size: int, conditions: tuple[int, ...], price: float, shares: int
+    ) -> None:
+        key = (symbol, timestamp_ms // MS_PER_MINUTE, conditions)
+        self.sizes[key] += size
+        self.cents[key] += premium_cents(price, size, shares)
 
     @property
-    def counts(self) -> dict[tuple[str, int], int]:
-        counts: dict[tuple[str, int], int] = defaultdict(int)
+    def counts(self) -> dict[tuple[str, int], Count]:
+        volume: dict[tuple[str, int], int] = defaultdict(int)
+        cents: dict[tuple[str, int], int] = defaultdict(int)
         for (symbol, minute, conditions), size in self.sizes.items():
-            if change := volume_change_of(size, conditions):
-                counts[(symbol, minute)] += change
-        return dict(counts)
+            if sign := volume_change_of(1, conditions):
+                volume[(symbol, minute)] += sign * size
+                cents[(symbol, minute)] += sign * self.cents[(symbol, minute, conditions)]
+        return {key: (count, cents[key]) for key, count in volume.items()}
 
 
-def add(counts: dict[tuple[str, int], int]) -> None:
-    """Add volume per (contract, minute) in one statement (the closer, from the batches it consumes)."""
+def premium_cents(price: float, size: int, shares: int) -> int:
+    """A print's premium in whole cents: integers add up alike in any order (live, replay, backfill)."""
+    return round(price * size * shares * 100)
+
+
+_COUNT_COLUMNS: list[rows.Column] = [
+    ("symbol", "text"),
+    ("underlying", "text"),
+    ("trade_date", "date"),
+    ("minute", "bigint"),
+    ("volume", "bigint"),
+    ("premium", "bigint"),
+]
+
+
+def add(counts: Mapping[tuple[str, int], Count]) -> None:
+    """Add volume and premium per (contract, minute) in one statement (the closer, from the batches
+    it consumes)."""
+    _upsert(counts, "volume = {table}.volume + excluded.volume, premium = {table}.premium + excluded.premium")
+
+
+def replace(counts: Mapping[tuple[str, int], Count]) -> None:
+    """Write a backfilled day's counts: its whole tape's, in place of what a listener counted of it."""
+    _upsert(counts, "volume = excluded.volume, premium = excluded.premium")
+
+
+def _upsert(counts: Mapping[tuple[str, int], Count], update: str) -> None:
     if not counts:
         return
     table = VolumeCount._meta.db_table
     # Sorted: two writers upserting the same rows lock them in the same order, never in a deadlock.
     values = [
-        (symbol, new_york_date(minute * MS_PER_MINUTE), minute, volume)
-        for (symbol, minute), volume in sorted(counts.items())
+        (symbol, underlying_of(symbol), new_york_date(minute * MS_PER_MINUTE), minute, volume, cents)
+        for (symbol, minute), (volume, cents) in sorted(counts.items())
     ]
     rows.insert(
-        table,
-        [("symbol", "text"), ("trade_date", "date"), ("minute", "bigint"), ("volume", "bigint")],
-        values,
-        f"ON CONFLICT (symbol, minute) DO UPDATE SET volume = {table}.volume + excluded.volume",
+        table, _COUNT_COLUMNS, values, f"ON CONFLICT (symbol, minute) DO UPDATE SET {update.format(table=table)}"
     )
+
+
+@lru_cache(maxsize=100_000)
+def underlying_of(symbol: str) -> str:
+    """The contract's underlying as its root names it (the root alias table; no reference data)."""
+    try:
+        return underlying_for_root(parse_occ(symbol).root)
+    except InvalidSymbol:
+        return ""
 
 
 def digest(frames: Iterable[str]) -> str:

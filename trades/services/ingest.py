@@ -29,7 +29,7 @@ from trades import queues
 from trades.domain import formatting
 from trades.domain.calendar import utc_datetime
 from trades.domain.identity import IncomingPrint, StoredPrint, place_prints, trade_key
-from trades.domain.occ import InvalidSymbol, parse_occ
+from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT, InvalidSymbol, parse_occ
 from trades.domain.rules import (
     MaxAges,
     Profile,
@@ -169,17 +169,20 @@ class OrderFlow:
 
     def __init__(self, rules: FlowRules) -> None:
         self.rules = rules
-        self.watched: dict[str, bool] = {}  # contract → are its prints kept (one dict lookup per print)
+        # contract → its shares per contract if its prints are counted, else 0 (one dict lookup per print)
+        self.watched: dict[str, int] = {}
         self.kept: list[orders.PackedPrint] = []
         self.underlyings: dict[str, str] = {}  # of the kept prints' contracts
         self.volume = day_volume.VolumeTally()
-        self.volume_sizes = self.volume.sizes
+        self.volume_sizes, self.volume_cents = self.volume.sizes, self.volume.cents
         self.latest_event_ms: int | None = None
 
     def see(self, trade: Trade) -> None:
         self._saw(trade.sip_timestamp)
         if self.rules.keeps_prints_of(trade.underlying):
-            self.volume.add(trade.symbol, trade.sip_timestamp, trade.size, trade.conditions)
+            self.volume.add(
+                trade.symbol, trade.sip_timestamp, trade.size, trade.conditions, trade.price, trade.shares_per_contract
+            )
             if orders.keeps(trade):
                 self.kept.append(orders.packed_print(trade))
                 self.underlyings[trade.symbol] = trade.underlying
@@ -192,21 +195,31 @@ class OrderFlow:
             return
         if self.latest_event_ms is None or timestamp > self.latest_event_ms:
             self.latest_event_ms = timestamp
-        watched = self.watched.get(symbol)
-        if watched is None:
-            watched = self.watched[symbol] = self._watches(symbol)
-        if not watched:
+        shares = self.watched.get(symbol)
+        if shares is None:
+            shares = self.watched[symbol] = self._shares_if_watched(symbol)
+        price = event.get("p")
+        if not shares or (type(price) is not float and type(price) is not int):
             return
         if codes is None:
-            self.volume_sizes[(symbol, timestamp // day_volume.MS_PER_MINUTE, ())] += size  # VolumeTally.add, inline
+            key = (symbol, timestamp // day_volume.MS_PER_MINUTE, ())
         elif type(codes) is list:
-            self.volume_sizes[(symbol, timestamp // day_volume.MS_PER_MINUTE, tuple(codes))] += size
+            key = (symbol, timestamp // day_volume.MS_PER_MINUTE, tuple(codes))
+        else:
+            return
+        # VolumeTally.add, inline
+        self.volume_sizes[key] += size
+        self.volume_cents[key] += round(price * size * shares * 100)
 
-    def _watches(self, symbol: str) -> bool:
+    def _shares_if_watched(self, symbol: str) -> int:
         try:
-            return self.rules.keeps_prints_of(self.rules.underlying_of(parse_occ(symbol).root))
+            root = parse_occ(symbol).root
         except InvalidSymbol:
-            return False
+            return 0
+        if not self.rules.keeps_prints_of(self.rules.underlying_of(root)):
+            return 0
+        known = self.rules.roots.get(root)
+        return known.shares_per_contract if known else DEFAULT_SHARES_PER_CONTRACT
 
     def _saw(self, timestamp_ms: int) -> None:
         if self.latest_event_ms is None or timestamp_ms > self.latest_event_ms:

@@ -81,7 +81,7 @@ from trades.models import (
 )
 from trades.models import Order as OrderRow
 from trades.selectors.flow_rules import current_flow_rules
-from trades.services import day_volume, locks, quotes, rows, webhooks
+from trades.services import day_volume, insights, locks, quotes, rows, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -164,14 +164,14 @@ def log_batch(
     source: str,
     prints: Sequence[PackedPrint],
     underlyings: dict[str, str],
-    volume: dict[tuple[str, int], int],
+    volume: dict[tuple[str, int], day_volume.Count],
     latest_event_ms: int | None,
 ) -> int:
     """Log a batch's kept prints (``underlyings``: of their contracts) and volume counts as one row
     (once: a redelivered batch has the same ``digest``), then move the clock to its latest event.
     Closing is beat's tick's (close_due): no batch waits on another."""
     if prints or volume:
-        counts = [[symbol, minute, count] for (symbol, minute), count in volume.items()]
+        counts = [[symbol, minute, count, cents] for (symbol, minute), (count, cents) in volume.items()]
         payload = orjson.dumps({"underlyings": underlyings, "prints": number_identical(list(prints)), "volume": counts})
         row = (digest, timezone.now(), source, payload, False, False)
         rows.insert(PrintBatch._meta.db_table, _BATCH_COLUMNS, [row], "ON CONFLICT (digest) DO NOTHING")
@@ -266,8 +266,10 @@ class Book(MemoryPrints):
         self.sources: dict[Print, str] = {}
         self.underlyings: dict[str, str] = {}
         self.cancel_changes: dict[Print, bool] = {}
-        # The volume counts of the batches added, not in VolumeCount yet: `uncounted` names them.
+        # The volume (and premium) counts of the batches added, not in VolumeCount yet: `uncounted`
+        # names them.
         self.volume: dict[tuple[str, int], int] = defaultdict(int)
+        self.premium: dict[tuple[str, int], int] = defaultdict(int)
         self.uncounted: list[int] = []
         # Never yet (not 0.0: the monotonic clock may start near 0, on a machine just booted).
         self.counted_at = float("-inf")
@@ -296,18 +298,21 @@ class Book(MemoryPrints):
                 self._add_counts(batch.pk, orjson.loads(batch.prints)["volume"])
 
     def _add_counts(self, batch_pk: int, counts: list[list[Any]]) -> None:
-        for symbol, minute, count in counts:
+        for symbol, minute, count, *cents in counts:  # batches logged before premium was counted: none
             self.volume[(symbol, minute)] += count
+            self.premium[(symbol, minute)] += cents[0] if cents else 0
         self.uncounted.append(batch_pk)
 
-    def count_volume(self) -> None:
-        """Every VOLUME_COUNT_SECONDS, add the counts held up in one statement and mark their batches
-        counted (the same (contract, minute) comes in batch after batch: one row written, not one
-        per batch). Until then opening inference adds them to what it reads (`volume`)."""
-        if self.uncounted and time.monotonic() - self.counted_at >= VOLUME_COUNT_SECONDS:
-            day_volume.add(self.volume)
+    def count_volume(self, now: bool = False) -> None:
+        """Every VOLUME_COUNT_SECONDS (or ``now``), add the counts held up in one statement and mark
+        their batches counted (the same (contract, minute) comes in batch after batch: one row
+        written, not one per batch). Until then opening inference adds them to what it reads
+        (`volume`)."""
+        if self.uncounted and (now or time.monotonic() - self.counted_at >= VOLUME_COUNT_SECONDS):
+            day_volume.add({key: (volume, self.premium[key]) for key, volume in self.volume.items()})
             PrintBatch.objects.filter(pk__in=self.uncounted).update(counted=True)
             self.volume.clear()
+            self.premium.clear()
             self.uncounted.clear()
             self.counted_at = time.monotonic()
 
@@ -376,6 +381,8 @@ class Closer:
         book.count_volume()
         closed = close_orders(book, book.due(mark_ns), mark_ns, new)
         candidates = _consider(closed, book, timezone.now(), report)
+        if candidates:  # their judging reads the strike's premium so far from the table: all of it
+            book.count_volume(now=True)
         _store_cancelled(book)
         _withdraw_for_late_cancels(
             book.cancels_without_print({item for item in new if item.kind is PrintClass.CANCEL}), report
@@ -672,6 +679,7 @@ def _settle(judged: list[tuple[OrderRow, Order, Any, list[Profile]]]) -> list[tu
             [OrderMatch(order_id=row.pk, profile_id=profile.id) for row, matched in hits for profile in matched],
             ignore_conflicts=True,
         )
+        insights.describe(row for row, _ in hits)  # before the webhooks: they carry it
         webhooks.create_deliveries({row.pk: {profile.id for profile in matched} for row, matched in hits}, orders=True)
     return hits
 
@@ -695,7 +703,7 @@ def order_line(row: OrderRow, profiles: list[str]) -> str:
     """``💰 Smart Money: SWEEP O:… $1,000,000 premium, 14 DTE, BUY BULLISH, opening [sweeps]``."""
     kind = formatting.order_kind(row.type, row.golden, row.subtype)
     head = formatting.order_line_head(kind, row.symbol, row.premium, row.dte, row.aggressor, row.sentiment, row.opening)
-    return head + ", ".join(profiles) + "]"
+    return head + ", ".join(profiles) + "]" + (f" {row.insight}" if row.insight else "")
 
 
 # --- what judging needs: the contract, the reference, the day's volume -----------------------------

@@ -175,12 +175,22 @@ def slack_payload(trade: Trade, event_type: str, timestamp: datetime) -> dict[st
         context.append({"type": "mrkdwn", "text": TEST_NOTE})
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": fit(header, SLACK_HEADER), "emoji": True}},
+        *_slack_insight(trade),
         {"type": "section", "fields": fields},
         {"type": "context", "elements": context[:SLACK_CONTEXT_ELEMENTS]},
     ]
     note = _mrkdwn_text(TEST_NOTE + "\n") if testing else ""
     text = note + _line_within(trade, SLACK_TEXT - units(note), _mrkdwn)
     return {"text": text, "blocks": blocks[:SLACK_BLOCKS]}
+
+
+def _slack_insight(trade: Trade) -> list[dict[str, Any]]:
+    """The order's insight sentence as a section of its own (none without one)."""
+    if not trade.get("insight"):
+        return []
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": fit_mrkdwn("", trade["insight"], SLACK_TEXT_OBJECT)}}
+    ]
 
 
 def _mrkdwn(text: str) -> list[str]:
@@ -224,8 +234,10 @@ def _description(trade: Trade) -> str:
     fills = f"{trade['prints']} print{'s' if trade['prints'] != 1 else ''} on {len(trade['exchanges'])} exchange"
     fills += "s" if len(trade["exchanges"]) != 1 else ""
     facts = "".join(f"; {fact}" for fact in _order_facts(trade))
+    insight = f"\n\n{trade['insight']}" if trade.get("insight") else ""
     return (
         f"{trade['symbol']}: {fills}, {trade['size']:,} contracts at {money(trade['price'], 2)} VWAP = {premium}{facts}"
+        + insight
     )
 
 

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from trades.models import BackfillSource, BackfillUnit, UnitStatus
 from trades.polygon_rest import flatfiles
 from trades.selectors.flow_rules import current_flow_rules
-from trades.services import backfill, outcomes
+from trades.services import backfill, insights, outcomes
 from trades.services.reference_data import watched_underlyings
 from trades.services.watchlists import TickerError, parse_tickers
 
@@ -106,6 +106,7 @@ class Command(BaseCommand):
             f"outcomes: {measured.measured:,} orders with a direction measured ({measured.complete:,} complete, the "
             f"rest waiting for their sessions' closes), {measured.bars:,} day bars read"
         )
+        self.stdout.write(f"insights: {insights.describe_missing():,} orders described")
 
     def profiles(self, names: list[str]) -> list[str]:
         enabled = {profile.name for profile in current_flow_rules().profiles}

@@ -1,0 +1,152 @@
+"""Insights of stored hits against real PostgreSQL: the figures read from the counts, the earlier
+alerts and their outcomes (a hand-computed fixture), and a live hit described before its webhooks."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.factories import frame, only_profile
+from tests.order_helpers import NY, a_million_dollar_sweep, trade
+from tests.services.test_orders import settle
+from trades.domain.orders import NS_PER_MS
+from trades.models import DailyBar, FilterProfile, Order, OrderMatch, OrderOutcome, OrderState, VolumeCount
+from trades.selectors import flow_rules
+from trades.selectors.serializers import serialize_order
+from trades.services import insights
+from trades.services.ingest import ingest_frames
+
+TODAY = date(2026, 11, 20)
+AAPL_195C = "O:AAPL261204C00195000"
+AAPL_200C = "O:AAPL261204C00200000"
+
+
+def ns_at(day: date, hour: int, minute: int) -> int:
+    return int(datetime(day.year, day.month, day.day, hour, minute, tzinfo=NY).timestamp()) * 1_000_000_000
+
+
+def count(symbol: str, day: date, hour: int, minute: int, dollars: int) -> VolumeCount:
+    at = ns_at(day, hour, minute) // 60_000_000_000
+    return VolumeCount(symbol=symbol, underlying="AAPL", trade_date=day, minute=at, volume=1, premium=dollars * 100)
+
+
+def stored_order(order_id: str, day: date, profile: FilterProfile, **fields: Any) -> Order:
+    first_ns = ns_at(day, 11, 0) if "first_ts_ns" not in fields else fields.pop("first_ts_ns")
+    move = fields.pop("move_1d", None)
+    values: dict[str, Any] = {
+        "state": OrderState.HIT,
+        "symbol": AAPL_195C,
+        "underlying": "AAPL",
+        "expiry": date(2026, 12, 4),
+        "right": "C",
+        "strike": Decimal(195),
+        "type": "SWEEP",
+        "prints": 5,
+        "size": 300,
+        "premium": Decimal(300_000),
+        "vwap": Decimal(10),
+        "dte": 14,
+        "first_ts_ns": first_ns,
+        "last_ts_ns": first_ns,
+        "traded_at": datetime.fromtimestamp(first_ns / 1e9, tz=NY),
+        "price_path": "FLAT",
+        "aggressor": "BUY",
+        "sentiment": "BULLISH",
+        "spot": Decimal(190),
+        "received_at": datetime.fromtimestamp(first_ns / 1e9, tz=NY),
+    }
+    order = Order.objects.create(order_id=order_id, **(values | fields))
+    OrderMatch.objects.create(order=order, profile=profile)
+    if move is not None:
+        OrderOutcome.objects.create(order=order, spot0=Decimal(190), move_1d=move, market_1d=Decimal("0.001"))
+    return order
+
+
+@pytest.fixture
+def sweeps(db) -> FilterProfile:
+    return only_profile("sweeps", ["AAPL"], judges="orders", min_premium=Decimal(50_000))
+
+
+def test_an_orders_insight_from_its_strikes_history_and_the_alerts_before_it(sweeps):
+    past_days = [date(2026, 11, d) for d in (13, 16, 17, 18, 19)]
+    DailyBar.objects.bulk_create(
+        DailyBar(ticker="AAPL", day=day, open=1, high=1, low=1, close=1) for day in [date(2026, 11, 10), *past_days]
+    )
+    rows = [count(AAPL_200C, TODAY, 10, 37, 15_000), count(AAPL_195C, TODAY, 10, 17, 2_000)]
+    rows += [count(AAPL_195C, TODAY, 10, 46, 3_000), count(AAPL_195C, TODAY, 10, 16, 1_000)]
+    rows += [count(AAPL_195C, TODAY, 10, 47, 9_999), count(AAPL_195C, TODAY, 10, 48, 8_888)]  # not before it
+    for day, strike in zip(past_days, (10_000, 20_000, 0, 30_000, 40_000), strict=True):
+        rows += [count(AAPL_195C, day, 10, 30, strike), count(AAPL_200C, day, 10, 30, 100_000 - strike)]
+        rows += [count(AAPL_195C, day, 10, 47, 777_777)]  # the minute of the order: after the window
+    VolumeCount.objects.bulk_create(rows)
+    stored_order("a", date(2026, 11, 10), sweeps, premium=Decimal(60_000), move_1d=Decimal("0.02"))
+    stored_order("b", date(2026, 11, 17), sweeps, premium=Decimal(99_000), move_1d=Decimal("-0.01"))
+    stored_order("known-today", date(2026, 11, 19), sweeps, premium=Decimal(60_000), move_1d=Decimal("0.05"))
+    stored_order("bigger", date(2026, 11, 18), sweeps, premium=Decimal(100_000), move_1d=Decimal("0.05"))
+    subject = stored_order("now", TODAY, sweeps, premium=Decimal(85_000), first_ts_ns=ns_at(TODAY, 10, 47) + 5)
+
+    assert insights.describe_missing() == 5  # oldest first; the subject last
+    subject.refresh_from_db()
+    # Window 10:17–10:46: 2,000 + 3,000 + the order's 85,000 = $90K; AAPL's adds 15,000 (86%).
+    # Usual: (10 + 20 + 0 + 30 + 40) K / 5 = $20K: 4.5×. Analogs: "b" (Nov 17, −1.0%) and "a"; the
+    # Nov 19 alert's next day is today (not known yet), the $100K one is in the next bucket up.
+    assert subject.insight == (
+        "AAPL $195 calls 12/4 (14 DTE): $90K premium in the last 30 minutes (86% of AAPL's), 4.5× this strike's "
+        "usual — unusual concentration. Last time (Nov 17) the stock moved -1.0% next day; of 2 similar alerts "
+        "since Nov 10, 1 rose next day — too few to say."
+    )
+    facts = subject.insight_facts
+    assert facts is not None
+    assert facts["concentration"] | {"share": round(facts["concentration"]["share"], 4)} == {
+        "strike_premium": 90_000.0,
+        "underlying_premium": 105_000.0,
+        "strike_premium_day": 91_000.0,
+        "underlying_premium_day": 106_000.0,
+        "share": 0.8571,
+        "baseline_days": 5,
+        "baseline_since": "2026-11-13",
+        "strike_usual": 20_000.0,
+        "underlying_usual": 100_000.0,
+        "multiple": 4.5,
+        "underlying_multiple": 1.05,
+        "unusual": True,
+    }
+    assert facts["last"]["order_id"] == "b" and facts["cohort"]["n"] == 2
+    assert facts["similar"] == {
+        "underlying": "AAPL",
+        "sentiment": "BULLISH",
+        "premium": "under $100K",
+        "dte": "8–30 DTE",
+        "profiles": ["sweeps"],
+        "horizon_days": 1,
+    }
+    assert serialize_order(subject)["insight"] == subject.insight
+    assert insights.describe_missing() == 0  # each once
+
+
+@pytest.fixture
+def big_orders(db, settings):
+    settings.POLYGON_API_KEY = ""  # no quotes here: side UNKNOWN
+    profile = only_profile("big-orders", ["NVDA"], judges="orders", min_premium=Decimal(500_000))
+    yield profile
+    flow_rules.forget_flow_rules()
+
+
+def test_a_live_hit_is_described_as_it_is_judged_with_the_counts_of_the_batches_before_it(big_orders):
+    # Twenty minutes earlier: $5,000 on the sweep's contract, $7,000 on another NVDA contract.
+    earlier = [trade(-20 * 60_000, p=0.5, s=100, q=1), trade(-19 * 60_000, sym="O:NVDA251219C00160000", p=0.7, q=2)]
+    ingest_frames([frame(*earlier)])
+    ingest_frames([frame(*a_million_dollar_sweep())])
+    settle()
+
+    (order,) = Order.objects.filter(state=OrderState.HIT)
+    assert order.insight_facts is not None
+    concentration = order.insight_facts["concentration"]
+    assert (concentration["strike_premium"], concentration["underlying_premium"]) == (1_005_000.0, 1_012_000.0)
+    assert concentration["baseline_days"] == 0 and order.insight_facts["similar"] is None  # no quote, no side
+    assert order.insight == (
+        "NVDA $150 calls 12/19 (14 DTE): $1M premium in the last 30 minutes (99% of NVDA's); no history yet to know "
+        "its usual."
+    )
+    assert order.first_ts_ns // NS_PER_MS == a_million_dollar_sweep()[0]["t"]

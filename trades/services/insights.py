@@ -1,0 +1,120 @@
+"""Each stored hit's insight: its figures (`Order.insight_facts`) and its sentence (`Order.insight`),
+from the facts of trades/domain/insights.py.
+
+A live hit is described as it is judged, before its webhooks are built (they carry the sentence).
+A backfill describes its orders at the end, oldest first, when the history before each is stored:
+an insight reads only what was known before its order (the strike's earlier minutes, earlier days,
+alerts whose next day had closed), so live, replay and backfill of the same prints say the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from trades.domain import insights
+from trades.domain.insights import Alert, Cohort, Concentration, Contract
+from trades.models import Order, OrderState
+from trades.selectors import insights as read
+
+logger = logging.getLogger(__name__)
+
+
+def describe(orders: Iterable[Order]) -> int:
+    """Work out and store the insight of each order (stored hits, their profiles matched)."""
+    described = []
+    sessions: dict[str, list[date]] = {}
+    for order in orders:
+        if order.underlying not in sessions:
+            sessions[order.underlying] = read.sessions_of(order.underlying)
+        order.insight_facts, order.insight = insight_of(order, sessions[order.underlying])
+        described.append(order)
+    Order.objects.bulk_update(described, ["insight", "insight_facts"], batch_size=500)
+    return len(described)
+
+
+def describe_missing() -> int:
+    """The stored hits without an insight (a backfill's), oldest first."""
+    missing = Order.objects.filter(state=OrderState.HIT, insight="").order_by("first_ts_ns", "order_id")
+    count = describe(missing.select_related("outcome").prefetch_related("profiles").iterator(chunk_size=500))
+    if count:
+        logger.info("Insights: %d orders described", count)
+    return count
+
+
+def insight_of(order: Order, sessions: list[date]) -> tuple[dict[str, Any], str]:
+    found = read.concentration(order)
+    alert = read.alert_of(order, sessions)
+    last, group = None, None
+    if alert is not None:
+        similar = insights.analogs(alert, read.earlier_alerts(order, sessions))
+        last, group = (similar[0] if similar else None), insights.cohort(similar)
+    contract = Contract(order.underlying, order.strike, order.right, order.expiry, order.dte)
+    text = insights.sentence(contract, order.sentiment, found, last, group)
+    return facts(found, alert, last, group), text
+
+
+def facts(found: Concentration, alert: Alert | None, last: Alert | None, group: Cohort | None) -> dict[str, Any]:
+    """The figures behind the sentence, as JSON (money in dollars, moves and shares as fractions)."""
+    return {
+        "window_minutes": insights.WINDOW_MINUTES,
+        "concentration": {
+            "strike_premium": found.strike / 100,
+            "underlying_premium": found.underlying / 100,
+            "strike_premium_day": found.strike_day / 100,
+            "underlying_premium_day": found.underlying_day / 100,
+            "share": found.share,
+            "baseline_days": len(found.days),
+            "baseline_since": found.days[0].isoformat() if found.days else None,
+            "strike_usual": None if found.strike_usual is None else found.strike_usual / 100,
+            "underlying_usual": None if found.underlying_usual is None else found.underlying_usual / 100,
+            "multiple": found.multiple,
+            "underlying_multiple": found.underlying_multiple,
+            "unusual": found.unusual,
+        },
+        "similar": None if alert is None else _similar(alert),
+        "last": None if last is None else _last(last),
+        "cohort": None if group is None else _cohort(group),
+    }
+
+
+def _similar(alert: Alert) -> dict[str, Any]:
+    """What "similar" meant for this order's analogs."""
+    return {
+        "underlying": alert.underlying,
+        "sentiment": alert.sentiment,
+        "premium": insights.premium_bucket_label(alert.premium),
+        "dte": insights.dte_bucket_label(alert.dte),
+        "profiles": sorted(alert.profiles),
+        "horizon_days": 1,
+    }
+
+
+def _last(last: Alert) -> dict[str, Any]:
+    return {
+        "order_id": last.order_id,
+        "day": last.day.isoformat(),
+        "move": _float(last.move),
+        "market": _float(last.market),
+        "signed_move": _float(last.signed_move),
+    }
+
+
+def _cohort(group: Cohort) -> dict[str, Any]:
+    return {
+        "n": group.n,
+        "went_its_way": group.went_its_way,
+        "rate": group.rate,
+        "low": group.low,
+        "high": group.high,
+        "since": None if group.since is None else group.since.isoformat(),
+        "median_move": _float(group.median_move),
+        "median_versus_market": _float(group.median_versus_market),
+        "enough": group.enough,
+    }
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
