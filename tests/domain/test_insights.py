@@ -182,7 +182,7 @@ def test_the_sentence_says_too_few_no_history_and_nothing_for_a_neutral_order() 
     assert sentence(contract, "BEARISH", few_days, last, cohort([last])) == (
         "NVDA $122.5 puts 11/27 (7 DTE): $120K premium in the last 30 minutes; too little history to know its "
         "usual (1 trading day). Last time (Nov 18) the stock moved -1.2% next day; of 1 similar alert since "
-        "Nov 18, 1 fell next day — too few to say."
+        "Nov 18, 1 fell next day (100%, 95% CI 21–100%) — too few to say."
     )
     assert sentence(contract, "BEARISH", few_days, None, cohort([])).endswith("No similar alert before.")
     assert sentence(contract, "NEUTRAL", few_days, last, cohort([last])).endswith("(1 trading day).")

@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import csrf_protect_m
+from django.contrib.admin.utils import flatten_fieldsets, unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.db.models.functions import Upper
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 
 from trades.admin.common import LiveConfigAdminMixin, age_text
@@ -20,7 +24,10 @@ from trades.models import (
     WatchedTicker,
     Watchlist,
 )
+from trades.selectors.backtest import DEFAULT_DAYS, backtest, backtest_lines, last_days, profile_of
 from trades.selectors.flow_rules import condition_groups, excluded_codes
+
+BACKTEST = "_backtest"  # the profile form's "Backtest these settings" button
 
 
 class WatchedTickerInline(admin.TabularInline):
@@ -160,6 +167,68 @@ class FilterProfileAdmin(LiveConfigAdminMixin, admin.ModelAdmin):
         low = "" if profile.min_dte is None else profile.min_dte
         high = "" if profile.max_dte is None else profile.max_dte
         return f"{low}–{high}"
+
+    @csrf_protect_m
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra_context = {"backtest_days": DEFAULT_DAYS, **(extra_context or {})}
+        if request.method == "POST" and BACKTEST in request.POST:
+            return self.backtest_view(request, object_id, form_url, extra_context)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def backtest_view(
+        self, request: HttpRequest, object_id: str | None, form_url: str, extra_context: dict[str, Any]
+    ) -> HttpResponse:
+        """The form as posted, validated and never saved, with the backtest of its settings over the
+        last DEFAULT_DAYS days above it (the add form's too: the watchlist, a required field, is saved)."""
+        obj = self.profile_to_change(request, object_id)
+        subtitle = str(obj) if obj else None  # before the form writes the posted values on it
+        fieldsets = self.get_fieldsets(request, obj)
+        form_class = self.get_form(request, obj, change=obj is not None, fields=flatten_fieldsets(fieldsets))
+        form = form_class(request.POST, request.FILES, instance=obj)
+        report = None
+        if form.is_valid():  # the posted values are now on form.instance, unsaved
+            report = "\n".join(backtest_lines(backtest(profile_of(form.instance), *last_days(DEFAULT_DAYS))))
+        admin_form = helpers.AdminForm(
+            form,
+            list(fieldsets),  # type: ignore[arg-type]  # django-stubs types the two fieldsets apart
+            self.get_prepopulated_fields(request, obj),
+            self.get_readonly_fields(request, obj),
+            model_admin=self,
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{'Change' if obj else 'Add'} {self.opts.verbose_name}",
+            "subtitle": subtitle,
+            "adminform": admin_form,
+            "object_id": object_id,
+            "original": obj,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            "backtest": report,
+            **extra_context,
+        }
+        return self.render_change_form(
+            request, context, add=obj is None, change=obj is not None, obj=obj, form_url=form_url
+        )
+
+    def profile_to_change(self, request: HttpRequest, object_id: str | None) -> FilterProfile | None:
+        """The profile of the change form (None on the add form), if this user may change (or add) it."""
+        obj = None if object_id is None else self.get_object(request, unquote(object_id))
+        if object_id is not None and obj is None:
+            raise Http404(f"No filter profile with id {object_id!r}.")
+        if not (self.has_change_permission(request, obj) if obj else self.has_add_permission(request)):
+            raise PermissionDenied
+        return obj
 
 
 @admin.register(Subscription)

@@ -8,8 +8,8 @@ trader reads (FLOW.md, "Rules on orders and windows" and "Daily aggregates and o
 - **Analogs and cohorts.** Earlier alerts like this one: the same underlying, sentiment, premium
   bucket, DTE bucket and a profile in common, whose next-day move was known before this order's
   day (nothing it could not have known). The last of them and the cohort: N, how many went the
-  alert's way the next day with a Wilson 95% interval, and the median signed move; under 10 it is
-  "too few to say".
+  alert's way the next day with a Wilson 95% interval, and the median signed move; under 10 the
+  sentence adds "too few to say".
 - **The sentence**, by a fixed template from those figures alone.
 
 Money is in whole cents (integers: sums that do not depend on the order they were added in).
@@ -328,11 +328,9 @@ def _history_clause(verb: str, last: Alert | None, similar: Cohort) -> str:
     text = f"Last time ({month_day(last.day)}) the stock moved {percent(last.move)} next day"
     assert similar.since is not None  # `last` is one of the cohort
     text += f"; of {similar.n} similar alert{'s' if similar.n != 1 else ''} since {month_day(similar.since)}, "
-    text += f"{similar.went_its_way} {verb} next day"
-    if not similar.enough:
-        return text + " — too few to say."
     assert similar.rate is not None
-    return text + f" ({similar.rate:.0%}, 95% CI {similar.low * 100:.0f}–{similar.high * 100:.0f}%)."
+    text += f"{similar.went_its_way} {verb} next day ({similar.rate:.0%}, 95% CI {similar.low * 100:.0f}–{similar.high * 100:.0f}%)"
+    return text + ("." if similar.enough else " — too few to say.")
 
 
 def _days(number: int) -> str:
