@@ -10,6 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from trades.domain.orders import OrderType
+from trades.models import OrderState
 from trades.selectors import hits
 from trades.selectors.serializers import serialize_order, serialize_trade
 
@@ -52,6 +53,21 @@ def orders(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": f"type must be one of {', '.join(OrderType.__members__)}"}, status=400)
     found = hits.latest_orders(limit=limit, underlying=ticker, order_type=order_type)
     fills = hits.fills_of(found)  # every order's prints in one query
+    return JsonResponse({"results": [serialize_order(order, fills[order.order_id]) for order in found]})
+
+
+@csrf_exempt
+@require_GET
+def suppressed(request: HttpRequest) -> JsonResponse:
+    """``GET /api/pulse/suppressed?limit=N&ticker=T``: the newest orders held back as noise (a
+    spread's leg, a roll, a dividend trade, a stock-tied order), each with its reason and the
+    profiles it would have matched, newest first."""
+    asked = _newest_query(request)
+    if isinstance(asked, JsonResponse):
+        return asked
+    limit, ticker = asked
+    found = hits.latest_orders(limit=limit, underlying=ticker, state=OrderState.SUPPRESSED)
+    fills = hits.fills_of(found)
     return JsonResponse({"results": [serialize_order(order, fills[order.order_id]) for order in found]})
 
 

@@ -17,6 +17,7 @@ from django.utils.deconstruct import deconstructible
 
 from trades.domain import conditions
 from trades.domain.formatting import plural, short_new_york_time
+from trades.domain.noise import REASONS, Noise
 from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT
 from trades.domain.orders import OrderType, PricePath, Subtype
 from trades.domain.side import Aggressor, Sentiment
@@ -554,6 +555,7 @@ class OrderState(models.TextChoices):
     JUDGING = "judging", "Judging (waiting for its quote)"
     HIT = "hit"
     WITHDRAWN = "withdrawn", "Withdrawn (a print was cancelled, or a late print regrouped it)"
+    SUPPRESSED = "suppressed", "Suppressed (it looks like a bet but is not: see its noise)"
 
 
 class Order(models.Model):
@@ -562,6 +564,13 @@ class Order(models.Model):
 
     order_id = models.CharField(max_length=20, unique=True, help_text="Hash of the contract and its first print.")
     state = models.CharField(max_length=10, choices=OrderState.choices, default=OrderState.JUDGING)
+    noise = models.CharField(
+        max_length=12,
+        blank=True,
+        choices=[(kind.value, REASONS[kind]) for kind in Noise],
+        help_text="Why it was held back.",
+    )
+    noise_detail = models.CharField(max_length=300, blank=True)
     symbol = models.CharField(max_length=32, db_index=True)
     underlying = models.CharField(max_length=16)
     expiry = models.DateField()
@@ -621,6 +630,10 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.symbol} {self.size}@{self.vwap}"
+
+    def candidate_profile_names(self) -> list[str]:
+        """The profiles it passed before its side was known (a suppressed order: that would have alerted it)."""
+        return sorted(FilterProfile.objects.filter(pk__in=self.candidate_profiles).values_list("name", flat=True))
 
     @property
     def contract_prints(self) -> models.QuerySet[KeptPrint]:

@@ -34,13 +34,13 @@ from trades.domain.calendar import NEW_YORK
 from trades.domain.orders import OrderType, PricePath, Print, Subtype, build_order, group, repeated_hits
 from trades.domain.side import Aggressor, Quote
 from trades.feed import FeedServer, PrebuiltSource, SyntheticFlow, SyntheticReference, Tape
-from trades.feed.orders import BLOCK, BUY, CROSS, FLOOR_PRINT, MID, REPEATED_HITS, SELL, SPLIT, SWEEP, Order
+from trades.feed.orders import BLOCK, BUY, CROSS, FLOOR_PRINT, MID, REPEATED_HITS, ROLL, SELL, SPLIT, SWEEP, Order
 from trades.feed.quotes import QUOTE_INTERVAL_MS, QuoteBook
 from trades.feed.rest import RestApi
 from trades.feed.synthetic import pregenerate_frames
 
 NS = 1_000_000
-SEED = 3
+SEED = 6
 QUOTE_FIELDS = {
     "ask_exchange": int,
     "ask_price": float,
@@ -88,6 +88,8 @@ def expected_positions(order: Order | None) -> set[str]:
         return {"B", "M", "A"}
     if order.kind == SWEEP:
         return {"A", "AA"} if order.side == BUY else {"B", "BB"}
+    if order.kind == ROLL:  # sold at the bid in one expiry, bought at the ask in the next
+        return {"B", "A"}
     return {BUY: {"A"}, SELL: {"B"}, MID: {"M"}}[order.side]
 
 

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from tests.factories import frame, only_profile
-from tests.order_helpers import NY, a_million_dollar_sweep, trade
-from tests.services.test_orders import settle
+from tests.order_helpers import NY, a_million_dollar_sweep, settle, trade
 from trades.domain.orders import NS_PER_MS
 from trades.models import DailyBar, FilterProfile, Order, OrderMatch, OrderOutcome, OrderState, VolumeCount
 from trades.selectors import flow_rules

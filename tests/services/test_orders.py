@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from tests.factories import frame, only_profile
-from tests.order_helpers import NY, SWEEP_CONTRACT, T0, a_million_dollar_sweep, trade
+from tests.order_helpers import NY, SWEEP_CONTRACT, T0, a_million_dollar_sweep, settle, trade
 from trades.domain.orders import NS_PER_MS, Print, group, print_digest
 from trades.models import FilterProfile, KeptPrint, OptionTrade, Order, OrderClock, OrderCloser, OrderState, PrintBatch
 from trades.selectors import flow_rules
@@ -33,18 +33,6 @@ def add_print_profile(name, min_premium):
     watchlist = FilterProfile.objects.get(name="big-orders").watchlist
     flow_rules.forget_flow_rules()
     return FilterProfile.objects.create(name=name, watchlist=watchlist, min_premium=Decimal(min_premium))
-
-
-def settle():
-    """The feed has gone quiet long enough for every order to close (two minutes: well within the
-    book's horizon, so a later cancel still finds its print); then the candidates are judged (a
-    worker of the reference queue does it; no worker runs here)."""
-    later = orders.current_watermark(idle=False) + 120 * 1_000 * NS_PER_MS
-    orders.advance_clock(later)
-    closed = orders.close_due()
-    judging = Order.objects.filter(state=OrderState.JUDGING).values_list("pk", flat=True)
-    closed.hits = orders.judge_candidates(list(judging)).hits
-    return closed
 
 
 def test_a_million_dollar_sweep_of_twenty_prints_is_one_hit(order_profile):

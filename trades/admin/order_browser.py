@@ -23,13 +23,19 @@ class OrderMatchInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 class StateFilter(admin.SimpleListFilter):
-    """Hits by default; orders judging, and withdrawn ones (a print cancelled), on request."""
+    """Hits by default; orders judging, suppressed ones (noise, with their reasons) and withdrawn
+    ones (a print cancelled), on request."""
 
     title = "state"
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(OrderState.JUDGING, "judging"), (OrderState.WITHDRAWN, "withdrawn"), ("all", "all")]
+        return [
+            (OrderState.JUDGING, "judging"),
+            (OrderState.SUPPRESSED, "suppressed"),
+            (OrderState.WITHDRAWN, "withdrawn"),
+            ("all", "all"),
+        ]
 
     def choices(self, changelist):  # type: ignore[no-untyped-def]
         everything = changelist.get_query_string(remove=[self.parameter_name])
@@ -66,6 +72,7 @@ class OrderAdmin(display.HitColumns, ReadOnlyAdminMixin, admin.ModelAdmin):
         "opening",
         "vol_oi",
         "next_day",
+        "noise",
     ]
     list_display_links = ["time", "kind"]
     list_filter = [
@@ -77,6 +84,7 @@ class OrderAdmin(display.HitColumns, ReadOnlyAdminMixin, admin.ModelAdmin):
         "sentiment",
         "opening",
         "repeated_hits",
+        "noise",
         "underlying",
         "profiles",
         "source",
@@ -84,7 +92,7 @@ class OrderAdmin(display.HitColumns, ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["symbol", "order_id"]
     date_hierarchy = "traded_at"
     inlines = [OrderMatchInline]
-    readonly_fields = ["fills", "what_the_stock_did_next"]
+    readonly_fields = ["insight", "fills", "what_the_stock_did_next", "would_have_matched"]
     show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
@@ -113,6 +121,11 @@ class OrderAdmin(display.HitColumns, ReadOnlyAdminMixin, admin.ModelAdmin):
                 f"{display.percent(versus_market(stock, market, order.sentiment))}"
             )
         return "\n".join(lines)
+
+    @admin.display(description="profiles it would have matched")
+    def would_have_matched(self, order: Order) -> str:
+        """A suppressed order's: the profiles that would have alerted it (a hit's are its matches)."""
+        return ", ".join(order.candidate_profile_names()) or display.NOTHING
 
     @admin.display(description="order", ordering="type")
     def kind(self, order: Order) -> str:

@@ -329,7 +329,8 @@ def _history_clause(verb: str, last: Alert | None, similar: Cohort) -> str:
     assert similar.since is not None  # `last` is one of the cohort
     text += f"; of {similar.n} similar alert{'s' if similar.n != 1 else ''} since {month_day(similar.since)}, "
     assert similar.rate is not None
-    text += f"{similar.went_its_way} {verb} next day ({similar.rate:.0%}, 95% CI {similar.low * 100:.0f}–{similar.high * 100:.0f}%)"
+    interval = f"95% CI {similar.low * 100:.0f}–{similar.high * 100:.0f}%"
+    text += f"{similar.went_its_way} {verb} next day ({similar.rate:.0%}, {interval})"
     return text + ("." if similar.enough else " — too few to say.")
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from trades.domain.noise import PACKAGE_MS
 from trades.domain.orders import (
     GAP_MS,
     LATENESS_MS,
@@ -37,6 +38,7 @@ from trades.domain.orders import (
 )
 
 END_OF_TIME_NS = 2**63 - 1
+MOMENT_NS = PACKAGE_MS * NS_PER_MS  # prints are indexed by moments this long: a package's legs are near
 
 
 def watermark(latest_event_ns: int) -> int:
@@ -175,16 +177,18 @@ class MemoryPrints:
         self.cancelled: set[Print] = set()
         self._seen: set[Print] = set()
         self._cancels: dict[str, set[tuple]] = {}  # per contract, the (price, size) of its cancels
+        self.moments: dict[int, set[Print]] = defaultdict(set)  # every contract's prints, by MOMENT_NS
 
     def add(self, prints: Sequence[Print]) -> list[Print]:
         new = []
-        seen, by_contract, unclosed = self._seen, self.prints, self.unclosed
+        seen, by_contract, unclosed, moments = self._seen, self.prints, self.unclosed, self.moments
         for item in prints:
             kind = item.kind
             if item in seen or kind is PrintClass.COMPRESSION:
                 continue
             seen.add(item)
             by_contract[item.symbol].append(item)
+            moments[item.ts_ns // MOMENT_NS].add(item)
             if kind is PrintClass.CANCEL:
                 self._cancels.setdefault(item.symbol, set()).add((item.price, item.size))
             else:
@@ -260,9 +264,19 @@ class MemoryPrints:
         self._forget(forgotten)
         return forgotten
 
+    def near(self, ts_ns: int) -> list[Print]:
+        """The prints of any contract within MOMENT_NS of ``ts_ns`` (and a little more)."""
+        moment = ts_ns // MOMENT_NS
+        return [item for key in (moment - 1, moment, moment + 1) for item in self.moments.get(key, ())]
+
     def _forget(self, prints: list[Print]) -> None:
         with_cancels = set()
         for item in prints:
+            moment = self.moments.get(item.ts_ns // MOMENT_NS)
+            if moment is not None:
+                moment.discard(item)
+                if not moment:
+                    del self.moments[item.ts_ns // MOMENT_NS]
             self.closed_in.pop(item, None)
             self.cancelled.discard(item)
             self._seen.discard(item)

@@ -39,21 +39,29 @@ def passes_order_rules(facts: OrderFacts, profile: Profile) -> bool:
     """The rules that need only the order: watchlist, totals, days to expiry, conditions, type,
     ISO, repeated hits."""
     order = facts.order
-    if not profile.judges_orders or not (facts.underlying in profile.tickers or WILDCARD in profile.tickers):
-        return False
-    if profile.min_size is not None and order.size < profile.min_size:
-        return False
-    if profile.min_premium is not None and order.premium < profile.min_premium - 0.005:
-        return False
-    if (profile.min_dte is not None and facts.dte < profile.min_dte) or (
-        profile.max_dte is not None and facts.dte > profile.max_dte
-    ):
+    if not looks_like_a_bet(facts, profile):
         return False
     if profile.exclude_conditions.intersection(order.conditions):
         return False
     if profile.order_types and not _type_wanted(order, profile.order_types):
         return False
     return not ((profile.iso_only and not order.iso) or (profile.repeated_hits_only and not facts.repeated_hits))
+
+
+def looks_like_a_bet(facts: OrderFacts, profile: Profile) -> bool:
+    """The profile's watchlist, totals and days to expiry: what an order held back as noise (a
+    spread's leg, a roll) would have had to pass to be alerted."""
+    order = facts.order
+    if not profile.judges_orders or not (facts.underlying in profile.tickers or WILDCARD in profile.tickers):
+        return False
+    if profile.min_size is not None and order.size < profile.min_size:
+        return False
+    if profile.min_premium is not None and order.premium < profile.min_premium - 0.005:
+        return False
+    return not (
+        (profile.min_dte is not None and facts.dte < profile.min_dte)
+        or (profile.max_dte is not None and facts.dte > profile.max_dte)
+    )
 
 
 def passes_context_rules(facts: OrderFacts, profile: Profile, reference: Reference) -> bool:

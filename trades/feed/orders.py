@@ -15,6 +15,8 @@ are the exception: they cancel prints of the busy contracts.
 - REPEATED_HITS: 6-12 prints at one price, each at most 60 ms after the last, on one exchange or a few.
 - SPREAD: the two legs of a vertical, at the same moment, size and exchange, each at its mid,
   with a multi-leg condition.
+- ROLL: a position rolled out a week: the same size sold at the bid in one expiry and bought at
+  the ask in the next, same right and strike, at the same moment, as two single-leg prints.
 - CANCEL: a print, then its cancel (201: same contract, exchange, price and size) up to 30 s later;
   one in ten is block-sized (a busted block).
 
@@ -29,7 +31,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import NamedTuple
 
 from trades.domain.conditions import (
@@ -44,6 +46,7 @@ from trades.feed.market import (
     VENUES,
     DayQuote,
     ListedContract,
+    fridays,
     listed_contract,
     listed_strikes,
     tick_down,
@@ -54,7 +57,7 @@ from trades.feed.market import (
 BUY, SELL, MID = "BUY", "SELL", "MID"
 
 SWEEP, SPLIT, BLOCK, CROSS, FLOOR_PRINT = "SWEEP", "SPLIT", "BLOCK", "CROSS", "FLOOR"
-REPEATED_HITS, SPREAD, CANCEL = "REPEATED_HITS", "SPREAD", "CANCEL"
+REPEATED_HITS, SPREAD, ROLL, CANCEL = "REPEATED_HITS", "SPREAD", "ROLL", "CANCEL"
 # Orders started per 100,000 prints. At the demo's 300 prints/s (18,000 a minute) that is a few of
 # each kind a minute; cancels are about 0.75% of prints, as the random ones were before them.
 ORDER_RATES = {
@@ -66,6 +69,7 @@ ORDER_RATES = {
     REPEATED_HITS: 12,
     SPREAD: 10,
     CANCEL: 750,
+    ROLL: 6,
 }
 # Premium targets ($) by kind: drawn log-uniform between the two.
 PREMIUMS = {
@@ -76,6 +80,7 @@ PREMIUMS = {
     FLOOR_PRINT: (100_000, 2_000_000),
     REPEATED_HITS: (20_000, 500_000),
     SPREAD: (20_000, 500_000),
+    ROLL: (100_000, 1_000_000),
     CANCEL: (100_000, 1_000_000),  # a busted block
 }
 BUY_SHARE = 0.6
@@ -214,6 +219,7 @@ class OrderMaker:
             REPEATED_HITS: self.repeated_hits,
             SPREAD: self.spread,
             CANCEL: self.cancel,
+            ROLL: self.roll,
         }
 
     def make(self, kind: str) -> Order | None:
@@ -333,6 +339,24 @@ class OrderMaker:
             OrderPrint(0, each.symbol, exchange, each.quote.mid, size, condition) for each in (contract, leg)
         )
         return Order(SPREAD, MID, contract, prints)
+
+    def roll(self) -> Order | None:
+        """Sold at the bid in one expiry, bought at the ask a week later: same size, same moment."""
+        picked = self.sized_contract(ROLL)
+        if picked is None:
+            return None
+        contract, premium = picked
+        later = contract.expiry + timedelta(days=7)
+        if later not in fridays(self.trade_date):  # the next expiry is not listed yet
+            return None
+        new = listed_contract(contract.underlying, later, contract.right, contract.strike, self.trade_date)
+        size = min(MAX_ORDER_SIZE, contracts_for(premium, new.quote.ask))
+        closing, opening = self.rng.sample(VENUES, 2)
+        prints = (
+            OrderPrint(0, contract.symbol, closing, contract.quote.bid, size, REGULAR_AUTO),
+            OrderPrint(0, new.symbol, opening, new.quote.ask, size, REGULAR_AUTO),
+        )
+        return Order(ROLL, MID, contract, prints)
 
     def cancel(self) -> Order:
         """A print and, a little later, its cancel. The most frequent order: kept cheap."""

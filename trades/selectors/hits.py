@@ -17,9 +17,12 @@ def latest_trades(*, limit: int, underlying: str | None = None) -> list[OptionTr
     return list(trades.prefetch_related(profiles)[:limit])
 
 
-def latest_orders(*, limit: int, underlying: str | None = None, order_type: str | None = None) -> list[Order]:
-    """The newest order hits (by their first print), with their matched profiles."""
-    found = Order.objects.filter(state=OrderState.HIT).order_by("-first_ts_ns", "-id")
+def latest_orders(
+    *, limit: int, underlying: str | None = None, order_type: str | None = None, state: str = OrderState.HIT
+) -> list[Order]:
+    """The newest order hits (or orders in ``state``: suppressed ones) by their first print, with
+    their matched profiles."""
+    found = Order.objects.filter(state=state).order_by("-first_ts_ns", "-id")
     if underlying is not None:
         found = found.filter(underlying=underlying)
     if order_type is not None:

@@ -5,6 +5,7 @@ next-day moves (`Order`, `OrderOutcome`, `DailyBar`)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 
 from django.db.models import Q
@@ -57,9 +58,11 @@ def sessions_of(ticker: str) -> list[date]:
     return list(DailyBar.objects.filter(ticker=ticker).order_by("day").values_list("day", flat=True))
 
 
-def alert_of(order: Order, sessions: list[date]) -> Alert | None:
+def alert_of(order: Order, sessions: Sequence[date] = ()) -> Alert | None:
     """The order as analogs and cohorts compare it (None without a direction); its next-day move
-    is known from the close of the session after its day (``sessions``: its underlying's)."""
+    is known from the close of the session after its day (``sessions``: its underlying's trading
+    days; without them, ``known_on`` is None). Reads ``outcome`` and ``profiles``: select and
+    prefetch them."""
     if order.sentiment not in SIGNS:
         return None
     outcome = getattr(order, "outcome", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from trades.domain.formatting import iso_utc
+from trades.domain.noise import REASONS, Noise
 from trades.domain.outcomes import HORIZONS, signed, versus_market
 from trades.models import KeptPrint, OptionTrade, Order
 
@@ -80,6 +81,7 @@ ORDER_FIELDS = (
     "outcome",
     "insight",
     "insight_facts",
+    "suppressed",
     "fills",
 )
 
@@ -130,7 +132,20 @@ def serialize_order(order: Order, fills: list[KeptPrint] | None = None) -> dict[
         "outcome": _outcome(order),
         "insight": order.insight or None,
         "insight_facts": order.insight_facts,
+        "suppressed": _suppressed(order),
         "fills": [_fill(fill) for fill in fills],
+    }
+
+
+def _suppressed(order: Order) -> dict[str, Any] | None:
+    """Why an order held back as noise was, and the profiles that would have alerted it."""
+    if not order.noise:
+        return None
+    return {
+        "reason": order.noise,
+        "why": REASONS[Noise(order.noise)],
+        "detail": order.noise_detail,
+        "profiles": order.candidate_profile_names(),
     }
 
 

@@ -38,7 +38,7 @@ from trades import queues
 from trades.domain.calendar import day_bounds_ns, new_york_date
 from trades.domain.occ import InvalidSymbol, parse_occ
 from trades.domain.order_book import END_OF_TIME_NS, MemoryPrints, close_orders
-from trades.domain.orders import NS_PER_MS, Print
+from trades.domain.orders import NS_PER_MS, Order, Print
 from trades.domain.reference_data import ContractInfo
 from trades.domain.rules import InvalidTrade, Profile, Reference, Trade, parse_trade
 from trades.domain.side import Quote
@@ -516,7 +516,9 @@ def judge_orders(
     def day_references(wanted: list[orders.OrderFacts]) -> list[Reference]:
         return [references.at(facts.order.symbol, facts.order.first_ts_ns // NS_PER_MS) for facts in wanted]
 
-    candidates = orders.order_candidates(closed.runs, profiles, contracts, day_references, volumes)
+    found = orders.order_candidates(closed.runs, profiles, contracts, day_references, volumes, book.near)
+    store_suppressed([candidate for candidate in found if candidate.suppression], underlyings, received_at)
+    candidates = [candidate for candidate in found if not candidate.suppression]
     sided = orders.with_sides(
         [(list(candidate.facts.order.prints), candidate.profiles) for candidate in candidates], nbbo_at_each
     )
@@ -537,32 +539,39 @@ def _volume_before(counts: list[tuple[int, int]], first_ts_ns: int) -> int:
 def store_orders(hits: list[tuple[Any, Any, Any, list[Profile]]], underlyings: dict[str, str], received_at: Any) -> int:
     """Store the judged orders not stored yet (live, or by an earlier run) as hits, with their
     matches and prints; no webhook deliveries. Returns how many were new."""
-    if not hits:
-        return 0
     rows = []
     for candidate, order, quote, _ in hits:
-        row = orders.candidate_row(
-            candidate.facts,
-            candidate.reference,
-            candidate.volume_before,
-            candidate.profiles,
-            TradeSource.BACKFILL,
-            received_at,
-        )
+        row = orders.candidate_row(candidate, TradeSource.BACKFILL, received_at)
         for name, value in orders.side_fields(order, quote).items():
             setattr(row, name, value)
         row.state, row.judged_at = OrderState.HIT, received_at
         rows.append(row)
     with transaction.atomic():
-        inserted = dict(insert_instances(rows, "ON CONFLICT (order_id) DO NOTHING RETURNING order_id, id"))
-        new = [(row, hit) for row, hit in zip(rows, hits, strict=True) if row.order_id in inserted]
+        inserted = _insert_new(rows, [hit[1] for hit in hits], underlyings)
         OrderMatch.objects.bulk_create(
             [
                 OrderMatch(order_id=inserted[row.order_id], profile_id=profile.id)
-                for row, hit in new
+                for row, hit in zip(rows, hits, strict=True)
+                if row.order_id in inserted
                 for profile in hit[3]
             ],
             ignore_conflicts=True,
         )
-        orders.store_fills([hit[1] for _, hit in new], underlyings, lambda item: TradeSource.BACKFILL)
-    return len(new)
+    return len(inserted)
+
+
+def store_suppressed(held: list[orders.Candidate], underlyings: dict[str, str], received_at: Any) -> int:
+    """Store the orders held back as noise not stored yet, with their reasons and prints."""
+    rows = [orders.candidate_row(candidate, TradeSource.BACKFILL, received_at) for candidate in held]
+    with transaction.atomic():
+        return len(_insert_new(rows, [candidate.facts.order for candidate in held], underlyings))
+
+
+def _insert_new(rows: list[Any], domain_orders: list[Order], underlyings: dict[str, str]) -> dict[str, int]:
+    """Insert the order rows not stored yet and the prints of those; their ids by order id."""
+    if not rows:
+        return {}
+    inserted = dict(insert_instances(rows, "ON CONFLICT (order_id) DO NOTHING RETURNING order_id, id"))
+    new = [order for order in domain_orders if order.id in inserted]
+    orders.store_fills(new, underlyings, lambda item: TradeSource.BACKFILL)
+    return inserted

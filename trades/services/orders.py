@@ -50,9 +50,16 @@ from django.utils import timezone
 from trades import queues
 from trades.domain import formatting
 from trades.domain.calendar import new_york_date, utc_datetime
+from trades.domain.noise import Suppression, suppression
 from trades.domain.occ import parse_occ, underlying_for_root
 from trades.domain.order_book import Closed, MemoryPrints, close_orders, watermark
-from trades.domain.order_rules import OrderFacts, passes_context_rules, passes_order_rules, passes_side
+from trades.domain.order_rules import (
+    OrderFacts,
+    looks_like_a_bet,
+    passes_context_rules,
+    passes_order_rules,
+    passes_side,
+)
 from trades.domain.orders import (
     LATENESS_MS,
     NS_PER_MS,
@@ -103,6 +110,7 @@ PackedPrint = tuple[str, int, int | None, int, str, int, tuple[int, ...], int, i
 class OrderReport:
     closed: int = 0  # orders closed (again, after a reopen, included)
     candidates: int = 0  # passed every rule known at close: their quote is looked up
+    suppressed: int = 0  # would have been candidates but are noise (a spread's leg, a roll): held back
     hits: int = 0
     withdrawn: int = 0  # orders taken apart that did not come back
 
@@ -144,7 +152,7 @@ def number_identical(prints: list[PackedPrint]) -> list[PackedPrint]:
 
 
 def unpacked(row: Sequence[Any]) -> Print:
-    """A Print from a packed print, or from the values of a KeptPrint row's _PRINT_FIELDS (the same order)."""
+    """A Print from a packed print, or from the values of a KeptPrint row's PRINT_FIELDS (the same order)."""
     symbol, ts_ns, sequence, exchange, price, size, codes, shares_per_contract, *occurrence = row
     return Print(
         symbol, ts_ns, sequence, exchange, Decimal(price), size, tuple(codes), shares_per_contract, *occurrence
@@ -478,7 +486,7 @@ _FILL_COLUMNS: list[rows.Column] = [
     ("order_id", "text"),
 ]
 
-_PRINT_FIELDS = (
+PRINT_FIELDS = (
     "symbol",
     "ts_ns",
     "sequence",
@@ -541,31 +549,28 @@ def _consider(closed: Closed, book: Book, received_at: datetime, report: OrderRe
         underlyings = _underlyings({facts.underlying for facts in wanted})
         return [_reference(contracts.get(facts.order.symbol), underlyings.get(facts.underlying)) for facts in wanted]
 
-    found = order_candidates(runs, profiles, contracts, references, volumes)
+    found = order_candidates(runs, profiles, contracts, references, volumes, book.near)
     candidates = [
-        candidate_row(
-            candidate.facts,
-            candidate.reference,
-            candidate.volume_before,
-            candidate.profiles,
-            book.source_of(candidate.facts.order.prints[0]),  # the order came as its first print did
-            received_at,
-        )
+        # The order came as its first print did.
+        candidate_row(candidate, book.source_of(candidate.facts.order.prints[0]), received_at)
         for candidate in found
     ]
-    report.candidates += len(candidates)
+    report.candidates += sum(not candidate.suppression for candidate in found)
+    report.suppressed += sum(bool(candidate.suppression) for candidate in found)
     store_fills([candidate.facts.order for candidate in found], book.underlyings, book.source_of)
     return _store_candidates(candidates)
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A closed order that passes every rule a profile has but its side (that needs its quote)."""
+    """A closed order that passes every rule a profile has but its side (that needs its quote), or
+    one held back as noise (``suppression``: why) that the profiles would otherwise have alerted."""
 
     facts: OrderFacts
     reference: Reference
     volume_before: int | None
     profiles: list[Profile]
+    suppression: Suppression | None = None
 
 
 def order_candidates(
@@ -574,31 +579,38 @@ def order_candidates(
     contracts: Mapping[str, Mapping[str, Any]],
     references: Callable[[list[OrderFacts]], list[Reference]],
     volumes: Callable[[list[tuple[str, int]]], dict[tuple[str, int], int | None]],
+    nearby: Callable[[int], list[Print]],
 ) -> list[Candidate]:
     """The runs that pass a profile's rules known at close: the order rules, then, with the day's
     volume before each (``volumes``: by contract and first print) and its reference data
-    (``references``: one for each facts given), opening and the context rules. The live closer and
-    a backfill judge orders alike through this."""
-    wanted: list[tuple[OrderFacts, list[Profile]]] = []
+    (``references``: one for each facts given), opening and the context rules. An order that looks
+    like a bet to a profile but is noise (trades/domain/noise.py; ``nearby``: the kept prints
+    around a moment, its package's other legs among them) is a candidate held back, with its reason.
+    The live closer and a backfill judge orders alike through this."""
+    wanted: list[tuple[OrderFacts, list[Profile], Suppression | None]] = []
     for run in runs:
         if not may_pass(run, profiles):
             continue
         facts = order_facts(run.order(), contracts.get(run.symbol))
-        cheap = [profile for profile in profiles if passes_order_rules(facts, profile)]
+        bets = [profile for profile in profiles if looks_like_a_bet(facts, profile)]
+        if not bets:
+            continue
+        held = suppression(facts.order, nearby(facts.order.first_ts_ns))
+        cheap = bets if held else [profile for profile in bets if passes_order_rules(facts, profile)]
         if cheap:
-            wanted.append((facts, cheap))
+            wanted.append((facts, cheap, held))
     if not wanted:
         return []
-    found_volumes = volumes([(facts.order.symbol, facts.order.first_ts_ns) for facts, _ in wanted])
-    found_references = references([facts for facts, _ in wanted])
+    found_volumes = volumes([(facts.order.symbol, facts.order.first_ts_ns) for facts, _, _ in wanted])
+    found_references = references([facts for facts, _, _ in wanted])
     candidates = []
-    for (facts, cheap), reference in zip(wanted, found_references, strict=True):
+    for (facts, cheap, held), reference in zip(wanted, found_references, strict=True):
         order = facts.order
         volume = found_volumes.get((order.symbol, order.first_ts_ns))
         facts = replace(facts, opening=opening(order.size, reference.open_interest, volume))
-        passed = [profile for profile in cheap if passes_context_rules(facts, profile, reference)]
+        passed = cheap if held else [profile for profile in cheap if passes_context_rules(facts, profile, reference)]
         if passed:
-            candidates.append(Candidate(facts, reference, volume, passed))
+            candidates.append(Candidate(facts, reference, volume, passed, held))
     return candidates
 
 
@@ -623,7 +635,7 @@ def judge(order_pks: Iterable[int], report: OrderReport) -> None:
         return
     fills: dict[str, list[Print]] = defaultdict(list)
     kept = KeptPrint.objects.filter(order_id__in=[row.order_id for row in rows_judging], cancelled=False)
-    for order_id, *fields in kept.values_list("order_id", *_PRINT_FIELDS):
+    for order_id, *fields in kept.values_list("order_id", *PRINT_FIELDS):
         fills[order_id].append(unpacked(fields))
     ready = [(row, sorted(fills[row.order_id], key=_print_order)) for row in rows_judging if fills[row.order_id]]
     profiles = {profile.id: profile for profile in current_flow_rules().order_profiles}
@@ -740,18 +752,15 @@ def _reference(contract: dict[str, Any] | None, underlying: dict[str, Any] | Non
     )
 
 
-def candidate_row(
-    facts: OrderFacts,
-    reference: Reference,
-    volume_before: int | None,
-    passed: list[Profile],
-    source: str,
-    received_at: datetime,
-) -> OrderRow:
+def candidate_row(candidate: Candidate, source: str, received_at: datetime) -> OrderRow:
+    """The order row of a candidate: JUDGING (its side is looked up next), or SUPPRESSED with its reason."""
+    facts, reference, held = candidate.facts, candidate.reference, candidate.suppression
     order, option = facts.order, facts.option
     return OrderRow(
         order_id=order.id,
-        state=OrderState.JUDGING,
+        state=OrderState.SUPPRESSED if held else OrderState.JUDGING,
+        noise=held.reason if held else "",
+        noise_detail=held.detail if held else "",
         symbol=order.symbol,
         underlying=facts.underlying,
         expiry=option.expiry,
@@ -773,14 +782,14 @@ def candidate_row(
         iso=order.iso,
         repeated_hits=facts.repeated_hits,
         open_interest=reference.open_interest,
-        volume_before=volume_before,
+        volume_before=candidate.volume_before,
         opening=facts.opening.opening,
         opening_strict=facts.opening.opening_strict,
         vol_oi=facts.opening.vol_oi,
         spot=_decimal(reference.spot),
         strike_min=_decimal(reference.strike_min),
         strike_max=_decimal(reference.strike_max),
-        candidate_profiles=sorted(profile.id for profile in passed),
+        candidate_profiles=sorted(profile.id for profile in candidate.profiles),
         source=source,
         received_at=received_at,
     )
@@ -804,7 +813,7 @@ def _store_candidates(candidates: list[OrderRow]) -> list[int]:
     OrderRow.objects.bulk_create(
         candidates, update_conflicts=True, unique_fields=["order_id"], update_fields=_CANDIDATE_UPDATES
     )
-    ids = [row.order_id for row in candidates]
+    ids = [row.order_id for row in candidates if row.state == OrderState.JUDGING]
     return list(OrderRow.objects.filter(order_id__in=ids).values_list("pk", flat=True))
 
 

@@ -1,0 +1,119 @@
+"""Orders that look like bets but are not: held back with a reason, never silently dropped.
+
+- **spread**: a leg of a spread or a multi-leg package: its prints carry a multi-leg condition, or
+  another contract of the same underlying printed the same size within PACKAGE_MS of it.
+- **roll**: such a package whose other leg is the same right in another expiry (a position closed
+  in one expiry and opened in the next at the same moment).
+- **dividend**: a deep in-the-money call (strike at most DEEP_ITM_FRACTION of the spot) crossed or
+  printed in a block on one of the DIVIDEND_DAYS trading days before an ex-dividend date: dividend
+  capture, not a bet on the stock.
+- **stock_tied**: its prints are tied to a stock trade (a stock-option condition): a hedge.
+
+A leg's partners are looked for among the kept prints (the closer's book, a backfill's day), which
+hold every print around an order by the time it closes: the answer does not depend on batching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+from trades.domain.occ import parse_occ
+from trades.domain.orders import NS_PER_MS, Order, OrderType, Print, PrintClass, Subtype
+
+PACKAGE_MS = 50
+DEEP_ITM_FRACTION = 0.9
+DIVIDEND_DAYS = 2
+
+
+class Noise(StrEnum):
+    SPREAD = "spread"
+    ROLL = "roll"
+    DIVIDEND = "dividend"
+    STOCK_TIED = "stock_tied"
+
+
+REASONS = {
+    Noise.SPREAD: "a leg of a spread or multi-leg package",
+    Noise.ROLL: "a roll: closed in one expiry, opened in another at the same moment",
+    Noise.DIVIDEND: "a likely dividend trade: a deep in-the-money call crossed before an ex-dividend date",
+    Noise.STOCK_TIED: "tied to a stock trade (a hedge)",
+}
+
+
+@dataclass(frozen=True)
+class Suppression:
+    reason: Noise
+    detail: str
+
+
+def root_of(symbol: str) -> str:
+    return symbol[2:-15]  # O:ROOT YYMMDD C|P STRIKE8
+
+
+def is_partner(order: Order, item: Print) -> bool:
+    """Another contract of the same root, the order's size, within PACKAGE_MS of its first print."""
+    first = order.prints[0]
+    return (
+        item.symbol != order.symbol
+        and root_of(item.symbol) == root_of(order.symbol)
+        and item.size in (order.size, first.size)
+        and abs(item.ts_ns - first.ts_ns) <= PACKAGE_MS * NS_PER_MS
+        and item.kind not in (PrintClass.CANCEL, PrintClass.COMPRESSION)
+    )
+
+
+def suppression(
+    order: Order,
+    nearby: Iterable[Print],
+    spot: float | None = None,
+    ex_dividend: date | None = None,
+    trade_date: date | None = None,
+) -> Suppression | None:
+    """Why the order is not a bet, if it is not (``nearby``: kept prints around its first print;
+    ``spot`` and ``ex_dividend``: the underlying's price then and its next ex-dividend date)."""
+    kinds = {item.kind for item in order.prints}
+    if PrintClass.STOCK_OPTION in kinds:
+        return Suppression(Noise.STOCK_TIED, "stock-option condition on its prints")
+    partners = sorted({item.symbol for item in nearby if is_partner(order, item)})
+    if partners:
+        return _package(order, partners)
+    if PrintClass.MULTI_LEG in kinds:
+        codes = sorted({code for item in order.prints for code in item.conditions})
+        return Suppression(Noise.SPREAD, f"multi-leg condition ({', '.join(map(str, codes))})")
+    if _dividend_capture(order, spot, ex_dividend, trade_date):
+        assert ex_dividend is not None and spot is not None
+        return Suppression(
+            Noise.DIVIDEND, f"strike ≤ {DEEP_ITM_FRACTION:.0%} of spot {spot:g}, ex-dividend {ex_dividend}"
+        )
+    return None
+
+
+def _package(order: Order, partners: Sequence[str]) -> Suppression:
+    own = parse_occ(order.symbol)
+    legs = [parse_occ(symbol) for symbol in partners]
+    names = ", ".join(partners)
+    if any(leg.right == own.right and leg.expiry != own.expiry for leg in legs):
+        return Suppression(Noise.ROLL, f"with {names}, {order.size:,} contracts each")
+    return Suppression(Noise.SPREAD, f"with {names}, {order.size:,} contracts each")
+
+
+def _dividend_capture(order: Order, spot: float | None, ex_dividend: date | None, trade_date: date | None) -> bool:
+    if spot is None or ex_dividend is None or trade_date is None or order.symbol[-9] != "C":
+        return False
+    crossed = order.subtype in (Subtype.CROSS, Subtype.FLOOR) or order.type is OrderType.BLOCK
+    deep = float(parse_occ(order.symbol).strike) <= DEEP_ITM_FRACTION * spot
+    return crossed and deep and trade_date in trading_days_before(ex_dividend, DIVIDEND_DAYS)
+
+
+def trading_days_before(day: date, count: int) -> list[date]:
+    """The ``count`` weekdays before ``day``."""
+    found: list[date] = []
+    current = day
+    while len(found) < count:
+        current -= timedelta(days=1)
+        if current.weekday() < 5:
+            found.append(current)
+    return found
