@@ -362,6 +362,8 @@ WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=15.0)
 # sweeper (Redis hands a message out again once its visibility timeout has passed).
 WEBHOOK_COUNTDOWN_MAX_SECONDS = env.int("WEBHOOK_COUNTDOWN_MAX_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE["sweep-webhooks"] = {"task": queues.SWEEP_WEBHOOKS, "schedule": WEBHOOK_SWEEP_SECONDS}
+# Endpoints that take digests: each sends one when its period is up (WebhookEndpoint.digest_minutes).
+CELERY_BEAT_SCHEDULE["send-digests"] = {"task": queues.SEND_DIGESTS, "schedule": 60.0, "options": {"expires": 60}}
 
 # --- Batches that fail --------------------------------------------------------------------
 # A batch task (ingest, on-demand lookups) that fails for any reason but the database being away

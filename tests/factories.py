@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
 from django.utils import timezone
 
-from trades.domain.calendar import utc_datetime
-from trades.models import FilterProfile, OptionTrade, TradeMatch, WatchedTicker, Watchlist
+from trades.domain.calendar import NEW_YORK, utc_datetime
+from trades.models import (
+    FilterProfile,
+    OptionTrade,
+    Order,
+    OrderMatch,
+    OrderOutcome,
+    OrderState,
+    TradeMatch,
+    WatchedTicker,
+    Watchlist,
+)
 from trades.selectors import flow_rules
 
 T0 = 1_748_874_605_123  # 2025-06-02T14:30:05.123Z
@@ -103,3 +113,45 @@ def nvda_hit(n: int) -> OptionTrade:
         open_interest=120,
         spot=Decimal("148.5000"),
     )
+
+
+def ns_at(day: date, hour: int, minute: int) -> int:
+    """New York's ``hour:minute`` on ``day``, in nanoseconds since the epoch."""
+    return int(datetime(day.year, day.month, day.day, hour, minute, tzinfo=NEW_YORK).timestamp()) * 1_000_000_000
+
+
+AAPL_195C = "O:AAPL261204C00195000"
+
+
+def stored_order(order_id: str, day: date, profile: FilterProfile, **fields: Any) -> Order:
+    """A stored order hit of AAPL 195 calls (11:00 New York on ``day``, $300K, bullish) matched by
+    ``profile``; ``move_1d`` gives it an outcome."""
+    first_ns = ns_at(day, 11, 0) if "first_ts_ns" not in fields else fields.pop("first_ts_ns")
+    move = fields.pop("move_1d", None)
+    values: dict[str, Any] = {
+        "state": OrderState.HIT,
+        "symbol": AAPL_195C,
+        "underlying": "AAPL",
+        "expiry": date(2026, 12, 4),
+        "right": "C",
+        "strike": Decimal(195),
+        "type": "SWEEP",
+        "prints": 5,
+        "size": 300,
+        "premium": Decimal(300_000),
+        "vwap": Decimal(10),
+        "dte": 14,
+        "first_ts_ns": first_ns,
+        "last_ts_ns": first_ns,
+        "traded_at": datetime.fromtimestamp(first_ns / 1e9, tz=NEW_YORK),
+        "price_path": "FLAT",
+        "aggressor": "BUY",
+        "sentiment": "BULLISH",
+        "spot": Decimal(190),
+        "received_at": datetime.fromtimestamp(first_ns / 1e9, tz=NEW_YORK),
+    }
+    order = Order.objects.create(order_id=order_id, **(values | fields))
+    OrderMatch.objects.create(order=order, profile=profile)
+    if move is not None:
+        OrderOutcome.objects.create(order=order, spot0=Decimal(190), move_1d=move, market_1d=Decimal("0.001"))
+    return order

@@ -196,4 +196,15 @@ class WebhookEndpointForm(forms.ModelForm):
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["name", "url", "format", "profiles", "active", "allow_private", "rate_limit_per_minute"]
+        fields = [
+            "name",
+            "url",
+            "format",
+            "profiles",
+            "active",
+            "allow_private",
+            "rate_limit_per_minute",
+            "cooldown_minutes",
+            "escalate_premium",
+            "digest_minutes",
+        ]

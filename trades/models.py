@@ -606,6 +606,12 @@ class Order(models.Model):
     opening = models.BooleanField(null=True, blank=True)
     opening_strict = models.BooleanField(null=True, blank=True)
     vol_oi = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    open_interest_next = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The next morning's open interest (the session of the order's)."
+    )
+    oi_confirmed = models.BooleanField(
+        null=True, blank=True, help_text="Opening, and the next open interest rose by half its size or more."
+    )
     spot = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     strike_min = models.DecimalField(
         max_digits=12, decimal_places=3, null=True, blank=True, help_text="The listed strike range it was judged with."
@@ -758,6 +764,27 @@ class WebhookEndpoint(models.Model):
     allow_private = models.BooleanField(
         default=False, help_text="Allow loopback and private-network addresses (refused by default: SSRF guard)."
     )
+    cooldown_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Calm alerts: per contract, one alert and one update within this many minutes (the rest "
+        "are kept, not sent).",
+    )
+    escalate_premium = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0), message=NEGATIVE_PREMIUM)],
+        help_text="Within the cooldown: one more alert (escalated) once the contract's premium reaches this.",
+    )
+    digest_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Send one message listing the hits every this many minutes instead of one per hit.",
+    )
     rate_limit_per_minute = models.PositiveIntegerField(
         null=True,
         blank=True,
@@ -853,6 +880,9 @@ class DeliveryStatus(models.TextChoices):
     SENDING = "sending"  # claimed by a worker until lease_until
     DELIVERED = "delivered"
     DEAD = "dead"  # no more attempts: retries exhausted, endpoint gone or refused
+    HELD = "held", "held for the endpoint's next digest"
+    BUNDLED = "bundled", "sent in a digest"
+    CALMED = "calmed", "not sent: the endpoint's cooldown for the contract"
 
 
 class WebhookDelivery(models.Model):
@@ -862,6 +892,17 @@ class WebhookDelivery(models.Model):
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
     trade = models.ForeignKey(OptionTrade, on_delete=models.CASCADE, related_name="deliveries", null=True, blank=True)
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="deliveries", null=True, blank=True)
+    event = models.CharField(
+        max_length=24, blank=True, help_text="What it tells (empty: the hit itself, trade.flagged or order.flagged)."
+    )
+    digest = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bundled",
+        help_text="The digest it was sent in.",
+    )
     webhook_id = models.CharField(max_length=40, unique=True, help_text="webhook-id: the same on every retry.")
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -877,9 +918,13 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = "webhook deliveries"
         constraints = [
             models.UniqueConstraint(fields=["endpoint", "trade"], name="one_delivery_per_endpoint_trade"),
-            models.UniqueConstraint(fields=["endpoint", "order"], name="one_delivery_per_endpoint_order"),
+            models.UniqueConstraint(
+                fields=["endpoint", "order", "event"], name="one_delivery_per_endpoint_order_event"
+            ),
             models.CheckConstraint(
-                condition=models.Q(trade__isnull=True) ^ models.Q(order__isnull=True), name="delivery_of_one_hit"
+                condition=(models.Q(trade__isnull=True) ^ models.Q(order__isnull=True))
+                | models.Q(event="order.digest", trade__isnull=True, order__isnull=True),
+                name="delivery_of_one_hit_or_a_digest",
             ),
         ]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]

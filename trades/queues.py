@@ -30,6 +30,7 @@ DELIVER_WEBHOOK = "trades.deliver_webhook"
 SWEEP_WEBHOOKS = "trades.sweep_webhooks"
 BACKFILL_UNIT = "trades.backfill_unit"
 REFRESH_OUTCOMES = "trades.refresh_outcomes"
+SEND_DIGESTS = "trades.send_digests"
 
 # Which queue each task goes to.
 ROUTES = {
@@ -48,4 +49,5 @@ ROUTES = {
     SWEEP_WEBHOOKS: WEBHOOKS,
     BACKFILL_UNIT: BACKFILL,
     REFRESH_OUTCOMES: REFERENCE,
+    SEND_DIGESTS: WEBHOOKS,
 }

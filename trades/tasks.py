@@ -16,6 +16,7 @@ from trades.domain.calendar import is_market_open
 from trades.services import (
     backfill,
     dead_letters,
+    followups,
     gaps,
     ingest,
     insights,
@@ -147,6 +148,7 @@ def refresh_open_interest(tickers: list[str] | None = None) -> dict[str, Any]:
     if tickers is None:
         return _fan_out(refresh_open_interest, reference_data.watched_underlyings(), _FAN_OUT_EXPIRES)
     report = reference_data.refresh_open_interest(tickers)
+    followups.confirm_open_interest(tickers)  # the opening orders this morning's open interest can judge
     report.raise_if_transient()
     return report.as_dict()
 
@@ -292,3 +294,9 @@ def deliver_webhook(delivery_id: int) -> str:
 def sweep_webhooks() -> int:
     """Queue the deliveries that are due, and those a dead worker left claimed."""
     return webhooks.sweep()
+
+
+@shared_task(name=queues.SEND_DIGESTS)
+def send_digests() -> int:
+    """One digest per endpoint that takes digests and whose period is up."""
+    return webhooks.send_digests()

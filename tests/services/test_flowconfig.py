@@ -616,6 +616,9 @@ def test_export_of_webhooks_is_sorted_by_name_and_hides_the_secrets(endpoints):
             "active": False,
             "allow_private": True,
             "rate_limit_per_minute": 30,
+            "cooldown_minutes": None,
+            "escalate_premium": None,
+            "digest_minutes": None,
         },
         {
             "name": "desk",
@@ -625,6 +628,9 @@ def test_export_of_webhooks_is_sorted_by_name_and_hides_the_secrets(endpoints):
             "active": True,
             "allow_private": False,
             "rate_limit_per_minute": None,
+            "cooldown_minutes": None,
+            "escalate_premium": None,
+            "digest_minutes": None,
         },
     ]
 
@@ -648,6 +654,9 @@ def test_the_export_command_prints_secrets_only_when_asked(endpoints):
         "allow_private",
         "secret",
         "rate_limit_per_minute",
+        "cooldown_minutes",
+        "escalate_premium",
+        "digest_minutes",
     ]
 
 

@@ -1,65 +1,27 @@
 """Insights of stored hits against real PostgreSQL: the figures read from the counts, the earlier
 alerts and their outcomes (a hand-computed fixture), and a live hit described before its webhooks."""
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
-from tests.factories import frame, only_profile
-from tests.order_helpers import NY, a_million_dollar_sweep, settle, trade
+from tests.factories import AAPL_195C, frame, ns_at, only_profile, stored_order
+from tests.order_helpers import a_million_dollar_sweep, settle, trade
 from trades.domain.orders import NS_PER_MS
-from trades.models import DailyBar, FilterProfile, Order, OrderMatch, OrderOutcome, OrderState, VolumeCount
+from trades.models import DailyBar, FilterProfile, Order, OrderState, VolumeCount
 from trades.selectors import flow_rules
 from trades.selectors.serializers import serialize_order
 from trades.services import insights
 from trades.services.ingest import ingest_frames
 
 TODAY = date(2026, 11, 20)
-AAPL_195C = "O:AAPL261204C00195000"
 AAPL_200C = "O:AAPL261204C00200000"
-
-
-def ns_at(day: date, hour: int, minute: int) -> int:
-    return int(datetime(day.year, day.month, day.day, hour, minute, tzinfo=NY).timestamp()) * 1_000_000_000
 
 
 def count(symbol: str, day: date, hour: int, minute: int, dollars: int) -> VolumeCount:
     at = ns_at(day, hour, minute) // 60_000_000_000
     return VolumeCount(symbol=symbol, underlying="AAPL", trade_date=day, minute=at, volume=1, premium=dollars * 100)
-
-
-def stored_order(order_id: str, day: date, profile: FilterProfile, **fields: Any) -> Order:
-    first_ns = ns_at(day, 11, 0) if "first_ts_ns" not in fields else fields.pop("first_ts_ns")
-    move = fields.pop("move_1d", None)
-    values: dict[str, Any] = {
-        "state": OrderState.HIT,
-        "symbol": AAPL_195C,
-        "underlying": "AAPL",
-        "expiry": date(2026, 12, 4),
-        "right": "C",
-        "strike": Decimal(195),
-        "type": "SWEEP",
-        "prints": 5,
-        "size": 300,
-        "premium": Decimal(300_000),
-        "vwap": Decimal(10),
-        "dte": 14,
-        "first_ts_ns": first_ns,
-        "last_ts_ns": first_ns,
-        "traded_at": datetime.fromtimestamp(first_ns / 1e9, tz=NY),
-        "price_path": "FLAT",
-        "aggressor": "BUY",
-        "sentiment": "BULLISH",
-        "spot": Decimal(190),
-        "received_at": datetime.fromtimestamp(first_ns / 1e9, tz=NY),
-    }
-    order = Order.objects.create(order_id=order_id, **(values | fields))
-    OrderMatch.objects.create(order=order, profile=profile)
-    if move is not None:
-        OrderOutcome.objects.create(order=order, spot0=Decimal(190), move_1d=move, market_1d=Decimal("0.001"))
-    return order
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             {"fields": ["health_label", "last_success_at", "consecutive_failures", "failing_since", "last_error"]},
         ),
         ("Delivery", {"fields": ["active", "disabled_reason", "allow_private", "rate_limit_per_minute"]}),
+        ("Calm alerts", {"fields": ["cooldown_minutes", "escalate_premium", "digest_minutes"]}),
         ("Signing", {"fields": ["secret_field"]}),
         ("Changes", {"fields": ["created_at", "updated_at"]}),
     ]

@@ -503,3 +503,12 @@ def opening(size: int, oi_prev: int | None, vol_before: int | None) -> Opening:
         return UNKNOWN_OPENING
     ratio = (Decimal(vol_before + size) / max(oi_prev, 1)).quantize(_CENT, ROUND_HALF_EVEN)
     return Opening(size > oi_prev - vol_before, size > oi_prev + vol_before, ratio)
+
+
+def oi_confirmed(opening_flag: bool | None, size: int, oi_prev: int | None, oi_next: int | None) -> bool | None:
+    """The next morning's open interest confirms an opening order when it rose by at least half the
+    order's size (FLOW.md: oi_delta = oi_next − oi_prev ≥ S/2); None when either is unknown or the
+    order was not inferred opening."""
+    if opening_flag is not True or oi_prev is None or oi_next is None:
+        return None
+    return oi_next - oi_prev >= size / 2

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 
 # The wait after the n-th failed attempt is SCHEDULE[n - 1] seconds (before jitter).
 SCHEDULE: tuple[float, ...] = (
@@ -58,3 +59,39 @@ def retry_delay(attempts_made: int, retry_after: float | None, rng: random.Rando
     if retry_after is None or not math.isfinite(retry_after) or retry_after <= 0:
         return delay
     return max(delay, min(retry_after, MAX_RETRY_AFTER_SECONDS))
+
+
+# --- what an event is --------------------------------------------------------------------------------
+
+TRADE_FLAGGED = "trade.flagged"
+ORDER_FLAGGED = "order.flagged"  # a profile that judges orders: one alert per sweep, not one per print
+ORDER_UPDATE = "order.update"  # the contract again, within the endpoint's cooldown
+ORDER_ESCALATED = "order.escalated"  # the contract's premium in the cooldown passed the endpoint's second threshold
+ORDER_OI_CONFIRMED = "order.oi_confirmed"  # the next morning's open interest rose by half the order or more
+ORDER_OI_REFUTED = "order.oi_refuted"
+ORDER_DIGEST = "order.digest"  # the hits of the endpoint's last digest period, in one message
+WEBHOOK_TEST = "webhook.test"
+EVENT_TYPES = (
+    TRADE_FLAGGED,
+    ORDER_FLAGGED,
+    ORDER_UPDATE,
+    ORDER_ESCALATED,
+    ORDER_OI_CONFIRMED,
+    ORDER_OI_REFUTED,
+    ORDER_DIGEST,
+    WEBHOOK_TEST,
+)
+
+
+def calm_event(sent: Sequence[str], window_premium: float, escalate_at: float | None) -> str | None:
+    """What an endpoint with a cooldown sends for one more hit on a contract, given the events it
+    already sent for that contract within the cooldown (``sent``) and the contract's premium in it
+    (this hit's included): the first hit is flagged, the next one an update, then nothing, except
+    one escalation once that premium reaches ``escalate_at``. None: hold it back (calm)."""
+    if ORDER_FLAGGED not in sent:
+        return ORDER_FLAGGED
+    if escalate_at is not None and window_premium >= escalate_at and ORDER_ESCALATED not in sent:
+        return ORDER_ESCALATED
+    if ORDER_UPDATE not in sent and ORDER_ESCALATED not in sent:
+        return ORDER_UPDATE
+    return None

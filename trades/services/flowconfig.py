@@ -209,6 +209,9 @@ def _export_webhook(endpoint: WebhookEndpoint, with_secrets: bool) -> dict[str, 
     if with_secrets:
         exported["secret"] = endpoint.secret
     exported["rate_limit_per_minute"] = endpoint.rate_limit_per_minute
+    exported["cooldown_minutes"] = endpoint.cooldown_minutes
+    exported["escalate_premium"] = _json_number(endpoint.escalate_premium)
+    exported["digest_minutes"] = endpoint.digest_minutes
     return exported
 
 
@@ -824,6 +827,9 @@ _WEBHOOK_KEYS: dict[str, Callable[[object], Any]] = {
     "allow_private": _bool,
     "secret": lambda value: _text(value, 100),
     "rate_limit_per_minute": _count,
+    "cooldown_minutes": _count,
+    "escalate_premium": _number,
+    "digest_minutes": _count,
 }
 
 _TOP_LEVEL_KEYS = ("subscriptions", "profiles", "webhooks")

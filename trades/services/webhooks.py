@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from celery import current_app
@@ -23,10 +25,19 @@ from django.utils import timezone
 
 from trades import queues
 from trades.domain.formatting import duration, new_york_time
-from trades.domain.webhooks import MAX_ATTEMPTS, retry_delay
-from trades.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from trades.domain.webhooks import (
+    MAX_ATTEMPTS,
+    ORDER_DIGEST,
+    ORDER_ESCALATED,
+    ORDER_FLAGGED,
+    ORDER_UPDATE,
+    TRADE_FLAGGED,
+    calm_event,
+    retry_delay,
+)
+from trades.models import DeliveryStatus, Order, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.selectors.serializers import serialize_order, serialize_trade
-from trades.webhooks.payloads import ORDER_FLAGGED, TRADE_FLAGGED, build_body
+from trades.webhooks.payloads import build_body
 from trades.webhooks.sender import SendResult, send
 from trades.webhooks.signing import generate_secret, new_webhook_id, signature_headers
 
@@ -51,30 +62,77 @@ def regenerate_secrets(endpoints: Iterable[WebhookEndpoint]) -> list[str]:
 
 
 def create_deliveries(matched_profiles: dict[int, set[int]], *, orders: bool = False) -> list[int]:
-    """One delivery per (active endpoint, new hit) whose profiles the hit matched.
+    """One delivery per (active endpoint, new hit) whose profiles the hit matched; for an order, as
+    the endpoint wants it: held for its digest, or calmed within its cooldown (see `_calm`).
 
     Runs inside the transaction that stores the hits (``matched_profiles``: trade id, or order id
-    with ``orders``, → profile ids) and queues the deliveries once that transaction commits.
+    with ``orders``, → profile ids) and queues the deliveries to send once that transaction commits.
     """
     now = timezone.now()
     hit = "order_id" if orders else "trade_id"
     rows = [
         WebhookDelivery(endpoint=endpoint, webhook_id=new_webhook_id(), next_attempt_at=now, **{hit: hit_id})
         for endpoint in WebhookEndpoint.objects.filter(active=True).prefetch_related("profiles")
-        for hit_id, profile_ids in matched_profiles.items()
+        for hit_id, profile_ids in sorted(matched_profiles.items())
         if _receives(endpoint, profile_ids)
     ]
     if not rows:
         return []
+    if orders:
+        _calm(rows, now)
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-    ids = list(
-        WebhookDelivery.objects.filter(
-            **{f"{hit}__in": matched_profiles}, webhook_id__in=[row.webhook_id for row in rows]
-        ).values_list("id", flat=True)
-    )
+    return _queue_new([row.webhook_id for row in rows if row.status == DeliveryStatus.PENDING])
+
+
+def _queue_new(webhook_ids: list[str]) -> list[int]:
+    ids = list(WebhookDelivery.objects.filter(webhook_id__in=webhook_ids).values_list("id", flat=True))
     # robust: a broker that is away must not undo the commit; the sweeper queues them later.
     transaction.on_commit(lambda: enqueue(ids), robust=True)
     return ids
+
+
+def _calm(rows: list[WebhookDelivery], now: datetime) -> None:
+    """Order deliveries as their endpoints want them: held for a digest, or, with a cooldown, per
+    contract one alert, one update, and one escalation past the second threshold; the rest calmed
+    (stored, not sent). ``rows``: oldest order first."""
+    orders = Order.objects.filter(pk__in={row.order_id for row in rows}).only("pk", "symbol", "premium")
+    by_pk = {order.pk: order for order in orders}
+    histories: dict[tuple[int, str], list[tuple[str, Decimal]]] = {}
+    for row in rows:
+        assert row.order_id is not None  # order deliveries
+        endpoint, order = row.endpoint, by_pk[row.order_id]
+        if endpoint.digest_minutes:
+            row.status, row.next_attempt_at = DeliveryStatus.HELD, None
+            continue
+        if not endpoint.cooldown_minutes:
+            continue
+        key = (endpoint.pk, order.symbol)
+        if key not in histories:
+            histories[key] = _cooldown_history(endpoint, order.symbol, now)
+        history = histories[key]
+        premium = sum(premium for _, premium in history) + order.premium
+        escalate_at = None if endpoint.escalate_premium is None else float(endpoint.escalate_premium)
+        event = calm_event([sent for sent, _ in history if sent != DeliveryStatus.CALMED], float(premium), escalate_at)
+        history.append((event or DeliveryStatus.CALMED, order.premium))
+        if event is None:
+            row.status, row.next_attempt_at = DeliveryStatus.CALMED, None
+        elif event != ORDER_FLAGGED:
+            row.event = event
+
+
+_ALERT_EVENTS = ("", ORDER_UPDATE, ORDER_ESCALATED)
+
+
+def _cooldown_history(endpoint: WebhookEndpoint, symbol: str, now: datetime) -> list[tuple[str, Decimal]]:
+    """What the endpoint got for the contract within its cooldown: (the event, or "calmed"; the order's premium)."""
+    since = now - timedelta(minutes=endpoint.cooldown_minutes or 0)
+    recent = WebhookDelivery.objects.filter(
+        endpoint=endpoint, order__symbol=symbol, created_at__gte=since, event__in=_ALERT_EVENTS
+    ).order_by("created_at", "pk")
+    return [
+        (DeliveryStatus.CALMED if status == DeliveryStatus.CALMED else event or ORDER_FLAGGED, premium)
+        for event, status, premium in recent.values_list("event", "status", "order__premium")
+    ]
 
 
 def _receives(endpoint: WebhookEndpoint, profile_ids: set[int]) -> bool:
@@ -122,9 +180,13 @@ def deliver(delivery_id: int) -> str:
 
 
 def _hit_of(delivery: WebhookDelivery) -> tuple[dict[str, Any], str]:
-    """What the delivery sends: its trade or its order, as the API shows it, and the event type."""
+    """What the delivery sends: its trade or its order, as the API shows it, or a digest's orders;
+    and the event type."""
+    if delivery.event == ORDER_DIGEST:
+        bundled = delivery.bundled.select_related("order").order_by("order__first_ts_ns", "pk")
+        return {"orders": [serialize_order(item.order) for item in bundled if item.order]}, ORDER_DIGEST
     if delivery.order is not None:
-        return serialize_order(delivery.order), ORDER_FLAGGED
+        return serialize_order(delivery.order), delivery.event or ORDER_FLAGGED
     assert delivery.trade is not None  # a delivery holds one or the other (delivery_of_one_hit)
     return serialize_trade(delivery.trade), TRADE_FLAGGED
 
@@ -145,7 +207,7 @@ def claim(delivery_id: int) -> WebhookDelivery | None:
     )
     if not taken:
         return None
-    return WebhookDelivery.objects.select_related("endpoint", "trade").get(pk=delivery_id)
+    return WebhookDelivery.objects.select_related("endpoint", "trade", "order").get(pk=delivery_id)
 
 
 def rate_limit_wait(endpoint: WebhookEndpoint) -> float:
@@ -246,6 +308,66 @@ def _finish_dead(delivery: WebhookDelivery, reason: str) -> str:
 def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False, disabled_reason=reason[:300])
     logger.error("webhook endpoint %s disabled: %s", endpoint.name, reason)
+
+
+# --- digests and follow-ups ------------------------------------------------------------------------
+
+
+def send_digests(now: datetime | None = None) -> int:
+    """For each endpoint that takes digests and holds hits, one `order.digest` delivery listing
+    them, at most one per its ``digest_minutes``. Returns how many digests were made."""
+    now = now or timezone.now()
+    made = 0
+    for endpoint in WebhookEndpoint.objects.filter(active=True, digest_minutes__isnull=False):
+        last = (
+            WebhookDelivery.objects.filter(endpoint=endpoint, event=ORDER_DIGEST)
+            .order_by("-created_at")
+            .values_list("created_at", flat=True)
+            .first()
+        )
+        if last is not None and last > now - timedelta(minutes=endpoint.digest_minutes or 0):
+            continue
+        with transaction.atomic():
+            held = WebhookDelivery.objects.select_for_update(skip_locked=True).filter(
+                endpoint=endpoint, status=DeliveryStatus.HELD
+            )
+            ids = list(held.values_list("pk", flat=True))
+            if not ids:
+                continue
+            digest = WebhookDelivery.objects.create(
+                endpoint=endpoint, event=ORDER_DIGEST, webhook_id=new_webhook_id(), next_attempt_at=now
+            )
+            WebhookDelivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.BUNDLED, digest=digest)
+            transaction.on_commit(partial(enqueue, [digest.pk]), robust=True)
+        made += 1
+    return made
+
+
+def create_follow_ups(order_events: dict[int, str]) -> list[int]:
+    """A follow-up (``order_events``: order id → event type) for every endpoint that was sent the
+    order, alone or in a digest; queued once the transaction commits."""
+    now = timezone.now()
+    sent = WebhookDelivery.objects.filter(
+        order_id__in=order_events,
+        event__in=_ALERT_EVENTS,
+        status__in=[*_SENDING_STATES, DeliveryStatus.BUNDLED],
+        endpoint__active=True,
+    ).values_list("endpoint_id", "order_id")
+    rows = [
+        WebhookDelivery(
+            endpoint_id=endpoint_id,
+            order_id=order_id,
+            event=order_events[order_id],
+            webhook_id=new_webhook_id(),
+            next_attempt_at=now,
+        )
+        for endpoint_id, order_id in sorted(set(sent))
+    ]
+    WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    return _queue_new([row.webhook_id for row in rows])
+
+
+_SENDING_STATES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DELIVERED)
 
 
 # --- the sweeper and the operator's actions --------------------------------------------------------

@@ -27,11 +27,17 @@ import orjson
 
 from trades.domain import formatting
 from trades.domain.formatting import money, strike
+from trades.domain.webhooks import (
+    EVENT_TYPES,
+    ORDER_DIGEST,
+    ORDER_ESCALATED,
+    ORDER_OI_CONFIRMED,
+    ORDER_OI_REFUTED,
+    ORDER_UPDATE,
+    TRADE_FLAGGED,
+    WEBHOOK_TEST,
+)
 
-TRADE_FLAGGED = "trade.flagged"
-ORDER_FLAGGED = "order.flagged"  # a profile that judges orders: one alert per sweep, not one per print
-WEBHOOK_TEST = "webhook.test"
-EVENT_TYPES = (TRADE_FLAGGED, ORDER_FLAGGED, WEBHOOK_TEST)
 FORMATS = ("standard", "discord", "slack")
 
 ELLIPSIS = "…"
@@ -61,6 +67,7 @@ TEST_NOTE = "🧪 Test event from flowsite: hits will look like this."
 
 Trade = Mapping[str, Any]
 Render = Callable[[str], list[str]]
+Builder = Callable[[Trade, str, datetime], dict[str, Any]]
 
 
 # --- the entry points ------------------------------------------------------------------------------
@@ -70,7 +77,9 @@ def build_body(fmt: str, trade: Trade, *, event_type: str = TRADE_FLAGGED, times
     """The JSON body for an endpoint of format ``fmt`` ("standard", "discord" or "slack")."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}; one of {', '.join(EVENT_TYPES)}")
-    builders = {"standard": standard_payload, "discord": discord_payload, "slack": slack_payload}
+    builders: dict[str, Builder] = {"standard": standard_payload, "discord": discord_payload, "slack": slack_payload}
+    if event_type == ORDER_DIGEST:
+        builders = {"standard": standard_payload, "discord": discord_digest, "slack": slack_digest}
     builder = builders.get(fmt)
     if builder is None:
         raise ValueError(f"unknown webhook format {fmt!r}; one of {', '.join(FORMATS)}")
@@ -115,11 +124,11 @@ def standard_payload(trade: Trade, event_type: str, timestamp: datetime) -> dict
 
 def discord_payload(trade: Trade, event_type: str, timestamp: datetime) -> dict[str, Any]:
     """Discord's Execute Webhook body: the hit line as ``content`` and one embed."""
-    testing = event_type == WEBHOOK_TEST
-    note = TEST_NOTE + "\n" if testing else ""
+    note = _event_note(trade, event_type)
+    note += "\n" if note else ""
     content = note + _line_within(trade, DISCORD_CONTENT - units(note), _plain)
     embed: dict[str, Any] = {
-        "title": fit(("🧪 Test: " if testing else "💰 ") + _headline(trade), DISCORD_TITLE),
+        "title": fit(TITLE_PREFIXES.get(event_type, "💰 ") + _headline(trade), DISCORD_TITLE),
         "description": fit(_description(trade), DISCORD_DESCRIPTION),
         "color": DISCORD_RED if trade["side"] == "PUT" else DISCORD_GREEN,
         "fields": [
@@ -158,8 +167,8 @@ def _fit_embed_total(embed: dict[str, Any], limit: int) -> None:
 
 def slack_payload(trade: Trade, event_type: str, timestamp: datetime) -> dict[str, Any]:
     """A Slack incoming-webhook body: ``text`` (the notification fallback) and Block Kit blocks."""
-    testing = event_type == WEBHOOK_TEST
-    header = ("🧪 Test: " if testing else "💰 ") + _headline(trade)
+    event_note = _event_note(trade, event_type)
+    header = TITLE_PREFIXES.get(event_type, "💰 ") + _headline(trade)
     fields = [
         {"type": "mrkdwn", "text": fit_mrkdwn(f"*{name}*\n", value or NOTHING, SLACK_FIELD_TEXT)}
         for name, value in _facts(trade)
@@ -171,15 +180,15 @@ def slack_payload(trade: Trade, event_type: str, timestamp: datetime) -> dict[st
         {"type": "mrkdwn", "text": label + profiles},
         {"type": "mrkdwn", "text": fit_mrkdwn("", f"Traded {trade.get('timestamp') or NOTHING}", SLACK_TEXT_OBJECT)},
     ]
-    if testing:
-        context.append({"type": "mrkdwn", "text": TEST_NOTE})
+    if event_note:
+        context.append({"type": "mrkdwn", "text": fit_mrkdwn("", event_note, SLACK_TEXT_OBJECT)})
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": fit(header, SLACK_HEADER), "emoji": True}},
         *_slack_insight(trade),
         {"type": "section", "fields": fields},
         {"type": "context", "elements": context[:SLACK_CONTEXT_ELEMENTS]},
     ]
-    note = _mrkdwn_text(TEST_NOTE + "\n") if testing else ""
+    note = fit_mrkdwn("", event_note, SLACK_TEXT // 2) + "\n" if event_note else ""
     text = note + _line_within(trade, SLACK_TEXT - units(note), _mrkdwn)
     return {"text": text, "blocks": blocks[:SLACK_BLOCKS]}
 
@@ -209,6 +218,61 @@ def fit_mrkdwn(prefix: str, value: str, limit: int) -> str:
 
 
 _SLACK_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+# --- a digest -----------------------------------------------------------------------------------------
+
+
+def discord_digest(digest: Trade, event_type: str, timestamp: datetime) -> dict[str, Any]:
+    """One message listing the hits of the digest (``digest["orders"]``), each by its hit line."""
+    return {"content": fit(_digest_text(digest, _plain), DISCORD_CONTENT), "allowed_mentions": {"parse": []}}
+
+
+def slack_digest(digest: Trade, event_type: str, timestamp: datetime) -> dict[str, Any]:
+    header = f"📋 flowsite digest: {formatting.plural(len(digest['orders']), 'hit')}"
+    listing = fit("".join(_digest_text(digest, _mrkdwn, heading=False)), SLACK_TEXT_OBJECT)
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": fit(header, SLACK_HEADER), "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": listing}},
+    ]
+    return {"text": fit(_digest_text(digest, _mrkdwn), SLACK_TEXT), "blocks": blocks}
+
+
+def _digest_text(digest: Trade, render: Render, heading: bool = True) -> str:
+    orders = digest["orders"]
+    lines = [f"📋 flowsite digest: {formatting.plural(len(orders), 'hit')}"] if heading else []
+    lines += ["".join(render(hit_line(order))) for order in orders]
+    return "\n".join(lines)
+
+
+# --- what an event says beyond the hit -----------------------------------------------------------------
+
+TITLE_PREFIXES = {
+    WEBHOOK_TEST: "🧪 Test: ",
+    ORDER_UPDATE: "🔁 ",
+    ORDER_ESCALATED: "🚨 ",
+    ORDER_OI_CONFIRMED: "✅ ",
+    ORDER_OI_REFUTED: "❌ ",
+}
+
+
+def _event_note(trade: Trade, event_type: str) -> str:
+    """What a test or a follow-up says before the hit line (empty for the hit itself)."""
+    if event_type == WEBHOOK_TEST:
+        return TEST_NOTE
+    if event_type == ORDER_UPDATE:
+        return "🔁 Update: this contract again, within the endpoint's cooldown."
+    if event_type == ORDER_ESCALATED:
+        return "🚨 Escalated: the contract's premium within the cooldown passed the endpoint's second threshold."
+    if event_type in (ORDER_OI_CONFIRMED, ORDER_OI_REFUTED):
+        verdict = "confirms" if event_type == ORDER_OI_CONFIRMED else "does not confirm"
+        before, after = trade.get("open_interest"), trade.get("open_interest_next")
+        change = NOTHING if before is None or after is None else f"{after - before:+,}"
+        return (
+            f"{TITLE_PREFIXES[event_type]}Next morning's open interest {verdict} the opening: "
+            f"{_count(before)} → {_count(after)} ({change}) for an order of {trade['size']:,}."
+        )
+    return ""
 
 
 # --- what both chat formats show -------------------------------------------------------------------
@@ -292,6 +356,10 @@ def _line_within(trade: Trade, limit: int, render: Render) -> str:
 
 def _strike(value: float) -> str:
     return "$" + strike(value)
+
+
+def _count(value: int | None) -> str:
+    return NOTHING if value is None else f"{value:,}"
 
 
 def _or_nothing(value: object) -> str:
