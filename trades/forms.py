@@ -107,6 +107,9 @@ class FilterProfileForm(forms.ModelForm):
             "sentiments",
             "opening",
             "min_vol_oi",
+            "min_strike_multiple",
+            "min_strike_share",
+            "min_share_of_daily_premium",
         ]
         labels = {
             "min_premium": "Minimum premium ($)",
@@ -121,6 +124,9 @@ class FilterProfileForm(forms.ModelForm):
             "repeated_hits_only": "Repeated hits only",
             "opening": "Opening",
             "min_vol_oi": "Minimum volume / OI",
+            "min_strike_multiple": "Minimum × the strike's usual",
+            "min_strike_share": "Minimum share of the underlying's premium",
+            "min_share_of_daily_premium": "Minimum share of its daily option premium",
         }
         help_texts = {
             "name": "Letters, digits, - and _: the name hits carry in the API and in webhooks.",
@@ -149,6 +155,15 @@ class FilterProfileForm(forms.ModelForm):
             "complete day's volume; where either is unknown, the order fails this rule.",
             "min_vol_oi": "(The day's volume before the order + its size) / open interest, at least; e.g. 2 is "
             "twice the open interest. Empty: off.",
+            "min_strike_multiple": "Unusual concentration: the strike's premium in the 30 minutes up to the order "
+            "(its own included) over its usual premium in the same 30 minutes of the day, averaged over the past 20 "
+            "trading days of stored history, at least this; e.g. 3. A strike silent then on every past day passes. "
+            "Needs 5 days of history: with fewer, the order fails this rule.",
+            "min_strike_share": "The strike's share of its underlying's option premium in those 30 minutes, at "
+            "least; e.g. 0.25 is a quarter. Empty: off.",
+            "min_share_of_daily_premium": "The order's premium over its underlying's average daily option premium "
+            "(past 20 trading days), at least; e.g. 0.01 is 1%: $250K for a name that trades $25M a day, $5K for "
+            "one that trades $500K. Empty: off.",
         }
         field_classes = {"exclude_conditions": ConditionCodesField}
 

@@ -77,6 +77,11 @@ def validate_strike_band(value: Decimal) -> None:
         )
 
 
+def validate_fraction(value: Decimal) -> None:
+    if not 0 <= value <= 1:
+        raise ValidationError("A share is a fraction from 0 to 1 (0.25 is 25%).")
+
+
 def validate_webhook_secret(value: str) -> None:
     from trades.webhooks.signing import check_secret
 
@@ -241,6 +246,32 @@ class FilterProfile(models.Model):
     repeated_hits_only = models.BooleanField(
         default=False, help_text="Orders holding a burst of repeated hits only (more than 5 prints ≤ 100 ms apart)."
     )
+    min_strike_multiple = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0), message="The multiple cannot be negative.")],
+        help_text="The strike's premium in the 30 minutes up to the order, at least this many times its usual "
+        "then (same time of day, past 20 trading days).",
+    )
+    min_strike_share = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        validators=[validate_fraction],
+        help_text="The strike's share (0–1) of its underlying's option premium in those 30 minutes, at least.",
+    )
+    min_share_of_daily_premium = models.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[validate_fraction],
+        help_text="The order's premium, as a fraction (0–1) of its underlying's average daily option premium "
+        "(past 20 trading days), at least: a threshold that scales with the name.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     ORDER_RULES = (
@@ -252,6 +283,9 @@ class FilterProfile(models.Model):
         "opening",
         "min_vol_oi",
         "repeated_hits_only",
+        "min_strike_multiple",
+        "min_strike_share",
+        "min_share_of_daily_premium",
     )
 
     class Meta:

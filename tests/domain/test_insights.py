@@ -201,3 +201,32 @@ def test_money_and_bucket_labels() -> None:
     assert premium_bucket_label(Decimal(99_999)) == "under $100K"
     assert premium_bucket_label(Decimal(7_000_000)) == "$5M+"
     assert (dte_bucket_label(0), dte_bucket_label(14), dte_bucket_label(200)) == ("0–7 DTE", "8–30 DTE", "91+ DTE")
+
+
+def test_history_rules_of_a_profile() -> None:
+    from trades.domain.order_rules import passes_history_rules
+    from trades.domain.rules import Profile
+
+    days = tuple(date(2026, 11, d) for d in (13, 16, 17, 18, 19))
+    found = Concentration(90_000_00, 105_000_00, 91_000_00, 106_000_00, days, 20_000_00, 100_000_00, 5_000_000_00)
+
+    def passes(premium: float = 90_000, multiple: float | None = None, share: float | None = None,
+               daily: float | None = None) -> bool:  # fmt: skip
+        profile = Profile(
+            id=1,
+            name="p",
+            tickers=frozenset(),
+            min_strike_multiple=multiple,
+            min_strike_share=share,
+            min_share_of_daily_premium=daily,
+        )
+        return passes_history_rules(profile, found, premium)
+
+    assert passes(multiple=4.5) and not passes(multiple=4.6)  # 90K / 20K = 4.5×
+    assert passes(share=0.85) and not passes(share=0.86)  # 90 / 105 = 0.857
+    # 1% of a $5M average day is $50K.
+    assert passes(50_000, daily=0.01) and not passes(49_999, daily=0.01)
+    silent = Concentration(500, 500, 500, 500, days, 0.0, 0.0, 1_000.0)
+    assert passes_history_rules(Profile(id=1, name="p", tickers=frozenset(), min_strike_multiple=3), silent, 5)
+    short = Concentration(90_000_00, 105_000_00, 91_000_00, 106_000_00, days[:4], 20_000_00, 100_000_00, 5.0)
+    assert not passes_history_rules(Profile(id=1, name="p", tickers=frozenset(), min_strike_multiple=1), short, 1)

@@ -9,7 +9,7 @@ import pytest
 from tests.factories import AAPL_195C, frame, ns_at, only_profile, stored_order
 from tests.order_helpers import a_million_dollar_sweep, settle, trade
 from trades.domain.orders import NS_PER_MS
-from trades.models import DailyBar, FilterProfile, Order, OrderState, VolumeCount
+from trades.models import DailyBar, FilterProfile, Order, OrderMatch, OrderState, VolumeCount
 from trades.selectors import flow_rules
 from trades.selectors.serializers import serialize_order
 from trades.services import insights
@@ -69,6 +69,7 @@ def test_an_orders_insight_from_its_strikes_history_and_the_alerts_before_it(swe
         "baseline_since": "2026-11-13",
         "strike_usual": 20_000.0,
         "underlying_usual": 100_000.0,
+        "underlying_daily_usual": 877_777.0,  # 100,000 in the window + 777,777 at 10:47, each day
         "multiple": 4.5,
         "underlying_multiple": 1.05,
         "unusual": True,
@@ -111,3 +112,41 @@ def test_a_live_hit_is_described_as_it_is_judged_with_the_counts_of_the_batches_
         "its usual."
     )
     assert order.first_ts_ns // NS_PER_MS == a_million_dollar_sweep()[0]["t"]
+
+
+SWEEP_CONTRACT = "O:NVDA251219C00150000"
+
+
+def past_counts(dollars: int) -> None:
+    """Five past trading days whose 10:00–10:30 held ``dollars`` on the sweep's contract."""
+    for day in (date(2025, 11, 28), date(2025, 12, 1), date(2025, 12, 2), date(2025, 12, 3), date(2025, 12, 4)):
+        at = ns_at(day, 10, 10) // 60_000_000_000
+        VolumeCount.objects.create(
+            symbol=SWEEP_CONTRACT, underlying="NVDA", trade_date=day, minute=at, volume=1, premium=dollars * 100
+        )
+
+
+@pytest.mark.parametrize(("usual", "hits"), [(None, 0), (100_000, 1), (400_000, 0)])
+def test_a_live_order_passes_a_history_rule_only_with_the_history_to_judge_it(big_orders, usual, hits):
+    FilterProfile.objects.filter(pk=big_orders.pk).update(min_strike_multiple=Decimal(3))
+    flow_rules.forget_flow_rules()
+    if usual is not None:
+        past_counts(usual)
+    ingest_frames([frame(*a_million_dollar_sweep())])  # $1M: 10× a $100K usual, 2.5× a $400K one
+    settle()
+    assert Order.objects.filter(state=OrderState.HIT).count() == hits
+
+
+def test_a_backfilled_order_failing_a_history_rule_loses_that_match_at_the_backfills_end(sweeps):
+    strict = FilterProfile.objects.create(
+        name="unusual", watchlist=sweeps.watchlist, judges="orders", min_strike_multiple=3
+    )
+    both = stored_order("both", TODAY, sweeps)
+    OrderMatch.objects.create(order=both, profile=strict)
+    only_strict = stored_order("strict-only", TODAY, strict, first_ts_ns=ns_at(TODAY, 12, 0))
+    flow_rules.forget_flow_rules()
+
+    assert insights.describe_missing() == 1  # no history: the strict profile's matches fail
+    assert list(Order.objects.values_list("order_id", flat=True)) == ["both"]
+    assert list(both.profiles.values_list("name", flat=True)) == ["sweeps"]
+    assert not Order.objects.filter(pk=only_strict.pk).exists()

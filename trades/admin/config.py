@@ -132,6 +132,7 @@ class FilterProfileAdmin(LiveConfigAdminMixin, admin.ModelAdmin):
                     "aggressors",
                     "sentiments",
                     ("opening", "min_vol_oi"),
+                    ("min_strike_multiple", "min_strike_share", "min_share_of_daily_premium"),
                 ],
                 "description": "Only for a profile that judges orders (FLOW.md): prints of one order — a sweep "
                 "across exchanges, a split, a block — are grouped first, and premium and size above are the "

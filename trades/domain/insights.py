@@ -74,6 +74,7 @@ class Concentration:
     days: tuple[date, ...]  # the past trading days the usual is averaged over
     strike_usual: float | None  # mean premium of the strike in the same window on those days
     underlying_usual: float | None
+    daily_usual: float | None = None  # the underlying's mean option premium a day on those days
 
     @property
     def share(self) -> float | None:
@@ -107,16 +108,18 @@ def concentration(
     today_underlying: Mapping[int, int],
     past_strike: Mapping[date, Mapping[int, int]],
     past_underlying: Mapping[date, Mapping[int, int]],
+    daily_totals: Mapping[date, int] | None = None,
 ) -> Concentration:
     """The concentration of an order whose first print is in ``minute`` (epoch minutes), of
     premium ``own_cents``: the per-minute premium (cents) of its strike and of its underlying
     today (minutes before the order's are read: the order's own stand for its minute) and on the
     past days of history (every day of ``past_underlying`` is a day of history, its strike
-    possibly silent)."""
+    possibly silent; ``daily_totals``: the underlying's whole premium on each of them)."""
     start, opened = minute - WINDOW_MINUTES, session_open(minute)
     days = tuple(sorted(past_underlying)[-BASELINE_DAYS:])
-    strike_usual = underlying_usual = None
+    strike_usual = underlying_usual = daily_usual = None
     if days:
+        daily_usual = _mean([(daily_totals or {}).get(day, 0) for day in days])
         windows = [same_time_on(day, minute) for day in days]
         strike_usual = _mean([window_sum(past_strike.get(day, {}), *w) for day, w in zip(days, windows, strict=True)])
         underlying_usual = _mean([window_sum(past_underlying[day], *w) for day, w in zip(days, windows, strict=True)])
@@ -128,6 +131,7 @@ def concentration(
         days=days,
         strike_usual=strike_usual,
         underlying_usual=underlying_usual,
+        daily_usual=daily_usual,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from trades.domain.insights import Concentration
 from trades.domain.occ import OptionSymbol
 from trades.domain.orders import Opening, Order
 from trades.domain.rules import WILDCARD, Profile, Reference, size_and_strike_pass
@@ -85,6 +86,32 @@ def _opening_passes(opening: Opening, profile: Profile) -> bool:
     if profile.opening == STRICTLY_OPENING and opening.opening_strict is not True:
         return False
     return profile.min_vol_oi is None or (opening.vol_oi is not None and opening.vol_oi >= profile.min_vol_oi)
+
+
+def needs_history(profile: Profile) -> bool:
+    """The profile has rules on the order's flow history: judged once that history is stored."""
+    rules = (profile.min_strike_multiple, profile.min_strike_share, profile.min_share_of_daily_premium)
+    return any(rule is not None for rule in rules)
+
+
+def passes_history_rules(profile: Profile, found: Concentration, premium: float) -> bool:
+    """Unusual for its strike (a multiple of its usual, or premium where there was none), a share of
+    its underlying's premium, and a share of the underlying's average daily premium; without five
+    days of history the multiple and the daily share fail."""
+    cents = premium * 100
+    if profile.min_strike_multiple is not None:
+        multiple = found.multiple
+        if not found.enough_history or found.strike <= 0:
+            return False
+        if multiple is not None and multiple < profile.min_strike_multiple:
+            return False
+    if profile.min_strike_share is not None and (found.share is None or found.share < profile.min_strike_share):
+        return False
+    if profile.min_share_of_daily_premium is not None:
+        usual = found.daily_usual
+        if not found.enough_history or not usual or cents < profile.min_share_of_daily_premium * usual:
+            return False
+    return True
 
 
 def needs_side(profile: Profile) -> bool:

@@ -133,6 +133,10 @@ class Profile:
     opening: str = ""  # "opening" or "strict"
     min_vol_oi: float | None = None
     repeated_hits_only: bool = False
+    # Rules on the order's flow history (trades/domain/insights.py), judged once that history is stored.
+    min_strike_multiple: float | None = None
+    min_strike_share: float | None = None
+    min_share_of_daily_premium: float | None = None
 
     @property
     def needs_reference(self) -> bool:

@@ -120,6 +120,9 @@ def to_domain_profile(row: FilterProfile, groups: dict[str, frozenset[int]]) -> 
         opening=row.opening,
         min_vol_oi=optional_float(row.min_vol_oi),
         repeated_hits_only=row.repeated_hits_only,
+        min_strike_multiple=optional_float(row.min_strike_multiple),
+        min_strike_share=optional_float(row.min_strike_share),
+        min_share_of_daily_premium=optional_float(row.min_share_of_daily_premium),
     )
 
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date
 
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from trades.domain import insights
 from trades.domain.calendar import new_york_date
@@ -49,8 +49,14 @@ def concentration(order: Order) -> Concentration:
             past_underlying[past][at] += cents
             if symbol == order.symbol:
                 past_strike[past][at] += cents
+    totals = dict(
+        counts.filter(trade_date__in=days)
+        .values("trade_date")
+        .annotate(total=Sum("premium"))
+        .values_list("trade_date", "total")
+    )
     own = round(order.premium * 100)
-    return insights.concentration(minute, own, today_strike, today_underlying, past_strike, past_underlying)
+    return insights.concentration(minute, own, today_strike, today_underlying, past_strike, past_underlying, totals)
 
 
 def sessions_of(ticker: str) -> list[date]:

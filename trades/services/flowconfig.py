@@ -193,6 +193,9 @@ def _export_profile(profile: FilterProfile) -> dict[str, Any]:
         "sentiments": sorted(set(profile.sentiments)),
         "opening": profile.opening,
         "min_vol_oi": _json_number(profile.min_vol_oi),
+        "min_strike_multiple": _json_number(profile.min_strike_multiple),
+        "min_strike_share": _json_number(profile.min_strike_share),
+        "min_share_of_daily_premium": _json_number(profile.min_share_of_daily_premium),
         "repeated_hits_only": profile.repeated_hits_only,
     }
 
@@ -815,6 +818,9 @@ _PROFILE_KEYS: dict[str, Callable[[object], Any]] = {
     "sentiments": _some_of(validate_sentiments.allowed),
     "opening": _one_of(OpeningRule.values),
     "min_vol_oi": _number,
+    "min_strike_multiple": _number,
+    "min_strike_share": _number,
+    "min_share_of_daily_premium": _number,
     "repeated_hits_only": _bool,
 }
 

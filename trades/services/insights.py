@@ -16,20 +16,29 @@ from typing import Any
 
 from trades.domain import insights
 from trades.domain.insights import Alert, Cohort, Concentration, Contract
-from trades.models import Order, OrderState
+from trades.domain.order_rules import needs_history, passes_history_rules
+from trades.domain.rules import Profile
+from trades.models import Order, OrderMatch, OrderState
 from trades.selectors import insights as read
+from trades.selectors.flow_rules import current_flow_rules
 
 logger = logging.getLogger(__name__)
 
 
-def describe(orders: Iterable[Order]) -> int:
-    """Work out and store the insight of each order (stored hits, their profiles matched)."""
+def describe(orders: Iterable[Order], judge_history: bool = False) -> int:
+    """Work out and store the insight of each order (stored hits, their profiles matched). With
+    ``judge_history`` (a backfill's orders, stored before the history they stand on), the profiles'
+    history rules are judged first: a match that fails them goes, and an order left without one."""
     described = []
     sessions: dict[str, list[date]] = {}
-    for order in orders:
+    for candidate in orders:
+        found = read.concentration(candidate)
+        order = _without_failed_history_rules(candidate, found) if judge_history else candidate
+        if order is None:
+            continue
         if order.underlying not in sessions:
             sessions[order.underlying] = read.sessions_of(order.underlying)
-        order.insight_facts, order.insight = insight_of(order, sessions[order.underlying])
+        order.insight_facts, order.insight = insight_of(order, found, sessions[order.underlying])
         described.append(order)
     Order.objects.bulk_update(described, ["insight", "insight_facts"], batch_size=500)
     return len(described)
@@ -38,14 +47,43 @@ def describe(orders: Iterable[Order]) -> int:
 def describe_missing() -> int:
     """The stored hits without an insight (a backfill's), oldest first."""
     missing = Order.objects.filter(state=OrderState.HIT, insight="").order_by("first_ts_ns", "order_id")
-    count = describe(missing.select_related("outcome").prefetch_related("profiles").iterator(chunk_size=500))
+    count = describe(
+        missing.select_related("outcome").prefetch_related("profiles").iterator(chunk_size=500), judge_history=True
+    )
     if count:
         logger.info("Insights: %d orders described", count)
     return count
 
 
-def insight_of(order: Order, sessions: list[date]) -> tuple[dict[str, Any], str]:
-    found = read.concentration(order)
+def history_passes(order: Order, matched: list[Profile]) -> list[Profile]:
+    """Of the profiles an order (a live one, as it is judged) matched, those whose history rules it
+    passes: the strike's usual, its share, the underlying's daily premium."""
+    if not any(needs_history(profile) for profile in matched):
+        return matched
+    return _passing(matched, read.concentration(order), float(order.premium))
+
+
+def _passing(matched: list[Profile], found: Concentration, premium: float) -> list[Profile]:
+    return [
+        profile for profile in matched if not needs_history(profile) or passes_history_rules(profile, found, premium)
+    ]
+
+
+def _without_failed_history_rules(order: Order, found: Concentration) -> Order | None:
+    profiles = {profile.id: profile for profile in current_flow_rules().order_profiles}
+    matched = [profiles[match.pk] for match in order.profiles.all() if match.pk in profiles]
+    kept = _passing(matched, found, float(order.premium))
+    failed = [profile.id for profile in matched if profile not in kept]
+    if not failed:
+        return order
+    OrderMatch.objects.filter(order=order, profile_id__in=failed).delete()
+    if not OrderMatch.objects.filter(order=order).exists():
+        order.delete()  # it was never a hit
+        return None
+    return Order.objects.select_related("outcome").prefetch_related("profiles").get(pk=order.pk)
+
+
+def insight_of(order: Order, found: Concentration, sessions: list[date]) -> tuple[dict[str, Any], str]:
     alert = read.alert_of(order, sessions)
     last, group = None, None
     if alert is not None:
@@ -70,6 +108,7 @@ def facts(found: Concentration, alert: Alert | None, last: Alert | None, group: 
             "baseline_since": found.days[0].isoformat() if found.days else None,
             "strike_usual": None if found.strike_usual is None else found.strike_usual / 100,
             "underlying_usual": None if found.underlying_usual is None else found.underlying_usual / 100,
+            "underlying_daily_usual": None if found.daily_usual is None else found.daily_usual / 100,
             "multiple": found.multiple,
             "underlying_multiple": found.underlying_multiple,
             "unusual": found.unusual,

@@ -642,7 +642,10 @@ def judge(order_pks: Iterable[int], report: OrderReport) -> None:
     sided = with_sides(
         [(prints, [profiles[pk] for pk in row.candidate_profiles if pk in profiles]) for row, prints in ready]
     )
-    judged = [(row, order, quote, matched) for (row, _), (order, quote, matched) in zip(ready, sided, strict=True)]
+    judged = [
+        (row, order, quote, insights.history_passes(row, matched) if matched else matched)
+        for (row, _), (order, quote, matched) in zip(ready, sided, strict=True)
+    ]
     for row, matched in _settle(judged):
         report.hits += 1
         logger.info(order_line(row, [profile.name for profile in matched]))
