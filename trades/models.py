@@ -708,7 +708,7 @@ class VolumeCount(models.Model):
         constraints = [models.UniqueConstraint(fields=["symbol", "minute"], name="one_volume_count_per_minute")]
         indexes = [
             models.Index(fields=["trade_date"], name="volume_by_day"),
-            models.Index(fields=["underlying", "trade_date"], name="volume_by_underlying_day"),
+            models.Index(fields=["underlying", "minute"], name="volume_by_underlying_minute"),
         ]
 
     def __str__(self) -> str:

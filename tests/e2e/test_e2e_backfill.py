@@ -64,6 +64,7 @@ def test_a_backfill_killed_and_run_again_ends_with_the_rows_of_an_uninterrupted_
     plan = backfill.plan(client, list(TICKERS), first=history.days[0], last=history.days[-1])
     for unit_id in backfill.record(plan):  # the uninterrupted run, in this process
         backfill.run_unit(unit_id, client)
+    backfill.finish(client)  # as the command ends a run
     uninterrupted = stored_hits(), stored_orders()
     assert len(uninterrupted[0]) > 20 and len(uninterrupted[1]) >= 3
     forget_stored()

@@ -54,12 +54,14 @@ def root_of(symbol: str) -> str:
 
 
 def is_partner(order: Order, item: Print) -> bool:
-    """Another contract of the same root, the order's size, within PACKAGE_MS of its first print."""
+    """Another contract of the same root, the order's whole size, within PACKAGE_MS of its first
+    print (a package's legs are the same size; the size of one print of a sweep is too common to
+    tell anything)."""
     first = order.prints[0]
     return (
         item.symbol != order.symbol
         and root_of(item.symbol) == root_of(order.symbol)
-        and item.size in (order.size, first.size)
+        and item.size == order.size
         and abs(item.ts_ns - first.ts_ns) <= PACKAGE_MS * NS_PER_MS
         and item.kind not in (PrintClass.CANCEL, PrintClass.COMPRESSION)
     )

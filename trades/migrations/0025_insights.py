@@ -47,6 +47,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="volumecount",
-            index=models.Index(fields=["underlying", "trade_date"], name="volume_by_underlying_day"),
+            index=models.Index(fields=["underlying", "minute"], name="volume_by_underlying_minute"),
         ),
     ]

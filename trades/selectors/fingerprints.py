@@ -29,9 +29,14 @@ def hit_fingerprints() -> dict[str, tuple[Any, ...]]:
 
 
 def order_fingerprints() -> dict[str, tuple[Any, ...]]:
-    rows = Order.objects.filter(state=OrderState.HIT).prefetch_related("profiles")
+    """The order hits and the orders held back as noise, with their insights and reasons."""
+    rows = Order.objects.filter(state__in=[OrderState.HIT, OrderState.SUPPRESSED]).prefetch_related("profiles")
     return {
         row.order_id: (
+            row.state,
+            row.noise,
+            row.noise_detail,
+            row.insight,
             row.type,
             row.subtype,
             row.prints,

@@ -5,10 +5,10 @@ next-day moves (`Order`, `OrderOutcome`, `DailyBar`)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from trades.domain import insights
 from trades.domain.calendar import new_york_date
@@ -22,41 +22,48 @@ def order_day(order: Order) -> date:
     return new_york_date(order.first_ts_ns // NS_PER_MS)
 
 
-def concentration(order: Order) -> Concentration:
+def daily_premiums(underlying: str) -> dict[date, int]:
+    """The underlying's option premium (cents) on each day of stored counts: what its usual day is
+    made of. One aggregate; a caller describing many orders reads it once per underlying."""
+    totals = VolumeCount.objects.filter(underlying=underlying).values("trade_date").annotate(total=Sum("premium"))
+    return dict(totals.values_list("trade_date", "total"))
+
+
+def concentration(order: Order, totals: Mapping[date, int] | None = None) -> Concentration:
     """The order's strike and underlying premium today before its minute, and in the same window
-    on the past trading days of stored counts."""
+    on the past trading days of stored counts (``totals``: `daily_premiums` of its underlying)."""
+    totals = daily_premiums(order.underlying) if totals is None else totals
     day, minute = order_day(order), insights.minute_of(order.first_ts_ns)
     counts = VolumeCount.objects.filter(underlying=order.underlying)
-    today_strike: dict[int, int] = defaultdict(int)
-    today_underlying: dict[int, int] = defaultdict(int)
-    for symbol, at, cents in counts.filter(trade_date=day, minute__lt=minute).values_list(
-        "symbol", "minute", "premium"
-    ):
-        today_underlying[at] += cents
-        if symbol == order.symbol:
-            today_strike[at] += cents
-    days = list(
-        counts.filter(trade_date__lt=day).values_list("trade_date", flat=True).distinct().order_by("-trade_date")
-    )[: insights.BASELINE_DAYS]
-    past_strike: dict[date, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    past_underlying: dict[date, dict[int, int]] = {past: defaultdict(int) for past in days}
+    today = counts.filter(minute__gte=insights.day_span(day)[0], minute__lt=minute)
+    today_strike, today_underlying = _by_minute(today, order.symbol)
+    days = sorted(past for past in totals if past < day)[-insights.BASELINE_DAYS :]
+    windows = [insights.same_time_on(past, minute) for past in days]
+    past_strike: dict[date, dict[int, int]] = {}
+    past_underlying: dict[date, dict[int, int]] = {}
     if days:
-        windows = Q()
-        for past in days:
-            start, end = insights.same_time_on(past, minute)
-            windows |= Q(trade_date=past, minute__gte=start, minute__lt=end)
-        for symbol, past, at, cents in counts.filter(windows).values_list("symbol", "trade_date", "minute", "premium"):
-            past_underlying[past][at] += cents
-            if symbol == order.symbol:
-                past_strike[past][at] += cents
-    totals = dict(
-        counts.filter(trade_date__in=days)
-        .values("trade_date")
-        .annotate(total=Sum("premium"))
-        .values_list("trade_date", "total")
-    )
+        ranges = Q()
+        for start, end in windows:
+            ranges |= Q(minute__gte=start, minute__lt=end)
+        strike, underlying = _by_minute(counts.filter(ranges), order.symbol)
+        for past, (start, end) in zip(days, windows, strict=True):
+            past_strike[past] = {at: cents for at, cents in strike.items() if start <= at < end}
+            past_underlying[past] = {at: cents for at, cents in underlying.items() if start <= at < end}
     own = round(order.premium * 100)
-    return insights.concentration(minute, own, today_strike, today_underlying, past_strike, past_underlying, totals)
+    return insights.concentration(
+        minute, own, today_strike, today_underlying, past_strike, past_underlying, {past: totals[past] for past in days}
+    )
+
+
+def _by_minute(counts: QuerySet[VolumeCount], symbol: str) -> tuple[dict[int, int], dict[int, int]]:
+    """Premium by minute: the contract's, and every contract's."""
+    strike: dict[int, int] = defaultdict(int)
+    underlying: dict[int, int] = defaultdict(int)
+    for each, at, cents in counts.values_list("symbol", "minute", "premium"):
+        underlying[at] += cents
+        if each == symbol:
+            strike[at] += cents
+    return strike, underlying
 
 
 def sessions_of(ticker: str) -> list[date]:

@@ -48,7 +48,7 @@ from trades.polygon_rest.flatfiles import FlatFilesRefused, flat_files_client, o
 from trades.polygon_rest.loaders import LoadIssues, contract_from_reference, load_quote, parse_each
 from trades.polygon_rest.window import trades_between
 from trades.selectors.flow_rules import FlowRules, current_flow_rules
-from trades.services import day_volume, ingest, orders
+from trades.services import day_volume, ingest, insights, orders, outcomes
 from trades.services.bars import MinuteSpots, minute_spots
 from trades.services.day_volume import NS_PER_MINUTE, VolumeTally
 from trades.services.pacing import SharedPace
@@ -469,6 +469,12 @@ class QuoteLookUp:
             if note not in self.report.notes:
                 self.report.notes.append(note)
             return [None] * len(moments)
+
+
+def finish(client: Any = None) -> tuple[outcomes.OutcomeReport, int]:
+    """What ends a backfill run: the outcomes of the orders (and the day bars they need), then the
+    insights of the orders stored without one, oldest first (they read those outcomes)."""
+    return outcomes.refresh(client), insights.describe_missing()
 
 
 def judge_orders(

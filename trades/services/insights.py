@@ -31,8 +31,11 @@ def describe(orders: Iterable[Order], judge_history: bool = False) -> int:
     history rules are judged first: a match that fails them goes, and an order left without one."""
     described = []
     sessions: dict[str, list[date]] = {}
+    totals: dict[str, dict[date, int]] = {}
     for candidate in orders:
-        found = read.concentration(candidate)
+        if candidate.underlying not in totals:
+            totals[candidate.underlying] = read.daily_premiums(candidate.underlying)
+        found = read.concentration(candidate, totals[candidate.underlying])
         order = _without_failed_history_rules(candidate, found) if judge_history else candidate
         if order is None:
             continue

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from trades.models import BackfillSource, BackfillUnit, UnitStatus
 from trades.polygon_rest import flatfiles
 from trades.selectors.flow_rules import current_flow_rules
-from trades.services import backfill, insights, outcomes
+from trades.services import backfill
 from trades.services.reference_data import watched_underlyings
 from trades.services.watchlists import TickerError, parse_tickers
 
@@ -101,12 +101,12 @@ class Command(BaseCommand):
                 return
             self.follow(unit_ids)
         self.print_totals(all_ids, unit_ids, time.monotonic() - started)
-        measured = outcomes.refresh(client)
+        measured, described = backfill.finish(client)
         self.stdout.write(
             f"outcomes: {measured.measured:,} orders with a direction measured ({measured.complete:,} complete, the "
             f"rest waiting for their sessions' closes), {measured.bars:,} day bars read"
         )
-        self.stdout.write(f"insights: {insights.describe_missing():,} orders described")
+        self.stdout.write(f"insights: {described:,} orders described")
 
     def profiles(self, names: list[str]) -> list[str]:
         enabled = {profile.name for profile in current_flow_rules().profiles}
