@@ -14,6 +14,8 @@ from trades.domain.insights import (
     cohort,
     concentration,
     dte_bucket_label,
+    multiple_text,
+    percent,
     premium_bucket_label,
     same_time_on,
     sentence,
@@ -169,7 +171,7 @@ def test_the_sentence_of_flow_md() -> None:
         [alert(str(i), date(2026, 9, 2), move=Decimal("0.01") if i < 15 else Decimal("-0.01")) for i in range(23)]
     )
     assert sentence(contract, "BULLISH", found, last, similar) == (
-        "AAPL $195 calls 12/20 (14 DTE): $850K premium in the last 30 minutes (38% of AAPL's), 6.1× this "
+        "AAPL $195 calls 12/20 (14 DTE, bullish): $850K premium in the last 30 minutes (38% of AAPL's), 6.1× this "
         "strike's usual — unusual concentration. Last time (Nov 15) the stock moved +3.0% next day; of 23 "
         "similar alerts since Sep 2, 15 rose next day (65%, 95% CI 45–81%)."
     )
@@ -180,7 +182,7 @@ def test_the_sentence_says_too_few_no_history_and_nothing_for_a_neutral_order() 
     few_days = Concentration(120_000_00, 120_000_00, 120_000_00, 120_000_00, (date(2026, 11, 19),), 0.0, 0.0)
     last = alert("x", date(2026, 11, 18), sentiment="BEARISH", move=Decimal("-0.012"), known_on=date(2026, 11, 19))
     assert sentence(contract, "BEARISH", few_days, last, cohort([last])) == (
-        "NVDA $122.5 puts 11/27 (7 DTE): $120K premium in the last 30 minutes; too little history to know its "
+        "NVDA $122.5 puts 11/27 (7 DTE, bearish): $120K premium in the last 30 minutes; too little history to know its "
         "usual (1 trading day). Last time (Nov 18) the stock moved -1.2% next day; of 1 similar alert since "
         "Nov 18, 1 fell next day (100%, 95% CI 21–100%) — too few to say."
     )
@@ -197,6 +199,8 @@ def test_money_and_bucket_labels() -> None:
         "$5M",
         "$12M",
     ]
+    assert [multiple_text(x) for x in (4.54, 12.4, 99.6, 9503.0)] == ["4.5×", "12×", "100×", "100×+"]
+    assert [percent(x) for x in (0.03, -0.0123, -0.00004, 0)] == ["+3.0%", "-1.2%", "0.0%", "0.0%"]
     assert premium_bucket_label(Decimal(300_000)) == "$250K–$500K"
     assert premium_bucket_label(Decimal(99_999)) == "under $100K"
     assert premium_bucket_label(Decimal(7_000_000)) == "$5M+"

@@ -53,9 +53,9 @@ def test_an_orders_insight_from_its_strikes_history_and_the_alerts_before_it(swe
     # Usual: (10 + 20 + 0 + 30 + 40) K / 5 = $20K: 4.5×. Analogs: "b" (Nov 17, −1.0%) and "a"; the
     # Nov 19 alert's next day is today (not known yet), the $100K one is in the next bucket up.
     assert subject.insight == (
-        "AAPL $195 calls 12/4 (14 DTE): $90K premium in the last 30 minutes (86% of AAPL's), 4.5× this strike's "
-        "usual — unusual concentration. Last time (Nov 17) the stock moved -1.0% next day; of 2 similar alerts "
-        "since Nov 10, 1 rose next day (50%, 95% CI 9–91%) — too few to say."
+        "AAPL $195 calls 12/4 (14 DTE, bullish): $90K premium in the last 30 minutes (86% of AAPL's), 4.5× this "
+        "strike's usual — unusual concentration. Last time (Nov 17) the stock moved -1.0% next day; of 2 similar "
+        "alerts since Nov 10, 1 rose next day (50%, 95% CI 9–91%) — too few to say."
     )
     facts = subject.insight_facts
     assert facts is not None

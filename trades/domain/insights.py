@@ -294,16 +294,17 @@ def sentence(
     last: Alert | None,
     similar: Cohort | None,
 ) -> str:
-    """ "AAPL $195 calls 12/20 (14 DTE): $850K premium in the last 30 minutes (38% of AAPL's), 6.1×
+    """ "AAPL $195 calls 12/20 (14 DTE, bullish): $850K premium in the last 30 minutes (38% of AAPL's), 6.1×
     this strike's usual — unusual concentration. Last time (Nov 15) the stock moved +3.0% next day;
     of 23 similar alerts since Sep 2, 15 rose next day (65%, 95% CI 45–81%)." """
     right = "calls" if contract.right == "C" else "puts"
+    direction = DIRECTIONS.get(sentiment)
+    bet = f", {sentiment.lower()}" if direction else ""  # sold puts are bullish: say which way it bet
     head = (
         f"{contract.ticker} ${strike_text(contract.strike)} {right} "
-        f"{contract.expiry.month}/{contract.expiry.day} ({contract.dte} DTE)"
+        f"{contract.expiry.month}/{contract.expiry.day} ({contract.dte} DTE{bet})"
     )
     text = head + ": " + _concentration_clause(contract.ticker, found) + "."
-    direction = DIRECTIONS.get(sentiment)
     if direction is None or similar is None:
         return text
     return text + " " + _history_clause(direction[0], last, similar)
@@ -355,11 +356,16 @@ def short_money(dollars: float) -> str:
 
 
 def multiple_text(value: float) -> str:
+    """``4.5×``, ``12×``, ``100×+`` (a strike nearly silent before: the exact figure says little)."""
+    if value >= 100:
+        return "100×+"
     return f"{value:.1f}×" if value < 10 else f"{value:.0f}×"
 
 
 def percent(move: Decimal | float) -> str:
-    return f"{float(move) * 100:+.1f}%"
+    """``+3.0%``, ``-1.2%``, ``0.0%``."""
+    tenths = round(float(move) * 1000)
+    return "0.0%" if tenths == 0 else f"{tenths / 10:+.1f}%"
 
 
 def month_day(day: date) -> str:

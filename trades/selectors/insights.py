@@ -66,6 +66,12 @@ def _by_minute(counts: QuerySet[VolumeCount], symbol: str) -> tuple[dict[int, in
     return strike, underlying
 
 
+def latest_insights(limit: int) -> list[str]:
+    """The insight sentences of the newest order hits."""
+    described = Order.objects.filter(state=OrderState.HIT).exclude(insight="").order_by("-first_ts_ns", "-id")
+    return list(described.values_list("insight", flat=True)[:limit])
+
+
 def sessions_of(ticker: str) -> list[date]:
     """The trading days with a stored day bar of ``ticker``, oldest first."""
     return list(DailyBar.objects.filter(ticker=ticker).order_by("day").values_list("day", flat=True))

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from trades.models import BackfillSource, BackfillUnit, UnitStatus
 from trades.polygon_rest import flatfiles
 from trades.selectors.flow_rules import current_flow_rules
+from trades.selectors.insights import latest_insights
 from trades.services import backfill
 from trades.services.reference_data import watched_underlyings
 from trades.services.watchlists import TickerError, parse_tickers
@@ -39,6 +40,9 @@ def ticker_list(text: str) -> list[str]:
 
 def name_list(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
+
+
+EXAMPLES = 3  # insight sentences shown at the end of a run
 
 
 class Command(BaseCommand):
@@ -106,7 +110,9 @@ class Command(BaseCommand):
             f"outcomes: {measured.measured:,} orders with a direction measured ({measured.complete:,} complete, the "
             f"rest waiting for their sessions' closes), {measured.bars:,} day bars read"
         )
-        self.stdout.write(f"insights: {described:,} orders described")
+        self.stdout.write(f"insights: {described:,} orders described; the newest:")
+        for sentence in latest_insights(EXAMPLES):
+            self.stdout.write(f"  {sentence}")
 
     def profiles(self, names: list[str]) -> list[str]:
         enabled = {profile.name for profile in current_flow_rules().profiles}

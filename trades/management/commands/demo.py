@@ -35,7 +35,7 @@ from trades.presets import PRESET_TICKERS as DEMO_TICKERS
 from trades.selectors.health import persistence_warning
 
 FEED_API_KEY = "flowsite-local"
-HISTORY_DAYS = 5  # backfilled at start: a few seconds
+HISTORY_DAYS = 10  # backfilled at start: enough for what is usual at a strike, and for "last time"
 
 
 class Command(BaseCommand):
@@ -46,6 +46,12 @@ class Command(BaseCommand):
         parser.add_argument("--feed-port", type=int, default=8765, help="Port for the local feed (default 8765).")
         parser.add_argument("--rate", type=int, default=300, help="Synthetic trades per second (default 300).")
         parser.add_argument("--duration", type=float, default=None, help="Stop after this many seconds.")
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=HISTORY_DAYS,
+            help=f"Past trading days backfilled from the feed's flat files at start (default {HISTORY_DAYS}; 0: none).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.check_ports(options["port"], options["feed_port"])
@@ -113,10 +119,11 @@ class Command(BaseCommand):
             supervisor.say("demo", "going on without it: rules on open interest and strike band will not match")
         # History to stand on: the feed's last few trading days, from its flat files (a second run
         # skips the days done), then what the stock did next for their orders.
-        supervisor.say("demo", f"backfilling the last {HISTORY_DAYS} trading days from the feed's flat files")
-        backfill = [*manage, "backfill", "--days", str(HISTORY_DAYS), "--source", "flatfiles", "--in-process"]
-        if not self.run_once(supervisor, "backfill", backfill):
-            supervisor.say("demo", "going on without history")
+        if days := options["history_days"]:
+            supervisor.say("demo", f"backfilling the last {days} trading days from the feed's flat files")
+            backfill = [*manage, "backfill", "--days", str(days), "--source", "flatfiles", "--in-process"]
+            if not self.run_once(supervisor, "backfill", backfill):
+                supervisor.say("demo", "going on without history")
         supervisor.start(Child("beat", [sys.executable, "-m", "celery", *self.beat_args()]))
         supervisor.start(Child("stream", [*manage, "stream"]))
         supervisor.start(Child("web", [*manage, "runserver", f"127.0.0.1:{options['port']}", "--noreload"]))
