@@ -323,6 +323,7 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-contracts": {"task": queues.REFRESH_CONTRACTS, "schedule": _crontab(REFRESH_CONTRACTS_CRON)},
     "refresh-open-interest": {"task": queues.REFRESH_OPEN_INTEREST, "schedule": _crontab(REFRESH_OPEN_INTEREST_CRON)},
     "refresh-spot": {"task": queues.REFRESH_SPOT, "schedule": SPOT_REFRESH_SECONDS},
+    "refresh-dividends": {"task": queues.REFRESH_DIVIDENDS, "schedule": _crontab("5 6 mon-fri")},
 }
 
 # --- Orders (profiles that judge orders; ../shared/FLOW.md) ---------------------------------------

@@ -376,6 +376,23 @@ class OptionContract(models.Model):
         return self.symbol
 
 
+class Dividend(models.Model):
+    """An underlying's cash dividend: around its ex-dividend date, deep in-the-money calls cross for it
+    (dividend capture), which is not a bet (trades/domain/noise.py)."""
+
+    ticker = models.CharField(max_length=16)
+    ex_dividend_date = models.DateField()
+    cash_amount = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["ticker", "ex_dividend_date"]
+        constraints = [models.UniqueConstraint(fields=["ticker", "ex_dividend_date"], name="one_dividend_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.ticker} ex {self.ex_dividend_date}"
+
+
 class ConditionCategory(models.TextChoices):
     CANCELLED = conditions.CATEGORY_CANCELLED
     LATE = conditions.CATEGORY_LATE

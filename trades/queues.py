@@ -31,6 +31,7 @@ SWEEP_WEBHOOKS = "trades.sweep_webhooks"
 BACKFILL_UNIT = "trades.backfill_unit"
 REFRESH_OUTCOMES = "trades.refresh_outcomes"
 SEND_DIGESTS = "trades.send_digests"
+REFRESH_DIVIDENDS = "trades.refresh_dividends"
 
 # Which queue each task goes to.
 ROUTES = {
@@ -50,4 +51,5 @@ ROUTES = {
     BACKFILL_UNIT: BACKFILL,
     REFRESH_OUTCOMES: REFERENCE,
     SEND_DIGESTS: WEBHOOKS,
+    REFRESH_DIVIDENDS: REFERENCE,
 }

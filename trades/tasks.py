@@ -241,6 +241,14 @@ def backfill_unit(self: Task, unit_id: int) -> dict[str, Any]:
     return {"skipped": True} if report is None else report.as_dict()
 
 
+@shared_task(name=queues.REFRESH_DIVIDENDS, **_REFERENCE_TASK)
+def refresh_dividends() -> dict[str, Any]:
+    """The watched underlyings' ex-dividend dates (their dividend trades are held back, not alerted)."""
+    report = reference_data.refresh_dividends(reference_data.watched_underlyings())
+    report.raise_if_transient()
+    return report.as_dict()
+
+
 @shared_task(name=queues.REFRESH_OUTCOMES, **_REFERENCE_TASK)
 def refresh_outcomes() -> dict[str, Any]:
     """After the close: the day bars of the underlyings with orders still to measure, then their

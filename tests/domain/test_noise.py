@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from trades.domain.noise import Noise, Suppression, suppression, trading_days_before
+from trades.domain.noise import Noise, Suppression, dividend_capture, suppression, trading_days_before
 from trades.domain.orders import NS_PER_MS, Print, build_order
 
 T = 1_764_948_600_000 * NS_PER_MS  # 2025-12-05 10:30 New York
@@ -52,8 +52,10 @@ def test_a_multi_leg_condition_is_a_spread_and_a_stock_tied_one_a_hedge() -> Non
 def test_a_deep_in_the_money_call_crossed_just_before_the_ex_dividend_date_is_a_dividend_trade() -> None:
     cross = order_of(printed(JAN_195C, size=2_000, conditions=(229,)))
     friday = date(2025, 12, 5)
-    found = suppression(cross, [], spot=220.0, ex_dividend=date(2025, 12, 8), trade_date=friday)
-    assert found is not None and found.reason is Noise.DIVIDEND
-    assert suppression(cross, [], spot=210.0, ex_dividend=date(2025, 12, 8), trade_date=friday) is None  # 195 > 189
-    assert suppression(cross, [], spot=220.0, ex_dividend=date(2025, 12, 12), trade_date=friday) is None  # too early
+    found = dividend_capture(cross, 220.0, [date(2025, 9, 8), date(2025, 12, 8)], friday)
+    assert found == Suppression(Noise.DIVIDEND, "strike ≤ 90% of spot 220, ex-dividend 2025-12-08")
+    assert dividend_capture(cross, 210.0, [date(2025, 12, 8)], friday) is None  # 195 > 90% of 210
+    assert dividend_capture(cross, 220.0, [date(2025, 12, 12)], friday) is None  # three trading days before
+    put = order_of(printed(JAN_195P, size=2_000, conditions=(229,)))
+    assert dividend_capture(put, 220.0, [date(2025, 12, 8)], friday) is None
     assert trading_days_before(date(2025, 12, 8), 2) == [date(2025, 12, 5), date(2025, 12, 4)]

@@ -13,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.polygon_rest import PolygonServer, contract_item, contracts_page, fixture, ok, serve_polygon, status
-from trades.models import FilterProfile, OptionCondition, OptionContract, Underlying
+from trades.models import Dividend, FilterProfile, OptionCondition, OptionContract, Underlying
 from trades.polygon_rest import client as client_module
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +34,8 @@ def polygon(settings, monkeypatch) -> Iterator[PolygonServer]:
             when=lambda q: q.get("underlying_ticker") == "AAPL",
         )
         server.on("/v3/snapshot/options/AAPL", ok(fixture("chain_AAPL.json")))
+        dividend = {"ticker": "AAPL", "ex_dividend_date": "2025-11-10", "cash_amount": 0.26, "frequency": 4}
+        server.on("/v3/reference/dividends", ok({"results": [dividend], "status": "OK"}))
         yield server
 
 
@@ -56,11 +58,15 @@ def test_refreshes_everything_and_prints_a_summary(polygon):
     assert lines[4].split()[:3] == ["open-interest", "AAPL", "ok"]
     assert "open interest 1, spot $159.96" in lines[4]  # words and money, never a Decimal repr
     assert lines[5].split()[:3] == ["spot", "AAPL", "ok"]
+    assert lines[6].split()[:3] == ["dividends", "AAPL", "ok"]
     assert lines[-1] == "reference data refreshed"
     aapl = Underlying.objects.get(ticker="AAPL")
     assert (aapl.spot, aapl.strike_min, aapl.strike_max) == (Decimal("159.9606"), 140, 150)
     assert OptionContract.objects.get(symbol=AAPL_CALL).open_interest == 8133
     assert OptionCondition.objects.count() == 7
+    assert [(row.ex_dividend_date.isoformat(), row.cash_amount) for row in Dividend.objects.all()] == [
+        ("2025-11-10", Decimal("0.260000"))
+    ]
 
 
 def test_verbosity_0_prints_only_the_last_line(polygon):

@@ -87,11 +87,12 @@ def test_an_api_that_refuses_connections_is_given_up_on_in_seconds(settings):
         ["contracts", "-", "skipped"],
         ["open-interest", "-", "skipped"],
         ["spot", "-", "skipped"],
+        ["dividends", "-", "skipped"],
     ]
     assert summary_rows(output)[3][3].startswith("MSFT NVDA TSLA AMZN (not tried: Polygon's REST API at")
     assert summary_rows(output)[0][3] == "gave up after retries: connection refused"
     assert re.fullmatch(
-        rf"  14 more not tried: Polygon's REST API at {settings.POLYGON_REST_URL} is unreachable: "
+        rf"  19 more not tried: Polygon's REST API at {settings.POLYGON_REST_URL} is unreachable: "
         r"3 calls in a row failed in \d\.\d s, the last: connection refused",
         error.splitlines()[-1],
     )

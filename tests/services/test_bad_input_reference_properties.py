@@ -20,11 +20,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from polygon.exceptions import BadResponse
-from polygon.rest.models import Condition, Exchange, OptionContractSnapshot, OptionsContract
+from polygon.rest.models import Condition, Dividend, Exchange, OptionContractSnapshot, OptionsContract
 
 from tests.polygon_rest import PolygonServer, Reply, serve_polygon
 from trades.domain.occ import parse_occ
 from trades.domain.reference_data import ContractInfo
+from trades.models import Dividend as DividendRow
 from trades.models import OptionCondition, OptionContract, OptionExchange, Underlying
 from trades.polygon_rest import client as client_module
 from trades.polygon_rest import loaders
@@ -192,6 +193,26 @@ def test_any_exchange_item_is_a_storable_exchange_or_malformed(value):
     except loaders.MalformedItem:
         return
     assert_storable(OptionExchange(**vars(exchange)))
+
+
+@st.composite
+def dividend_items(draw: st.DrawFn) -> dict[str, Any]:
+    item = {
+        "ticker": draw(st.one_of(st.just("AAPL"), tickers)),
+        "ex_dividend_date": draw(st.one_of(st.just("2025-12-08"), st.just("2025-02-30"), tricky_text, scalars)),
+        "cash_amount": draw(st.one_of(st.just(0.26), st.just(2**32), st.just(1e-9), counts)),
+    }
+    return draw(maybe_spoiled(item))
+
+
+@given(st.one_of(dividend_items(), json_values))
+def test_any_dividend_item_is_a_storable_dividend_or_malformed(value):
+    item = as_client_item(value, Dividend.from_dict)
+    try:
+        dividend = loaders._dividend("AAPL", item)
+    except loaders.MalformedItem:
+        return
+    assert_storable(DividendRow(**vars(dividend)))
 
 
 # --- whole pages: records or a typed error --------------------------------------------------------

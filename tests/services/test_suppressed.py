@@ -1,15 +1,21 @@
 """Noise held back with its reason, through the worker and the closer against real PostgreSQL: a roll
 and a two-leg spread in a tape are suppressed and listed, a lone block beside them is a hit."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from django.test import Client
 
 from tests.factories import frame, only_profile
+from tests.feed_helpers import KEY
 from tests.order_helpers import settle, trade
-from trades.models import Order
+from trades.feed.dividends import ex_dividend_dates
+from trades.feed.synthetic import SyntheticFlow
+from trades.feed.universe import SyntheticReference
+from trades.models import Dividend, Order, Underlying
 from trades.selectors import flow_rules
+from trades.services import reference_data
 from trades.services.ingest import ingest_frames
 
 DEC_150C = "O:NVDA251219C00150000"
@@ -58,3 +64,26 @@ def test_a_roll_and_a_spread_are_suppressed_with_their_reasons_and_listed(blocks
         assert order["suppressed"]["profiles"] == ["blocks"]  # what it would have matched
         assert order["profiles"] == []  # it matched nothing: no alert, no webhook
     assert [order["symbol"] for order in Client().get("/api/pulse/orders").json()["results"]] == [DEC_140P]
+
+
+def test_a_deep_in_the_money_call_crossed_just_before_an_ex_dividend_date_is_held_back(blocks):
+    Dividend.objects.create(ticker="NVDA", ex_dividend_date=date(2025, 12, 8))  # the Monday after the tape
+    Underlying.objects.create(ticker="NVDA", spot=Decimal(180))
+    ingest_frames([frame(trade(0, sym=DEC_150C, p=30.0, s=600, c=(229,), q=1))])  # a cross: $1.8M
+    settle()
+
+    order = Order.objects.get()
+    assert (order.state, order.noise) == ("suppressed", "dividend")
+    assert order.noise_detail == "strike ≤ 90% of spot 180, ex-dividend 2025-12-08"
+
+
+def test_the_feed_lists_dividends_as_polygon_does_and_a_refresh_stores_them(db, start_feed, settings):
+    feed = start_feed(reference=SyntheticReference(SyntheticFlow(seed=1)))
+    settings.POLYGON_REST_URL, settings.POLYGON_API_KEY = feed.rest_url, KEY
+    report = reference_data.refresh_dividends(["AAPL", "TSLA"])
+
+    assert [result.ok for result in report.results] == [True, True]
+    days = sorted(Dividend.objects.filter(ticker="AAPL").values_list("ex_dividend_date", flat=True))
+    assert days == ex_dividend_dates("AAPL", days[0], days[-1]) and 2 <= len(days) <= 3  # quarterly, over 210 days
+    assert all(day.weekday() < 5 for day in days)
+    assert not Dividend.objects.filter(ticker="TSLA").exists()  # pays none

@@ -67,15 +67,9 @@ def is_partner(order: Order, item: Print) -> bool:
     )
 
 
-def suppression(
-    order: Order,
-    nearby: Iterable[Print],
-    spot: float | None = None,
-    ex_dividend: date | None = None,
-    trade_date: date | None = None,
-) -> Suppression | None:
-    """Why the order is not a bet, if it is not (``nearby``: kept prints around its first print;
-    ``spot`` and ``ex_dividend``: the underlying's price then and its next ex-dividend date)."""
+def suppression(order: Order, nearby: Iterable[Print]) -> Suppression | None:
+    """Why the order is not a bet, if its prints or those around it say so (``nearby``: kept prints
+    around its first print): a stock-tied order, a package's leg, a roll."""
     kinds = {item.kind for item in order.prints}
     if PrintClass.STOCK_OPTION in kinds:
         return Suppression(Noise.STOCK_TIED, "stock-option condition on its prints")
@@ -85,11 +79,6 @@ def suppression(
     if PrintClass.MULTI_LEG in kinds:
         codes = sorted({code for item in order.prints for code in item.conditions})
         return Suppression(Noise.SPREAD, f"multi-leg condition ({', '.join(map(str, codes))})")
-    if _dividend_capture(order, spot, ex_dividend, trade_date):
-        assert ex_dividend is not None and spot is not None
-        return Suppression(
-            Noise.DIVIDEND, f"strike ≤ {DEEP_ITM_FRACTION:.0%} of spot {spot:g}, ex-dividend {ex_dividend}"
-        )
     return None
 
 
@@ -102,12 +91,21 @@ def _package(order: Order, partners: Sequence[str]) -> Suppression:
     return Suppression(Noise.SPREAD, f"with {names}, {order.size:,} contracts each")
 
 
-def _dividend_capture(order: Order, spot: float | None, ex_dividend: date | None, trade_date: date | None) -> bool:
-    if spot is None or ex_dividend is None or trade_date is None or order.symbol[-9] != "C":
-        return False
+def dividend_capture(
+    order: Order, spot: float | None, ex_dividends: Iterable[date], trade_date: date
+) -> Suppression | None:
+    """A deep in-the-money call crossed or printed in a block on one of the DIVIDEND_DAYS trading
+    days before one of its underlying's ex-dividend dates (``spot``: the underlying's price then)."""
+    if spot is None or order.symbol[-9] != "C":
+        return None
     crossed = order.subtype in (Subtype.CROSS, Subtype.FLOOR) or order.type is OrderType.BLOCK
     deep = float(parse_occ(order.symbol).strike) <= DEEP_ITM_FRACTION * spot
-    return crossed and deep and trade_date in trading_days_before(ex_dividend, DIVIDEND_DAYS)
+    ex_dividend = next(
+        (day for day in sorted(ex_dividends) if trade_date in trading_days_before(day, DIVIDEND_DAYS)), None
+    )
+    if not (crossed and deep) or ex_dividend is None:
+        return None
+    return Suppression(Noise.DIVIDEND, f"strike ≤ {DEEP_ITM_FRACTION:.0%} of spot {spot:g}, ex-dividend {ex_dividend}")
 
 
 def trading_days_before(day: date, count: int) -> list[date]:

@@ -53,6 +53,15 @@ class ExchangeInfo:
     mic: str
 
 
+@dataclass(frozen=True)
+class DividendInfo:
+    """One cash dividend (``/v3/reference/dividends``): deep in-the-money calls are exercised for it."""
+
+    ticker: str
+    ex_dividend_date: date
+    cash_amount: Decimal | None
+
+
 def strike_range(contracts: list[ContractInfo]) -> tuple[Decimal, Decimal] | None:
     """The listed strikes' [min, max] of one underlying, for the strike band."""
     strikes = [contract.strike for contract in contracts]

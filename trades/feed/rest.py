@@ -1,7 +1,8 @@
 """Polygon's REST API, the part flowsite calls, served from a Reference.
 
 ``GET /v3/reference/options/contracts[/{ticker}]``, ``/v3/snapshot/options/{underlying}[/{ticker}]``,
-``/v3/reference/conditions``, ``/v3/reference/exchanges``, ``/v3/trades/{ticker}`` (the trade log)
+``/v3/reference/conditions``, ``/v3/reference/exchanges``, ``/v3/reference/dividends``,
+``/v3/trades/{ticker}`` (the trade log)
 and ``/v3/quotes/{ticker}`` (the synthetic flow's NBBO, quotes.py): the paths, parameters, paging
 (``next_url`` with a ``cursor``), key check and JSON shapes of polygon-api-client 1.16.3's
 ``RESTClient``. Pure: a request target and headers in, a status and a JSON body out.
@@ -19,12 +20,13 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from trades.domain.calendar import new_york_date
 from trades.domain.occ import parse_occ
+from trades.feed.dividends import dividend_json, ex_dividend_dates
 from trades.feed.history import History
 from trades.feed.quotes import QuoteBook, QuoteTick
 from trades.feed.reference_data import OPTIONS_CONDITIONS, OPTIONS_EXCHANGES
@@ -45,6 +47,7 @@ TRADE_LIMITS = (1000, 50000)
 QUOTE_LIMITS = (1000, 50000)
 AGGS_LIMITS = (5000, 50000)
 OPEN_INTEREST_LIMITS = (1000, 50000)
+DIVIDEND_LIMITS = (10, 1000)
 # The latest time both a calendar can place and a timestamp parameter (19 digits) can say: a
 # next_url never holds a bound its own API refuses.
 LAST_NS = min(MAX_MS * NS_PER_MS, 10**19 - 1)
@@ -431,6 +434,7 @@ class RestApi:
                 self.list_aggs,
             ),
             (re.compile(r"/options/v1/open-interest"), self.list_open_interest),
+            (re.compile(r"/v3/reference/dividends"), self.list_dividends),
         ]
 
     def handle(self, target: str, authorization: str | None, base_url: str) -> RestResponse:
@@ -613,6 +617,23 @@ class RestApi:
                 if query.get("root", root) == root and query.get("ticker", contract.ticker) == contract.ticker:
                     records.append(open_interest_json(contract, root, open_interest, session))
         page = paginate(records, query, offset, OPEN_INTEREST_LIMITS, url)
+        return {"results": page.items, "next_url": page.next_url}
+
+    def list_dividends(self, query: Query, url: str) -> dict[str, Any]:
+        """The underlyings' cash dividends (trades/feed/dividends.py), by ``ticker`` and between
+        ``ex_dividend_date.gte`` and ``.lte`` (a year around today without them)."""
+        query, offset = resolve_cursor(query)
+        today = date.today()
+        first = parameter(query, "ex_dividend_date.gte", parse_date, today - timedelta(days=365))
+        last = parameter(query, "ex_dividend_date.lte", parse_date, today + timedelta(days=365))
+        universe = self.reference.universe()
+        records = [
+            dividend_json(ticker, day, underlying.price)
+            for ticker, underlying in sorted(universe.underlyings.items())
+            if query.get("ticker", ticker) == ticker and not underlying.is_index
+            for day in ex_dividend_dates(ticker, first, last)
+        ]
+        page = paginate(records, query, offset, DIVIDEND_LIMITS, url)
         return {"results": page.items, "next_url": page.next_url}
 
     # --- Conditions and exchanges ---

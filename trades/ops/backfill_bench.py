@@ -23,7 +23,7 @@ from trades.models import BackfillSource, BackfillUnit, CountedDay, KeptPrint, O
 from trades.models import Order as OrderRow
 from trades.polygon_rest import flatfiles
 from trades.selectors.fingerprints import hit_fingerprints, order_fingerprints
-from trades.services import backfill, ingest, orders, reference_data
+from trades.services import backfill, ingest, orders, outcomes, reference_data
 
 MAG7 = ("AAPL", "MSFT", "GOOGL", "GOOG", "AMZN", "NVDA", "META")
 SEED = 7
@@ -86,7 +86,8 @@ def agreement(feed: FeedServer, history: History) -> str:
     for day in history.days:
         feed.rest.reference = history.as_of(day)
         stream_day([frame.payload.decode() for frame in history.tape(day).frames], day, list(MAG7))
-    settle_orders()
+        settle_orders()
+        outcomes.refresh(today=day)  # after the close, as beat does: the next days' insights read them
     seconds = time.perf_counter() - started
     streamed = hit_fingerprints(), order_fingerprints()
     verdict = "identical, ids and every figure" if streamed == backfilled else differences(streamed, backfilled)
@@ -142,10 +143,12 @@ def one_run(source: str, history: History) -> Run:
     published = (
         flatfiles.etags(flatfiles.flat_files_client(), plan.days) if source == BackfillSource.FLATFILES else None
     )
+    backfill.load_dividends(client, plan)
     started = time.perf_counter()
     for unit_id in backfill.record(plan, published):
         backfill.run_unit(unit_id, client)
     seconds = time.perf_counter() - started
+    backfill.finish(client)  # outcomes, then insights: as the command ends a run
     units = BackfillUnit.objects.filter(source=source)
     return Run(
         source,

@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from itertools import islice
@@ -27,7 +28,7 @@ from polygon.exceptions import BadResponse
 
 from trades.domain import conditions
 from trades.domain.occ import InvalidSymbol, parse_occ
-from trades.domain.reference_data import ChainSnapshot, ConditionInfo, ContractInfo, ExchangeInfo
+from trades.domain.reference_data import ChainSnapshot, ConditionInfo, ContractInfo, DividendInfo, ExchangeInfo
 from trades.domain.side import Quote
 from trades.models import TICKER_PATTERN
 from trades.polygon_rest.client import ReferenceDataError
@@ -37,6 +38,9 @@ logger = logging.getLogger(__name__)
 CONTRACTS_PAGE_SIZE = 1000  # the endpoint's maximum
 CHAIN_PAGE_SIZE = 250  # the endpoint's maximum
 CONDITIONS_PAGE_SIZE = 1000
+DIVIDENDS_PAGE_SIZE = 1000
+MAX_DIVIDEND = 1_000_000
+_DIVIDEND_PLACES = Decimal("0.000001")
 MAX_ISSUES_LOGGED = 20
 # Index options: the chain snapshot may want the index ticker ("I:SPX") rather than "SPX".
 INDEX_UNDERLYINGS = frozenset({"SPX", "NDX", "RUT", "VIX", "XSP", "DJX", "OEX", "XEO"})
@@ -356,6 +360,33 @@ def _chain_items(client: RESTClient, underlying: str, limit: int, *, first_page_
 
 
 # --- conditions and exchanges ----------------------------------------------------------------
+
+
+def load_dividends(
+    client: RESTClient, ticker: str, first: date, last: date, issues: LoadIssues | None = None
+) -> list[DividendInfo]:
+    """The ticker's cash dividends with an ex-dividend date from ``first`` to ``last``."""
+    issues = issues if issues is not None else LoadIssues()
+    items = client.list_dividends(
+        ticker=ticker, ex_dividend_date_gte=first, ex_dividend_date_lte=last, limit=DIVIDENDS_PAGE_SIZE
+    )
+    return list(parse_each(items, partial(_dividend, ticker), "dividend", issues))
+
+
+def _dividend(ticker: str, item: Any) -> DividendInfo:
+    if getattr(item, "ticker", ticker) != ticker:
+        raise MalformedItem("other_ticker", f"listed for {getattr(item, 'ticker', None)!r}")
+    ex_date = getattr(item, "ex_dividend_date", None)
+    if not isinstance(ex_date, str):
+        raise MalformedItem("no_ex_date", "no ex_dividend_date")
+    try:
+        day = date.fromisoformat(ex_date)
+    except ValueError:
+        raise MalformedItem("bad_ex_date", f"ex_dividend_date {ex_date!r} is not a date") from None
+    cash: Any = getattr(item, "cash_amount", None)
+    fits = _is_number(cash) and 0 <= cash < MAX_DIVIDEND  # Dividend.cash_amount: 12 digits, 6 after the point
+    amount = Decimal(repr(cash)).quantize(_DIVIDEND_PLACES) if fits else None
+    return DividendInfo(ticker, day, amount)
 
 
 def load_conditions(client: RESTClient, issues: LoadIssues | None = None) -> list[ConditionInfo]:

@@ -48,7 +48,7 @@ from trades.polygon_rest.flatfiles import FlatFilesRefused, flat_files_client, o
 from trades.polygon_rest.loaders import LoadIssues, contract_from_reference, load_quote, parse_each
 from trades.polygon_rest.window import trades_between
 from trades.selectors.flow_rules import FlowRules, current_flow_rules
-from trades.services import day_volume, ingest, insights, orders, outcomes
+from trades.services import day_volume, ingest, insights, orders, outcomes, reference_data
 from trades.services.bars import MinuteSpots, minute_spots
 from trades.services.day_volume import NS_PER_MINUTE, VolumeTally
 from trades.services.pacing import SharedPace
@@ -65,6 +65,8 @@ CALENDAR_DAYS_PER_TRADING_DAY = 7 / 5
 
 
 # --- The plan ----------------------------------------------------------------------------------------
+
+DIVIDEND_DAYS_AFTER = 7  # ex-dividend dates this long after the last day still tell its dividend trades
 
 
 @dataclass
@@ -469,6 +471,15 @@ class QuoteLookUp:
             if note not in self.report.notes:
                 self.report.notes.append(note)
             return [None] * len(moments)
+
+
+def load_dividends(client: GuardedRESTClient, found: Plan) -> int:
+    """The ex-dividend dates of the plan's underlyings around its days (its dividend trades are
+    held back as the live closer holds them back). Returns how many dividends were listed."""
+    if not found.days:
+        return 0
+    first, last = found.days[0], found.days[-1] + timedelta(days=DIVIDEND_DAYS_AFTER)
+    return sum(reference_data.store_dividends(ticker, first, last, client)["dividends"] for ticker in found.tickers)
 
 
 def finish(client: Any = None) -> tuple[outcomes.OutcomeReport, int]:

@@ -36,7 +36,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -50,7 +50,7 @@ from django.utils import timezone
 from trades import queues
 from trades.domain import formatting
 from trades.domain.calendar import new_york_date, utc_datetime
-from trades.domain.noise import Suppression, suppression
+from trades.domain.noise import Suppression, dividend_capture, suppression
 from trades.domain.occ import parse_occ, underlying_for_root
 from trades.domain.order_book import Closed, MemoryPrints, close_orders, watermark
 from trades.domain.order_rules import (
@@ -76,6 +76,7 @@ from trades.domain.orders import (
 from trades.domain.rules import Profile, Reference, Trade
 from trades.domain.side import Quote
 from trades.models import (
+    Dividend,
     KeptPrint,
     OptionContract,
     OrderClock,
@@ -611,7 +612,36 @@ def order_candidates(
         passed = cheap if held else [profile for profile in cheap if passes_context_rules(facts, profile, reference)]
         if passed:
             candidates.append(Candidate(facts, reference, volume, passed, held))
-    return candidates
+    return _held_for_dividends(candidates)
+
+
+def _held_for_dividends(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates that are dividend trades, held back as such (the underlyings' ex-dividend
+    dates from `Dividend`: refreshed daily, and for a backfill's days before it runs)."""
+    days = [new_york_date(candidate.facts.order.first_ts_ns // NS_PER_MS) for candidate in candidates]
+    calls = [
+        index
+        for index, candidate in enumerate(candidates)
+        if not candidate.suppression and candidate.facts.option.right == "C"
+    ]
+    if not calls:
+        return candidates
+    ahead = Dividend.objects.filter(
+        ticker__in={candidates[index].facts.underlying for index in calls},
+        ex_dividend_date__gt=min(days[index] for index in calls),
+        ex_dividend_date__lte=max(days[index] for index in calls) + timedelta(days=7),
+    )
+    ex_dates: dict[str, list[date]] = defaultdict(list)
+    for ticker, day in ahead.values_list("ticker", "ex_dividend_date"):
+        ex_dates[ticker].append(day)
+    found = list(candidates)
+    for index in calls:
+        candidate = candidates[index]
+        facts = candidate.facts
+        held = dividend_capture(facts.order, candidate.reference.spot, ex_dates[facts.underlying], days[index])
+        if held:
+            found[index] = replace(candidate, suppression=held)
+    return found
 
 
 def may_pass(run: Run, profiles: list[Profile]) -> bool:

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -36,7 +36,7 @@ from trades.domain.formatting import count, money
 from trades.domain.occ import InvalidSymbol, parse_occ
 from trades.domain.reference_data import ChainSnapshot, ConditionInfo, ContractInfo, ExchangeInfo, strike_range
 from trades.domain.rules import WILDCARD, InvalidTrade, parse_trade, passes_trade_rules
-from trades.models import OptionCondition, OptionContract, OptionExchange, Underlying, WatchedTicker
+from trades.models import Dividend, OptionCondition, OptionContract, OptionExchange, Underlying, WatchedTicker
 from trades.polygon_rest import loaders
 from trades.polygon_rest.breaker import ApiUnreachable
 from trades.polygon_rest.client import (
@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 2000  # rows per INSERT; 9 columns each stays far under PostgreSQL's 65535 parameters
 # On-demand lookups per call: each costs two requests; the rest wait for the next call.
 MAX_ON_DEMAND_SYMBOLS = 50
+DIVIDEND_PAST_DAYS = 120  # the dividends refreshed: recent ones, for the judging of what is still replayed
+DIVIDEND_AHEAD_DAYS = 90  # and the declared ones ahead
 
 
 class EmptyRefresh(ReferenceDataError):
@@ -159,6 +161,13 @@ def refresh_spot(
     return _each("spot", _tickers(underlyings), _refresh_spot_of, progress, client)
 
 
+def refresh_dividends(
+    underlyings: Iterable[str], progress: Progress | None = None, client: GuardedRESTClient | None = None
+) -> RefreshReport:
+    """Each underlying's cash dividends of the last DIVIDEND_PAST_DAYS and the next DIVIDEND_AHEAD_DAYS."""
+    return _each("dividends", _tickers(underlyings), _refresh_dividends_of, progress, client)
+
+
 def refresh_conditions(progress: Progress | None = None, client: GuardedRESTClient | None = None) -> RefreshReport:
     """Polygon's options trade conditions (grouped by name) and options exchanges, each swapped in whole."""
     return _each("conditions", ["conditions", "exchanges"], _refresh_list, progress, client)
@@ -255,6 +264,30 @@ def _refresh_open_interest_of(client: GuardedRESTClient, ticker: str) -> dict[st
         kept = f"; kept the open interest of {known} contracts" if known else ""
         raise EmptyRefresh(f"Polygon's chain snapshot of {ticker} is empty{kept}", had_data=known > 0)
     return store_chain(chain, read_at, whole_chain=True) | issues.counts()
+
+
+def _refresh_dividends_of(client: GuardedRESTClient, ticker: str) -> dict[str, Any]:
+    today = timezone.localdate()
+    return store_dividends(
+        ticker, today - timedelta(days=DIVIDEND_PAST_DAYS), today + timedelta(days=DIVIDEND_AHEAD_DAYS), client
+    )
+
+
+def store_dividends(ticker: str, first: date, last: date, client: GuardedRESTClient) -> dict[str, Any]:
+    """The ticker's dividends with an ex-dividend date from ``first`` to ``last``, stored (a backfill
+    reads those of its days too)."""
+    issues = loaders.LoadIssues()
+    listed = loaders.load_dividends(client, ticker, first, last, issues)
+    Dividend.objects.bulk_create(
+        [
+            Dividend(ticker=ticker, ex_dividend_date=item.ex_dividend_date, cash_amount=item.cash_amount)
+            for item in listed
+        ],
+        update_conflicts=True,
+        unique_fields=["ticker", "ex_dividend_date"],
+        update_fields=["cash_amount", "updated_at"],
+    )
+    return {"dividends": len(listed)} | issues.counts()
 
 
 def _refresh_spot_of(client: GuardedRESTClient, ticker: str) -> dict[str, Any]:

@@ -84,6 +84,7 @@ class Command(BaseCommand):
             return
         self.print_plan(plan)
         unit_ids = backfill.record(plan, self.published(plan), redo=options["redo"])
+        backfill.load_dividends(client, plan)
         underlyings = {ticker for ticker, _ in plan.units}
         all_ids = list(
             BackfillUnit.objects.filter(source=plan.source, underlying__in=underlyings, day__in=plan.days).values_list(

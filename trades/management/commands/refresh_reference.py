@@ -27,12 +27,13 @@ from trades.polygon_rest.client import GuardedRESTClient, rest_client
 from trades.services import reference_data
 from trades.services.reference_data import Progress, RefreshReport, RefreshResult
 
-STEPS = ("conditions", "contracts", "open-interest", "spot")
+STEPS = ("conditions", "contracts", "open-interest", "spot", "dividends")
 PREFIX = "refresh_reference:"
 REFRESHES: dict[str, Callable[..., RefreshReport]] = {
     "contracts": reference_data.refresh_contracts,
     "open-interest": reference_data.refresh_open_interest,
     "spot": reference_data.refresh_spot,
+    "dividends": reference_data.refresh_dividends,
 }
 
 
