@@ -331,6 +331,9 @@ CELERY_BEAT_SCHEDULE = {
 # a sweep's prints are rarely smaller, and the firehose's many $200 prints would swell the log and the book.
 ORDER_PRINT_MIN_PREMIUM = env.float("ORDER_PRINT_MIN_PREMIUM", default=5_000.0)
 ORDER_PRINT_RETENTION_DAYS = env.int("ORDER_PRINT_RETENTION_DAYS", default=7)
+# Per contract and minute: the day volume of opening inference, and the premium an insight's
+# baseline averages over the past 20 trading days (35 calendar days hold them, holidays included).
+VOLUME_COUNT_RETENTION_DAYS = env.int("VOLUME_COUNT_RETENTION_DAYS", default=35)
 # The closer's in-memory book forgets orders that ended this long (event time) before the watermark;
 # a print later than that (a long outage's gap fill) groups only with the prints left around it.
 ORDER_BOOK_HORIZON_SECONDS = env.float("ORDER_BOOK_HORIZON_SECONDS", default=900.0)

@@ -15,7 +15,17 @@ from django.db import connection
 from tests.factories import frame, only_profile
 from tests.order_helpers import NY, SWEEP_CONTRACT, T0, a_million_dollar_sweep, settle, trade
 from trades.domain.orders import NS_PER_MS, Print, group, print_digest
-from trades.models import FilterProfile, KeptPrint, OptionTrade, Order, OrderClock, OrderCloser, OrderState, PrintBatch
+from trades.models import (
+    FilterProfile,
+    KeptPrint,
+    OptionTrade,
+    Order,
+    OrderClock,
+    OrderCloser,
+    OrderState,
+    PrintBatch,
+    VolumeCount,
+)
 from trades.selectors import flow_rules
 from trades.services import orders
 from trades.services.ingest import ingest_frames
@@ -329,10 +339,13 @@ def test_the_nightly_purge_keeps_the_prints_of_stored_orders_and_what_is_recent(
     )
     PrintBatch.objects.update(received_at=datetime(2025, 11, 1, tzinfo=NY))  # the sweep's batch, long ago
     PrintBatch.objects.create(digest="recent", prints=b"{}")
+    settings.VOLUME_COUNT_RETENTION_DAYS = 35  # the insights' baselines read 20 trading days of counts
+    for day in (datetime(2025, 11, 1).date(), datetime(2025, 10, 30).date()):  # 34 and 36 days before
+        VolumeCount.objects.create(symbol=SWEEP_CONTRACT, trade_date=day, minute=day.toordinal(), volume=1)
 
     purged = orders.purge(today=datetime(2025, 12, 5, 12, tzinfo=NY))
 
-    assert purged["prints"] == 1 and purged["print_batches"] == 1
+    assert purged["prints"] == 1 and purged["print_batches"] == 1 and purged["volume_counts"] == 1
     assert list(KeptPrint.objects.values_list("order_id", flat=True)) == [order.order_id]
     assert list(PrintBatch.objects.values_list("digest", flat=True)) == ["recent"]
 

@@ -19,7 +19,7 @@ from trades.feed.history import History
 from trades.feed.market import underlying_model
 from trades.feed.server import FeedServer
 from trades.feed.source import PrebuiltSource
-from trades.models import BackfillSource, BackfillUnit, CountedDay, KeptPrint, OptionTrade, OrderState
+from trades.models import BackfillSource, BackfillUnit, CountedDay, KeptPrint, OptionTrade, OrderState, VolumeCount
 from trades.models import Order as OrderRow
 from trades.polygon_rest import flatfiles
 from trades.selectors.fingerprints import hit_fingerprints, order_fingerprints
@@ -131,7 +131,8 @@ def settle_orders() -> None:
 
 
 def forget_stored() -> None:
-    for model in (OptionTrade, OrderRow, KeptPrint):
+    """Every stored hit and order, and the counts their judging read (a second run counts again)."""
+    for model in (OptionTrade, OrderRow, KeptPrint, VolumeCount):
         model.objects.all().delete()
 
 

@@ -60,9 +60,14 @@ def profile_of(row: FilterProfile) -> Profile:
 
 
 def last_days(days: int = DEFAULT_DAYS, today: date | None = None) -> tuple[date, date]:
-    """The last ``days`` calendar days ending today in New York."""
+    """The last ``days`` weekdays ending today in New York (as a backfill counts trading days; the
+    holidays among them hold no orders)."""
     last = today or timezone.localdate(timezone=NEW_YORK)
-    return last - timedelta(days=days - 1), last
+    first, counted = last, int(last.weekday() < 5)
+    while counted < days:
+        first -= timedelta(days=1)
+        counted += first.weekday() < 5
+    return first, last
 
 
 def backtest(profile: Profile, first: date, last: date) -> Backtest:

@@ -854,13 +854,15 @@ def _store_candidates(candidates: list[OrderRow]) -> list[int]:
 
 
 def purge(today: datetime | None = None) -> dict[str, int]:
-    """Stored prints, volume counts and logged batches older than ORDER_PRINT_RETENTION_DAYS, except
-    the prints of stored orders."""
+    """Stored prints and logged batches older than ORDER_PRINT_RETENTION_DAYS, except the prints of
+    stored orders; volume counts older than VOLUME_COUNT_RETENTION_DAYS (the insights' baselines
+    read 20 trading days of them)."""
     cutoff = (today or timezone.now()).date() - timedelta(days=settings.ORDER_PRINT_RETENTION_DAYS)
     stored = OrderRow.objects.values("order_id")
     old_prints = KeptPrint.objects.filter(trade_date__lt=cutoff).exclude(order_id__in=stored)
     prints, _ = old_prints.delete()
-    counts, _ = VolumeCount.objects.filter(trade_date__lt=cutoff).delete()
+    counts_cutoff = (today or timezone.now()).date() - timedelta(days=settings.VOLUME_COUNT_RETENTION_DAYS)
+    counts, _ = VolumeCount.objects.filter(trade_date__lt=counts_cutoff).delete()
     logged_before = (today or timezone.now()) - timedelta(days=settings.ORDER_PRINT_RETENTION_DAYS)
     batches, _ = PrintBatch.objects.filter(received_at__lt=logged_before).delete()
     return {"prints": prints, "volume_counts": counts, "print_batches": batches}

@@ -26,7 +26,10 @@ class Command(BaseCommand):
         parser.add_argument("names", nargs="*", metavar="NAME", help="profiles to backtest")
         parser.add_argument("--presets", action="store_true", help="every shipped preset profile in the database")
         parser.add_argument(
-            "--days", type=int, default=DEFAULT_DAYS, help=f"the last N days ending today (default {DEFAULT_DAYS})"
+            "--days",
+            type=int,
+            default=DEFAULT_DAYS,
+            help=f"the last N trading days (weekdays) ending today (default {DEFAULT_DAYS})",
         )
         parser.add_argument("--from", dest="first", type=date.fromisoformat, help="first day (YYYY-MM-DD)")
         parser.add_argument("--to", dest="last", type=date.fromisoformat, help="last day (default: today)")
