@@ -61,3 +61,17 @@ def start_feed() -> Iterator[Callable[..., FeedServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def order_profile(db, settings):  # type: ignore[no-untyped-def]
+    """The one profile: orders of NVDA from $500,000, judged without quotes (side UNKNOWN)."""
+    from decimal import Decimal
+
+    from tests.factories import only_profile
+    from trades.selectors import flow_rules
+
+    settings.POLYGON_API_KEY = ""
+    profile = only_profile("big-orders", ["NVDA"], judges="orders", min_premium=Decimal(500_000))
+    yield profile
+    flow_rules.forget_flow_rules()

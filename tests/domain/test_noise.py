@@ -3,7 +3,8 @@
 from datetime import date
 from decimal import Decimal
 
-from trades.domain.noise import Noise, Suppression, dividend_capture, suppression, trading_days_before
+from trades.domain.calendar import trading_days_before
+from trades.domain.noise import Noise, Suppression, dividend_capture, suppression
 from trades.domain.orders import NS_PER_MS, Print, build_order
 
 T = 1_764_948_600_000 * NS_PER_MS  # 2025-12-05 10:30 New York
@@ -58,4 +59,4 @@ def test_a_deep_in_the_money_call_crossed_just_before_the_ex_dividend_date_is_a_
     assert dividend_capture(cross, 220.0, [date(2025, 12, 12)], friday) is None  # three trading days before
     put = order_of(printed(JAN_195P, size=2_000, conditions=(229,)))
     assert dividend_capture(put, 220.0, [date(2025, 12, 8)], friday) is None
-    assert trading_days_before(date(2025, 12, 8), 2) == [date(2025, 12, 5), date(2025, 12, 4)]
+    assert trading_days_before(date(2025, 12, 8), 2) == [date(2025, 12, 4), date(2025, 12, 5)]

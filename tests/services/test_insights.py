@@ -87,15 +87,7 @@ def test_an_orders_insight_from_its_strikes_history_and_the_alerts_before_it(swe
     assert insights.describe_missing() == 0  # each once
 
 
-@pytest.fixture
-def big_orders(db, settings):
-    settings.POLYGON_API_KEY = ""  # no quotes here: side UNKNOWN
-    profile = only_profile("big-orders", ["NVDA"], judges="orders", min_premium=Decimal(500_000))
-    yield profile
-    flow_rules.forget_flow_rules()
-
-
-def test_a_live_hit_is_described_as_it_is_judged_with_the_counts_of_the_batches_before_it(big_orders):
+def test_a_live_hit_is_described_as_it_is_judged_with_the_counts_of_the_batches_before_it(order_profile):
     # Twenty minutes earlier: $5,000 on the sweep's contract, $7,000 on another NVDA contract.
     earlier = [trade(-20 * 60_000, p=0.5, s=100, q=1), trade(-19 * 60_000, sym="O:NVDA251219C00160000", p=0.7, q=2)]
     ingest_frames([frame(*earlier)])
@@ -127,8 +119,8 @@ def past_counts(dollars: int) -> None:
 
 
 @pytest.mark.parametrize(("usual", "hits"), [(None, 0), (100_000, 1), (400_000, 0)])
-def test_a_live_order_passes_a_history_rule_only_with_the_history_to_judge_it(big_orders, usual, hits):
-    FilterProfile.objects.filter(pk=big_orders.pk).update(min_strike_multiple=Decimal(3))
+def test_a_live_order_passes_a_history_rule_only_with_the_history_to_judge_it(order_profile, usual, hits):
+    FilterProfile.objects.filter(pk=order_profile.pk).update(min_strike_multiple=Decimal(3))
     flow_rules.forget_flow_rules()
     if usual is not None:
         past_counts(usual)

@@ -31,14 +31,6 @@ from trades.services import orders
 from trades.services.ingest import ingest_frames
 
 
-@pytest.fixture
-def order_profile(db, settings):
-    settings.POLYGON_API_KEY = ""  # no quotes here: side UNKNOWN
-    profile = only_profile("big-orders", ["NVDA"], judges="orders", min_premium=Decimal(500_000))
-    yield profile
-    flow_rules.forget_flow_rules()
-
-
 def add_print_profile(name, min_premium):
     watchlist = FilterProfile.objects.get(name="big-orders").watchlist
     flow_rules.forget_flow_rules()

@@ -35,6 +35,17 @@ def utc_datetime(sip_timestamp_ms: int) -> datetime:
     return datetime.fromtimestamp(sip_timestamp_ms / 1000, tz=UTC)
 
 
+def trading_days_before(day: date, count: int) -> list[date]:
+    """The ``count`` weekdays before ``day``, oldest first (no holiday calendar)."""
+    days: list[date] = []
+    current = day
+    while len(days) < count:
+        current -= timedelta(days=1)
+        if current.weekday() < 5:
+            days.append(current)
+    return days[::-1]
+
+
 MARKET_OPEN = time(9, 30)
 MARKET_CLOSE = time(16, 0)
 

@@ -20,6 +20,11 @@ NEW_YORK = ZoneInfo("America/New_York")
 Number = int | float | Decimal
 
 
+def optional_float(value: Number | None) -> float | None:
+    """A stored number as JSON and the rules take it: a float, or None for none."""
+    return None if value is None else float(value)
+
+
 def money(amount: Number, decimals: int = 0) -> str:
     sign = "-" if amount < 0 else ""
     return f"{sign}${abs(float(amount)):,.{decimals}f}"

@@ -372,11 +372,6 @@ def month_day(day: date) -> str:
     return f"{day:%b} {day.day}"
 
 
-def trading_days_before(day: date, sessions: Iterable[date], count: int = BASELINE_DAYS) -> list[date]:
-    """The last ``count`` of ``sessions`` before ``day``, oldest first."""
-    return sorted(session for session in set(sessions) if session < day)[-count:]
-
-
 def minute_of(ts_ns: int) -> int:
     return ts_ns // 60_000_000_000
 

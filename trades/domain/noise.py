@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 
+from trades.domain.calendar import trading_days_before
 from trades.domain.occ import parse_occ
 from trades.domain.orders import NS_PER_MS, Order, OrderType, Print, PrintClass, Subtype
 
@@ -106,14 +107,3 @@ def dividend_capture(
     if not (crossed and deep) or ex_dividend is None:
         return None
     return Suppression(Noise.DIVIDEND, f"strike ≤ {DEEP_ITM_FRACTION:.0%} of spot {spot:g}, ex-dividend {ex_dividend}")
-
-
-def trading_days_before(day: date, count: int) -> list[date]:
-    """The ``count`` weekdays before ``day``."""
-    found: list[date] = []
-    current = day
-    while len(found) < count:
-        current -= timedelta(days=1)
-        if current.weekday() < 5:
-            found.append(current)
-    return found

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from trades.domain.calendar import MARKET_CLOSE, MARKET_OPEN, NEW_YORK
+from trades.domain.calendar import MARKET_CLOSE, MARKET_OPEN, NEW_YORK, trading_days_before
 from trades.feed.market import UnderlyingModel, spot_on
 from trades.feed.source import Frame
 from trades.feed.synthetic import SyntheticFlow
@@ -43,17 +43,6 @@ FRAME_SIZE = 10  # prints per frame of a day's tape (they share a time, as a liv
 MS_PER_MINUTE = 60_000
 CACHED_DAYS = 4  # day tapes kept in memory (a backfill asks for a day's contracts one after another)
 MAX_BAR_DAYS = 3_660  # bars of at most ten years in one answer
-
-
-def trading_days_before(day: date, count: int) -> list[date]:
-    """The ``count`` weekdays before ``day``, oldest first."""
-    days: list[date] = []
-    current = day
-    while len(days) < count:
-        current -= timedelta(days=1)
-        if current.weekday() < 5:
-            days.append(current)
-    return days[::-1]
 
 
 def session_ms(day: date) -> tuple[int, int]:

@@ -18,13 +18,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 
 from django.db.models import Prefetch, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from trades.domain.calendar import NEW_YORK, day_bounds_ns, new_york_date
+from trades.domain.formatting import optional_float
 from trades.domain.insights import Alert, Cohort, cohort, percent
 from trades.domain.occ import OptionSymbol, parse_occ
 from trades.domain.order_rules import OrderFacts, passes_before_side, passes_side
@@ -141,14 +141,10 @@ def stored_reference(row: Order) -> Reference:
     """The open interest, spot and strike range the order was judged with (null on old rows: unknown)."""
     return Reference(
         open_interest=row.open_interest,
-        spot=_float(row.spot),
-        strike_min=_float(row.strike_min),
-        strike_max=_float(row.strike_max),
+        spot=optional_float(row.spot),
+        strike_min=optional_float(row.strike_min),
+        strike_max=optional_float(row.strike_max),
     )
-
-
-def _float(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
 
 
 def _in_range(first: date, last: date) -> QuerySet[Order]:

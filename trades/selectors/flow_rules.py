@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db.models import F, Q
 
 from trades.domain import conditions
+from trades.domain.formatting import optional_float
 from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT, underlying_for_root
 from trades.domain.rules import WILDCARD, Profile, RootInfo, price_size_floor
 from trades.models import FilterProfile, Judges, OptionCondition, OptionContract
@@ -97,9 +98,6 @@ def excluded_codes(row: FilterProfile, groups: dict[str, frozenset[int]]) -> fro
 
 
 def to_domain_profile(row: FilterProfile, groups: dict[str, frozenset[int]]) -> Profile:
-    def optional_float(value: object) -> float | None:
-        return None if value is None else float(value)  # type: ignore[arg-type]
-
     return Profile(
         id=row.pk,
         name=row.name,

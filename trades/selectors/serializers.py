@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trades.domain.formatting import iso_utc
+from trades.domain.formatting import iso_utc, optional_float
 from trades.domain.noise import REASONS, Noise
 from trades.domain.outcomes import HORIZONS, signed, versus_market
 from trades.models import KeptPrint, OptionTrade, Order
@@ -120,14 +120,14 @@ def serialize_order(order: Order, fills: list[KeptPrint] | None = None) -> dict[
         "iso": order.iso,
         "golden": order.golden,
         "repeated_hits": order.repeated_hits,
-        "bid": _optional_float(order.bid),
-        "ask": _optional_float(order.ask),
+        "bid": optional_float(order.bid),
+        "ask": optional_float(order.ask),
         "aggressor": order.aggressor,
         "sentiment": order.sentiment,
         "signed_premium": float(order.signed_premium),
         "opening": order.opening,
         "opening_strict": order.opening_strict,
-        "vol_oi": _optional_float(order.vol_oi),
+        "vol_oi": optional_float(order.vol_oi),
         "open_interest": order.open_interest,
         "open_interest_next": order.open_interest_next,
         "oi_confirmed": order.oi_confirmed,
@@ -165,15 +165,15 @@ def _outcome(order: Order) -> dict[str, Any] | None:
         horizons.append(
             {
                 "days": days,
-                "move": _optional_float(stock),
-                "signed": _optional_float(signed(stock, order.sentiment)),
-                "market": _optional_float(market),
-                "versus_market": _optional_float(versus_market(stock, market, order.sentiment)),
+                "move": optional_float(stock),
+                "signed": optional_float(signed(stock, order.sentiment)),
+                "market": optional_float(market),
+                "versus_market": optional_float(versus_market(stock, market, order.sentiment)),
             }
         )
     return {
         "spot": float(found.spot0),
-        "market_spot": _optional_float(found.market0),
+        "market_spot": optional_float(found.market0),
         "complete": found.complete,
         "horizons": horizons,
     }
@@ -188,7 +188,3 @@ def _fill(fill: KeptPrint) -> dict[str, Any]:
         "sequence": fill.sequence,
         "sip_timestamp_ns": fill.ts_ns,
     }
-
-
-def _optional_float(value: Any) -> float | None:
-    return None if value is None else float(value)

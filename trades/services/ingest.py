@@ -28,6 +28,7 @@ from django.utils import timezone
 from trades import queues
 from trades.domain import formatting
 from trades.domain.calendar import utc_datetime
+from trades.domain.formatting import optional_float
 from trades.domain.identity import IncomingPrint, StoredPrint, place_prints, trade_key
 from trades.domain.occ import DEFAULT_SHARES_PER_CONTRACT, InvalidSymbol, parse_occ
 from trades.domain.rules import (
@@ -366,9 +367,6 @@ def _as_contract_says(trade: Trade, contract: Mapping[str, Any] | None) -> Trade
 
 
 def _reference(contract: Mapping[str, Any] | None, underlying: Mapping[str, Any] | None, now: datetime) -> Reference:
-    def optional_float(value: Decimal | None) -> float | None:
-        return None if value is None else float(value)
-
     def age(read_at: datetime | None) -> float | None:
         return None if read_at is None else (now - read_at).total_seconds()
 

@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any
 
 from trades.domain import insights
+from trades.domain.formatting import optional_float
 from trades.domain.insights import Alert, Cohort, Concentration, Contract
 from trades.domain.order_rules import needs_history, passes_history_rules
 from trades.domain.rules import Profile
@@ -138,9 +139,9 @@ def _last(last: Alert) -> dict[str, Any]:
     return {
         "order_id": last.order_id,
         "day": last.day.isoformat(),
-        "move": _float(last.move),
-        "market": _float(last.market),
-        "signed_move": _float(last.signed_move),
+        "move": optional_float(last.move),
+        "market": optional_float(last.market),
+        "signed_move": optional_float(last.signed_move),
     }
 
 
@@ -152,11 +153,7 @@ def _cohort(group: Cohort) -> dict[str, Any]:
         "low": group.low,
         "high": group.high,
         "since": None if group.since is None else group.since.isoformat(),
-        "median_move": _float(group.median_move),
-        "median_versus_market": _float(group.median_versus_market),
+        "median_move": optional_float(group.median_move),
+        "median_versus_market": optional_float(group.median_versus_market),
         "enough": group.enough,
     }
-
-
-def _float(value: Any) -> float | None:
-    return None if value is None else float(value)

@@ -50,6 +50,7 @@ from django.utils import timezone
 from trades import queues
 from trades.domain import formatting
 from trades.domain.calendar import new_york_date, utc_datetime
+from trades.domain.formatting import optional_float
 from trades.domain.noise import Suppression, dividend_capture, suppression
 from trades.domain.occ import parse_occ, underlying_for_root
 from trades.domain.order_book import Closed, MemoryPrints, close_orders, watermark
@@ -773,9 +774,6 @@ def _underlyings(tickers: set[str]) -> dict[str, dict[str, Any]]:
 
 
 def _reference(contract: dict[str, Any] | None, underlying: dict[str, Any] | None) -> Reference:
-    def optional_float(value: Decimal | None) -> float | None:
-        return None if value is None else float(value)
-
     underlying = underlying or {}
     return Reference(
         open_interest=(contract or {}).get("open_interest"),
