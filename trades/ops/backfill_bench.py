@@ -9,9 +9,11 @@ as many workers as there are). Printed, never asserted.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+import orjson
 from django.conf import settings
 from django.utils import timezone
 
@@ -24,6 +26,7 @@ from trades.models import Order as OrderRow
 from trades.polygon_rest import flatfiles
 from trades.selectors.fingerprints import hit_fingerprints, order_fingerprints
 from trades.services import backfill, ingest, orders, outcomes, reference_data
+from trades.services.day_volume import underlying_of
 
 MAG7 = ("AAPL", "MSFT", "GOOGL", "GOOG", "AMZN", "NVDA", "META")
 SEED = 7
@@ -85,7 +88,7 @@ def agreement(feed: FeedServer, history: History) -> str:
     started = time.perf_counter()
     for day in history.days:
         feed.rest.reference = history.as_of(day)
-        stream_day([frame.payload.decode() for frame in history.tape(day).frames], day, list(MAG7))
+        stream_day(frames_of(history, day, MAG7), day, list(MAG7))
         settle_orders()
         outcomes.refresh(today=day)  # after the close, as beat does: the next days' insights read them
     seconds = time.perf_counter() - started
@@ -107,6 +110,16 @@ def differences(streamed: tuple[dict, dict], backfilled: tuple[dict, dict]) -> s
         for key in sorted(live.keys() ^ back.keys())[:3]:
             found.append(f"{key}: {live.get(key) or back.get(key)}")
     return "DIFFERENT — " + "; ".join(found)
+
+
+def frames_of(history: History, day: date, tickers: Sequence[str]) -> list[str]:
+    """The day's tape as the feed streams it, only the prints of ``tickers`` (what was backfilled)."""
+    frames = []
+    for frame in history.tape(day).frames:
+        events = [event for event in orjson.loads(frame.payload) if underlying_of(event["sym"]) in tickers]
+        if events:
+            frames.append(orjson.dumps(events).decode())
+    return frames
 
 
 def stream_day(frames: list[str], day: date, tickers: list[str], batch_frames: int = 25) -> None:
