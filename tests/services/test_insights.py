@@ -75,6 +75,8 @@ def test_an_orders_insight_from_its_strikes_history_and_the_alerts_before_it(swe
         "unusual": True,
     }
     assert facts["last"]["order_id"] == "b" and facts["cohort"]["n"] == 2
+    last_next_day = facts["last"]["outcome"]["horizons"][1]
+    assert (last_next_day["days"], last_next_day["move"], last_next_day["versus_market"]) == (1, -0.01, -0.011)
     assert facts["similar"] == {
         "underlying": "AAPL",
         "sentiment": "BULLISH",

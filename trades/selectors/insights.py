@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
+from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
 
@@ -16,6 +17,7 @@ from trades.domain.insights import Alert, Concentration
 from trades.domain.orders import NS_PER_MS
 from trades.domain.outcomes import SIGNS
 from trades.models import DailyBar, Order, OrderState, VolumeCount
+from trades.selectors.serializers import serialize_outcome
 
 
 def order_day(order: Order) -> date:
@@ -64,6 +66,12 @@ def _by_minute(counts: QuerySet[VolumeCount], symbol: str) -> tuple[dict[int, in
         if each == symbol:
             strike[at] += cents
     return strike, underlying
+
+
+def outcome_of(order_id: str) -> dict[str, Any] | None:
+    """What the stock did after a stored order, as the API shows it (None: not measured)."""
+    found = Order.objects.filter(order_id=order_id).select_related("outcome").first()
+    return None if found is None else serialize_outcome(found)
 
 
 def latest_insights(limit: int) -> list[str]:

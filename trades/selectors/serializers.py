@@ -133,7 +133,7 @@ def serialize_order(order: Order, fills: list[KeptPrint] | None = None) -> dict[
         "oi_confirmed": order.oi_confirmed,
         "volume_before": order.volume_before,
         "source": order.source,
-        "outcome": _outcome(order),
+        "outcome": serialize_outcome(order),
         "insight": order.insight or None,
         "insight_facts": order.insight_facts,
         "suppressed": _suppressed(order),
@@ -153,7 +153,7 @@ def _suppressed(order: Order) -> dict[str, Any] | None:
     }
 
 
-def _outcome(order: Order) -> dict[str, Any] | None:
+def serialize_outcome(order: Order) -> dict[str, Any] | None:
     """What the underlying did after the order (None: no direction, or not measured yet); each
     horizon's move is a fraction (0.012 is +1.2%), null while its session has not closed."""
     found = getattr(order, "outcome", None)

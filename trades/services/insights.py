@@ -142,6 +142,7 @@ def _last(last: Alert) -> dict[str, Any]:
         "move": optional_float(last.move),
         "market": optional_float(last.market),
         "signed_move": optional_float(last.signed_move),
+        "outcome": read.outcome_of(last.order_id),  # 0, 1, 3 and 5 trading days after it, and versus SPY
     }
 
 
