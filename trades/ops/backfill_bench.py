@@ -96,8 +96,9 @@ def agreement(feed: FeedServer, history: History) -> str:
     verdict = "identical, ids and every figure" if streamed == backfilled else differences(streamed, backfilled)
     return (
         f"agreement {len(history.days)} days streamed through the live path (the worker's batches, the closer's "
-        f"ticks, the judging) in {seconds:.0f} s: {len(streamed[0]):,} print hits and {len(streamed[1]):,} order "
-        f"hits, against the backfill's {len(backfilled[0]):,} and {len(backfilled[1]):,}: {verdict}"
+        f"ticks, the judging) in {seconds:.0f} s: {len(streamed[0]):,} print hits and {len(streamed[1]):,} orders "
+        f"(hits, and noise held back, each with its insight or reason), against the backfill's "
+        f"{len(backfilled[0]):,} and {len(backfilled[1]):,}: {verdict}"
     )
 
 
