@@ -64,7 +64,11 @@ def test_concentration_window_day_baseline_multiple_and_share() -> None:
     past_strike, past_underlying = {}, {}
     for day, cents in zip(past_days, strike_premiums, strict=True):
         past_strike[day], past_underlying[day] = _past(day, cents, 100_000_00)
-    found = concentration(ORDER_MINUTE, 85_000_00, today_strike, today_underlying, past_strike, past_underlying)
+    sizes = {ORDER_MINUTE - 31: 10, ORDER_MINUTE - 2: 20, ORDER_MINUTE: 999}
+    found = concentration(
+        ORDER_MINUTE, 85_000_00, today_strike, today_underlying, past_strike, past_underlying, None, (sizes, 500)
+    )
+    assert (found.strike_size, found.strike_size_day) == (20 + 500, 10 + 20 + 500)
     # window: 2,000 + 3,000 + the order's 85,000 = 90,000; the day adds the 1,000 at 10:16.
     assert found.strike == 90_000_00
     assert found.strike_day == 91_000_00

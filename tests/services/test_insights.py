@@ -63,6 +63,8 @@ def test_an_orders_insight_from_its_strikes_history_and_the_alerts_before_it(swe
         "strike_premium": 90_000.0,
         "underlying_premium": 105_000.0,
         "strike_premium_day": 91_000.0,
+        "strike_size": 302,  # one contract a counted minute in the fixture, and the order's 300
+        "strike_size_day": 303,
         "underlying_premium_day": 106_000.0,
         "share": 0.8571,
         "baseline_days": 5,
@@ -100,6 +102,7 @@ def test_a_live_hit_is_described_as_it_is_judged_with_the_counts_of_the_batches_
     assert order.insight_facts is not None
     concentration = order.insight_facts["concentration"]
     assert (concentration["strike_premium"], concentration["underlying_premium"]) == (1_005_000.0, 1_012_000.0)
+    assert concentration["strike_size"] == 100 + 2_000  # the earlier print's contracts and the sweep's
     assert concentration["baseline_days"] == 0 and order.insight_facts["similar"] is None  # no quote, no side
     assert order.insight == (
         "NVDA $150 calls 12/19 (14 DTE): $1M premium in the last 30 minutes (99% of NVDA's); no history yet to know "

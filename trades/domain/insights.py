@@ -75,6 +75,8 @@ class Concentration:
     strike_usual: float | None  # mean premium of the strike in the same window on those days
     underlying_usual: float | None
     daily_usual: float | None = None  # the underlying's mean option premium a day on those days
+    strike_size: int = 0  # contracts of the strike in the window, the order's own included
+    strike_size_day: int = 0
 
     @property
     def share(self) -> float | None:
@@ -109,13 +111,16 @@ def concentration(
     past_strike: Mapping[date, Mapping[int, int]],
     past_underlying: Mapping[date, Mapping[int, int]],
     daily_totals: Mapping[date, int] | None = None,
+    today_strike_size: tuple[Mapping[int, int], int] = ({}, 0),
 ) -> Concentration:
     """The concentration of an order whose first print is in ``minute`` (epoch minutes), of
     premium ``own_cents``: the per-minute premium (cents) of its strike and of its underlying
     today (minutes before the order's are read: the order's own stand for its minute) and on the
     past days of history (every day of ``past_underlying`` is a day of history, its strike
-    possibly silent; ``daily_totals``: the underlying's whole premium on each of them)."""
+    possibly silent; ``daily_totals``: the underlying's whole premium on each of them;
+    ``today_strike_size``: the strike's contracts per minute today, and the order's size)."""
     start, opened = minute - WINDOW_MINUTES, session_open(minute)
+    sizes, own_size = today_strike_size
     days = tuple(sorted(past_underlying)[-BASELINE_DAYS:])
     strike_usual = underlying_usual = daily_usual = None
     if days:
@@ -132,6 +137,8 @@ def concentration(
         strike_usual=strike_usual,
         underlying_usual=underlying_usual,
         daily_usual=daily_usual,
+        strike_size=window_sum(sizes, start, minute) + own_size,
+        strike_size_day=window_sum(sizes, opened, minute) + own_size,
     )
 
 

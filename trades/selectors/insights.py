@@ -39,6 +39,7 @@ def concentration(order: Order, totals: Mapping[date, int] | None = None) -> Con
     counts = VolumeCount.objects.filter(underlying=order.underlying)
     today = counts.filter(minute__gte=insights.day_span(day)[0], minute__lt=minute)
     today_strike, today_underlying = _by_minute(today, order.symbol)
+    sizes = dict(today.filter(symbol=order.symbol).values_list("minute", "volume"))
     days = sorted(past for past in totals if past < day)[-insights.BASELINE_DAYS :]
     windows = [insights.same_time_on(past, minute) for past in days]
     past_strike: dict[date, dict[int, int]] = {}
@@ -52,8 +53,9 @@ def concentration(order: Order, totals: Mapping[date, int] | None = None) -> Con
             past_strike[past] = {at: cents for at, cents in strike.items() if start <= at < end}
             past_underlying[past] = {at: cents for at, cents in underlying.items() if start <= at < end}
     own = round(order.premium * 100)
+    daily = {past: totals[past] for past in days}
     return insights.concentration(
-        minute, own, today_strike, today_underlying, past_strike, past_underlying, {past: totals[past] for past in days}
+        minute, own, today_strike, today_underlying, past_strike, past_underlying, daily, (sizes, order.size)
     )
 
 

@@ -106,6 +106,8 @@ def facts(found: Concentration, alert: Alert | None, last: Alert | None, group: 
             "strike_premium": found.strike / 100,
             "underlying_premium": found.underlying / 100,
             "strike_premium_day": found.strike_day / 100,
+            "strike_size": found.strike_size,
+            "strike_size_day": found.strike_size_day,
             "underlying_premium_day": found.underlying_day / 100,
             "share": found.share,
             "baseline_days": len(found.days),
