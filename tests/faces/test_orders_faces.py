@@ -78,6 +78,19 @@ def test_the_order_browser_lists_the_order_and_its_prints(admin_client: Client, 
         assert title in page.text
     detail = admin_client.get(reverse("admin:trades_order_change", args=[sweep_hit.pk]))
     assert detail.status_code == 200 and detail.text.count("@ $5.00") == 20
+    assert sweep_hit.insight and sweep_hit.insight in detail.text  # the sentence, on the order's page
+
+
+def test_the_order_browser_lists_what_was_held_back_with_its_reason(admin_client: Client, sweep_hit: Order):
+    Order.objects.filter(pk=sweep_hit.pk).update(
+        state="suppressed", noise="roll", noise_detail="with O:NVDA260116C00150000, 2,000 contracts each"
+    )
+    hits = admin_client.get(reverse("admin:trades_order_changelist")).text
+    held = admin_client.get(reverse("admin:trades_order_changelist") + "?state=suppressed").text
+    assert "NVDA 19 Dec 25 150 Call" not in hits and "NVDA 19 Dec 25 150 Call" in held
+    assert "a roll: closed in one expiry, opened in another at the same moment" in held
+    detail = admin_client.get(reverse("admin:trades_order_change", args=[sweep_hit.pk])).text
+    assert "with O:NVDA260116C00150000, 2,000 contracts each" in detail and "big-orders" in detail
 
 
 def test_the_profile_form_takes_order_rules_and_refuses_them_on_a_profile_judging_prints(admin_client: Client):
