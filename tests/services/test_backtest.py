@@ -215,6 +215,7 @@ def test_a_print_profile_fires_on_an_order_when_one_of_its_stored_prints_passes(
         ("orders", {"strike_band": Decimal("0.400")}, ["A1"]),  # only A1 was judged with a strike range
         ("prints", {"min_premium": Decimal(150_000)}, ["A2", "N2"]),
         ("prints", {"size_gt_open_interest": True}, []),  # only A1 has an open interest, and it is 500
+        ("orders", {"min_strike_multiple": Decimal(3)}, []),  # no stored counts: no usual to judge it by
     ],
 )
 def test_a_profile_edited_to_be_stricter_fires_on_fewer(profiles, history, judges, edit, fired):

@@ -27,13 +27,19 @@ from trades.domain.calendar import NEW_YORK, day_bounds_ns, new_york_date
 from trades.domain.formatting import optional_float
 from trades.domain.insights import Alert, Cohort, cohort, percent
 from trades.domain.occ import OptionSymbol, parse_occ
-from trades.domain.order_rules import OrderFacts, passes_before_side, passes_side
+from trades.domain.order_rules import (
+    OrderFacts,
+    needs_history,
+    passes_before_side,
+    passes_history_rules,
+    passes_side,
+)
 from trades.domain.orders import Opening, Print, build_order
 from trades.domain.rules import WILDCARD, Profile, Reference, Trade, matching_profiles
 from trades.domain.side import Quote
 from trades.models import FilterProfile, KeptPrint, Order, OrderState
 from trades.selectors.flow_rules import condition_groups, to_domain_profile
-from trades.selectors.insights import alert_of, order_day
+from trades.selectors.insights import alert_of, concentration, order_day
 from trades.services.orders import PRINT_FIELDS, unpacked
 
 DEFAULT_DAYS = 90
@@ -105,7 +111,10 @@ def _fires_on_order(profile: Profile, row: Order, prints: Sequence[Print]) -> bo
     order = build_order(prints, stored_quote(row))
     opening = Opening(row.opening, row.opening_strict, row.vol_oi)
     facts = OrderFacts(order, parse_occ(row.symbol), row.underlying, row.dte, opening, row.repeated_hits)
-    return passes_before_side(facts, profile, stored_reference(row)) and passes_side(order, profile)
+    if not (passes_before_side(facts, profile, stored_reference(row)) and passes_side(order, profile)):
+        return False
+    # The rules on the strike's history read the counts stored before the order, as live does.
+    return not needs_history(profile) or passes_history_rules(profile, concentration(row), float(row.premium))
 
 
 def _fires_on_a_print(profile: Profile, row: Order, prints: Sequence[Print]) -> bool:
