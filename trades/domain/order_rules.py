@@ -39,9 +39,12 @@ def passes_before_side(facts: OrderFacts, profile: Profile, reference: Reference
 def passes_order_rules(facts: OrderFacts, profile: Profile) -> bool:
     """The rules that need only the order: watchlist, totals, days to expiry, conditions, type,
     ISO, repeated hits."""
+    return looks_like_a_bet(facts, profile) and passes_kind_rules(facts, profile)
+
+
+def passes_kind_rules(facts: OrderFacts, profile: Profile) -> bool:
+    """The order's conditions, type, ISO and repeated hits (for an order that looks like a bet)."""
     order = facts.order
-    if not looks_like_a_bet(facts, profile):
-        return False
     if profile.exclude_conditions.intersection(order.conditions):
         return False
     if profile.order_types and not _type_wanted(order, profile.order_types):

@@ -58,7 +58,7 @@ from trades.domain.order_rules import (
     OrderFacts,
     looks_like_a_bet,
     passes_context_rules,
-    passes_order_rules,
+    passes_kind_rules,
     passes_side,
 )
 from trades.domain.orders import (
@@ -598,7 +598,7 @@ def order_candidates(
         if not bets:
             continue
         held = suppression(facts.order, nearby(facts.order.first_ts_ns))
-        cheap = bets if held else [profile for profile in bets if passes_order_rules(facts, profile)]
+        cheap = bets if held else [profile for profile in bets if passes_kind_rules(facts, profile)]
         if cheap:
             wanted.append((facts, cheap, held))
     if not wanted:
