@@ -29,6 +29,7 @@ from trades.domain.formatting import strike as strike_text
 
 WINDOW_MINUTES = 30
 BASELINE_DAYS = 20
+BASELINE_WEEKS = 5  # of calendar: they hold the 20 trading days, holidays included
 MIN_BASELINE_DAYS = 5  # fewer days of history: no verdict on what is usual
 UNUSUAL_MULTIPLE = 3.0
 TOO_FEW = 10  # a cohort smaller than this is reported, not judged

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet, Sum
@@ -24,22 +24,23 @@ def order_day(order: Order) -> date:
     return new_york_date(order.first_ts_ns // NS_PER_MS)
 
 
-def daily_premiums(underlying: str) -> dict[date, int]:
-    """The underlying's option premium (cents) on each day of stored counts: what its usual day is
-    made of. One aggregate; a caller describing many orders reads it once per underlying."""
-    totals = VolumeCount.objects.filter(underlying=underlying).values("trade_date").annotate(total=Sum("premium"))
-    return dict(totals.values_list("trade_date", "total"))
+def daily_premiums(underlying: str, day: date) -> dict[date, int]:
+    """The underlying's option premium (cents) on each day of stored counts in the BASELINE_WEEKS
+    before ``day``: what its usual day is made of. One aggregate; a caller describing many orders
+    reads it once per underlying and day."""
+    since = insights.day_span(day - timedelta(weeks=insights.BASELINE_WEEKS))[0]
+    counts = VolumeCount.objects.filter(underlying=underlying, minute__gte=since, minute__lt=insights.day_span(day)[0])
+    return dict(counts.values("trade_date").annotate(total=Sum("premium")).values_list("trade_date", "total"))
 
 
 def concentration(order: Order, totals: Mapping[date, int] | None = None) -> Concentration:
     """The order's strike and underlying premium today before its minute, and in the same window
-    on the past trading days of stored counts (``totals``: `daily_premiums` of its underlying)."""
-    totals = daily_premiums(order.underlying) if totals is None else totals
+    on the past trading days of stored counts (``totals``: `daily_premiums` of its underlying and day)."""
     day, minute = order_day(order), insights.minute_of(order.first_ts_ns)
+    totals = daily_premiums(order.underlying, day) if totals is None else totals
     counts = VolumeCount.objects.filter(underlying=order.underlying)
     today = counts.filter(minute__gte=insights.day_span(day)[0], minute__lt=minute)
-    today_strike, today_underlying = _by_minute(today, order.symbol)
-    sizes = dict(today.filter(symbol=order.symbol).values_list("minute", "volume"))
+    today_strike, today_underlying, sizes = _by_minute(today, order.symbol)
     days = sorted(past for past in totals if past < day)[-insights.BASELINE_DAYS :]
     windows = [insights.same_time_on(past, minute) for past in days]
     past_strike: dict[date, dict[int, int]] = {}
@@ -48,7 +49,7 @@ def concentration(order: Order, totals: Mapping[date, int] | None = None) -> Con
         ranges = Q()
         for start, end in windows:
             ranges |= Q(minute__gte=start, minute__lt=end)
-        strike, underlying = _by_minute(counts.filter(ranges), order.symbol)
+        strike, underlying, _ = _by_minute(counts.filter(ranges), order.symbol)
         for past, (start, end) in zip(days, windows, strict=True):
             past_strike[past] = {at: cents for at, cents in strike.items() if start <= at < end}
             past_underlying[past] = {at: cents for at, cents in underlying.items() if start <= at < end}
@@ -59,15 +60,17 @@ def concentration(order: Order, totals: Mapping[date, int] | None = None) -> Con
     )
 
 
-def _by_minute(counts: QuerySet[VolumeCount], symbol: str) -> tuple[dict[int, int], dict[int, int]]:
-    """Premium by minute: the contract's, and every contract's."""
+def _by_minute(counts: QuerySet[VolumeCount], symbol: str) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+    """By minute: the contract's premium, every contract's premium, and the contract's size."""
     strike: dict[int, int] = defaultdict(int)
     underlying: dict[int, int] = defaultdict(int)
-    for each, at, cents in counts.values_list("symbol", "minute", "premium"):
+    sizes: dict[int, int] = defaultdict(int)
+    for each, at, cents, volume in counts.values_list("symbol", "minute", "premium", "volume"):
         underlying[at] += cents
         if each == symbol:
             strike[at] += cents
-    return strike, underlying
+            sizes[at] += volume
+    return strike, underlying, sizes
 
 
 def outcome_of(order_id: str) -> dict[str, Any] | None:

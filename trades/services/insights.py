@@ -32,11 +32,12 @@ def describe(orders: Iterable[Order], judge_history: bool = False) -> int:
     history rules are judged first: a match that fails them goes, and an order left without one."""
     described = []
     sessions: dict[str, list[date]] = {}
-    totals: dict[str, dict[date, int]] = {}
+    totals: dict[tuple[str, date], dict[date, int]] = {}
     for candidate in orders:
-        if candidate.underlying not in totals:
-            totals[candidate.underlying] = read.daily_premiums(candidate.underlying)
-        found = read.concentration(candidate, totals[candidate.underlying])
+        key = (candidate.underlying, read.order_day(candidate))
+        if key not in totals:
+            totals[key] = read.daily_premiums(*key)
+        found = read.concentration(candidate, totals[key])
         order = _without_failed_history_rules(candidate, found) if judge_history else candidate
         if order is None:
             continue
