@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from trades.domain.calendar import trading_days_before
@@ -27,6 +27,7 @@ from trades.domain.orders import NS_PER_MS, Order, OrderType, Print, PrintClass,
 PACKAGE_MS = 50
 DEEP_ITM_FRACTION = 0.9
 DIVIDEND_DAYS = 2
+DIVIDEND_LOOKAHEAD = timedelta(days=7)  # ex-dividend dates this soon after a trade are read for it
 
 
 class Noise(StrEnum):

@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from trades import queues
 from trades.domain.calendar import day_bounds_ns, new_york_date
+from trades.domain.noise import DIVIDEND_LOOKAHEAD
 from trades.domain.occ import InvalidSymbol, parse_occ
 from trades.domain.order_book import END_OF_TIME_NS, MemoryPrints, close_orders
 from trades.domain.orders import NS_PER_MS, Order, Print
@@ -65,8 +66,6 @@ CALENDAR_DAYS_PER_TRADING_DAY = 7 / 5
 
 
 # --- The plan ----------------------------------------------------------------------------------------
-
-DIVIDEND_DAYS_AFTER = 7  # ex-dividend dates this long after the last day still tell its dividend trades
 
 
 @dataclass
@@ -478,7 +477,7 @@ def load_dividends(client: GuardedRESTClient, found: Plan) -> int:
     held back as the live closer holds them back). Returns how many dividends were listed."""
     if not found.days:
         return 0
-    first, last = found.days[0], found.days[-1] + timedelta(days=DIVIDEND_DAYS_AFTER)
+    first, last = found.days[0], found.days[-1] + DIVIDEND_LOOKAHEAD
     return sum(reference_data.store_dividends(ticker, first, last, client)["dividends"] for ticker in found.tickers)
 
 

@@ -51,7 +51,7 @@ from trades import queues
 from trades.domain import formatting
 from trades.domain.calendar import new_york_date, utc_datetime
 from trades.domain.formatting import optional_float
-from trades.domain.noise import Suppression, dividend_capture, suppression
+from trades.domain.noise import DIVIDEND_LOOKAHEAD, Suppression, dividend_capture, suppression
 from trades.domain.occ import parse_occ, underlying_for_root
 from trades.domain.order_book import Closed, MemoryPrints, close_orders, watermark
 from trades.domain.order_rules import (
@@ -630,7 +630,7 @@ def _held_for_dividends(candidates: list[Candidate]) -> list[Candidate]:
     ahead = Dividend.objects.filter(
         ticker__in={candidates[index].facts.underlying for index in calls},
         ex_dividend_date__gt=min(days[index] for index in calls),
-        ex_dividend_date__lte=max(days[index] for index in calls) + timedelta(days=7),
+        ex_dividend_date__lte=max(days[index] for index in calls) + DIVIDEND_LOOKAHEAD,
     )
     ex_dates: dict[str, list[date]] = defaultdict(list)
     for ticker, day in ahead.values_list("ticker", "ex_dividend_date"):
