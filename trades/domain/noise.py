@@ -51,10 +51,6 @@ class Suppression:
     detail: str
 
 
-def root_of(symbol: str) -> str:
-    return symbol[2:-15]  # O:ROOT YYMMDD C|P STRIKE8
-
-
 def is_partner(order: Order, item: Print) -> bool:
     """Another contract of the same root, the order's whole size, within PACKAGE_MS of its first
     print (a package's legs are the same size; the size of one print of a sweep is too common to
@@ -62,7 +58,7 @@ def is_partner(order: Order, item: Print) -> bool:
     first = order.prints[0]
     return (
         item.symbol != order.symbol
-        and root_of(item.symbol) == root_of(order.symbol)
+        and parse_occ(item.symbol).root == parse_occ(order.symbol).root  # the parser caches
         and item.size == order.size
         and abs(item.ts_ns - first.ts_ns) <= PACKAGE_MS * NS_PER_MS
         and item.kind not in (PrintClass.CANCEL, PrintClass.COMPRESSION)
@@ -98,7 +94,7 @@ def dividend_capture(
 ) -> Suppression | None:
     """A deep in-the-money call crossed or printed in a block on one of the DIVIDEND_DAYS trading
     days before one of its underlying's ex-dividend dates (``spot``: the underlying's price then)."""
-    if spot is None or order.symbol[-9] != "C":
+    if spot is None or parse_occ(order.symbol).right != "C":
         return None
     crossed = order.subtype in (Subtype.CROSS, Subtype.FLOOR) or order.type is OrderType.BLOCK
     deep = float(parse_occ(order.symbol).strike) <= DEEP_ITM_FRACTION * spot
