@@ -99,7 +99,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 if not ADMIN_URL.endswith("/") or ADMIN_URL.startswith("/"):
     fail(f"ADMIN_URL must end with '/' and not start with one, not {ADMIN_URL!r}")
-# When set, GET /api/pulse/smart-money wants "Authorization: Bearer <API_TOKEN>"; unset: open.
+# When set, every API endpoint (and the MCP server over HTTP) wants "Authorization: Bearer <API_TOKEN>"; unset: open.
 API_TOKEN = secret("API_TOKEN")
 
 INSTALLED_APPS = [
@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # django-ninja: its docs page (Swagger UI) served from its own static files, not a CDN
     "trades",
 ]
 

@@ -23,8 +23,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from math import sqrt
 from statistics import median
+from typing import Any
 
 from trades.domain.calendar import MARKET_OPEN, NEW_YORK
+from trades.domain.formatting import optional_float
 from trades.domain.formatting import strike as strike_text
 
 WINDOW_MINUTES = 30
@@ -389,3 +391,29 @@ def day_span(day: date) -> tuple[int, int]:
     start = datetime.combine(day, datetime.min.time(), tzinfo=NEW_YORK)
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=NEW_YORK)
     return int(start.timestamp()) // 60, int(end.timestamp()) // 60
+
+
+def similar_facts(alert: Alert) -> dict[str, Any]:
+    """What "similar" meant for this order's analogs."""
+    return {
+        "underlying": alert.underlying,
+        "sentiment": alert.sentiment,
+        "premium": premium_bucket_label(alert.premium),
+        "dte": dte_bucket_label(alert.dte),
+        "profiles": sorted(alert.profiles),
+        "horizon_days": 1,
+    }
+
+
+def cohort_facts(group: Cohort) -> dict[str, Any]:
+    return {
+        "n": group.n,
+        "went_its_way": group.went_its_way,
+        "rate": group.rate,
+        "low": group.low,
+        "high": group.high,
+        "since": None if group.since is None else group.since.isoformat(),
+        "median_move": optional_float(group.median_move),
+        "median_versus_market": optional_float(group.median_versus_market),
+        "enough": group.enough,
+    }

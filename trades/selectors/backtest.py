@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.db.models.functions import TruncDate
@@ -25,7 +26,7 @@ from django.utils import timezone
 
 from trades.domain.calendar import NEW_YORK, day_bounds_ns, new_york_date
 from trades.domain.formatting import optional_float
-from trades.domain.insights import Alert, Cohort, cohort, percent
+from trades.domain.insights import Alert, Cohort, cohort, cohort_facts, percent
 from trades.domain.occ import OptionSymbol, parse_occ
 from trades.domain.order_rules import (
     OrderFacts,
@@ -189,6 +190,29 @@ def _days_with_orders(first: date, last: date) -> list[date]:
 
 def _alerts(orders: Iterable[Order]) -> list[Alert]:
     return [alert for order in orders if (alert := alert_of(order)) is not None]
+
+
+def saved_profile(name: str) -> Profile | None:
+    """The saved filter profile of that name, as the backtest judges with it (None: no such one)."""
+    row = FilterProfile.objects.filter(name=name).first()
+    return None if row is None else profile_of(row)
+
+
+def as_json(result: Backtest) -> dict[str, Any]:
+    """The backtest as the API and the MCP server give it."""
+    return {
+        "profile": result.profile.name,
+        "first": result.first.isoformat(),
+        "last": result.last.isoformat(),
+        "judged": result.judged,
+        "without_prints": result.without_prints,
+        "alerts": len(result.alerts),
+        "days_with_orders": len(result.per_day),
+        "per_day": {day.isoformat(): count for day, count in result.per_day.items()},
+        "per_underlying": result.per_underlying,
+        "next_day": cohort_facts(result.cohort),
+        "baseline": cohort_facts(result.baseline),
+    }
 
 
 # --- the report ------------------------------------------------------------------------------------

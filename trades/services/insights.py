@@ -120,21 +120,9 @@ def facts(found: Concentration, alert: Alert | None, last: Alert | None, group: 
             "underlying_multiple": found.underlying_multiple,
             "unusual": found.unusual,
         },
-        "similar": None if alert is None else _similar(alert),
+        "similar": None if alert is None else insights.similar_facts(alert),
         "last": None if last is None else _last(last),
-        "cohort": None if group is None else _cohort(group),
-    }
-
-
-def _similar(alert: Alert) -> dict[str, Any]:
-    """What "similar" meant for this order's analogs."""
-    return {
-        "underlying": alert.underlying,
-        "sentiment": alert.sentiment,
-        "premium": insights.premium_bucket_label(alert.premium),
-        "dte": insights.dte_bucket_label(alert.dte),
-        "profiles": sorted(alert.profiles),
-        "horizon_days": 1,
+        "cohort": None if group is None else insights.cohort_facts(group),
     }
 
 
@@ -146,18 +134,4 @@ def _last(last: Alert) -> dict[str, Any]:
         "market": optional_float(last.market),
         "signed_move": optional_float(last.signed_move),
         "outcome": read.outcome_of(last.order_id),  # 0, 1, 3 and 5 trading days after it, and versus SPY
-    }
-
-
-def _cohort(group: Cohort) -> dict[str, Any]:
-    return {
-        "n": group.n,
-        "went_its_way": group.went_its_way,
-        "rate": group.rate,
-        "low": group.low,
-        "high": group.high,
-        "since": None if group.since is None else group.since.isoformat(),
-        "median_move": optional_float(group.median_move),
-        "median_versus_market": optional_float(group.median_versus_market),
-        "enough": group.enough,
     }
