@@ -680,8 +680,10 @@ class Order(models.Model):
     class Meta:
         ordering = ["-first_ts_ns", "-id"]
         indexes = [
-            models.Index(fields=["-first_ts_ns"], name="order_newest_first"),
-            models.Index(fields=["underlying", "-first_ts_ns"], name="order_by_underlying"),
+            # The flow's order (newest first, the id breaking ties): its pages read the index in order.
+            models.Index(fields=["-first_ts_ns", "-id"], name="order_flow"),
+            models.Index(fields=["underlying", "-first_ts_ns", "-id"], name="order_flow_by_underlying"),
+            models.Index(fields=["judged_at"], name="order_by_judged_at"),  # the live stream's poll
             models.Index(fields=["state", "queued_at"], name="order_by_state"),
         ]
 
@@ -703,6 +705,7 @@ class OrderMatch(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["order", "profile"], name="unique_order_profile")]
+        indexes = [models.Index(fields=["profile", "order"], name="order_match_by_profile")]
 
     def __str__(self) -> str:
         return f"{self.order_id} matched {self.profile_id}"

@@ -8,6 +8,7 @@ from ninja import NinjaAPI
 
 from trades.api import errors, flow, pulse
 from trades.api.auth import TokenOrSignedIn
+from trades.api.renderer import OrjsonRenderer
 
 api = NinjaAPI(
     title="flowsite",
@@ -18,6 +19,7 @@ api = NinjaAPI(
         "endpoint wants `Authorization: Bearer <token>`."
     ),
     auth=TokenOrSignedIn(),
+    renderer=OrjsonRenderer(),
     urls_namespace="api",
 )
 errors.install(api)

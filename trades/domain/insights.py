@@ -185,6 +185,12 @@ def bucket(value: float, edges: Sequence[float]) -> int:
     return sum(value >= edge for edge in edges)
 
 
+def bucket_range(value: float, edges: Sequence[float]) -> tuple[float | None, float | None]:
+    """The [low, high) of ``value``'s bucket (None: unbounded on that side)."""
+    index = bucket(value, edges)
+    return (None if index == 0 else edges[index - 1]), (None if index == len(edges) else edges[index])
+
+
 def premium_bucket_label(premium: Decimal) -> str:
     index = bucket(float(premium), PREMIUM_EDGES)
     if index == 0:

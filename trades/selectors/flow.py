@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -23,7 +23,7 @@ from trades.domain.cursor import Cursor
 from trades.domain.occ import parse_occ
 from trades.domain.orders import NS_PER_MS, OrderType
 from trades.domain.side import Sentiment
-from trades.models import Order, OrderMatch, OrderState, VolumeCount
+from trades.models import FilterProfile, Order, OrderMatch, OrderState, VolumeCount
 from trades.selectors.hits import fills_of
 from trades.selectors.insights import alert_of, daily_premiums, earlier_alerts, sessions_of
 from trades.selectors.serializers import serialize_order
@@ -85,8 +85,8 @@ def filtered(wanted: FlowFilter) -> QuerySet[Order]:
     if wanted.dte_max is not None:
         found = found.filter(dte__lte=wanted.dte_max)
     if wanted.profile is not None:
-        matches = OrderMatch.objects.filter(order=OuterRef("pk"), profile__name=wanted.profile)
-        found = found.filter(Exists(matches))
+        profile = FilterProfile.objects.filter(name=wanted.profile).values("id")
+        found = found.filter(Exists(OrderMatch.objects.filter(order=OuterRef("pk"), profile__in=profile)))
     if wanted.rule is not None:
         found = found.filter(_RULES[wanted.rule])
     return found
@@ -117,7 +117,9 @@ def flow_page(wanted: FlowFilter, limit: int, after: Cursor | None = None) -> Fl
     page's cursor when there may be more. Three queries: orders, profiles, prints."""
     found = filtered(wanted)
     if after is not None:
-        found = found.filter(Q(first_ts_ns__lt=after.ts_ns) | Q(first_ts_ns=after.ts_ns, id__lt=after.id))
+        # (first_ts_ns, id) < the cursor's; the plain bound lets PostgreSQL start the index scan there.
+        older = Q(first_ts_ns__lt=after.ts_ns) | Q(first_ts_ns=after.ts_ns, id__lt=after.id)
+        found = found.filter(older, first_ts_ns__lte=after.ts_ns)
     page = list(_with_relations(found.order_by("-first_ts_ns", "-id"))[: limit + 1])
     more, page = len(page) > limit, page[:limit]
     last = page[-1] if page else None
@@ -293,7 +295,7 @@ def _cell(row: Mapping[str, Any], usual_cents: float | None, hit_counts: dict[st
 def day_summary(day: date) -> list[dict[str, Any]]:
     """Each underlying with order hits on ``day``: the hits' premium by calls and puts, bullish and
     bearish, their net signed premium, how many were unusual, the biggest one, and the whole tape's
-    option premium that day against its usual day. Biggest net premium first."""
+    option premium that day against its usual day. Biggest net premium first. Four queries."""
     start, end = day_bounds_ns(day)
     hits = Order.objects.filter(state=OrderState.HIT, first_ts_ns__gte=start, first_ts_ns__lt=end)
     rows = hits.values("underlying").annotate(
@@ -305,33 +307,58 @@ def day_summary(day: date) -> list[dict[str, Any]]:
         net_premium=Sum("signed_premium"),
         unusual=Count("id", filter=_RULES[Rule.UNUSUAL]),
     )
-    summary = []
-    for row in rows:
-        underlying = row["underlying"]
-        biggest = hits.filter(underlying=underlying).order_by("-premium", "first_ts_ns").first()
-        tape_start, tape_end = insights.day_span(day)
-        tape = VolumeCount.objects.filter(underlying=underlying, minute__gte=tape_start, minute__lt=tape_end)
-        usual = list(daily_premiums(underlying, day).values())[-insights.BASELINE_DAYS :]
-        summary.append(
-            {
-                "ticker": underlying,
-                "day": day.isoformat(),
-                "hits": row["hits"],
-                "unusual_hits": row["unusual"],
-                "call_premium": float(row["call_premium"] or 0),
-                "put_premium": float(row["put_premium"] or 0),
-                "bullish_premium": float(row["bullish_premium"] or 0),
-                "bearish_premium": float(row["bearish_premium"] or 0),
-                "net_premium": float(row["net_premium"] or 0),
-                "tape_premium": (tape.aggregate(p=Sum("premium"))["p"] or 0) / 100,
-                "tape_usual_premium": round(sum(usual) / len(usual) / 100, 2) if usual else None,
-                "biggest": None
-                if biggest is None
-                else {"order_id": biggest.order_id, "premium": float(biggest.premium), "insight": biggest.insight},
-            }
-        )
+    # The biggest hit of each underlying: PostgreSQL's DISTINCT ON, one query.
+    biggest = {
+        order.underlying: order
+        for order in hits.order_by("underlying", "-premium", "first_ts_ns").distinct("underlying")
+    }
+    tape, usual = _tape_premiums(day)
+    summary = [
+        {
+            "ticker": row["underlying"],
+            "day": day.isoformat(),
+            "hits": row["hits"],
+            "unusual_hits": row["unusual"],
+            "call_premium": float(row["call_premium"] or 0),
+            "put_premium": float(row["put_premium"] or 0),
+            "bullish_premium": float(row["bullish_premium"] or 0),
+            "bearish_premium": float(row["bearish_premium"] or 0),
+            "net_premium": float(row["net_premium"] or 0),
+            "tape_premium": tape.get(row["underlying"], 0) / 100,
+            "tape_usual_premium": usual.get(row["underlying"]),
+            "biggest": _biggest(biggest[row["underlying"]]),
+        }
+        for row in rows
+    ]
     summary.sort(key=lambda row: (-abs(row["net_premium"]), row["ticker"]))
     return summary
+
+
+def _tape_premiums(day: date) -> tuple[dict[str, int], dict[str, float]]:
+    """Every underlying's option premium on ``day`` (cents), and its mean day (dollars) over the
+    baseline days before it (at least MIN_BASELINE_DAYS of them)."""
+    start, end = insights.day_span(day)
+    counts = VolumeCount.objects.values("underlying")
+    tape = dict(
+        counts.filter(minute__gte=start, minute__lt=end).annotate(p=Sum("premium")).values_list("underlying", "p")
+    )
+    since = insights.day_span(day - timedelta(weeks=insights.BASELINE_WEEKS))[0]
+    days: dict[str, list[int]] = defaultdict(list)
+    past = (
+        counts.filter(minute__gte=since, minute__lt=start).values("underlying", "trade_date").annotate(p=Sum("premium"))
+    )
+    for row in past.order_by("underlying", "trade_date"):
+        days[row["underlying"]].append(row["p"])
+    usual = {
+        underlying: round(sum(totals[-insights.BASELINE_DAYS :]) / len(totals[-insights.BASELINE_DAYS :]) / 100, 2)
+        for underlying, totals in days.items()
+        if len(totals) >= insights.MIN_BASELINE_DAYS
+    }
+    return tape, usual
+
+
+def _biggest(order: Order) -> dict[str, Any]:
+    return {"order_id": order.order_id, "premium": float(order.premium), "insight": order.insight}
 
 
 def premium_over_day(underlying: str, day: date) -> dict[str, Any]:

@@ -9,14 +9,14 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 
 from trades.domain import insights
-from trades.domain.calendar import new_york_date
+from trades.domain.calendar import day_bounds_ns, new_york_date
 from trades.domain.insights import Alert, Concentration
 from trades.domain.orders import NS_PER_MS
 from trades.domain.outcomes import SIGNS
-from trades.models import DailyBar, Order, OrderState, VolumeCount
+from trades.models import DailyBar, Order, OrderMatch, OrderState, VolumeCount
 from trades.selectors.serializers import serialize_outcome
 
 
@@ -116,17 +116,29 @@ def alert_of(order: Order, sessions: Sequence[date] = ()) -> Alert | None:
 
 
 def earlier_alerts(order: Order, sessions: list[date]) -> list[Alert]:
-    """The stored hits with a direction on the order's underlying and of its sentiment before it,
-    whose next-day move is measured."""
-    earlier = (
-        Order.objects.filter(
-            state=OrderState.HIT,
-            underlying=order.underlying,
-            sentiment=order.sentiment,
-            first_ts_ns__lt=order.first_ts_ns,
-            outcome__move_1d__isnull=False,
-        )
-        .select_related("outcome")
-        .prefetch_related("profiles")
+    """The stored hits with a direction on the order's underlying and of its sentiment before its
+    day, whose next-day move is measured, in its premium and DTE buckets and sharing a profile with
+    it: what `insights.analogs` may pick from (it applies the rule itself; this narrows the read)."""
+    earlier = Order.objects.filter(
+        state=OrderState.HIT,
+        underlying=order.underlying,
+        sentiment=order.sentiment,
+        first_ts_ns__lt=day_bounds_ns(order_day(order))[0],  # its next day closed before this one
+        outcome__move_1d__isnull=False,
     )
+    earlier = _within(earlier, "premium", insights.bucket_range(float(order.premium), insights.PREMIUM_EDGES))
+    earlier = _within(earlier, "dte", insights.bucket_range(order.dte, insights.DTE_EDGES))
+    shared = OrderMatch.objects.filter(
+        order=OuterRef("pk"), profile__in=[profile.pk for profile in order.profiles.all()]
+    )
+    earlier = earlier.filter(Exists(shared)).select_related("outcome").prefetch_related("profiles")
     return [found for row in earlier if (found := alert_of(row, sessions)) is not None]
+
+
+def _within(orders: QuerySet[Order], field: str, bounds: tuple[float | None, float | None]) -> QuerySet[Order]:
+    low, high = bounds
+    if low is not None:
+        orders = orders.filter(**{f"{field}__gte": low})
+    if high is not None:
+        orders = orders.filter(**{f"{field}__lt": high})
+    return orders

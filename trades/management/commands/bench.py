@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from trades.ops import backfill_bench, benchmark
+from trades.ops import api_bench, backfill_bench, benchmark
 
 
 class Command(BaseCommand):
@@ -34,6 +34,10 @@ class Command(BaseCommand):
             action="store_true",
             help="Measure the backfill instead: MAG7 from the local feed's history, over REST and from flat files.",
         )
+        parser.add_argument(
+            "--api", action="store_true", help="Measure the API instead: its query mix on --hits stored order hits."
+        )
+        parser.add_argument("--hits", type=int, default=1_000_000, help="--api: stored order hits")
         parser.add_argument("--days", type=int, default=10, help="--backfill: trading days of history")
         parser.add_argument(
             "--history-prints", type=int, default=20_000, help="--backfill: prints a day over the feed's underlyings"
@@ -56,6 +60,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.require_real_services()
+        if options["api"]:
+            with self.bench_database():
+                api_bench.run(options["hits"], self.stdout.write)
+            return
         if options["backfill"]:
             with self.bench_database():
                 sources = [source for source in options["sources"].split(",") if source]
