@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -30,6 +31,11 @@ TOKEN = "flow-api-test-token"
 @pytest.fixture
 def sweeps(db) -> FilterProfile:
     return only_profile("sweeps", ["AAPL", "MSFT"], judges="orders", min_premium=Decimal(50_000))
+
+
+def streamed(response: Any) -> Iterator[bytes]:
+    """A streaming response's chunks (the test client's response type does not declare them)."""
+    return iter(response.streaming_content)
 
 
 def get(client: Client, url: str, **query: Any) -> dict[str, Any]:
@@ -127,7 +133,7 @@ def test_exports_csv_and_parquet_hold_the_filtered_range_oldest_first(client: Cl
     response = client.get("/api/flow.csv", {"ticker": "MSFT"})
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     assert 'filename="flowsite-flow.csv"' in response["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    rows = list(csv.DictReader(io.StringIO(b"".join(streamed(response)).decode())))
     assert [row["order_id"] for row in rows] == ["msft-put", "msft-neutral"]
     assert (rows[0]["premium"], rows[0]["side"], rows[0]["golden"], rows[0]["profiles"]) == (
         "300000.0",
@@ -138,7 +144,7 @@ def test_exports_csv_and_parquet_hold_the_filtered_range_oldest_first(client: Cl
 
     response = client.get("/api/flow.parquet", {"min_premium": "100000"})
     assert response.status_code == 200
-    table = pq.read_table(io.BytesIO(b"".join(response.streaming_content)))
+    table = pq.read_table(io.BytesIO(b"".join(streamed(response))))
     assert table.column("order_id").to_pylist() == ["aapl-sweep", "aapl-block", "msft-put", "msft-neutral"]
     assert str(table.schema.field("timestamp").type) == "timestamp[ms, tz=UTC]"
     assert table.column("expiry").to_pylist()[0] == date(2026, 12, 4)
@@ -150,7 +156,7 @@ def test_exports_csv_and_parquet_hold_the_filtered_range_oldest_first(client: Cl
 def test_the_stream_sends_hits_judged_since_it_opened(client: Client, sweeps):
     response = client.get("/api/flow/stream", {"ticker": "AAPL"})
     assert response["Content-Type"] == "text/event-stream"
-    events = iter(response.streaming_content)
+    events = streamed(response)
     assert next(events) == b"retry: 2000\n\n"
     order = stored_order("live", DAY, sweeps, judged_at=timezone.now())
     msft_put("other-name", sweeps, 5, judged_at=timezone.now())

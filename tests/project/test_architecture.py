@@ -73,6 +73,7 @@ FACES = (
     "trades.forms",
     "trades.management",
     "trades.tasks",
+    "trades.assistant",
 )
 
 

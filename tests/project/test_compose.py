@@ -20,7 +20,7 @@ from trades import queues
 yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = {"migrate", "web", "worker", "closer", "backfill", "beat", "stream", "flower", "feed"}
+APP_SERVICES = {"migrate", "web", "worker", "closer", "backfill", "beat", "stream", "mcp", "flower", "feed"}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_servers_have_health_checks(services):
     assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "closer", "beat", "stream"])
+@pytest.mark.parametrize("name", ["web", "worker", "closer", "beat", "stream", "mcp"])
 def test_app_services_wait_for_healthy_servers_and_migrations(services, name):
     depends = services[name]["depends_on"]
     assert depends["db"]["condition"] == "service_healthy"
@@ -117,6 +117,15 @@ def test_the_local_feed_is_behind_a_profile_and_its_command_line_parses(services
     parser = load_command_class("trades", "feed").create_parser("manage.py", "feed")
     options = parser.parse_args(feed["command"][3:])
     assert (options.host, options.port) == ("0.0.0.0", 8765)
+
+
+def test_the_mcp_server_serves_http_on_its_published_port_and_its_command_line_parses(services):
+    mcp = services["mcp"]
+    assert mcp["command"][:3] == ["python", "manage.py", "mcp"]
+    parser = load_command_class("trades", "mcp").create_parser("manage.py", "mcp")
+    options = parser.parse_args(mcp["command"][3:])
+    assert (options.http, options.host, options.port) == (True, "0.0.0.0", 8766)
+    assert mcp["ports"] == ["127.0.0.1:8766:8766"]
 
 
 def test_dockerfile_runs_as_a_user_on_python_311_slim():

@@ -21,10 +21,18 @@ class TokenOrSignedIn(HttpBearer):
         return super().__call__(request)
 
     def authenticate(self, request: HttpRequest, token: str) -> str | None:
-        # compare_digest: the time taken does not tell how much of a guess was right.
-        return token if hmac.compare_digest(token.strip().encode(), settings.API_TOKEN.encode()) else None
+        return token if token_matches(token) else None
 
 
-def allowed(request: HttpRequest) -> bool:
-    """The same check, for a page outside the API (the MCP endpoint)."""
-    return TokenOrSignedIn()(request) is not None
+def token_matches(token: str) -> bool:
+    # compare_digest: the time taken does not tell how much of a guess was right.
+    return hmac.compare_digest(token.strip().encode(), settings.API_TOKEN.encode())
+
+
+def authorization_allowed(header: str) -> bool:
+    """The same rule on an ``Authorization`` header's value, for the MCP server over HTTP (an ASGI
+    app, not a Django view): anyone while ``API_TOKEN`` is unset, else ``Bearer <API_TOKEN>``."""
+    if not settings.API_TOKEN:
+        return True
+    scheme, _, token = header.partition(" ")
+    return scheme.lower() == "bearer" and token_matches(token)
