@@ -258,17 +258,23 @@ def http_app(host: str) -> ASGIApp:
 
 
 class TokenRequired:
-    """ASGI middleware: with API_TOKEN set, an HTTP request without ``Authorization: Bearer
-    <API_TOKEN>`` is answered 401, as the JSON API answers it; lifespan events pass through."""
+    """ASGI middleware: once a key is set (API_TOKEN or a user's token), an HTTP request without
+    ``Authorization: Bearer <key>`` is answered 401, as the JSON API answers it; lifespan events
+    pass through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not authorization_allowed(Headers(scope=scope).get("authorization", "")):
+        if scope["type"] == "http" and not await _allowed(Headers(scope=scope).get("authorization", "")):
             refused = JSONResponse(
                 {"error": UNAUTHORIZED}, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="flowsite"'}
             )
             await refused(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+@sync_to_async
+def _allowed(header: str) -> bool:
+    return authorization_allowed(header)

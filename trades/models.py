@@ -1237,3 +1237,20 @@ class OrderOutcome(models.Model):
 
     def __str__(self) -> str:
         return f"outcome of {self.order_id}"
+
+
+class ApiToken(models.Model):
+    """A person's key to the API and the MCP server (``Authorization: Bearer <key>``), beside the
+    shared ``API_TOKEN``. Only the key's SHA-256 is kept: the key is shown once, when it is made;
+    deleting the row revokes it."""
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What it is for: 'research notebook', 'Claude Desktop'.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"

@@ -16,6 +16,7 @@ admin.site.enable_nav_sidebar = False
 
 # Registering happens on import.
 from trades.admin import (  # noqa: E402, F401
+    access,
     config,
     history,
     order_browser,
