@@ -164,6 +164,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The flow board's sign-in: any active user (the admin still wants staff).
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/board/"
 
 LANGUAGE_CODE = "en-us"
 # Traders think in New York time: the admin and every page show it (stored values stay UTC).

@@ -1,9 +1,13 @@
-"""Pages for people. ``/``: what is running and the latest hits, until the flow board takes its place."""
+"""Pages for people. ``/``: what is running, the latest hits for staff and the way to the flow board.
+``/board/``: the flow board, for any signed-in user; its pages read the JSON API from the browser
+(trades/static/trades/board/), so these views only serve the page."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import resolve_url
 from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -48,3 +52,22 @@ def _hit_row(trade: OptionTrade) -> dict[str, str]:
         "dte": str(trade.dte),
         "profiles": ", ".join(sorted(profile.name for profile in trade.profiles.all())),
     }
+
+
+@never_cache
+@login_required
+@require_GET
+def board(request: HttpRequest) -> HttpResponse:
+    """The flow board: the day's summary and the live table of order hits, filtered."""
+    return TemplateResponse(request, "trades/board/flow.html", {"title": "Flow board"})
+
+
+@never_cache
+@login_required
+@require_GET
+def ticker_board(request: HttpRequest, ticker: str) -> HttpResponse:
+    """One underlying: its strike heatmap and premium over a day, and its past alerts."""
+    if ticker != ticker.upper():  # one address per ticker, so bookmarks and links agree
+        query = request.GET.urlencode()
+        return HttpResponseRedirect(resolve_url("board-ticker", ticker=ticker.upper()) + (f"?{query}" if query else ""))
+    return TemplateResponse(request, "trades/board/ticker.html", {"title": ticker, "ticker": ticker})

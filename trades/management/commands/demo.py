@@ -7,7 +7,7 @@ Migrates, makes sure a superuser admin/admin exists, backfills the feed's last f
     worker  celery worker         every queue (trades/queues.py): batches, orders, reference, webhooks
     beat    celery beat           the order-closing tick, reference refreshes, webhook and gap sweeps
     stream  manage.py stream      the listener, pointed at the feed
-    web     manage.py runserver   the JSON API and the admin
+    web     manage.py runserver   the flow board, the JSON API and the admin
 
 Every line a child prints comes out prefixed with its name. Ctrl-C or SIGTERM stops all
 children (SIGTERM, a grace period, then SIGKILL) and exits 0; a child that dies on its own
@@ -190,5 +190,6 @@ class Command(BaseCommand):
     def print_where_to_look(self, supervisor: Supervisor, port: int) -> None:
         base = f"http://127.0.0.1:{port}"
         supervisor.say("demo", f"hits (JSON):  {base}/api/pulse/smart-money")
+        supervisor.say("demo", f"flow board:   {base}/board/  (sign in as admin / admin)")
         supervisor.say("demo", f"admin:        {base}/{settings.ADMIN_URL}  (admin / admin)")
         supervisor.say("demo", "Ctrl-C stops everything")
