@@ -23,4 +23,5 @@ USER flowsite
 RUN DJANGO_SECRET_KEY=collectstatic-only-not-a-secret python manage.py collectstatic --noinput
 
 EXPOSE 8000
-CMD ["gunicorn", "flowsite.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-"]
+# gthread: a flow board's live stream (server-sent events) holds a thread, not a whole worker.
+CMD ["gunicorn", "flowsite.wsgi", "--bind", "0.0.0.0:8000", "--worker-class", "gthread", "--threads", "16", "--access-logfile", "-"]

@@ -14,7 +14,6 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connection
-from django.utils import timezone
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field, ValidationError
@@ -147,11 +146,11 @@ async def unusual_today(ticker: str) -> dict[str, Any]:
 
 
 def _concentration(underlying: str, day: date | None) -> dict[str, Any]:
-    return flow.strike_concentration(underlying, day or _newest_day())
+    return flow.strike_concentration(underlying, flow.day_or_newest(day, underlying))
 
 
 def _summary(day: date | None) -> dict[str, Any]:
-    day = day or _newest_day()
+    day = flow.day_or_newest(day)
     return {"day": day.isoformat(), "results": flow.day_summary(day)}
 
 
@@ -164,7 +163,7 @@ def _backtest(name: str, days: int) -> dict[str, Any]:
 
 
 def _unusual_today(ticker: str) -> dict[str, Any]:
-    day = _newest_day()
+    day = flow.day_or_newest(None)
     wanted = FlowFilter(
         tickers=(ticker,), since=_midnight(day), until=_midnight(day + timedelta(days=1)), rule=Rule.UNUSUAL
     )
@@ -202,10 +201,6 @@ def _unusual(hit: dict[str, Any]) -> dict[str, Any]:
         "last": facts.get("last"),
         "cohort": facts.get("cohort"),
     }
-
-
-def _newest_day() -> date:
-    return flow.newest_day() or timezone.localdate()
 
 
 def _midnight(day: date) -> datetime:

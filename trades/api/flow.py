@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -112,7 +112,7 @@ def concentration(request: HttpRequest, ticker: Path[str], asked: Query[params.D
     """The strike heatmap of an underlying's day: each contract's premium (the whole tape), its
     usual day, whether it is unusual, and its order hits."""
     params.known_only(request, params.Day)
-    return flow.strike_concentration(ticker.upper(), _day(asked.day))
+    return flow.strike_concentration(ticker.upper(), flow.day_or_newest(asked.day, ticker.upper()))
 
 
 @router.get("/premium/{ticker}", url_name="premium")
@@ -120,7 +120,7 @@ def premium(request: HttpRequest, ticker: Path[str], asked: Query[params.Day]) -
     """An underlying's option premium over the day, running, minute by minute: calls, puts, their
     difference, and its order hits' signed premium."""
     params.known_only(request, params.Day)
-    return flow.premium_over_day(ticker.upper(), _day(asked.day))
+    return flow.premium_over_day(ticker.upper(), flow.day_or_newest(asked.day, ticker.upper()))
 
 
 @router.get("/summary", url_name="summary")
@@ -128,7 +128,7 @@ def summary(request: HttpRequest, asked: Query[params.Day]) -> dict[str, Any]:
     """The day per underlying: hits, premium by calls and puts and by direction, net premium, the
     unusual ones, the biggest, and the whole tape's premium against its usual day."""
     params.known_only(request, params.Day)
-    day = _day(asked.day)
+    day = flow.day_or_newest(asked.day)
     return {"day": day.isoformat(), "results": flow.day_summary(day)}
 
 
@@ -142,7 +142,3 @@ def run_backtest(request: HttpRequest, asked: Query[params.Backtest]) -> dict[st
         raise HttpError(404, f"no filter profile named {asked.profile!r}")
     first, last = backtest.last_days(asked.days)
     return backtest.as_json(backtest.backtest(profile, first, last))
-
-
-def _day(asked: date | None) -> date:
-    return asked or flow.newest_day() or timezone.localdate()

@@ -168,7 +168,9 @@ class Export(Flow):
 
 
 class Day(Strict):
-    day: date | None = Field(None, description="A New York date; default: the newest day with hits.")
+    day: date | None = Field(
+        None, description="A New York date; default: the newest day with hits (of the ticker, where there is one)."
+    )
 
 
 class Backtest(Strict):

@@ -4,34 +4,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('trades', '0029_dividends'),
+        ("trades", "0029_dividends"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='order',
-            name='order_newest_first',
+            model_name="order",
+            name="order_newest_first",
         ),
         migrations.RemoveIndex(
-            model_name='order',
-            name='order_by_underlying',
+            model_name="order",
+            name="order_by_underlying",
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['-first_ts_ns', '-id'], name='order_flow'),
+            model_name="order",
+            index=models.Index(fields=["-first_ts_ns", "-id"], name="order_flow"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['underlying', '-first_ts_ns', '-id'], name='order_flow_by_underlying'),
+            model_name="order",
+            index=models.Index(fields=["underlying", "-first_ts_ns", "-id"], name="order_flow_by_underlying"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['judged_at'], name='order_by_judged_at'),
+            model_name="order",
+            index=models.Index(fields=["judged_at"], name="order_by_judged_at"),
         ),
         migrations.AddIndex(
-            model_name='ordermatch',
-            index=models.Index(fields=['profile', 'order'], name='order_match_by_profile'),
+            model_name="ordermatch",
+            index=models.Index(fields=["profile", "order"], name="order_match_by_profile"),
         ),
     ]

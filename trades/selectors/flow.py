@@ -16,9 +16,10 @@ from enum import StrEnum
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.utils import timezone
 
 from trades.domain import insights
-from trades.domain.calendar import day_bounds_ns, new_york_date
+from trades.domain.calendar import NEW_YORK, day_bounds_ns, new_york_date
 from trades.domain.cursor import Cursor
 from trades.domain.occ import parse_occ
 from trades.domain.orders import NS_PER_MS, OrderType
@@ -146,11 +147,19 @@ def judged_since(wanted: FlowFilter, since: datetime) -> list[tuple[datetime, di
     return [(order.judged_at, serialize_order(order, fills[order.order_id])) for order in found if order.judged_at]
 
 
-def newest_day() -> date | None:
-    """The New York day of the newest order hit (None: none stored)."""
-    newest = Order.objects.filter(state=OrderState.HIT).order_by("-first_ts_ns").values_list("first_ts_ns", flat=True)
-    first = newest.first()
+def newest_day(underlying: str | None = None) -> date | None:
+    """The New York day of the newest order hit (of ``underlying``; None: none stored)."""
+    hits = Order.objects.filter(state=OrderState.HIT)
+    if underlying is not None:
+        hits = hits.filter(underlying=underlying)
+    first = hits.order_by("-first_ts_ns").values_list("first_ts_ns", flat=True).first()
     return None if first is None else new_york_date(first // NS_PER_MS)
+
+
+def day_or_newest(day: date | None, underlying: str | None = None) -> date:
+    """``day``, or the newest day with hits (of ``underlying``), or today: what a page or a tool
+    shows when no day is asked for."""
+    return day or newest_day(underlying) or timezone.localdate(timezone=NEW_YORK)
 
 
 # Exports: the columns of a flat row (no nested prints or outcome), oldest first.
