@@ -6,79 +6,43 @@ that refuses every connection. On a 1366 px screen: the trade browser shows New 
 fits without scrolling sideways, the endpoint shows as failing, and ``/`` answers. The trade
 browser is saved as a screenshot.
 
-Chromium is Debian's /usr/bin/chromium (CHROMIUM overrides it), installed by `make test`
-(scripts/ensure-chromium); Playwright's own browser download is not used. A missing browser
-fails this test rather than skipping it, so CI cannot pass without having run it.
+Chromium: tests/browser.py (Debian's, no browser download; a missing one fails the test).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
 from tests import processes
+from tests.browser import PNG_SIGNATURE, chromium
 from tests.factories import frame
 from trades.models import FilterProfile, OptionTrade, WatchedTicker, Watchlist, WebhookEndpoint
 from trades.presets import MAG7
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# As this machine's Chromium runs: no sandbox as root, no GPU, and no calls home (refused here).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = processes.ROOT / "artifacts" / "trade-browser.png"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NY = ZoneInfo("America/New_York")
 USER, PASSWORD = "trader", "a-long-test-password-9"
 
 
 @pytest.fixture
-def page(monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}: run `make test` (scripts/ensure-chromium installs Debian's "
-            "chromium as root) or `apt-get install -y chromium`, or set CHROMIUM to a Chromium executable."
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing: pip install -r requirements/dev.txt")
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are still
-    # plain synchronous code (Django's documented escape hatch for this case).
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1366, "height": 768})  # the common laptop
-            context.set_default_timeout(15_000)
-            yield context.new_page()
-        finally:
-            browser.close()
-            # Inside Playwright's loop the ORM's per-context connection is not the test's own: close it,
-            # or the test database cannot be dropped at the end of the run.
-            connections.close_all()
+def page() -> Iterator:
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1366, "height": 768})  # the common laptop
+        context.set_default_timeout(15_000)
+        yield context.new_page()
 
 
 def nvda_call(premium_thousands: int, sequence: int) -> dict:

@@ -10,7 +10,7 @@ Nothing is requested from any host but the live server. The API wants a token he
 read it with the session cookie alone.
 
 One browser for the module; screenshots go to artifacts/, and with FLOWSITE_SCREENSHOTS=1 to
-docs/screenshots/ too (the README shows those). Chromium as in tests/faces/test_browser_admin.py.
+docs/screenshots/ too (the README shows those). Chromium: tests/browser.py.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -33,25 +32,12 @@ from django.db import connections
 from django.utils import timezone
 
 from tests import processes
+from tests.browser import PNG_SIGNATURE, chromium
 from tests.factories import ns_at, only_profile, stored_order
 from trades.models import FilterProfile, Order, OrderOutcome, VolumeCount
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-# As this machine's Chromium runs (tests/faces/test_browser_admin.py): no sandbox as root, no GPU,
-# and no calls home.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 USER, PASSWORD = "trader", "a-long-test-password-9"
 DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -78,27 +64,8 @@ DAY = trading_day()
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(
-            f"Chromium is not installed at {CHROMIUM}: run `make test` (scripts/ensure-chromium installs Debian's "
-            "chromium as root) or `apt-get install -y chromium`, or set CHROMIUM to a Chromium executable."
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing: pip install -r requirements/dev.txt")
-    # Playwright's sync API keeps an event loop in this thread; the tests' ORM calls stay plain
-    # synchronous code (Django's documented escape hatch for this case).
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-            # Inside Playwright's loop the ORM's per-context connection is not the test's own: close it,
-            # or the test database cannot be dropped at the end of the run.
-            connections.close_all()
+    with chromium() as launched:
+        yield launched
 
 
 @dataclass
