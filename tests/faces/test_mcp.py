@@ -9,7 +9,6 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -24,9 +23,9 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult, TextContent
 
+from tests.assistant_client import answer, call, in_memory
 from tests.factories import AAPL_195C, ns_at, only_profile, stored_order
 from tests.processes import ROOT, manage, process_env, start, stop, wait_for
-from trades import assistant
 from trades.models import DailyBar, FilterProfile, VolumeCount
 from trades.services import insights
 
@@ -38,28 +37,6 @@ TOKEN = "mcp-test-token"
 TOOLS = {"recent_flow", "strike_concentration", "analogs", "day_summary", "backtest", "unusual_today"}
 
 T = TypeVar("T")
-
-
-def in_memory(scenario: Callable[[Client], Awaitable[T]]) -> T:
-    """Run ``scenario`` with a client connected to the server in this process. async_to_sync: the
-    tools' reads (sync_to_async) then run in this thread, inside the test's transaction."""
-
-    async def connected() -> T:
-        async with Client(assistant.server) as client:
-            return await scenario(client)
-
-    return async_to_sync(connected)()
-
-
-def call(tool: str, **arguments: Any) -> CallToolResult:
-    return in_memory(lambda client: client.call_tool(tool, arguments))
-
-
-def answer(tool: str, **arguments: Any) -> dict[str, Any]:
-    result = call(tool, **arguments)
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    return result.structured_content
 
 
 def error_text(result: CallToolResult) -> str:
