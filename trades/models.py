@@ -684,6 +684,8 @@ class Order(models.Model):
             models.Index(fields=["-first_ts_ns", "-id"], name="order_flow"),
             models.Index(fields=["underlying", "-first_ts_ns", "-id"], name="order_flow_by_underlying"),
             models.Index(fields=["judged_at"], name="order_by_judged_at"),  # the live stream's poll
+            # An order's earlier alerts (analogs, cohorts): its name and direction, newest first.
+            models.Index(fields=["underlying", "sentiment", "-first_ts_ns"], name="order_alerts"),
             models.Index(fields=["state", "queued_at"], name="order_by_state"),
         ]
 

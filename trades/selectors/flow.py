@@ -15,7 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
 from trades.domain import insights
@@ -130,7 +130,10 @@ def flow_page(wanted: FlowFilter, limit: int, after: Cursor | None = None) -> Fl
 
 
 def _with_relations(found: QuerySet[Order]) -> QuerySet[Order]:
-    return found.select_related("outcome").prefetch_related("profiles")
+    return found.select_related("outcome").prefetch_related(PROFILE_NAMES)
+
+
+PROFILE_NAMES = Prefetch("profiles", queryset=FilterProfile.objects.only("id", "name"))  # all a hit shows of them
 
 
 def order_by_id(order_id: str) -> dict[str, Any] | None:
@@ -197,7 +200,7 @@ EXPORT_COLUMNS = (
 def export_rows(wanted: FlowFilter, chunk: int = 2000) -> Iterator[list[dict[str, Any]]]:
     """The hits ``wanted`` asks for, oldest first, as flat rows in chunks (kept lists and nested
     objects become text)."""
-    found = filtered(wanted).order_by("first_ts_ns", "id").prefetch_related("profiles")
+    found = filtered(wanted).order_by("first_ts_ns", "id").prefetch_related(PROFILE_NAMES)
     rows: list[dict[str, Any]] = []
     for order in found.iterator(chunk_size=chunk):
         rows.append(_flat(order))
@@ -319,7 +322,9 @@ def day_summary(day: date) -> list[dict[str, Any]]:
     # The biggest hit of each underlying: PostgreSQL's DISTINCT ON, one query.
     biggest = {
         order.underlying: order
-        for order in hits.order_by("underlying", "-premium", "first_ts_ns").distinct("underlying")
+        for order in hits.order_by("underlying", "-premium", "first_ts_ns")
+        .distinct("underlying")
+        .only("underlying", "order_id", "premium", "insight")
     }
     tape, usual = _tape_premiums(day)
     summary = [

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
@@ -95,22 +96,37 @@ def alert_of(order: Order, sessions: Sequence[date] = ()) -> Alert | None:
     is known from the close of the session after its day (``sessions``: its underlying's trading
     days; without them, ``known_on`` is None). Reads ``outcome`` and ``profiles``: select and
     prefetch them."""
-    if order.sentiment not in SIGNS:
-        return None
     outcome = getattr(order, "outcome", None)
-    move = None if outcome is None else outcome.move_1d
-    day = order_day(order)
+    return _alert(
+        (order.order_id, order.underlying, order.first_ts_ns, order.sentiment, order.premium, order.dte),
+        frozenset(profile.name for profile in order.profiles.all()),
+        (None, None) if outcome is None else (outcome.move_1d, outcome.market_1d),
+        sessions,
+    )
+
+
+def _alert(
+    order: tuple[str, str, int, str, Decimal, int],
+    profiles: frozenset[str],
+    next_day: tuple[Decimal | None, Decimal | None],
+    sessions: Sequence[date],
+) -> Alert | None:
+    order_id, underlying, ts_ns, sentiment, premium, dte = order
+    if sentiment not in SIGNS:
+        return None
+    move, market = next_day
+    day = new_york_date(ts_ns // NS_PER_MS)
     return Alert(
-        order_id=order.order_id,
-        underlying=order.underlying,
+        order_id=order_id,
+        underlying=underlying,
         day=day,
-        ts_ns=order.first_ts_ns,
-        sentiment=order.sentiment,
-        premium=order.premium,
-        dte=order.dte,
-        profiles=frozenset(profile.name for profile in order.profiles.all()),
+        ts_ns=ts_ns,
+        sentiment=sentiment,
+        premium=premium,
+        dte=dte,
+        profiles=profiles,
         move=move,
-        market=None if outcome is None else outcome.market_1d,
+        market=market,
         known_on=None if move is None else insights.next_session(day, sessions),
     )
 
@@ -118,7 +134,8 @@ def alert_of(order: Order, sessions: Sequence[date] = ()) -> Alert | None:
 def earlier_alerts(order: Order, sessions: list[date]) -> list[Alert]:
     """The stored hits with a direction on the order's underlying and of its sentiment before its
     day, whose next-day move is measured, in its premium and DTE buckets and sharing a profile with
-    it: what `insights.analogs` may pick from (it applies the rule itself; this narrows the read)."""
+    it, the newest `insights.COHORT_MOST`: what `insights.analogs` may pick from (it applies the rule
+    itself; this narrows the read)."""
     earlier = Order.objects.filter(
         state=OrderState.HIT,
         underlying=order.underlying,
@@ -131,8 +148,18 @@ def earlier_alerts(order: Order, sessions: list[date]) -> list[Alert]:
     shared = OrderMatch.objects.filter(
         order=OuterRef("pk"), profile__in=[profile.pk for profile in order.profiles.all()]
     )
-    earlier = earlier.filter(Exists(shared)).select_related("outcome").prefetch_related("profiles")
-    return [found for row in earlier if (found := alert_of(row, sessions)) is not None]
+    # The newest first, as values, not model instances: a long history reads several times faster.
+    newest = earlier.filter(Exists(shared)).order_by("-first_ts_ns", "-id")[: insights.COHORT_MOST]
+    rows = list(newest.values_list("pk", *ALERT_FIELDS, "outcome__move_1d", "outcome__market_1d"))
+    names: dict[int, set[str]] = defaultdict(set)
+    matches = OrderMatch.objects.filter(order_id__in=[row[0] for row in rows])
+    for pk, name in matches.values_list("order_id", "profile__name"):
+        names[pk].add(name)
+    alerts = (_alert(row[1:7], frozenset(names[row[0]]), row[7:], sessions) for row in rows)
+    return [found for found in alerts if found is not None]
+
+
+ALERT_FIELDS = ("order_id", "underlying", "first_ts_ns", "sentiment", "premium", "dte")
 
 
 def _within(orders: QuerySet[Order], field: str, bounds: tuple[float | None, float | None]) -> QuerySet[Order]:
