@@ -211,7 +211,7 @@ def test_demo_serves_smart_money_hits_on_the_embedded_default(tmp_path):
     log_path = tmp_path / "demo.log"
     # --duration is the safety net: the demo ends itself even if this test dies.
     command = ["manage.py", "demo", "--duration", "150", "--port", str(web_port), "--feed-port", str(feed_port)]
-    command += ["--history-days", "3"]  # the default ten take three times as long
+    command += ["--history-days", str(HISTORY_DAYS)]
     with log_path.open("wb") as log:
         demo = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -231,8 +231,9 @@ def test_demo_serves_smart_money_hits_on_the_embedded_default(tmp_path):
     assert {order["order_type"] for order in orders} <= {"SWEEP", "BLOCK"} and orders, log_text
     assert re.search(r"💰 Smart Money: (GOLDEN )?(SWEEP|BLOCK)", log_text), log_text
     assert re.search(r"worker +\| .*💰 Smart Money: O:", log_text), log_text  # live print hits, not only history
-    # History first: the feed's last three trading days from its flat files, their orders' outcomes.
-    assert re.search(r"backfill: 3 of 3 units done, 0 failed, 0 not entitled; .* trades judged", log_text), log_text
+    # History first: the feed's last trading days from its flat files, their orders' outcomes.
+    done = rf"backfill: {HISTORY_DAYS} of {HISTORY_DAYS} units done, 0 failed, 0 not entitled; .* trades judged"
+    assert re.search(done, log_text), log_text
     assert re.search(r"outcomes: \d+ orders with a direction measured", log_text), log_text
     # Insight sentences: the newest of the history's, then each live order's on its log line.
     sentence = r"[A-Z]+ \$[\d.]+ (calls|puts) \d+/\d+ \(\d+ DTE.*\): \$[\d.]+[KM]? premium in the last 30 minutes"
@@ -249,7 +250,8 @@ def test_demo_serves_smart_money_hits_on_the_embedded_default(tmp_path):
     assert "Decimal(" not in log_text and "Task trades." not in log_text
 
 
-STEADY_SECONDS = 10
+STEADY_SECONDS = 5
+HISTORY_DAYS = 2  # the default ten take five times as long; two still give a day's outcomes
 HIT, STATS = "💰 Smart Money:", "📊"
 
 

@@ -35,7 +35,7 @@ BASELINE_WEEKS = 5  # of calendar: they hold the 20 trading days, holidays inclu
 MIN_BASELINE_DAYS = 5  # fewer days of history: no verdict on what is usual
 UNUSUAL_MULTIPLE = 3.0
 TOO_FEW = 10  # a cohort smaller than this is reported, not judged
-COHORT_MOST = 2_000  # a cohort is the newest this many similar alerts (years of a busy name)
+COHORT_MOST = 1_000  # a cohort is the newest this many similar alerts (years of a busy name)
 Z_95 = 1.959964
 MS_PER_MINUTE = 60_000
 

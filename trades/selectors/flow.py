@@ -86,8 +86,10 @@ def filtered(wanted: FlowFilter) -> QuerySet[Order]:
     if wanted.dte_max is not None:
         found = found.filter(dte__lte=wanted.dte_max)
     if wanted.profile is not None:
-        profile = FilterProfile.objects.filter(name=wanted.profile).values("id")
-        found = found.filter(Exists(OrderMatch.objects.filter(order=OuterRef("pk"), profile__in=profile)))
+        # The profile's id first: with a constant, PostgreSQL probes each newest order's matches
+        # by index and stops at a page, where a join would read every match of the profile.
+        profile_id = FilterProfile.objects.filter(name=wanted.profile).values_list("id", flat=True).first()
+        found = found.filter(Exists(OrderMatch.objects.filter(order=OuterRef("pk"), profile_id=profile_id)))
     if wanted.rule is not None:
         found = found.filter(_RULES[wanted.rule])
     return found
