@@ -10,6 +10,7 @@ import orjson
 from django.utils import timezone
 
 from trades.domain.calendar import NEW_YORK, utc_datetime
+from trades.domain.occ import parse_occ, underlying_for_root
 from trades.models import (
     FilterProfile,
     OptionTrade,
@@ -18,6 +19,7 @@ from trades.models import (
     OrderOutcome,
     OrderState,
     TradeMatch,
+    VolumeCount,
     WatchedTicker,
     Watchlist,
 )
@@ -155,3 +157,12 @@ def stored_order(order_id: str, day: date, profile: FilterProfile, **fields: Any
     if move is not None:
         OrderOutcome.objects.create(order=order, spot0=Decimal(190), move_1d=move, market_1d=Decimal("0.001"))
     return order
+
+
+def volume_count(symbol: str, day: date, hour: int, minute: int, dollars: int, volume: int = 1) -> VolumeCount:
+    """A worker's count of ``symbol`` at New York's ``hour:minute`` on ``day``: premium in dollars."""
+    at = ns_at(day, hour, minute) // 60_000_000_000
+    underlying = underlying_for_root(parse_occ(symbol).root)
+    return VolumeCount(
+        symbol=symbol, underlying=underlying, trade_date=day, minute=at, volume=volume, premium=dollars * 100
+    )

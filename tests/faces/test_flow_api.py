@@ -18,7 +18,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
-from tests.factories import AAPL_195C, ns_at, only_profile, stored_order
+from tests.factories import AAPL_195C, ns_at, only_profile, stored_order, volume_count
 from trades.api import api
 from trades.models import DailyBar, FilterProfile, Order, VolumeCount
 from trades.selectors.serializers import serialize_order
@@ -168,9 +168,7 @@ def test_the_stream_sends_hits_judged_since_it_opened(client: Client, sweeps):
 
 
 def count(symbol: str, day: date, dollars: int, minute: int = 30) -> VolumeCount:
-    at = ns_at(day, 10, minute) // 60_000_000_000
-    cents = dollars * 100
-    return VolumeCount(symbol=symbol, underlying=symbol[2:6], trade_date=day, minute=at, volume=10, premium=cents)
+    return volume_count(symbol, day, 10, minute, dollars, volume=10)
 
 
 PAST = [date(2026, 11, d) for d in (13, 16, 17, 18, 19)]

@@ -25,6 +25,7 @@ from mcp.types import CallToolResult, TextContent
 
 from tests.assistant_client import answer, call, in_memory
 from tests.factories import AAPL_195C, ns_at, only_profile, stored_order
+from tests.factories import volume_count as count
 from tests.processes import ROOT, manage, process_env, start, stop, wait_for
 from trades.models import DailyBar, FilterProfile, VolumeCount
 from trades.services import insights
@@ -48,11 +49,6 @@ def api(client: DjangoClient, url: str, **query: Any) -> dict[str, Any]:
     response = client.get(url, query)
     assert response.status_code == 200, response.content
     return response.json()
-
-
-def count(symbol: str, day: date, hour: int, minute: int, dollars: int) -> VolumeCount:
-    at = ns_at(day, hour, minute) // 60_000_000_000
-    return VolumeCount(symbol=symbol, underlying="AAPL", trade_date=day, minute=at, volume=1, premium=dollars * 100)
 
 
 @pytest.fixture

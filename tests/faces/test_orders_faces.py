@@ -123,7 +123,7 @@ def test_the_api_reads_every_orders_prints_in_one_query(client: Client, sweep_hi
             },
             order_id=f"copy-{n}",
         )
-    with django_assert_num_queries(3):  # the orders, their profiles, their prints
+    with django_assert_num_queries(4):  # whether any user has an API token, the orders, their profiles, their prints
         results = client.get(URL + "?limit=10").json()["results"]
     assert len(results) == 6 and sum(len(result["fills"]) for result in results) == 20
 

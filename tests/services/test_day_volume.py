@@ -118,3 +118,13 @@ def test_premium_is_counted_in_cents_beside_the_volume_and_a_backfilled_day_repl
     assert stored_counts()[1] == (8, 100_000, "NVDA")
     day_volume.replace(counted((0, 10, ())).counts)  # a backfill writes its whole tape's count
     assert stored_counts() == {0: (10, 125_000, "NVDA"), 1: (8, 100_000, "NVDA")}
+
+
+@pytest.mark.django_db
+def test_a_round_the_clock_feed_counts_the_day_whole_outside_the_session_only():
+    """The demo's feed: in the evening or at a weekend no chain snapshot seeds the day's volume."""
+    assert not day_volume.count_whole_day_outside_session(datetime(2025, 12, 5, 15, 59, tzinfo=NY))  # a Friday
+    assert not CountedDay.objects.exists()
+    assert day_volume.count_whole_day_outside_session(datetime(2025, 12, 5, 16, 0, tzinfo=NY))
+    assert day_volume.count_whole_day_outside_session(datetime(2025, 12, 6, 11, 0, tzinfo=NY))  # Saturday
+    assert sorted(CountedDay.objects.values_list("trade_date", flat=True)) == [date(2025, 12, 5), date(2025, 12, 6)]

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tests.factories import AAPL_195C, frame, ns_at, only_profile, stored_order
+from tests.factories import volume_count as count
 from tests.order_helpers import a_million_dollar_sweep, settle, trade
 from trades.domain.orders import NS_PER_MS
 from trades.models import DailyBar, FilterProfile, Order, OrderMatch, OrderState, VolumeCount
@@ -17,11 +18,6 @@ from trades.services.ingest import ingest_frames
 
 TODAY = date(2026, 11, 20)
 AAPL_200C = "O:AAPL261204C00200000"
-
-
-def count(symbol: str, day: date, hour: int, minute: int, dollars: int) -> VolumeCount:
-    at = ns_at(day, hour, minute) // 60_000_000_000
-    return VolumeCount(symbol=symbol, underlying="AAPL", trade_date=day, minute=at, volume=1, premium=dollars * 100)
 
 
 @pytest.fixture
@@ -36,7 +32,10 @@ def test_an_orders_insight_from_its_strikes_history_and_the_alerts_before_it(swe
     )
     rows = [count(AAPL_200C, TODAY, 10, 37, 15_000), count(AAPL_195C, TODAY, 10, 17, 2_000)]
     rows += [count(AAPL_195C, TODAY, 10, 46, 3_000), count(AAPL_195C, TODAY, 10, 16, 1_000)]
-    rows += [count(AAPL_195C, TODAY, 10, 47, 9_999), count(AAPL_195C, TODAY, 10, 48, 8_888)]  # not before it
+    rows += [
+        count(AAPL_195C, TODAY, 10, 47, 9_999),
+        count(AAPL_195C, TODAY, 10, 48, 8_888),
+    ]  # not before it
     for day, strike in zip(past_days, (10_000, 20_000, 0, 30_000, 40_000), strict=True):
         rows += [count(AAPL_195C, day, 10, 30, strike), count(AAPL_200C, day, 10, 30, 100_000 - strike)]
         rows += [count(AAPL_195C, day, 10, 47, 777_777)]  # the minute of the order: after the window

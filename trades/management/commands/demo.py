@@ -33,6 +33,7 @@ from trades import queues
 from trades.ops.supervisor import Child, Supervisor, port_answers, port_is_free
 from trades.presets import PRESET_TICKERS as DEMO_TICKERS
 from trades.selectors.health import persistence_warning
+from trades.services import day_volume
 
 FEED_API_KEY = "flowsite-local"
 HISTORY_DAYS = 10  # backfilled at start: enough for what is usual at a strike, and for "last time"
@@ -124,6 +125,10 @@ class Command(BaseCommand):
             backfill = [*manage, "backfill", "--days", str(days), "--source", "flatfiles", "--in-process"]
             if not self.run_once(supervisor, "backfill", backfill):
                 supervisor.say("demo", "going on without history")
+        # The feed trades around the clock: in the evening or at a weekend, without this, the day's
+        # volume (a session's chain snapshot) is unknown, so no order is known to open a position.
+        if day_volume.count_whole_day_outside_session():
+            supervisor.say("demo", "outside the session: today's volume is counted from the feed's first trade")
         supervisor.start(Child("beat", [sys.executable, "-m", "celery", *self.beat_args()]))
         supervisor.start(Child("stream", [*manage, "stream"]))
         supervisor.start(Child("web", [*manage, "runserver", f"127.0.0.1:{options['port']}", "--noreload"]))
