@@ -38,9 +38,11 @@ demo: $(VENV)/.base.stamp
 	env -u DATABASE_URL -u CELERY_BROKER_URL $(BIN)/python manage.py demo $(ARGS)
 
 # Lint first (seconds): CI runs `make test`, so style and types are checked on every change.
+# Two test processes (pytest-xdist), one a core: each has its own database and Redis key prefix
+# (tests/bootstrap.py). ARGS="-n 0" runs them in one.
 test: $(VENV)/.dev.stamp lint services
 	bash scripts/ensure-chromium
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n 2 $(ARGS)
 
 # Every chaos scenario (make test runs a subset) and the full fuzz run; the figures print at the end.
 chaos: $(VENV)/.dev.stamp services
