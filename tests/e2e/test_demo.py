@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import load_command_class
@@ -169,6 +170,11 @@ def smart_money(port: int) -> list[dict[str, object]]:
         return list(json.load(response)["results"])
 
 
+def read_json(port: int, path: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+        return dict(json.load(response))
+
+
 def order_hits(port: int) -> list[dict[str, object]]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/pulse/orders?limit=100", timeout=5) as response:
         return list(json.load(response)["results"])
@@ -218,6 +224,7 @@ def test_demo_serves_smart_money_hits_on_the_embedded_default(tmp_path):
             hits = wait_for_hits(web_port, demo, timeout=60)
             orders = wait_for_hits(web_port, demo, timeout=90, read=lambda port: sided(order_hits(port)))
             time.sleep(STEADY_SECONDS)  # a few stats lines' worth of steady output
+            summary = read_json(web_port, "/api/summary")  # the board's strip, on SQLite
             demo.send_signal(signal.SIGTERM)
             exit_code = demo.wait(timeout=30)
         finally:
@@ -239,6 +246,7 @@ def test_demo_serves_smart_money_hits_on_the_embedded_default(tmp_path):
     sentence = r"[A-Z]+ \$[\d.]+ (calls|puts) \d+/\d+ \(\d+ DTE.*\): \$[\d.]+[KM]? premium in the last 30 minutes"
     assert re.search(r"backfill \|   " + sentence, log_text), log_text
     assert re.search(r"worker +\| .*💰 Smart Money: .*\] " + sentence, log_text), log_text
+    assert summary["results"] and all(row["hits"] > 0 for row in summary["results"]), summary
     assert "superuser: admin / admin (created)" in log_text
     assert "SIGTERM received" in log_text
     # Quiet output: a bounded start-up (no Celery banners, one line per reference refresh step),

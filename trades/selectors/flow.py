@@ -15,7 +15,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from trades.domain import insights
@@ -321,13 +322,11 @@ def day_summary(day: date) -> list[dict[str, Any]]:
         net_premium=Sum("signed_premium"),
         unusual=Count("id", filter=_RULES[Rule.UNUSUAL]),
     )
-    # The biggest hit of each underlying: PostgreSQL's DISTINCT ON, one query.
-    biggest = {
-        order.underlying: order
-        for order in hits.order_by("underlying", "-premium", "first_ts_ns")
-        .distinct("underlying")
-        .only("underlying", "order_id", "premium", "insight")
-    }
+    # The biggest hit of each underlying: the first by premium in its partition (a window function:
+    # PostgreSQL's DISTINCT ON is not in SQLite, the demo's database).
+    first = Window(RowNumber(), partition_by=F("underlying"), order_by=[F("premium").desc(), F("first_ts_ns").asc()])
+    ranked = hits.annotate(place=first).filter(place=1).only("underlying", "order_id", "premium", "insight")
+    biggest = {order.underlying: order for order in ranked}
     tape, usual = _tape_premiums(day)
     summary = [
         {
