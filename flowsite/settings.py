@@ -99,7 +99,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
 if not ADMIN_URL.endswith("/") or ADMIN_URL.startswith("/"):
     fail(f"ADMIN_URL must end with '/' and not start with one, not {ADMIN_URL!r}")
-# When set, every API endpoint (and the MCP server over HTTP) wants "Authorization: Bearer <API_TOKEN>"; unset: open.
+# When set, every API endpoint (and the MCP server over HTTP) wants "Authorization: Bearer <API_TOKEN>"
+# (or a user's token, admin → API tokens); unset and no user token: open.
 API_TOKEN = secret("API_TOKEN")
 
 INSTALLED_APPS = [
