@@ -5,7 +5,7 @@ import os
 import lz4.frame
 import orjson
 from celery import Celery
-from celery.signals import beat_init, celeryd_init
+from celery.signals import beat_init, celeryd_init, task_failure, task_prerun, task_retry
 from kombu import compression
 from kombu.serialization import register
 from kombu.transport import TRANSPORT_ALIASES
@@ -50,3 +50,28 @@ def prepare_local_state(**kwargs: object) -> None:
     from flowsite.local_state import prepare
 
     prepare()
+
+
+@task_prerun.connect
+def check_database_connections(sender: object = None, **kwargs: object) -> None:
+    """As Django does before each request: drop connections past CONN_MAX_AGE or broken by an error,
+    and health-check the others on their next use (CONN_HEALTH_CHECKS). Reused ones: CELERY_DB_REUSE_MAX.
+    Not for a task run eagerly: it is inside its caller's connection (as Celery's own fixup does)."""
+    if not _is_eager(sender):
+        from django.db import close_old_connections
+
+        close_old_connections()
+
+
+@task_failure.connect
+@task_retry.connect
+def close_database_connections(sender: object = None, **kwargs: object) -> None:
+    """A task that failed may have left its connection mid-query (a time limit): never reuse it."""
+    if not _is_eager(sender):
+        from django.db import connections
+
+        connections.close_all()
+
+
+def _is_eager(task: object) -> bool:
+    return bool(getattr(getattr(task, "request", None), "is_eager", False))

@@ -253,6 +253,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-ignore-result
 CELERY_TASK_IGNORE_RESULT = True
+# Celery's Django fixup opens a new database connection for every task unless this is set (it then
+# closes one every so many tasks); a connection was about a third of a small batch's cost. A task
+# that fails or retries closes its connections (flowsite/celery.py), so one broken mid-query by a
+# time limit is never reused: the reason Celery went back to closing after every task.
+# https://github.com/celery/celery/pull/9824
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-serializer (registered in
 # flowsite/celery.py); json is still accepted, for messages sent before an upgrade.
 CELERY_TASK_SERIALIZER = "orjson"
@@ -381,7 +387,7 @@ BATCH_MAX_ATTEMPTS = env.int("BATCH_MAX_ATTEMPTS", default=4)
 
 # --- Listener tuning ---------------------------------------------------------------------
 STREAM_BATCH_TRADES = env.int("STREAM_BATCH_TRADES", default=5000)  # publish after N trades
-STREAM_BATCH_MS = env.int("STREAM_BATCH_MS", default=200)  # ... or after T milliseconds
+STREAM_BATCH_MS = env.int("STREAM_BATCH_MS", default=25)  # ... or T milliseconds after the previous batch
 STREAM_BUFFER_TRADES = env.int("STREAM_BUFFER_TRADES", default=2_000_000)  # bound before dropping
 STREAM_STATS_SECONDS = env.float("STREAM_STATS_SECONDS", default=5.0)
 STREAM_SUBSCRIPTION_REFRESH_SECONDS = env.float("STREAM_SUBSCRIPTION_REFRESH_SECONDS", default=5.0)

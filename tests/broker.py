@@ -28,6 +28,8 @@ class IngestQueue:
                 continue
             assert message.headers["task"] == "trades.ingest_batch"
             args, kwargs, _embed = message.decode()
+            received_at = kwargs.pop("received_at")  # when the listener had the first frame
+            assert abs(time.time() - received_at) < 600, received_at
             messages.append((args[0], kwargs))
         return messages
 

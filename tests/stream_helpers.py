@@ -34,9 +34,16 @@ STATUS_ONLY = frame_from_events([{"ev": "status", "status": "info", "message": "
 FRAMES = trade_frames(5)
 
 
+def idle_publisher(stats: StreamStats) -> BatchPublisher:
+    """A publisher that hands its batches to nobody (tests of the listener's other work)."""
+    return BatchPublisher(
+        lambda frames, received_at: None, batch_trades=10, batch_ms=1000, capacity_trades=100, stats=stats
+    )
+
+
 def make_listener(tmp_path, port: int, **options: object) -> Listener:
     stats = StreamStats()
-    publisher = BatchPublisher(lambda frames: None, batch_trades=10, batch_ms=1000, capacity_trades=100, stats=stats)
+    publisher = idle_publisher(stats)
     return Listener(
         options=ClientOptions(api_key=DEFAULT_API_KEY, feed=f"127.0.0.1:{port}", secure=False),
         publisher=publisher,

@@ -473,7 +473,10 @@ class OptionTrade(models.Model):
         default=False, help_text="A rule was judged on reference data older than its configured maximum age."
     )
     source = models.CharField(max_length=10, choices=TradeSource.choices, default=TradeSource.LIVE)
-    received_at = models.DateTimeField()
+    received_at = models.DateTimeField(
+        help_text="When flowsite had it: the listener's clock for streamed prints, the worker's for the others."
+    )
+    stored_at = models.DateTimeField(null=True, blank=True, help_text="When a worker stored it (null: before 0033).")
 
     class Meta:
         ordering = ["-sip_timestamp", "-id"]

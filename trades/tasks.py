@@ -32,9 +32,14 @@ logger = logging.getLogger(__name__)
 
 
 @shared_task(name=queues.INGEST_BATCH, bind=True, max_retries=None)
-def ingest_batch(self: Task, frames: list[str], source: str = "live") -> dict[str, Any]:
-    """Judge a batch of raw Polygon frames and store the hits. Returns the batch's counts."""
-    return run_batch(self, frames, source, lambda: ingest.ingest_frames(frames, source=source).as_dict())
+def ingest_batch(
+    self: Task, frames: list[str], source: str = "live", received_at: float | None = None
+) -> dict[str, Any]:
+    """Judge a batch of raw Polygon frames and store the hits. Returns the batch's counts.
+
+    received_at: when the listener had the batch's first frame (seconds since the epoch)."""
+    arrived = ingest.received_time(received_at)
+    return run_batch(self, frames, source, lambda: ingest.ingest_frames(frames, source, arrived).as_dict())
 
 
 # --- A batch is never dropped ---------------------------------------------------------------------

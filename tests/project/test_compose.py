@@ -20,7 +20,9 @@ from trades import queues
 yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = {"migrate", "web", "worker", "closer", "backfill", "beat", "stream", "mcp", "flower", "feed"}
+APP_SERVICES = {
+    *("migrate", "web", "worker", "webhooks", "closer", "backfill", "beat", "stream", "mcp", "flower", "feed")
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def test_servers_have_health_checks(services):
     assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
 
 
-@pytest.mark.parametrize("name", ["web", "worker", "closer", "beat", "stream", "mcp"])
+@pytest.mark.parametrize("name", ["web", "worker", "webhooks", "closer", "beat", "stream", "mcp"])
 def test_app_services_wait_for_healthy_servers_and_migrations(services, name):
     depends = services[name]["depends_on"]
     assert depends["db"]["condition"] == "service_healthy"
@@ -70,6 +72,11 @@ def test_the_health_checks_use_commands_that_exist(services):
         "celery -A flowsite inspect ping --destination closer@$$HOSTNAME"
     )
     assert "closer@%h" in closer["command"]
+    webhooks = services["webhooks"]
+    assert webhooks["healthcheck"]["test"][1].startswith(
+        "celery -A flowsite inspect ping --destination webhooks@$$HOSTNAME"
+    )
+    assert "webhooks@%h" in webhooks["command"]
     assert "http://127.0.0.1:5555/healthcheck" in services["flower"]["healthcheck"]["test"][-1]
 
 
@@ -97,13 +104,17 @@ def test_app_services_share_the_image_and_an_optional_env_file(services, name):
 
 
 def test_the_workers_consume_every_queue_and_one_solo_process_closes_orders(services):
-    """The closer's book lives in one process: the orders queue has its own solo worker."""
+    """The closer's book lives in one process: the orders queue has its own solo worker. Webhooks
+    have their own threads, so an alert never waits behind a batch."""
     consumed = {}
-    for name in ("worker", "closer", "backfill"):
+    for name in ("worker", "webhooks", "closer", "backfill"):
         command = services[name]["command"]
         assert command[:4] == ["celery", "-A", "flowsite", "worker"]
         consumed[name] = set(command[command.index("-Q") + 1].split(","))
-    assert consumed["worker"] | consumed["closer"] | consumed["backfill"] == set(queues.QUEUES)
+    assert set().union(*consumed.values()) == set(queues.QUEUES)
+    assert consumed["webhooks"] == {queues.WEBHOOKS} and queues.WEBHOOKS not in consumed["worker"]
+    webhooks = services["webhooks"]["command"]
+    assert webhooks[webhooks.index("-P") + 1] == "threads"
     assert consumed["backfill"] == {queues.BACKFILL} and queues.BACKFILL not in consumed["worker"]
     assert consumed["closer"] == {queues.ORDERS} and queues.ORDERS not in consumed["worker"]
     closer = services["closer"]["command"]

@@ -8,12 +8,15 @@ import orjson
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 from kombu import Connection, Queue
 
 from tests.factories import frame
 from trades.models import FilterProfile, OptionContract, OptionTrade, Underlying, WatchedTicker, Watchlist
 from trades.selectors import flow_rules
-from trades.services.ingest import ingest_frames
+from trades.services.ingest import ingest_frames, received_time
+from trades.tasks import ingest_batch
 
 NY = ZoneInfo("America/New_York")
 T0 = int(datetime(2025, 12, 5, 10, 30, tzinfo=NY).timestamp() * 1000)
@@ -82,6 +85,29 @@ def test_a_redelivered_batch_stores_nothing_twice(only_smart_money):
     assert (first.stored, second.stored, second.hits) == (2, 0, 3)  # hits counts prints
     assert OptionTrade.objects.count() == 2
     assert OptionTrade.objects.get(sequence=1).profiles.count() == 1
+
+
+def test_a_hit_keeps_when_the_listener_had_it_and_when_it_was_stored(only_smart_money):
+    listener_had_it = timezone.now() - timedelta(seconds=0.5)
+    kwargs = {"source": "live", "received_at": listener_had_it.timestamp()}
+    ingest_batch.apply(args=[[frame(trade(q=1))]], kwargs=kwargs)
+    hit = OptionTrade.objects.get()
+    assert abs(hit.received_at - listener_had_it) < timedelta(milliseconds=1)
+    assert hit.stored_at is not None and hit.received_at < hit.stored_at <= timezone.now()
+
+
+def test_without_the_listeners_time_a_hit_says_when_the_worker_had_it(only_smart_money):
+    before = timezone.now()
+    ingest_batch.apply(args=[[frame(trade(q=1))]], kwargs={"source": "live"})
+    hit = OptionTrade.objects.get()
+    assert before <= hit.received_at <= hit.stored_at
+
+
+@given(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.lists(st.integers())))
+def test_a_messages_received_at_is_a_time_or_nothing(value):
+    """Whatever a message carries (a replayed or hand-made one), the batch is never refused for it."""
+    parsed = received_time(value)
+    assert parsed is None or (parsed.tzinfo is not None and value > 0)
 
 
 def test_a_hit_is_logged_as_smart_money(only_smart_money, caplog):

@@ -9,11 +9,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from tests.stream_helpers import idle_publisher
 from trades.stream.config import ClientOptions
 from trades.stream.frames import StatusEvent, count_trades, may_hold_status, status_events
 from trades.stream.listener import Listener
 from trades.stream.lock import FileLock
-from trades.stream.publisher import BatchPublisher
 from trades.stream.stats import StatsReporter, StreamStats
 
 TRADE = '{"ev":"T","sym":"O:AAPL251220C00190000","x":302,"p":1.54,"s":10,"c":[209],"t":1629820676333,"q":1}'
@@ -23,7 +23,7 @@ SUBSCRIBED = '[{"ev":"status","status":"success","message":"subscribed to: T.*"}
 @pytest.fixture
 def listener(tmp_path) -> Listener:
     stats = StreamStats()
-    publisher = BatchPublisher(lambda frames: None, batch_trades=10, batch_ms=1000, capacity_trades=100, stats=stats)
+    publisher = idle_publisher(stats)
     options = ClientOptions(api_key="key", feed="127.0.0.1:9", secure=False)
     return Listener(options=options, publisher=publisher, lock=FileLock(tmp_path / "lock"), stats=stats)
 

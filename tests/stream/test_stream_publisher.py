@@ -58,17 +58,36 @@ def test_coalesces_by_trade_count(ingest_queue: IngestQueue, stats: StreamStats)
     assert stats.trades_published == 20
 
 
+def test_a_quiet_feeds_frame_goes_at_once_and_a_busy_feeds_wait_for_the_window(
+    ingest_queue: IngestQueue, stats: StreamStats
+) -> None:
+    """Adaptive batching: after a quiet spell a frame is published alone, at once; the frames
+    that follow within the window travel together when it ends (here: never, until stop)."""
+    publisher = make_publisher(stats, batch_trades=1000, batch_ms=LONG_MS)
+    publisher.start()
+    first = trade_frame(0)
+    publisher.offer(first, 1)
+    assert ingest_queue.read(1) == [([first], {"source": "live"})]
+
+    busy = [trade_frame(n) for n in range(1, 4)]
+    for frame in busy:
+        publisher.offer(frame, 1)
+    time.sleep(0.2)
+    assert ingest_queue.is_empty(), "inside the window the frames wait for each other"
+    assert publisher.stop(timeout=5)
+    assert ingest_queue.read(1) == [(busy, {"source": "live"})]
+
+
 def test_coalesces_by_time(ingest_queue: IngestQueue, stats: StreamStats) -> None:
     publisher = make_publisher(stats, batch_trades=1000, batch_ms=50)
     publisher.start()
-    first = [trade_frame(n) for n in range(3)]
-    for frame in first:
-        publisher.offer(frame, 1)
-    assert ingest_queue.read(1) == [(first, {"source": "live"})]
+    publisher.offer(trade_frame(0), 1)
+    assert len(ingest_queue.read(1)) == 1
 
-    later = trade_frame(9)
-    publisher.offer(later, 1)
-    assert ingest_queue.read(1) == [([later], {"source": "live"})]
+    later = [trade_frame(n) for n in range(1, 4)]
+    for frame in later:
+        publisher.offer(frame, 1)
+    assert ingest_queue.read(1) == [(later, {"source": "live"})], "the window's frames in one message"
     assert publisher.stop(timeout=5)
 
 
@@ -148,7 +167,7 @@ def test_broker_away_keeps_the_batch_and_retries_until_it_is_back(
 def test_broker_away_at_shutdown_gives_up_at_the_deadline_and_says_so(
     stats: StreamStats, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broker_away(frames: list[str]) -> None:
+    def broker_away(frames: list[str], received_at: float) -> None:
         raise ConnectionError("broker away")
 
     publisher = make_publisher(stats, publish=broker_away, batch_trades=1, retry_base_seconds=0.05)
@@ -176,10 +195,11 @@ def test_frames_cross_the_broker_exactly_in_orjson(ingest_queue: IngestQueue, fr
     reads back exactly what the listener sent, encoded as the task serializer says."""
     app = Celery("serializer-test")  # its own: a test above leaves the default app's pool on a closed proxy
     app.config_from_object("django.conf:settings", namespace="CELERY")
-    celery_publish("replay", app=app)(frames)
+    received_at = time.time()
+    celery_publish("replay", app=app)(frames, received_at)
 
     message = ingest_queue.queue.get(no_ack=True)
     assert message is not None
     assert (message.content_type, message.headers.get("compression")) == ("application/x-orjson", "application/x-lz4")
     args, kwargs, _embed = message.decode()
-    assert args == [frames] and kwargs == {"source": "replay"}
+    assert args == [frames] and kwargs == {"source": "replay", "received_at": received_at}

@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from tests import processes
-from tests.stream_helpers import FRAMES, STATUS_ONLY, make_listener, supervise_for
+from tests.stream_helpers import FRAMES, STATUS_ONLY, idle_publisher, make_listener, supervise_for
 from trades.feed.server import DEFAULT_API_KEY, FeedServer
 from trades.feed.source import PrebuiltSource
 from trades.models import StreamStatus
@@ -23,7 +23,6 @@ from trades.stream import listener as listener_module
 from trades.stream.config import ClientOptions
 from trades.stream.listener import Listener
 from trades.stream.lock import FileLock
-from trades.stream.publisher import BatchPublisher
 from trades.stream.stats import StreamStats
 
 TRADE = '{"ev":"T","sym":"O:AAPL251220C00190000","x":302,"p":1.54,"s":10,"c":[209],"t":1629820676333,"q":1}'
@@ -41,7 +40,9 @@ def the_status() -> StreamStatus | None:
 
 @pytest.fixture
 def feed() -> Iterator[FeedServer]:
-    server = FeedServer(source=PrebuiltSource([STATUS_ONLY, *FRAMES]))  # stays open after the frames
+    # A frame every 0.1 s, then open: the first frame is published at once (the feed was quiet
+    # before it), the other four (12 trades) wait in the buffer for the listener's window.
+    server = FeedServer(source=PrebuiltSource([STATUS_ONLY, *FRAMES]), rate=30)
     server.start_in_thread()
     yield server
     server.stop()
@@ -50,7 +51,7 @@ def feed() -> Iterator[FeedServer]:
 @pytest.fixture
 def listener(tmp_path) -> Listener:
     stats = StreamStats()
-    publisher = BatchPublisher(lambda frames: None, batch_trades=10, batch_ms=1000, capacity_trades=100, stats=stats)
+    publisher = idle_publisher(stats)
     options = ClientOptions(api_key="key", feed="127.0.0.1:9", secure=False)
     return Listener(
         options=options,
@@ -137,9 +138,9 @@ def test_manage_py_stream_reports_connected_then_disconnected(feed: FeedServer, 
 
         def connected() -> StreamStatus | None:
             status = the_status()
-            return status if status and status.connected and status.trades_buffered == 15 else None
+            return status if status and status.connected and status.trades_buffered == 12 else None
 
-        status = processes.wait_for(connected, 15, "a connected status row with 15 trades buffered")
+        status = processes.wait_for(connected, 15, "a connected status row with 12 trades buffered")
         assert isinstance(status, StreamStatus)
         assert status.url.startswith("ws://127.0.0.1:") and status.url.endswith("/options")
         assert status.subscriptions == ["T.*"]
@@ -157,7 +158,7 @@ def test_manage_py_stream_reports_connected_then_disconnected(feed: FeedServer, 
     assert status is not None
     assert status.connected is False
     assert status.trades_buffered == 0  # flushed on the way out
-    assert status.messages_published == 1
+    assert status.messages_published == 2
 
 
 @pytest.mark.django_db

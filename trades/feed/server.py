@@ -131,6 +131,7 @@ class FeedServer:
         history: History | None = None,
         not_entitled: frozenset[str] = frozenset(),
         rest_faults: RestFaults | None = None,
+        on_sent: Callable[[Frame], None] | None = None,
     ) -> None:
         """A Polygon-protocol feed of ``source``, and Polygon's REST API over ``reference``
         (None: no contracts; conditions and exchanges still answer) and over the trade log.
@@ -158,6 +159,8 @@ class FeedServer:
         history: past trading days served over REST (trades, contracts as of a day, open interest
         per session, bars); not_entitled: REST endpoints (RestApi method names) that answer 403;
         rest_faults: 429s and 503s the REST side answers first.
+
+        on_sent: called with each frame once it is sent (the latency benchmark notes the time).
         """
         check_fault_injection(disconnect_code, disconnects, gap_trades, max_connections)
         self.source = source
@@ -189,6 +192,7 @@ class FeedServer:
         # Polygon's flat files of the history's days, S3-style under /flatfiles (the API key is the S3 key).
         self.flat_files = FlatFiles(history, api_key) if history is not None else None
         self.stats = FeedStats()
+        self.on_sent = on_sent
         self.address: tuple[str, int] | None = None
         self._admitted: list[FeedConnection] = []  # authenticated and open, oldest first
         self._disconnects_left = disconnects if disconnect_after is not None else 0
@@ -444,6 +448,8 @@ class FeedServer:
         conn.trades_sent += selected.trades
         self.stats.frames_sent += 1
         self.stats.trades_sent += selected.trades
+        if self.on_sent is not None:
+            self.on_sent(frame)
 
     async def _inject_disconnect(self, conn: FeedConnection, timeline: Timeline, streamed: int) -> None:
         self.stats.disconnects += 1

@@ -342,9 +342,11 @@ def start_event_receiver(app: Celery, tally: WorkerTally):  # type: ignore[no-un
     return receiver
 
 
-def start_worker(processes: int, pool: str, env: dict[str, str], log: Path) -> subprocess.Popen:
-    """The batches' worker."""
-    args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", queues.INGEST, "-P", pool]
+def start_worker(
+    processes: int, pool: str, env: dict[str, str], log: Path, queues: str = queues.INGEST
+) -> subprocess.Popen:
+    """The batches' worker (by default on the ingest queue alone)."""
+    args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", queues, "-P", pool]
     args += ["-c", str(processes), "-E", "-l", "WARNING", "--without-mingle", "--without-gossip"]
     args += ["-n", f"bench-{os.getpid()}@%h"]
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
@@ -376,10 +378,10 @@ def load_reference(rest_url: str, env: dict[str, str], log: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_listener(url: str, env: dict[str, str], log: Path) -> tuple[Usage, float]:
+def run_listener(url: str, env: dict[str, str], log: Path, source: str = "replay") -> tuple[Usage, float]:
     """Run `manage.py stream --once` to the end; return its peak memory and when it exited."""
     listener_env = {**env, "POLYGON_WS_URL": url, "POLYGON_API_KEY": API_KEY}
-    args = [sys.executable, str(ROOT / "manage.py"), "stream", "--once", "--source", "replay"]
+    args = [sys.executable, str(ROOT / "manage.py"), "stream", "--once", "--source", source]
     process = subprocess.Popen(args, cwd=ROOT, env=listener_env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     memory = PeakMemory(process.pid)
     _, status, usage = os.wait4(process.pid, 0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -122,6 +122,17 @@ def ingest_frames(
     rejections.record()
     report.rejected, report.rejections = rejections.total, dict(rejections.counts)
     return report
+
+
+def received_time(epoch_seconds: object) -> datetime | None:
+    """A message's received_at (seconds since the epoch, from the listener) as a datetime; None when
+    absent or not a time (the hits then say when the worker had them)."""
+    if isinstance(epoch_seconds, bool) or not isinstance(epoch_seconds, int | float) or not epoch_seconds > 0:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def judge_prints(
@@ -478,4 +489,5 @@ def trade_row(hit: Hit, print_key: str, occurrence: int, source: str, received_a
         stale_reference=hit.stale,
         source=source,
         received_at=received_at,
+        stored_at=timezone.now(),
     )

@@ -1,8 +1,11 @@
 """Hands raw frames from the receive loop to Celery without ever blocking the loop.
 
 The receive loop calls `offer()`, which only appends to a bounded buffer (counted in
-trades). A thread coalesces the buffer into messages of about `batch_trades` trades, or
-whatever arrived within `batch_ms` of the oldest frame, and publishes them. If the broker is
+trades). A thread coalesces the buffer into messages and publishes them, adapting to the
+load: a message goes out when it holds `batch_trades` trades, or `batch_ms` after the previous
+one went out. A quiet feed's frame therefore goes at once, alone; a busy feed's frames wait at
+most `batch_ms` and travel many to a message, so the workers' cost per message is shared by
+more trades the busier it gets. If the broker is
 away it keeps the batch and retries with backoff while the buffer fills; only a full buffer,
 or a broker still away when the flush deadline at shutdown passes, loses frames, and those
 are counted and logged.
@@ -28,16 +31,16 @@ logger = logging.getLogger(__name__)
 # What a listener may record as its trades' source (TradeSource: backfill and gap fills come from REST).
 SOURCES = (TradeSource.LIVE.value, TradeSource.REPLAY.value)
 
-Publish = Callable[[list[str]], None]
+# The frames, and when the first of them arrived (seconds since the epoch).
+Publish = Callable[[list[str], float], None]
 
 
 def celery_publish(source: str = "live", app: Celery | None = None) -> Publish:
     """The worker contract: one `trades.ingest_batch` message per list of raw frames."""
 
-    def publish(frames: list[str]) -> None:
-        (app or current_app).send_task(
-            queues.INGEST_BATCH, args=[frames], kwargs={"source": source}, queue=queues.INGEST
-        )
+    def publish(frames: list[str], received_at: float) -> None:
+        kwargs = {"source": source, "received_at": received_at}
+        (app or current_app).send_task(queues.INGEST_BATCH, args=[frames], kwargs=kwargs, queue=queues.INGEST)
 
     return publish
 
@@ -72,6 +75,7 @@ class BatchPublisher:
         self._queue: deque[BufferedFrame] = deque()
         self._queued_trades = 0
         self._held_trades = 0  # the batch being published
+        self._last_taken = float("-inf")  # when the last batch was taken (monotonic)
         self._cond = threading.Condition()
         self._stopping = False
         self._give_up_at: float | None = None
@@ -135,7 +139,8 @@ class BatchPublisher:
                 return
 
     def next_batch(self) -> list[BufferedFrame]:
-        """Wait for a batch: `batch_trades` trades, or `batch_ms` after its oldest frame arrived.
+        """Wait for a batch: `batch_trades` trades, or `batch_ms` after the previous batch was taken
+        (a frame after a quiet spell goes at once).
 
         When stopping, return what is there at once; an empty list means stopped and empty.
         """
@@ -144,7 +149,7 @@ class BatchPublisher:
                 if self._stopping:
                     return []
                 self._cond.wait()
-            deadline = self._queue[0].arrived_at + self.batch_seconds
+            deadline = self._last_taken + self.batch_seconds
             while self._queued_trades < self.batch_trades and not self._stopping:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -161,16 +166,18 @@ class BatchPublisher:
             weight += frame.weight
         self._queued_trades -= weight
         self._held_trades += weight
+        self._last_taken = time.monotonic()
         return batch
 
     def publish_with_retry(self, batch: list[BufferedFrame]) -> bool:
         """Publish one batch, retrying with backoff; False only if the flush deadline passed."""
         frames = [frame.text for frame in batch]
         weight = sum(frame.weight for frame in batch)
+        received_at = time.time() - (time.monotonic() - batch[0].arrived_at)
         attempt = 0
         while True:
             try:
-                self.publish(frames)
+                self.publish(frames, received_at)
             except Exception as exc:
                 self.stats.publish_failures += 1
                 if self._past_flush_deadline():

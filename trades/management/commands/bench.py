@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from trades.ops import api_bench, backfill_bench, benchmark
+from trades.ops import api_bench, backfill_bench, benchmark, latency_bench
 
 
 class Command(BaseCommand):
@@ -37,6 +37,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--api", action="store_true", help="Measure the API instead: its query mix on --hits stored order hits."
         )
+        parser.add_argument(
+            "--latency",
+            action="store_true",
+            help="Measure latency instead: a steady feed, each hit's print → stored → webhook received.",
+        )
+        parser.add_argument(
+            "--rates", default="1000,20000", help="--latency: trades per second to play, comma-separated"
+        )
+        parser.add_argument("--seconds", type=float, default=60.0, help="--latency: how long to play each rate")
         parser.add_argument("--hits", type=int, default=1_000_000, help="--api: stored order hits")
         parser.add_argument("--days", type=int, default=10, help="--backfill: trading days of history")
         parser.add_argument(
@@ -63,6 +72,13 @@ class Command(BaseCommand):
         if options["api"]:
             with self.bench_database():
                 api_bench.run(options["hits"], self.stdout.write)
+            return
+        if options["latency"]:
+            for rate in [int(rate) for rate in options["rates"].split(",") if rate]:
+                with self.bench_database() as name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
+                    measured = latency_bench.run(app, rate, options["seconds"], self.child_env(name), Path(logs))
+                for line in measured.lines:
+                    self.stdout.write(line)
             return
         if options["backfill"]:
             with self.bench_database():

@@ -1,0 +1,275 @@
+"""Latency: from a print leaving the local feed to its hit stored and its webhook received.
+
+The feed plays synthetic flow at a steady rate, its trade clock running at that rate too, and
+notes when each frame goes out; a receiver on a webhook endpoint notes when each alert arrives.
+The listener, a worker (the queues of compose's `worker`) and the order closer with beat run as
+their own processes, as in production. Every hit the profiles find is a known hit: its print's
+send time is looked up by its sequence number. Printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+from celery import Celery
+
+from trades import queues
+from trades.domain.orders import GAP_MS, LATENESS_MS
+from trades.feed.server import FeedServer
+from trades.feed.source import Frame, PrebuiltSource
+from trades.feed.synthetic import SyntheticFlow, now_ms, pregenerate_frames
+from trades.feed.universe import SyntheticReference
+from trades.models import (
+    DeliveryStatus,
+    KeptPrint,
+    OptionTrade,
+    Order,
+    OrderState,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from trades.ops import benchmark
+from trades.presets import PRESET_TICKERS
+
+FRAMES_PER_SECOND = 200  # as the real feed sends them: a frame every few milliseconds
+WORKER_QUEUES = ",".join((queues.INGEST, queues.REFERENCE, queues.DEFAULT))  # compose's `worker`
+SETTLE_SECONDS = 30.0  # after the last print: the last orders close, the last webhooks go out
+
+
+class SendTimes:
+    """When each frame left the feed (seconds since the epoch), in the order they were sent."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def sent(self, frame: Frame) -> None:
+        self.times.append(time.time())
+
+
+@dataclass
+class Arrivals:
+    """When each alert reached the webhook endpoint: trades by sequence, orders by order id."""
+
+    trades: dict[int, float] = field(default_factory=dict)
+    orders: dict[str, float] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note(self, body: bytes, at: float) -> None:
+        data = orjson.loads(body).get("data") or {}
+        with self.lock:
+            if data.get("order_id"):
+                self.orders.setdefault(data["order_id"], at)
+            elif data.get("sequence") is not None:
+                self.trades.setdefault(data["sequence"], at)
+
+
+def start_receiver(arrivals: Arrivals) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            arrivals.note(body, time.time())
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/alerts"
+
+
+def percentiles(label: str, seconds: Iterable[float]) -> str:
+    values = sorted(value * 1000 for value in seconds)
+    if not values:
+        return f"  {label:<38} none"
+
+    def at(share: float) -> float:
+        return values[min(len(values) - 1, int(share * len(values)))]
+
+    return (
+        f"  {label:<38} p50 {at(0.50):7.1f}  p95 {at(0.95):7.1f}  p99 {at(0.99):7.1f}  "
+        f"max {values[-1]:7.1f} ms  ({len(values):,})"
+    )
+
+
+@dataclass
+class Measured:
+    rate: int
+    seconds: float
+    trades: int
+    lines: list[str]
+
+
+def run(app: Celery, rate: int, seconds: float, child_env: dict[str, str], log_dir: Path) -> Measured:
+    """Play ``seconds`` of flow at ``rate`` trades per second and measure each hit's way."""
+    trades = int(rate * seconds)
+    frame_size = max(1, rate // FRAMES_PER_SECOND)
+    seed, start_ms = 1, now_ms()
+    frames = pregenerate_frames(trades, frame_size, PRESET_TICKERS, seed=seed, start_ms=start_ms, clock_rate=rate)
+    frame_of = frame_index(frames)
+    reference = SyntheticReference(SyntheticFlow(PRESET_TICKERS, seed=seed, start_ms=start_ms, clock_rate=rate))
+    send_times = SendTimes()
+    feed = FeedServer(
+        source=PrebuiltSource(frames),
+        reference=reference,
+        api_key=benchmark.API_KEY,
+        rate=rate,
+        frame_size=frame_size,
+        close_when_done=True,
+        max_connections=None,
+        record_trades=False,
+        on_sent=send_times.sent,
+    )
+    arrivals = Arrivals()
+    receiver, receiver_url = start_receiver(arrivals)
+    host, port = feed.start_in_thread()
+    try:
+        benchmark.load_reference(f"http://{host}:{port}", child_env, log_dir / "refresh.log")
+        WebhookEndpoint.objects.create(name="latency", url=receiver_url, allow_private=True)
+        env = {**child_env, "POLYGON_REST_URL": f"http://{host}:{port}", "POLYGON_API_KEY": benchmark.API_KEY}
+        processes = {
+            "worker": benchmark.start_worker(2, "prefork", env, log_dir / "worker.log", queues=WORKER_QUEUES),
+            "webhooks": start_webhook_worker(env, log_dir / "webhooks.log"),
+            "closer and beat": benchmark.start_closer(env, log_dir / "closer.log"),
+        }
+        try:
+            benchmark.wait_for_worker(app, len(processes))
+            before = {name: tree_cpu_seconds(process.pid) for name, process in processes.items()}
+            listener, _ = benchmark.run_listener(f"ws://{host}:{port}", env, log_dir / "stream.log", source="live")
+            settle(SETTLE_SECONDS)
+            cpu = {name: tree_cpu_seconds(process.pid) - before[name] for name, process in processes.items()}
+        finally:
+            for process in processes.values():
+                process.terminate()  # a warm stop
+                process.wait()
+    finally:
+        feed.stop()
+        receiver.shutdown()
+    sent = send_times.times
+    lines = [
+        f"latency at {rate:,} trades/s for {seconds:.0f} s ({trades:,} trades in frames of {frame_size}, "
+        f"{len(send_times.times):,} frames sent)",
+        *trade_lines(frame_of, sent, arrivals),
+        *order_lines(frame_of, sent, arrivals),
+        "  CPU per million trades at this rate   "
+        + ", ".join(f"{name} {seconds * 1e6 / trades:.1f} s" for name, seconds in cpu.items())
+        + f", listener {listener.cpu_seconds * 1e6 / trades:.1f} s (workers: from the first print to the last alert)",
+    ]
+    return Measured(rate, seconds, trades, lines)
+
+
+def start_webhook_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """Compose's `webhooks`: deliveries in threads, on a queue of their own."""
+    args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", queues.WEBHOOKS, "-P", "threads"]
+    args += ["-c", "16", "-l", "WARNING", "--without-mingle", "--without-gossip", "-n", f"bench-hooks-{os.getpid()}@%h"]
+    return subprocess.Popen(args, cwd=benchmark.ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time a running process and its running children have used so far (/proc)."""
+    total = 0.0
+    for each in [pid, *benchmark.children(pid)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    return total
+
+
+def frame_index(frames: list[Frame]) -> dict[int, int]:
+    """The frame each trade is in, by its sequence number."""
+    index: dict[int, int] = {}
+    for number, frame in enumerate(frames):
+        for event in frame.items():
+            index[event["q"]] = number
+    return index
+
+
+def settle(seconds: float) -> None:
+    """Wait until no delivery is pending and no order is being judged (at most ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    time.sleep(min(seconds, (GAP_MS + LATENESS_MS) / 1000 + 1))  # the last orders' watermark
+    while time.monotonic() < deadline:
+        pending = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).exists()
+        if not pending and not Order.objects.filter(state=OrderState.JUDGING).exists():
+            return
+        time.sleep(0.2)
+
+
+def trade_lines(frame_of: dict[int, int], sent: list[float], arrivals: Arrivals) -> list[str]:
+    rows = list(OptionTrade.objects.filter(sequence__isnull=False).values_list("sequence", "received_at", "stored_at"))
+
+    def since_sent(pairs: Iterable[tuple[int | None, float]]) -> list[float]:
+        return [
+            at - sent[frame_of[sequence]] for sequence, at in pairs if sequence is not None and sequence in frame_of
+        ]
+
+    stored = since_sent((sequence, stored.timestamp()) for sequence, _, stored in rows if stored)
+    alerted = since_sent(arrivals.trades.items())
+    stored_at = {sequence: stored.timestamp() for sequence, _, stored in rows if stored}
+    webhook_after_store = [at - stored_at[seq] for seq, at in arrivals.trades.items() if seq in stored_at]
+    attempts = WebhookAttempt.objects.filter(delivery__trade__isnull=False).values_list(
+        "delivery__trade__sequence", "attempted_at"
+    )
+    first_attempt: dict[int | None, float] = {}
+    for sequence, attempted_at in attempts:
+        first_attempt[sequence] = min(attempted_at.timestamp(), first_attempt.get(sequence, float("inf")))
+    attempt_after_store = [at - stored_at[seq] for seq, at in first_attempt.items() if seq in stored_at]
+    return [
+        f"  print hits: {len(rows):,} stored, {len(arrivals.trades):,} webhooks received",
+        percentiles("print sent → hit stored (a)", stored),
+        percentiles("print sent → webhook received (b)", alerted),
+        percentiles("hit stored → webhook received", webhook_after_store),
+        percentiles("hit stored → its first attempt started", attempt_after_store),
+    ]
+
+
+def order_lines(frame_of: dict[int, int], sent: list[float], arrivals: Arrivals) -> list[str]:
+    """An order can close once the watermark (the latest print's time − GAP_MS − LATENESS_MS) passes
+    its last print: at a steady rate, that long after its last print was sent."""
+    hits = list(Order.objects.filter(state=OrderState.HIT).values_list("order_id", "received_at", "judged_at"))
+    last_sequence = last_prints([order_id for order_id, _, _ in hits])
+    wait = (GAP_MS + LATENESS_MS) / 1000
+    closable = {
+        order_id: sent[frame_of[sequence]] + wait
+        for order_id, sequence in last_sequence.items()
+        if sequence in frame_of
+    }
+    closed = {order_id: closed_at.timestamp() for order_id, closed_at, _ in hits}
+    judged = {order_id: judged_at.timestamp() for order_id, _, judged_at in hits if judged_at}
+    return [
+        f"  order hits: {len(hits):,} stored, {len(arrivals.orders):,} webhooks received "
+        f"(an order closes {wait:.1f} s after its last print at the earliest: GAP_MS + LATENESS_MS)",
+        percentiles("closable → closed (the close delay)", deltas(closable, closed)),
+        percentiles("closed → judged and stored", deltas(closed, judged)),
+        percentiles("closed → webhook received", deltas(closed, arrivals.orders)),
+    ]
+
+
+def last_prints(order_ids: list[str]) -> dict[str, int]:
+    """Each order's last print's sequence number."""
+    last: dict[str, tuple[int, int]] = {}
+    prints = KeptPrint.objects.filter(order_id__in=order_ids, sequence__isnull=False)
+    for order_id, ts_ns, sequence in prints.values_list("order_id", "ts_ns", "sequence"):
+        assert sequence is not None
+        if order_id not in last or (ts_ns, sequence) > last[order_id]:
+            last[order_id] = (ts_ns, sequence)
+    return {order_id: sequence for order_id, (_, sequence) in last.items()}
+
+
+def deltas(start: dict[Any, float], end: dict[Any, float]) -> list[float]:
+    return [end[key] - at for key, at in start.items() if key in end]
