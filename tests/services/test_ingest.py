@@ -90,7 +90,7 @@ def test_a_redelivered_batch_stores_nothing_twice(only_smart_money):
 def test_a_hit_keeps_when_the_listener_had_it_and_when_it_was_stored(only_smart_money):
     listener_had_it = timezone.now() - timedelta(seconds=0.5)
     kwargs = {"source": "live", "received_at": listener_had_it.timestamp()}
-    ingest_batch.apply(args=[[frame(trade(q=1))]], kwargs=kwargs)
+    ingest_batch.apply(args=([frame(trade(q=1))],), kwargs=kwargs)
     hit = OptionTrade.objects.get()
     assert abs(hit.received_at - listener_had_it) < timedelta(milliseconds=1)
     assert hit.stored_at is not None and hit.received_at < hit.stored_at <= timezone.now()
@@ -98,9 +98,9 @@ def test_a_hit_keeps_when_the_listener_had_it_and_when_it_was_stored(only_smart_
 
 def test_without_the_listeners_time_a_hit_says_when_the_worker_had_it(only_smart_money):
     before = timezone.now()
-    ingest_batch.apply(args=[[frame(trade(q=1))]], kwargs={"source": "live"})
+    ingest_batch.apply(args=([frame(trade(q=1))],), kwargs={"source": "live"})
     hit = OptionTrade.objects.get()
-    assert before <= hit.received_at <= hit.stored_at
+    assert hit.stored_at is not None and before <= hit.received_at <= hit.stored_at
 
 
 @given(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(), st.lists(st.integers())))
