@@ -477,6 +477,7 @@ class OptionTrade(models.Model):
         help_text="When flowsite had it: the listener's clock for streamed prints, the worker's for the others."
     )
     stored_at = models.DateTimeField(null=True, blank=True, help_text="When a worker stored it (null: before 0033).")
+    alerted_at = models.DateTimeField(null=True, blank=True, help_text="When its first webhook was delivered.")
 
     class Meta:
         ordering = ["-sip_timestamp", "-id"]
@@ -679,6 +680,7 @@ class Order(models.Model):
     received_at = models.DateTimeField()
     queued_at = models.DateTimeField(null=True, blank=True, help_text="When it was last sent to be judged.")
     judged_at = models.DateTimeField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True, help_text="When its first webhook was delivered.")
 
     class Meta:
         ordering = ["-first_ts_ns", "-id"]

@@ -545,10 +545,27 @@ def test_ticker_inline_shows_reference_data_age(admin_client: Client, django_ass
 
 
 @pytest.mark.django_db
+def test_the_browsers_say_how_late_each_stream_hit_was(admin_client: Client):
+    streamed = nvda_hit(1)
+    streamed.stored_at = streamed.traded_at + timedelta(milliseconds=1_234)
+    streamed.alerted_at = streamed.traded_at + timedelta(milliseconds=1_300)
+    streamed.save()
+    replayed = nvda_hit(2)
+    replayed.source = "replay"
+    replayed.save()
+
+    page = admin_client.get(admin_url(OptionTrade, "changelist")).content.decode()
+    assert "Late by" in page
+    assert "1,234 ms, alert 1,300 ms" in page
+    assert page.count('<td class="field-latency">—</td>') == 1  # the replay's: old by design
+
+
+@pytest.mark.django_db
 def test_export_selected_as_csv(admin_client: Client, one_of_each):
     trade = one_of_each[OptionTrade]
     trade.traded_at = datetime(2025, 6, 2, 14, 30, 5, 123000, tzinfo=UTC)
     trade.save()
+    received_ms = round((trade.received_at - trade.traded_at).total_seconds() * 1000)
     nvda_hit(2)  # not selected
 
     response = admin_client.post(
@@ -560,9 +577,10 @@ def test_export_selected_as_csv(admin_client: Client, one_of_each):
     assert response["Content-Disposition"].startswith('attachment; filename="trades-')
     lines = streamed(response).splitlines()
     assert lines == [
-        "symbol,ticker,strike,expiry,side,price,size,premium,dte,exchange,conditions,sequence,timestamp,profiles",
+        "symbol,ticker,strike,expiry,side,price,size,premium,dte,exchange,conditions,sequence,timestamp,profiles,"
+        "latency",
         "O:NVDA250620C00150000,NVDA,150.0,2025-06-20,CALL,2.1,500,105000.0,18,302,209,1,2025-06-02T14:30:05.123Z,"
-        "classic-unusual-activity;mag7-smart-money",
+        f"classic-unusual-activity;mag7-smart-money,received_ms={received_ms};stored_ms=;alerted_ms=",
     ]
 
 

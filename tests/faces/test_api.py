@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +12,7 @@ from django.test import Client
 
 from tests.factories import T0, stored_trade
 from trades.api.params import MAX_LIMIT
+from trades.domain.calendar import utc_datetime
 from trades.selectors.serializers import TRADE_FIELDS, serialize_trade
 
 URL = "/api/pulse/smart-money"
@@ -26,9 +27,17 @@ def results(client: Client, query: str = "") -> list[dict[str, Any]]:
 
 @pytest.mark.django_db
 def test_exact_json_of_a_trade(client: Client):
-    stored_trade(651921857, profiles=("mag7-smart-money", "classic-unusual-activity"))
+    printed = utc_datetime(T0)
+    stored_trade(
+        651921857,
+        profiles=("mag7-smart-money", "classic-unusual-activity"),
+        received_at=printed + timedelta(milliseconds=40),
+        stored_at=printed + timedelta(milliseconds=95),
+        alerted_at=printed + timedelta(milliseconds=180),
+    )
     stored_trade(
         7,
+        source="replay",  # old prints by design: no latency
         symbol="O:SPXW250602P05900500",
         underlying="SPX",
         root="SPXW",
@@ -62,6 +71,7 @@ def test_exact_json_of_a_trade(client: Client):
                 "sequence": 651921857,
                 "timestamp": "2025-06-02T14:30:05.123Z",
                 "profiles": ["classic-unusual-activity", "mag7-smart-money"],
+                "latency": {"received_ms": 40, "stored_ms": 95, "alerted_ms": 180},
             },
             {
                 "symbol": "O:SPXW250602P05900500",
@@ -78,6 +88,7 @@ def test_exact_json_of_a_trade(client: Client):
                 "sequence": None,
                 "timestamp": "2025-06-02T14:30:05.000Z",
                 "profiles": [],
+                "latency": None,
             },
         ]
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import frame, only_profile, profile_data
+from trades.domain.calendar import utc_datetime
 from trades.domain.orders import NS_PER_MS
 from trades.models import FilterProfile, Order, OrderOutcome
 from trades.selectors import flow_rules
@@ -48,6 +49,17 @@ def sweep_hit(db, settings) -> Order:
     orders.judge_candidates(list(Order.objects.values_list("pk", flat=True)))
     flow_rules.forget_flow_rules()
     return Order.objects.get()
+
+
+def test_an_orders_latency_counts_from_its_last_print(client: Client, sweep_hit: Order):
+    last_print = utc_datetime(T0 + 15 * 19)
+    sweep_hit.received_at = last_print + timedelta(milliseconds=1_520)  # closed
+    sweep_hit.judged_at = last_print + timedelta(milliseconds=1_610)
+    sweep_hit.alerted_at = last_print + timedelta(milliseconds=1_650)
+    sweep_hit.save()
+
+    (result,) = client.get(URL).json()["results"]
+    assert result["latency"] == {"received_ms": 1_520, "stored_ms": 1_610, "alerted_ms": 1_650}
 
 
 def test_the_api_shows_an_order_with_its_fills(client: Client, sweep_hit: Order):

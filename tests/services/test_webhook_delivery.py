@@ -84,7 +84,11 @@ def test_a_delivery_is_signed_and_carries_the_trade_as_the_api_shows_it(receiver
     assert request.signature_ok  # verified by the standardwebhooks package
     assert request.webhook_id == delivery.webhook_id
     assert request.json()["type"] == "trade.flagged"
-    assert request.json()["data"] == serialize_trade(OptionTrade.objects.get())
+    # The API, after delivery, also says when the alert arrived (the payload could not know).
+    api = serialize_trade(OptionTrade.objects.get())
+    sent = request.json()["data"]
+    assert sent["latency"]["alerted_ms"] is None and api["latency"]["alerted_ms"] >= api["latency"]["stored_ms"]
+    assert sent == api | {"latency": api["latency"] | {"alerted_ms": None}}
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == (DeliveryStatus.DELIVERED, 1, 200)
     attempt = delivery.attempt_log.get()

@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 
 from trades.domain import formatting
 from trades.domain.formatting import contract_name
+from trades.selectors.serializers import latency_of
 
 NOTHING = "—"
 
@@ -83,3 +84,12 @@ class HitColumns:
     @admin.display(description="premium", ordering="premium")
     def premium_dollars(self, hit: Any) -> str:
         return money(hit.premium)
+
+    @admin.display(description="late by")
+    def latency(self, hit: Any) -> str:
+        """After its print: stored as a hit, and its first webhook delivered (stream hits only)."""
+        figures = latency_of(hit)
+        if figures is None or figures["stored_ms"] is None:
+            return "—"
+        alerted = figures["alerted_ms"]
+        return f"{figures['stored_ms']:,} ms" + ("" if alerted is None else f", alert {alerted:,} ms")

@@ -73,6 +73,7 @@ class OrderAdmin(display.HitColumns, ReadOnlyAdminMixin, admin.ModelAdmin):
         "vol_oi",
         "next_day",
         "noise",
+        "latency",
     ]
     list_display_links = ["time", "kind"]
     list_filter = [

@@ -55,9 +55,16 @@ def trades_csv_rows(queryset: QuerySet[OptionTrade]) -> Iterator[str]:
     yield writer.writerow(CSV_FIELDS)
     for trade in queryset.prefetch_related("profiles").iterator(chunk_size=2000):
         row = serialize_trade(trade)
-        yield writer.writerow(
-            [";".join(str(item) for item in value) if isinstance(value, list) else value for value in row.values()]
-        )
+        yield writer.writerow([_cell(value) for value in row.values()])
+
+
+def _cell(value: object) -> object:
+    """A list as a;b;c, a dict (the latency) as k=v;k=v, None inside either as nothing."""
+    if isinstance(value, list):
+        return ";".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return ";".join(f"{key}={'' if item is None else item}" for key, item in value.items())
+    return value
 
 
 @admin.register(OptionTrade)
@@ -76,6 +83,7 @@ class OptionTradeAdmin(display.HitColumns, ReadOnlyAdminMixin, admin.ModelAdmin)
         "spot_dollars",
         "profile_list",
         "reference_data",
+        "latency",
     ]
     list_display_links = ["time", "contract"]
     list_filter = ["underlying", SideFilter, "profiles", "source", "stale_reference"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from trades.domain.calendar import utc_datetime
 from trades.domain.formatting import iso_utc, optional_float
 from trades.domain.noise import REASONS, Noise
 from trades.domain.outcomes import HORIZONS, signed, versus_market
-from trades.models import KeptPrint, OptionTrade, Order
+from trades.models import KeptPrint, OptionTrade, Order, TradeSource
 
 _SIDES = {"C": "CALL", "P": "PUT"}
 
@@ -28,6 +30,7 @@ TRADE_FIELDS = (
     "sequence",
     "timestamp",
     "profiles",
+    "latency",
 )
 
 
@@ -48,6 +51,7 @@ def serialize_trade(trade: OptionTrade) -> dict[str, Any]:
         "sequence": trade.sequence,
         "timestamp": iso_utc(trade.traded_at),
         "profiles": sorted(profile.name for profile in trade.profiles.all()),
+        "latency": latency_of(trade),
     }
 
 
@@ -108,6 +112,7 @@ def serialize_order(order: Order, fills: list[KeptPrint] | None = None) -> dict[
         "sequence": first.sequence if first else None,
         "timestamp": iso_utc(order.traded_at),
         "profiles": sorted(profile.name for profile in order.profiles.all()),
+        "latency": latency_of(order),
         "kind": "order",
         "order_id": order.order_id,
         "order_type": order.type,
@@ -139,6 +144,24 @@ def serialize_order(order: Order, fills: list[KeptPrint] | None = None) -> dict[
         "suppressed": _suppressed(order),
         "fills": [_fill(fill) for fill in fills],
     }
+
+
+def latency_of(hit: OptionTrade | Order) -> dict[str, int | None] | None:
+    """How late the hit was, in milliseconds after its print (an order's: its last print): when
+    flowsite had it (an order: when it closed), when it was stored as a hit, when its first webhook
+    was delivered (null until then, or without webhooks). Only for hits of the stream: a replay's
+    or a backfill's prints are old by design."""
+    if hit.source not in (TradeSource.LIVE, TradeSource.GAP):
+        return None
+    if isinstance(hit, Order):
+        printed, stored = utc_datetime(hit.last_ts_ns // 1_000_000), hit.judged_at
+    else:
+        printed, stored = hit.traded_at, hit.stored_at
+
+    def after(moment: datetime | None) -> int | None:
+        return None if moment is None else round((moment - printed).total_seconds() * 1000)
+
+    return {"received_ms": after(hit.received_at), "stored_ms": after(stored), "alerted_ms": after(hit.alerted_at)}
 
 
 def _suppressed(order: Order) -> dict[str, Any] | None:

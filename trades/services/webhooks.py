@@ -35,7 +35,7 @@ from trades.domain.webhooks import (
     calm_event,
     retry_delay,
 )
-from trades.models import DeliveryStatus, Order, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from trades.models import DeliveryStatus, OptionTrade, Order, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.selectors.serializers import serialize_order, serialize_trade
 from trades.webhooks.payloads import build_body
 from trades.webhooks.sender import SendResult, send
@@ -245,6 +245,7 @@ def _settle(delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: SendRe
     if result.ok:
         delivery.status, delivery.delivered_at, delivery.lease_until = DeliveryStatus.DELIVERED, timezone.now(), None
         delivery.save()
+        _note_alerted(delivery)
         logger.debug("webhook %s to %s delivered on attempt %d", delivery.webhook_id, endpoint.name, delivery.attempts)
         return "delivered"
     delay = _next_try_in(delivery, result)
@@ -258,6 +259,17 @@ def _settle(delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: SendRe
         last = delivery.last_error or f"HTTP {result.status_code}"
         return _finish_dead(delivery, f"{last} (after {delivery.attempts} attempts)")
     return _postpone(delivery, delay)
+
+
+def _note_alerted(delivery: WebhookDelivery) -> None:
+    """The hit's first delivered alert (its latency's last step); later events of an order are not it."""
+    if delivery.event not in ("", TRADE_FLAGGED, ORDER_FLAGGED):
+        return
+    trade_id, order_id = delivery.trade_id, delivery.order_id
+    if trade_id is not None:
+        OptionTrade.objects.filter(pk=trade_id, alerted_at=None).update(alerted_at=delivery.delivered_at)
+    elif order_id is not None:
+        Order.objects.filter(pk=order_id, alerted_at=None).update(alerted_at=delivery.delivered_at)
 
 
 def _next_try_in(delivery: WebhookDelivery, result: SendResult) -> float | None:
