@@ -2,9 +2,9 @@
 
 The feed plays synthetic flow at a steady rate, its trade clock running at that rate too, and
 notes when each frame goes out; a receiver on a webhook endpoint notes when each alert arrives.
-The listener, a worker (the queues of compose's `worker`) and the order closer with beat run as
-their own processes, as in production. Every hit the profiles find is a known hit: its print's
-send time is looked up by its sequence number. Printed, never asserted.
+The listener, a worker (the queues of compose's `worker`), the webhooks' worker (threads) and the
+order closer with beat run as their own processes, as in compose. Every hit the profiles find is
+a known hit: its print's send time is looked up by its sequence number. Printed, never asserted.
 """
 
 from __future__ import annotations
@@ -105,16 +105,8 @@ def percentiles(label: str, seconds: Iterable[float]) -> str:
     )
 
 
-@dataclass
-class Measured:
-    rate: int
-    seconds: float
-    trades: int
-    lines: list[str]
-
-
-def run(app: Celery, rate: int, seconds: float, child_env: dict[str, str], log_dir: Path) -> Measured:
-    """Play ``seconds`` of flow at ``rate`` trades per second and measure each hit's way."""
+def run(app: Celery, rate: int, seconds: float, child_env: dict[str, str], log_dir: Path) -> list[str]:
+    """Play ``seconds`` of flow at ``rate`` trades per second; what each hit's way took, as lines to print."""
     trades = int(rate * seconds)
     frame_size = max(1, rate // FRAMES_PER_SECOND)
     seed, start_ms = 1, now_ms()
@@ -159,16 +151,15 @@ def run(app: Celery, rate: int, seconds: float, child_env: dict[str, str], log_d
         feed.stop()
         receiver.shutdown()
     sent = send_times.times
-    lines = [
+    return [
         f"latency at {rate:,} trades/s for {seconds:.0f} s ({trades:,} trades in frames of {frame_size}, "
         f"{len(send_times.times):,} frames sent)",
         *trade_lines(frame_of, sent, arrivals),
         *order_lines(frame_of, sent, arrivals),
         "  CPU per million trades at this rate   "
-        + ", ".join(f"{name} {seconds * 1e6 / trades:.1f} s" for name, seconds in cpu.items())
+        + ", ".join(f"{name} {used * 1e6 / trades:.1f} s" for name, used in cpu.items())
         + f", listener {listener.cpu_seconds * 1e6 / trades:.1f} s (workers: from the first print to the last alert)",
     ]
-    return Measured(rate, seconds, trades, lines)
 
 
 def start_webhook_worker(env: dict[str, str], log: Path) -> subprocess.Popen:

@@ -76,8 +76,8 @@ class Command(BaseCommand):
         if options["latency"]:
             for rate in [int(rate) for rate in options["rates"].split(",") if rate]:
                 with self.bench_database() as name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
-                    measured = latency_bench.run(app, rate, options["seconds"], self.child_env(name), Path(logs))
-                for line in measured.lines:
+                    lines = latency_bench.run(app, rate, options["seconds"], self.child_env(name), Path(logs))
+                for line in lines:
                     self.stdout.write(line)
             return
         if options["backfill"]:

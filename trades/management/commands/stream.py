@@ -28,7 +28,9 @@ class Command(BaseCommand):
             help='Comma-separated channels, e.g. "T.*" or "T.O:AAPL251220C00190000"; overrides the Subscription table.',
         )
         parser.add_argument("--batch-trades", type=int, help="Publish after this many trades (STREAM_BATCH_TRADES).")
-        parser.add_argument("--batch-ms", type=int, help="... or after this many milliseconds (STREAM_BATCH_MS).")
+        parser.add_argument(
+            "--batch-ms", type=int, help="... or this many milliseconds after the previous batch (STREAM_BATCH_MS)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
