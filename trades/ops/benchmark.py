@@ -8,7 +8,9 @@ trades it judged and how long it was busy. Nothing here asserts a speed: it prin
 from __future__ import annotations
 
 import ast
+import cProfile
 import os
+import pstats
 import resource
 import signal
 import statistics
@@ -28,7 +30,9 @@ from trades.feed.server import FeedServer
 from trades.feed.source import Frame, PrebuiltSource
 from trades.feed.synthetic import SyntheticFlow, now_ms, pregenerate_frames
 from trades.feed.universe import SyntheticReference
+from trades.models import TradeSource
 from trades.presets import PRESET_TICKERS
+from trades.services import ingest
 
 ROOT = Path(settings.BASE_DIR)  # where manage.py is, as the demo finds it
 API_KEY = "flowsite-bench"
@@ -164,6 +168,7 @@ class Result:
     seed_style_seconds: float
     seed_style: Usage
     orders_on: bool
+    profile: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         def rate(seconds: float) -> str:
@@ -196,6 +201,7 @@ class Result:
             f"seed-style  {rate(self.seed_style_seconds)}  {self.seed_style_seconds:5.2f} s first frame sent → exit "
             "(one process: polygon-api-client, the same rules, a row per hit)   " + usage(self.seed_style),
             f"ratio       end to end / seed-style: {self.ratio:.2f}×",
+            *self.profile,
         ]
 
     @property
@@ -259,6 +265,7 @@ def run(
     first = source.first_sent or 0.0
     own = resource.getrusage(resource.RUSAGE_SELF)
     closed_at = tally.first_tick_after(tally.last_done) if orders_on else None
+    profile = judging_profile(frames)
     seed_style_seconds, seed_style = run_seed_style(frames, reference, child_env, log_dir / "seed-style.log")
     return Result(
         trades=sent,
@@ -277,7 +284,27 @@ def run(
         seed_style_seconds=seed_style_seconds,
         seed_style=seed_style,
         orders_on=orders_on,
+        profile=profile,
     )
+
+
+def judging_profile(frames: list[Frame], batches: int = 20, top: int = 12) -> list[str]:
+    """Where a worker's time goes: the tape's first batches judged again in this process under
+    cProfile (their hits are stored already: the same work but the inserts), the functions that
+    took the most time of their own. cProfile slows pure Python more than C: shares, not seconds."""
+    texts = [frame.payload.decode() for frame in frames]
+    per_batch = max(1, settings.STREAM_BATCH_TRADES // max(1, frames[0].trades))
+    profiler = cProfile.Profile()
+    for start in range(0, min(len(texts), batches * per_batch), per_batch):
+        profiler.runcall(ingest.ingest_frames, texts[start : start + per_batch], TradeSource.REPLAY)
+    entries = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = sum(own for _, _, own, _, _ in entries.values()) or 1.0
+    ranked = sorted(entries.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    lines = [f"profile     judging {batches} batches of {per_batch * frames[0].trades:,} trades again: own time"]
+    for (path, line, function), (_, _, own, _, _) in ranked:
+        place = f"{Path(path).name}:{line}" if line else path
+        lines.append(f"  {own / total:6.1%}  {function} ({place})")
+    return lines
 
 
 def summary(results: list[Result]) -> list[str]:
