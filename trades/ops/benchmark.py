@@ -294,13 +294,14 @@ def judging_profile(frames: list[Frame], batches: int = 20, top: int = 12) -> li
     took the most time of their own. cProfile slows pure Python more than C: shares, not seconds."""
     texts = [frame.payload.decode() for frame in frames]
     per_batch = max(1, settings.STREAM_BATCH_TRADES // max(1, frames[0].trades))
+    starts = range(0, min(len(texts), batches * per_batch), per_batch)
     profiler = cProfile.Profile()
-    for start in range(0, min(len(texts), batches * per_batch), per_batch):
+    for start in starts:
         profiler.runcall(ingest.ingest_frames, texts[start : start + per_batch], TradeSource.REPLAY)
     entries = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     total = sum(own for _, _, own, _, _ in entries.values()) or 1.0
     ranked = sorted(entries.items(), key=lambda item: item[1][2], reverse=True)[:top]
-    lines = [f"profile     judging {batches} batches of {per_batch * frames[0].trades:,} trades again: own time"]
+    lines = [f"profile     judging {len(starts)} batches of {per_batch * frames[0].trades:,} trades again: own time"]
     for (path, line, function), (_, _, own, _, _) in ranked:
         place = f"{Path(path).name}:{line}" if line else path
         lines.append(f"  {own / total:6.1%}  {function} ({place})")
