@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+from typing import cast
+
 import orjson
 import pytest
 
+from trades.feed.server import FeedServer
 from trades.feed.source import frame_from_events
 from trades.feed.synthetic import pregenerate_frames
 from trades.ops.benchmark import judging_profile
 from trades.ops.latency_bench import Arrivals, frame_index, percentiles
+from trades.ops.soak_bench import Samples, tree_rss_mb
 
 
 def test_percentiles_are_read_off_the_sorted_values_in_milliseconds():
@@ -36,3 +41,17 @@ def test_the_profile_names_the_functions_that_took_the_time():
     lines = judging_profile(frames, batches=2, top=5)
     assert lines[0].startswith("profile     judging 2 batches of 5,000 trades again")
     assert len(lines) == 6 and all("%" in line for line in lines[1:])
+
+
+def test_the_soak_reports_growth_after_the_warm_up():
+    samples = Samples({"listener": os.getpid()}, feed=cast(FeedServer, None))
+    samples.rows = [
+        (0, {"listener": 50.0}),
+        (100, {"listener": 100.0}),
+        (500, {"listener": 112.0}),
+        (1_000, {"listener": 104.0}),
+    ]
+    assert samples.lines(1_000) == [
+        "  listener     100.0 MB after 100 trades →   104.0 MB at the end (+4.0%), at most 112.0 MB"
+    ]
+    assert tree_rss_mb(os.getpid()) > 10  # this process, read from /proc

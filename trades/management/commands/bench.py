@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from trades.ops import api_bench, backfill_bench, benchmark, latency_bench
+from trades.ops import api_bench, backfill_bench, benchmark, latency_bench, soak_bench
 
 
 class Command(BaseCommand):
@@ -46,6 +46,13 @@ class Command(BaseCommand):
             "--rates", default="1000,20000", help="--latency: trades per second to play, comma-separated"
         )
         parser.add_argument("--seconds", type=float, default=60.0, help="--latency: how long to play each rate")
+        parser.add_argument(
+            "--soak",
+            type=int,
+            metavar="TRADES",
+            help="Measure memory instead: this many trades (e.g. 10000000) through listener, worker and closer.",
+        )
+        parser.add_argument("--soak-rate", type=float, default=40_000.0, help="--soak: trades per second")
         parser.add_argument("--hits", type=int, default=1_000_000, help="--api: stored order hits")
         parser.add_argument("--days", type=int, default=10, help="--backfill: trading days of history")
         parser.add_argument(
@@ -72,6 +79,12 @@ class Command(BaseCommand):
         if options["api"]:
             with self.bench_database():
                 api_bench.run(options["hits"], self.stdout.write)
+            return
+        if options["soak"]:
+            with self.bench_database() as name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
+                lines = soak_bench.run(app, options["soak"], options["soak_rate"], self.child_env(name), Path(logs))
+            for line in lines:
+                self.stdout.write(line)
             return
         if options["latency"]:
             for rate in [int(rate) for rate in options["rates"].split(",") if rate]:
