@@ -50,6 +50,7 @@ def test_the_soak_reports_growth_after_the_warm_up():
         (100, {"listener": 100.0}),
         (500, {"listener": 112.0}),
         (1_000, {"listener": 104.0}),
+        (1_000, {"listener": 0.0}),  # exited: its last sample alive counts
     ]
     assert samples.lines(1_000) == [
         "  listener     100.0 MB after 100 trades →   104.0 MB at the end (+4.0%), at most 112.0 MB"

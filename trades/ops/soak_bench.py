@@ -54,7 +54,8 @@ class Samples:
         after = [memory for sent, memory in self.rows if sent >= warm[0]]
         lines = []
         for name in self.pids:
-            start, end, peak = warm[1][name], after[-1][name], max(memory[name] for memory in after)
+            alive = [memory[name] for memory in after if memory[name]] or [0.0]  # the listener exits first
+            start, end, peak = warm[1][name], alive[-1], max(alive)
             growth = (end / start - 1) if start else 0.0
             lines.append(
                 f"  {name:<10} {start:7.1f} MB after {warm[0]:,} trades → {end:7.1f} MB at the end "
