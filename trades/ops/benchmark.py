@@ -21,13 +21,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
 from django.conf import settings
 
 from trades import queues
 from trades.feed.server import FeedServer
-from trades.feed.source import Frame, PrebuiltSource
+from trades.feed.source import Frame, PrebuiltSource, Source
 from trades.feed.synthetic import SyntheticFlow, now_ms, pregenerate_frames
 from trades.feed.universe import SyntheticReference
 from trades.models import TradeSource
@@ -320,8 +321,9 @@ def summary(results: list[Result]) -> list[str]:
     return lines
 
 
-def bench_feed(source: TimedSource, reference: SyntheticReference) -> FeedServer:
-    """The local feed serving the tape once, then closing; its REST side answers for the tape's contracts."""
+def bench_feed(source: Source, reference: SyntheticReference, **options: Any) -> FeedServer:
+    """The local feed serving the tape once, then closing; its REST side answers for the tape's
+    contracts. ``options``: more of FeedServer's (a rate, a number of trades)."""
     return FeedServer(
         source=source,
         reference=reference,
@@ -329,6 +331,7 @@ def bench_feed(source: TimedSource, reference: SyntheticReference) -> FeedServer
         close_when_done=True,
         max_connections=None,
         record_trades=False,  # the bench times the pipeline; nobody asks the feed for past trades
+        **options,
     )
 
 

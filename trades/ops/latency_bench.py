@@ -25,7 +25,6 @@ from celery import Celery
 
 from trades import queues
 from trades.domain.orders import GAP_MS, LATENESS_MS
-from trades.feed.server import FeedServer
 from trades.feed.source import Frame, PrebuiltSource
 from trades.feed.synthetic import SyntheticFlow, now_ms, pregenerate_frames
 from trades.feed.universe import SyntheticReference
@@ -114,16 +113,8 @@ def run(app: Celery, rate: int, seconds: float, child_env: dict[str, str], log_d
     frame_of = frame_index(frames)
     reference = SyntheticReference(SyntheticFlow(PRESET_TICKERS, seed=seed, start_ms=start_ms, clock_rate=rate))
     send_times = SendTimes()
-    feed = FeedServer(
-        source=PrebuiltSource(frames),
-        reference=reference,
-        api_key=benchmark.API_KEY,
-        rate=rate,
-        frame_size=frame_size,
-        close_when_done=True,
-        max_connections=None,
-        record_trades=False,
-        on_sent=send_times.sent,
+    feed = benchmark.bench_feed(
+        PrebuiltSource(frames), reference, rate=rate, frame_size=frame_size, on_sent=send_times.sent
     )
     arrivals = Arrivals()
     receiver, receiver_url = start_receiver(arrivals)

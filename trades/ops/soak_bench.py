@@ -78,16 +78,7 @@ def tree_rss_mb(pid: int) -> float:
 
 def run(app: Celery, trades: int, rate: float, child_env: dict[str, str], log_dir: Path) -> list[str]:
     flow = SyntheticFlow(PRESET_TICKERS, seed=1, start_ms=now_ms(), clock_rate=benchmark.CLOCK)
-    feed = FeedServer(
-        source=flow,
-        reference=SyntheticReference(flow),
-        api_key=benchmark.API_KEY,
-        rate=rate,
-        trades=trades,
-        close_when_done=True,
-        max_connections=None,
-        record_trades=False,
-    )
+    feed = benchmark.bench_feed(flow, SyntheticReference(flow), rate=rate, trades=trades)
     host, port = feed.start_in_thread()
     started = time.monotonic()
     try:
