@@ -15,7 +15,7 @@ help:
 	@echo "make test    make lint, then the tests against PostgreSQL and Redis on 127.0.0.1 (started if need be)"
 	@echo "make chaos   the fault-injection suite: every fault scenario and a 100,000-frame fuzz run, with figures"
 	@echo "make lint    ruff check, ruff format --check, mypy"
-	@echo "make bench   run the pipeline benchmark on PostgreSQL and Redis (started if need be)"
+	@echo "make bench   the benchmarks on PostgreSQL and Redis (started if need be): throughput, latency, soak"
 	@echo "make clean   remove ./var (demo database and broker) and caches; distclean also removes .venv"
 
 $(BIN)/python:
@@ -61,6 +61,7 @@ lint: $(VENV)/.dev.stamp
 # On PostgreSQL and Redis: the local ones the tests use unless DATABASE_URL and
 # CELERY_BROKER_URL say otherwise (the bench creates and drops its own database).
 # DEBUG is off (it records every query).
+bench: ARGS ?= --all
 bench: $(VENV)/.base.stamp services
 	DEBUG=0 \
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} \

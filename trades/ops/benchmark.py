@@ -309,6 +309,19 @@ def judging_profile(frames: list[Frame], batches: int = 20, top: int = 12) -> li
     return lines
 
 
+def workers_table(results: dict[int, Result]) -> list[str]:
+    """The same tape with one and with more worker processes, side by side."""
+    lines = ["workers     end to end     listener      worker CPU   closer CPU   seed-style    ratio"]
+    for workers, result in results.items():
+        lines.append(
+            f"  {workers:<9} {result.trades / result.end_to_end_seconds:>9,.0f} t/s  "
+            f"{result.trades / result.listener_seconds:>9,.0f} t/s  {result.worker_usage.cpu_seconds:8.2f} s  "
+            f"{result.closer_usage.cpu_seconds:9.2f} s  {result.trades / result.seed_style_seconds:>9,.0f} t/s  "
+            f"{result.ratio:5.2f}×"
+        )
+    return lines
+
+
 def summary(results: list[Result]) -> list[str]:
     """Each round's two rates and their ratio, and the median ratio."""
     lines = ["rounds      end to end   seed-style   ratio"]

@@ -38,6 +38,12 @@ class Command(BaseCommand):
             "--api", action="store_true", help="Measure the API instead: its query mix on --hits stored order hits."
         )
         parser.add_argument(
+            "--all",
+            action="store_true",
+            help="Everything, one after the other: throughput with 1 and 2 worker processes, latency, soak "
+            "(make bench's default; about 20 minutes).",
+        )
+        parser.add_argument(
             "--latency",
             action="store_true",
             help="Measure latency instead: a steady feed, each hit's print → stored → webhook received.",
@@ -80,18 +86,14 @@ class Command(BaseCommand):
             with self.bench_database():
                 api_bench.run(options["hits"], self.stdout.write)
             return
+        if options["all"]:
+            self.run_all(options)
+            return
         if options["soak"]:
-            with self.bench_database() as name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
-                lines = soak_bench.run(app, options["soak"], options["soak_rate"], self.child_env(name), Path(logs))
-            for line in lines:
-                self.stdout.write(line)
+            self.run_soak(options["soak"], options["soak_rate"])
             return
         if options["latency"]:
-            for rate in [int(rate) for rate in options["rates"].split(",") if rate]:
-                with self.bench_database() as name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
-                    lines = latency_bench.run(app, rate, options["seconds"], self.child_env(name), Path(logs))
-                for line in lines:
-                    self.stdout.write(line)
+            self.run_latency(options["rates"], options["seconds"])
             return
         if options["backfill"]:
             with self.bench_database():
@@ -109,6 +111,33 @@ class Command(BaseCommand):
         if len(results) > 1:
             for line in benchmark.summary(results):
                 self.stdout.write(line)
+
+    def run_all(self, options: dict[str, Any]) -> None:
+        """Everything the README quotes, in one run: throughput with one and two worker processes,
+        latency at each rate, and the soak's memory."""
+        results = {}
+        for workers in (1, 2):
+            self.stdout.write(f"Throughput with {workers} worker process(es)")
+            results[workers] = self.run_once({**options, "workers": workers})
+            for line in results[workers].lines():
+                self.stdout.write(line)
+        for line in benchmark.workers_table(results):
+            self.stdout.write(line)
+        self.run_latency(options["rates"], options["seconds"])
+        self.run_soak(options["soak"] or 10_000_000, options["soak_rate"])
+
+    def run_latency(self, rates: str, seconds: float) -> None:
+        for rate in [int(rate) for rate in rates.split(",") if rate]:
+            with self.bench_database() as name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
+                lines = latency_bench.run(app, rate, seconds, self.child_env(name), Path(logs))
+            for line in lines:
+                self.stdout.write(line)
+
+    def run_soak(self, trades: int, rate: float) -> None:
+        with self.bench_database() as name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
+            lines = soak_bench.run(app, trades, rate, self.child_env(name), Path(logs))
+        for line in lines:
+            self.stdout.write(line)
 
     def run_once(self, options: dict[str, Any]) -> benchmark.Result:
         with self.bench_database() as bench_name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
