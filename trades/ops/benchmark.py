@@ -120,7 +120,7 @@ class PeakMemory:
     def _sample(self) -> None:
         while self.running:
             for pid in [self.pid, *children(self.pid)]:
-                if (peak := vm_hwm_kb(pid)) is not None:
+                if (peak := status_kb(pid, "VmHWM")) is not None:
                     self.peaks_kb[pid] = max(peak, self.peaks_kb.get(pid, 0))
             time.sleep(0.05)
 
@@ -137,10 +137,11 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def vm_hwm_kb(pid: int) -> int | None:
+def status_kb(pid: int, key: str) -> int | None:
+    """A figure in kB from /proc/<pid>/status (VmHWM, VmRSS); None once the process is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -387,12 +388,12 @@ def start_event_receiver(app: Celery, tally: WorkerTally):  # type: ignore[no-un
 
 
 def start_worker(
-    processes: int, pool: str, env: dict[str, str], log: Path, queues: str = queues.INGEST
+    processes: int, pool: str, env: dict[str, str], log: Path, queue_names: str = queues.INGEST, name: str = "bench"
 ) -> subprocess.Popen:
-    """The batches' worker (by default on the ingest queue alone)."""
-    args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", queues, "-P", pool]
+    """A worker on ``queue_names`` (the batches' by default), node ``name``-<this pid>."""
+    args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", queue_names, "-P", pool]
     args += ["-c", str(processes), "-E", "-l", "WARNING", "--without-mingle", "--without-gossip"]
-    args += ["-n", f"bench-{os.getpid()}@%h"]
+    args += ["-n", f"{name}-{os.getpid()}@%h"]
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 

@@ -10,8 +10,6 @@ a known hit: its print's send time is looked up by its sequence number. Printed,
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -124,8 +122,9 @@ def run(app: Celery, rate: int, seconds: float, child_env: dict[str, str], log_d
         WebhookEndpoint.objects.create(name="latency", url=receiver_url, allow_private=True)
         env = {**child_env, "POLYGON_REST_URL": f"http://{host}:{port}", "POLYGON_API_KEY": benchmark.API_KEY}
         processes = {
-            "worker": benchmark.start_worker(2, "prefork", env, log_dir / "worker.log", queues=WORKER_QUEUES),
-            "webhooks": start_webhook_worker(env, log_dir / "webhooks.log"),
+            "worker": benchmark.start_worker(2, "prefork", env, log_dir / "worker.log", WORKER_QUEUES),
+            # compose's `webhooks`: deliveries in threads, on a queue of their own
+            "webhooks": benchmark.start_worker(16, "threads", env, log_dir / "webhooks.log", queues.WEBHOOKS, "hooks"),
             "closer and beat": benchmark.start_closer(env, log_dir / "closer.log"),
         }
         try:
@@ -151,13 +150,6 @@ def run(app: Celery, rate: int, seconds: float, child_env: dict[str, str], log_d
         + ", ".join(f"{name} {used * 1e6 / trades:.1f} s" for name, used in cpu.items())
         + f", listener {listener.cpu_seconds * 1e6 / trades:.1f} s (workers: from the first print to the last alert)",
     ]
-
-
-def start_webhook_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    """Compose's `webhooks`: deliveries in threads, on a queue of their own."""
-    args = [sys.executable, "-m", "celery", "-A", "flowsite", "worker", "-Q", queues.WEBHOOKS, "-P", "threads"]
-    args += ["-c", "16", "-l", "WARNING", "--without-mingle", "--without-gossip", "-n", f"bench-hooks-{os.getpid()}@%h"]
-    return subprocess.Popen(args, cwd=benchmark.ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -193,30 +185,21 @@ def settle(seconds: float) -> None:
 
 
 def trade_lines(frame_of: dict[int, int], sent: list[float], arrivals: Arrivals) -> list[str]:
-    rows = list(OptionTrade.objects.filter(sequence__isnull=False).values_list("sequence", "received_at", "stored_at"))
-
-    def since_sent(pairs: Iterable[tuple[int | None, float]]) -> list[float]:
-        return [
-            at - sent[frame_of[sequence]] for sequence, at in pairs if sequence is not None and sequence in frame_of
-        ]
-
-    stored = since_sent((sequence, stored.timestamp()) for sequence, _, stored in rows if stored)
-    alerted = since_sent(arrivals.trades.items())
-    stored_at = {sequence: stored.timestamp() for sequence, _, stored in rows if stored}
-    webhook_after_store = [at - stored_at[seq] for seq, at in arrivals.trades.items() if seq in stored_at]
+    rows = OptionTrade.objects.filter(sequence__isnull=False)
+    stored_at = {seq: at.timestamp() for seq, at in rows.values_list("sequence", "stored_at") if at is not None}
+    sent_at = {sequence: sent[frame] for sequence, frame in frame_of.items()}
     attempts = WebhookAttempt.objects.filter(delivery__trade__isnull=False).values_list(
         "delivery__trade__sequence", "attempted_at"
     )
     first_attempt: dict[int | None, float] = {}
     for sequence, attempted_at in attempts:
         first_attempt[sequence] = min(attempted_at.timestamp(), first_attempt.get(sequence, float("inf")))
-    attempt_after_store = [at - stored_at[seq] for seq, at in first_attempt.items() if seq in stored_at]
     return [
-        f"  print hits: {len(rows):,} stored, {len(arrivals.trades):,} webhooks received",
-        percentiles("print sent → hit stored (a)", stored),
-        percentiles("print sent → webhook received (b)", alerted),
-        percentiles("hit stored → webhook received", webhook_after_store),
-        percentiles("hit stored → its first attempt started", attempt_after_store),
+        f"  print hits: {len(stored_at):,} stored, {len(arrivals.trades):,} webhooks received",
+        percentiles("print sent → hit stored (a)", deltas(sent_at, stored_at)),
+        percentiles("print sent → webhook received (b)", deltas(sent_at, arrivals.trades)),
+        percentiles("hit stored → webhook received", deltas(stored_at, arrivals.trades)),
+        percentiles("hit stored → its first attempt started", deltas(stored_at, first_attempt)),
     ]
 
 

@@ -66,14 +66,7 @@ class Samples:
 
 def tree_rss_mb(pid: int) -> float:
     """VmRSS of a process and its children, in MB (0 once it has exited)."""
-    total_kb = 0
-    for each in [pid, *benchmark.children(pid)]:
-        try:
-            status = Path(f"/proc/{each}/status").read_text()
-        except OSError:
-            continue
-        total_kb += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    return total_kb / 1024
+    return sum(benchmark.status_kb(each, "VmRSS") or 0 for each in [pid, *benchmark.children(pid)]) / 1024
 
 
 def run(app: Celery, trades: int, rate: float, child_env: dict[str, str], log_dir: Path) -> list[str]:

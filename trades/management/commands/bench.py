@@ -128,28 +128,35 @@ class Command(BaseCommand):
 
     def run_latency(self, rates: str, seconds: float) -> None:
         for rate in [int(rate) for rate in rates.split(",") if rate]:
-            with self.bench_database() as name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
-                lines = latency_bench.run(app, rate, seconds, self.child_env(name), Path(logs))
+            with self.measurement() as (env, logs):
+                lines = latency_bench.run(app, rate, seconds, env, logs)
             for line in lines:
                 self.stdout.write(line)
 
     def run_soak(self, trades: int, rate: float) -> None:
-        with self.bench_database() as name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
-            lines = soak_bench.run(app, trades, rate, self.child_env(name), Path(logs))
+        with self.measurement() as (env, logs):
+            lines = soak_bench.run(app, trades, rate, env, logs)
         for line in lines:
             self.stdout.write(line)
 
     def run_once(self, options: dict[str, Any]) -> benchmark.Result:
-        with self.bench_database() as bench_name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
+        with self.measurement() as (env, logs):
             return benchmark.run(
                 app,
                 options["trades"],
                 options["workers"],
                 options["pool"],
-                self.child_env(bench_name),
-                Path(logs),
+                env,
+                logs,
                 orders_on=not options["without_orders"],
             )
+
+    @contextmanager
+    def measurement(self) -> Iterator[tuple[dict[str, str], Path]]:
+        """A new database and a folder for the children's logs, both gone afterwards: the children's
+        environment, pointing at that database, and the folder."""
+        with self.bench_database() as name, tempfile.TemporaryDirectory(prefix="flowsite-bench-") as logs:
+            yield self.child_env(name), Path(logs)
 
     @contextmanager
     def bench_database(self) -> Iterator[str]:
