@@ -4,6 +4,7 @@ orders and ids as the whole tape at once; later than the lateness, reopening sti
 import random
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -133,6 +134,42 @@ def test_a_pruned_book_forgets_the_orders_ended_before_and_groups_what_comes_aft
     assert [order for order in store.all_orders() if order.first_ts_ns >= settled] == [
         order for order in EXPECTED if order.first_ts_ns >= settled
     ]
+
+
+def a_closed_half() -> MemoryPrints:
+    store = MemoryPrints()
+    half = len(TAPE) // 2
+    close_orders(store, SYMBOLS, watermark(TAPE[half - 1].ts_ns), store.add(TAPE[:half]))
+    return store
+
+
+@pytest.mark.parametrize("place", [0.05, 0.1, 0.2, 0.25, 0.3, 0.4])
+def test_pruning_forgets_exactly_the_prints_of_orders_ended_before_and_the_unordered_ones_before(place):
+    store = a_closed_half()
+    before = TAPE[int(len(TAPE) * place)].ts_ns + 1  # inside a moment: prints on both sides of it
+    ended = {item for run in store.closed_in.values() if run.last_ts_ns < before for item in run.prints}
+    loose = {
+        item
+        for prints in store.prints.values()
+        for item in prints
+        if item not in store.closed_in and item.ts_ns < before and item not in store.unclosed[item.symbol]
+    }
+
+    assert set(store.prune(before)) == ended | loose
+    assert ended
+
+
+def test_pruning_step_by_step_leaves_what_one_prune_leaves():
+    """The closer prunes a little at every close: the book it keeps is the one a single prune keeps."""
+    once, stepwise = a_closed_half(), a_closed_half()
+    before = TAPE[len(TAPE) // 3].ts_ns
+    once.prune(before)
+    for step in range(TAPE[0].ts_ns, before + 1, (before - TAPE[0].ts_ns) // 40):
+        stepwise.prune(step)
+    stepwise.prune(before)
+
+    assert stepwise.prints == once.prints and stepwise.all_orders() == once.all_orders()
+    assert stepwise.moments == once.moments and stepwise.closed_in == once.closed_in
 
 
 def test_a_cancel_that_takes_back_no_print_the_book_holds_is_named():

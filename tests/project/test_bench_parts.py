@@ -53,6 +53,9 @@ def test_the_soak_reports_growth_after_the_warm_up():
         (1_000, {"listener": 0.0}),  # exited: its last sample alive counts
     ]
     assert samples.lines(1_000) == [
-        "  listener     100.0 MB after 100 trades →   104.0 MB at the end (+4.0%), at most 112.0 MB"
+        "  listener     100.0 MB after 100 trades →   104.0 MB at the end (+4.0%), at most 112.0 MB",
+        "  resident MB by millions of trades sent:",
+        " " * 12 + "    0.00M" * 10,
+        "  listener        100      112      112      112      112      104      104      104      104      104",
     ]
     assert tree_rss_mb(os.getpid()) > 10  # this process, read from /proc

@@ -241,20 +241,14 @@ class MemoryPrints:
     def prune(self, before_ns: int) -> list[Print]:
         """Forget the closed orders that ended before ``before_ns`` with their prints, and the cancels
         and cancelled prints before it; return the prints forgotten. A print that comes later than
-        that groups only with what is left (no store keeps a day in memory)."""
-        forgotten: list[Print] = []
-        for symbol in list(self.prints):
+        that groups only with what is left (no store keeps a day in memory). Only the moments before
+        ``before_ns`` and the contracts with a print forgotten are walked: pruning often is cheap."""
+        forgotten = [item for item in self._older_than(before_ns) if self._ended_before(item, before_ns)]
+        gone = set(forgotten)
+        for symbol in {item.symbol for item in forgotten}:
+            keep = [item for item in self.prints[symbol] if item not in gone]
             runs = self.runs.get(symbol, {})
-            ended = [first for first, run in runs.items() if run.last_ts_ns < before_ns]
-            unclosed = self.unclosed.get(symbol, set())
-            keep = []
-            for item in self.prints[symbol]:
-                run = self.closed_in.get(item)
-                if (run.last_ts_ns < before_ns) if run else (item not in unclosed and item.ts_ns < before_ns):
-                    forgotten.append(item)
-                else:
-                    keep.append(item)
-            for first in ended:
+            for first in [first for first, run in runs.items() if run.last_ts_ns < before_ns]:
                 del runs[first]
             if keep:
                 self.prints[symbol] = keep
@@ -263,6 +257,16 @@ class MemoryPrints:
                     index.pop(symbol, None)
         self._forget(forgotten)
         return forgotten
+
+    def _older_than(self, before_ns: int) -> list[Print]:
+        last_moment = before_ns // MOMENT_NS  # may hold prints on both sides of before_ns
+        return [item for key, moment in self.moments.items() if key <= last_moment for item in moment]
+
+    def _ended_before(self, item: Print, before_ns: int) -> bool:
+        run = self.closed_in.get(item)
+        if run is not None:
+            return run.last_ts_ns < before_ns
+        return item.ts_ns < before_ns and item not in self.unclosed.get(item.symbol, ())
 
     def near(self, ts_ns: int) -> list[Print]:
         """The prints of any contract within MOMENT_NS of ``ts_ns`` (and a little more)."""

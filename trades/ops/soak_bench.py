@@ -61,7 +61,19 @@ class Samples:
                 f"  {name:<10} {start:7.1f} MB after {warm[0]:,} trades → {end:7.1f} MB at the end "
                 f"({growth:+.1%}), at most {peak:.1f} MB"
             )
-        return lines
+        return lines + self.trajectory(trades)
+
+    def trajectory(self, trades: int) -> list[str]:
+        """Each process's memory at every tenth of the trades: a plateau, a sawtooth or a climb."""
+        marks = [trades * step // 10 for step in range(1, 11)]
+        picked = [next((row for row in self.rows if row[0] >= mark), self.rows[-1]) for mark in marks]
+        header = "  " + " " * 10 + "".join(f"{sent / 1e6:>8.2f}M" for sent, _ in picked)
+        rows = [f"  {name:<10}" + "".join(_megabytes(memory[name]) for _, memory in picked) for name in self.pids]
+        return ["  resident MB by millions of trades sent:", header, *rows]
+
+
+def _megabytes(value: float) -> str:
+    return f"{value:>9.0f}" if value else f"{'exited':>9}"
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -99,8 +111,9 @@ def run(app: Celery, trades: int, rate: float, child_env: dict[str, str], log_di
         feed.stop()
     elapsed = time.monotonic() - started
     return [
-        f"soak        {feed.stats.trades_sent:,} trades at {rate:,.0f}/s in {elapsed:.0f} s; resident memory with "
-        f"children, after the first {WARM_UP_SHARE:.0%} (warm-up) and at the end:",
+        f"soak        {feed.stats.trades_sent:,} trades in {elapsed:.0f} s (asked for {rate:,.0f}/s; the whole run "
+        f"with start-up, {feed.stats.trades_sent / elapsed:,.0f}/s); resident memory with children, after the first "
+        f"{WARM_UP_SHARE:.0%} (warm-up) and at the end:",
         *samples.lines(trades),
     ]
 

@@ -95,7 +95,7 @@ from trades.services import day_volume, insights, locks, quotes, rows, webhooks
 logger = logging.getLogger(__name__)
 
 JUDGING_LOST_SECONDS = 30  # a candidate sent to be judged this long ago and still waiting: its task was lost
-PRUNE_EVERY_SECONDS = 60.0  # the book is walked to forget old orders at most this often
+PRUNE_STEPS = 32  # the book forgets old orders each time the watermark has moved this fraction of its horizon
 FULL_COLLECTION_EVERY_SECONDS = 60.0  # see Closer.spare_the_collector
 VOLUME_COUNT_SECONDS = 5.0  # see Book.count_volume
 # Batches taken per close: a closer that starts behind a backlog (it was down) catches up a slice at
@@ -284,7 +284,6 @@ class Book(MemoryPrints):
         # Never yet (not 0.0: the monotonic clock may start near 0, on a machine just booted).
         self.counted_at = float("-inf")
         self.pruned_to = 0
-        self.pruned_at = float("-inf")
 
     def add_batches(self, batches: Iterable[PrintBatch]) -> list[Print]:
         new = []
@@ -335,15 +334,15 @@ class Book(MemoryPrints):
         return self.sources[item]
 
     def forget_before(self, mark_ns: int) -> None:
-        """Forget the orders that ended ORDER_BOOK_HORIZON_SECONDS before the watermark. Now and then
-        (it walks the book): when the watermark has moved a quarter of the horizon, and at most every
-        PRUNE_EVERY_SECONDS (a fast replay's watermark runs far ahead of the wall clock)."""
+        """Forget the orders that ended ORDER_BOOK_HORIZON_SECONDS before the watermark, each time
+        the watermark has moved 1/PRUNE_STEPS of the horizon: the book holds the horizon and a
+        little more, however fast a replay runs."""
         horizon_ns = int(settings.ORDER_BOOK_HORIZON_SECONDS * 1e9)
         before = mark_ns - horizon_ns
-        if before - self.pruned_to >= horizon_ns // 4 and time.monotonic() - self.pruned_at >= PRUNE_EVERY_SECONDS:
+        if before - self.pruned_to >= horizon_ns // PRUNE_STEPS:
             for item in self.prune(before):
                 self.sources.pop(item, None)
-            self.pruned_to, self.pruned_at = before, time.monotonic()
+            self.pruned_to = before
 
 
 class Closer:
