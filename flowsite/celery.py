@@ -5,7 +5,15 @@ import os
 import lz4.frame
 import orjson
 from celery import Celery
-from celery.signals import beat_init, celeryd_init, task_failure, task_prerun, task_retry
+from celery.signals import (
+    beat_init,
+    celeryd_init,
+    task_failure,
+    task_prerun,
+    task_retry,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 from kombu import compression
 from kombu.serialization import register
 from kombu.transport import TRANSPORT_ALIASES
@@ -71,6 +79,15 @@ def close_database_connections(sender: object = None, **kwargs: object) -> None:
         from django.db import connections
 
         connections.close_all()
+
+
+@worker_process_shutdown.connect
+@worker_shutdown.connect
+def finish_first_attempts(**kwargs: object) -> None:
+    """A worker stopping lets the webhooks' first attempts it took finish (services/first_attempts.py)."""
+    from trades.services.first_attempts import FIRST_ATTEMPTS
+
+    FIRST_ATTEMPTS.stop()
 
 
 def _is_eager(task: object) -> bool:

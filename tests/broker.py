@@ -1,4 +1,4 @@
-"""Reading the `ingest` queue back, as the listener's tests do."""
+"""Reading queues back: the `ingest` queue as the listener's tests do, and any other."""
 
 from __future__ import annotations
 
@@ -44,3 +44,21 @@ class IngestQueue:
 
     def is_empty(self) -> bool:
         return self.queue.get(no_ack=True) is None
+
+
+class TaskQueue:
+    """Any queue's task messages, read back: (task name, args) each."""
+
+    def __init__(self, connection: Connection, name: str) -> None:
+        self.queue = Queue(name, no_declare=True)(connection.default_channel)
+
+    def purge(self) -> None:
+        with suppress(Exception):
+            self.queue.purge()
+
+    def drain(self) -> list[tuple[str, list]]:
+        tasks = []
+        while (message := self.queue.get(no_ack=True)) is not None:
+            args, _kwargs, _embed = message.decode()
+            tasks.append((message.headers["task"], args))
+        return tasks

@@ -35,6 +35,23 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(autouse=True)
+def first_attempts_finished() -> Iterator[None]:
+    """No test leaves a webhook's first attempt running into the next, nor its thread's database connection."""
+    from trades.services.first_attempts import FIRST_ATTEMPTS
+
+    yield
+    FIRST_ATTEMPTS.stop()
+
+
+@pytest.fixture
+def first_attempts_queued(settings: Any) -> None:
+    """Every attempt through the webhooks queue, made by calling `deliver()` inside the test's
+    transaction (the threads that make first attempts after a commit would never see it: see
+    tests/services/test_first_attempts.py for those)."""
+    settings.WEBHOOK_FIRST_ATTEMPT_THREADS = 0
+
+
+@pytest.fixture(autouse=True)
 def fresh_rejection_log_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with the whole burst of rejection log lines (the budget is per process)."""
     from trades.services import rejections

@@ -68,15 +68,19 @@ def test_receiver_down_then_up_every_hit_arrives_once_per_endpoint(receiver, end
 
 
 def test_a_worker_killed_during_a_delivery_does_not_lose_it(receiver, endpoints, tmp_path):
+    """The first try is made by the worker that stored the hit (it takes no webhooks tasks); killed
+    mid-send, its delivery's lease runs out and another worker's sweeper sends it."""
     WebhookEndpoint.objects.filter(name="backup").delete()
     receiver.hang_seconds = lambda n: 30.0 if n == 0 else 0.0  # the first try never gets its answer
     env = {
-        "WEBHOOK_LEASE_SECONDS": "2",
+        "WEBHOOK_CONNECT_TIMEOUT": "1",
+        "WEBHOOK_READ_TIMEOUT": "5",
+        "WEBHOOK_LEASE_SECONDS": "8",  # longer than an attempt may take: shorter leases go through the queue
         "WEBHOOK_SWEEP_SECONDS": "1",
         "CELERY_VISIBILITY_TIMEOUT": "3",
         "CELERY_UNACKED_LEASE_INTERVAL": "1",
     }
-    first = processes.start_worker(tmp_path / "first.log", queues=QUEUES, env=env)
+    first = processes.start_worker(tmp_path / "first.log", queues="ingest", env=env)
     try:
         publish(hits(1))
         processes.wait_for(lambda: receiver.requests, 30, "the delivery to be in flight")

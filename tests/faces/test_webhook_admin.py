@@ -13,7 +13,7 @@ from trades.selectors import flow_rules
 from trades.services import webhooks
 from trades.services.ingest import ingest_frames
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("first_attempts_queued")]
 
 T0 = 1764948600000  # 2025-12-05 10:30 New York
 

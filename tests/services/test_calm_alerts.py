@@ -17,6 +17,8 @@ from trades.domain.webhooks import ORDER_ESCALATED, ORDER_UPDATE, calm_event
 from trades.models import DeliveryStatus, FilterProfile, OptionContract, Order, WebhookDelivery, WebhookEndpoint
 from trades.services import followups, webhooks
 
+pytestmark = pytest.mark.usefixtures("first_attempts_queued")
+
 DAY = date(2026, 11, 20)
 
 

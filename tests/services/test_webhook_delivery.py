@@ -21,6 +21,8 @@ from trades.selectors.serializers import serialize_trade
 from trades.services import webhooks
 from trades.services.ingest import ingest_frames
 
+pytestmark = pytest.mark.usefixtures("first_attempts_queued")
+
 T0 = 1764948600000  # 2025-12-05 10:30 New York
 
 

@@ -1,11 +1,13 @@
 """Webhook delivery: the outbox written with the trades, signed sends, retries, the sweeper.
 
 A delivery row is created in the transaction that stores its trade, so a hit and its
-deliveries exist together or not at all. After the commit each delivery is queued
-(`trades.deliver_webhook`); a worker claims it with a lease, sends it, records the attempt
-and the endpoint's health, and either marks it delivered, schedules the next attempt, or
-declares it dead. Waits longer than WEBHOOK_COUNTDOWN_MAX_SECONDS live in the database:
-beat's sweeper queues what is due, and what a dead worker left claimed once its lease has run out.
+deliveries exist together or not at all. A hit's delivery is born claimed (with a lease) by the
+process that stores it, which makes the first attempt right after the commit on one of its
+threads (services/first_attempts.py); every other attempt is queued (`trades.deliver_webhook`):
+a worker claims it with a lease, sends it. Either way the attempt is recorded with the endpoint's
+health, and the delivery is marked delivered, given its next attempt, or declared dead. Waits
+longer than WEBHOOK_COUNTDOWN_MAX_SECONDS live in the database: beat's sweeper queues what is
+due, and what a dead process left claimed once its lease has run out.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from trades.domain.webhooks import (
 )
 from trades.models import DeliveryStatus, OptionTrade, Order, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from trades.selectors.serializers import serialize_order, serialize_trade
+from trades.services.first_attempts import FIRST_ATTEMPTS
 from trades.webhooks.payloads import build_body
 from trades.webhooks.sender import SendResult, send
 from trades.webhooks.signing import generate_secret, new_webhook_id, signature_headers
@@ -80,12 +83,25 @@ def create_deliveries(matched_profiles: dict[int, set[int]], *, orders: bool = F
         return []
     if orders:
         _calm(rows, now)
+    if not FIRST_ATTEMPTS.enabled():
+        WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+        return _queue_new([row.webhook_id for row in rows if row.status == DeliveryStatus.PENDING])
+    lease = _lease_from(now)
+    for row in rows:
+        if row.status == DeliveryStatus.PENDING:  # claimed at birth, for the first attempt made here
+            row.status, row.lease_until = DeliveryStatus.SENDING, lease
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-    return _queue_new([row.webhook_id for row in rows if row.status == DeliveryStatus.PENDING])
+    ids = _ids_of([row.webhook_id for row in rows if row.status == DeliveryStatus.SENDING])
+    transaction.on_commit(partial(_attempt_here, ids, lease), robust=True)
+    return ids
+
+
+def _ids_of(webhook_ids: list[str]) -> list[int]:
+    return list(WebhookDelivery.objects.filter(webhook_id__in=webhook_ids).values_list("id", flat=True))
 
 
 def _queue_new(webhook_ids: list[str]) -> list[int]:
-    ids = list(WebhookDelivery.objects.filter(webhook_id__in=webhook_ids).values_list("id", flat=True))
+    ids = _ids_of(webhook_ids)
     # robust: a broker that is away must not undo the commit; the sweeper queues them later.
     transaction.on_commit(lambda: enqueue(ids), robust=True)
     return ids
@@ -153,6 +169,39 @@ def deliver(delivery_id: int) -> str:
     delivery = claim(delivery_id)
     if delivery is None:
         return "not-due"  # delivered, dead, not due yet, or another worker holds it
+    return _attempt(delivery)
+
+
+def _attempt_here(delivery_ids: list[int], lease: datetime) -> None:
+    """After the commit: the first attempts of deliveries born claimed, on this process's threads;
+    those there is no room for go to the webhooks queue."""
+    if refused := FIRST_ATTEMPTS.submit(delivery_ids, partial(deliver_claimed, lease=lease)):
+        _release(refused, lease)
+
+
+def deliver_claimed(delivery_id: int, lease: datetime) -> str:
+    """The first attempt of a delivery born claimed with ``lease``: made if the claim still holds
+    for a whole attempt (its sends' time-outs), else left to the webhooks queue."""
+    delivery = WebhookDelivery.objects.select_related("endpoint", "trade", "order").get(pk=delivery_id)
+    if delivery.status != DeliveryStatus.SENDING or delivery.lease_until != lease:
+        return "not-due"  # the lease ran out and the sweeper queued it: its worker sends it
+    attempt_seconds = settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT
+    if (lease - timezone.now()).total_seconds() < attempt_seconds:
+        _release([delivery_id], lease)
+        return "queued"
+    return _attempt(delivery)
+
+
+def _release(delivery_ids: list[int], lease: datetime) -> None:
+    """Give up deliveries claimed with ``lease`` (not attempted): pending again, and queued."""
+    held = WebhookDelivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.SENDING, lease_until=lease)
+    ids = list(held.values_list("id", flat=True))
+    WebhookDelivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.PENDING, lease_until=None)
+    transaction.on_commit(lambda: enqueue(ids), robust=True)
+
+
+def _attempt(delivery: WebhookDelivery) -> str:
+    """Send a claimed delivery once and record what happened."""
     endpoint = delivery.endpoint
     if not endpoint.active:
         return _finish_dead(delivery, f"endpoint {endpoint.name} is inactive")
@@ -201,13 +250,16 @@ def claimable(now: datetime) -> Q:
 def claim(delivery_id: int) -> WebhookDelivery | None:
     """Take the delivery for one attempt, atomically: of two workers, one gets it."""
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
     taken = WebhookDelivery.objects.filter(claimable(now), pk=delivery_id).update(
-        status=DeliveryStatus.SENDING, lease_until=lease
+        status=DeliveryStatus.SENDING, lease_until=_lease_from(now)
     )
     if not taken:
         return None
     return WebhookDelivery.objects.select_related("endpoint", "trade", "order").get(pk=delivery_id)
+
+
+def _lease_from(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
 
 
 def rate_limit_wait(endpoint: WebhookEndpoint) -> float:
