@@ -27,14 +27,17 @@ Job = tuple[Callable[[int], object], int] | None  # None: the thread that takes 
 
 
 class FirstAttempts:
-    """This process's threads for first attempts, started as they are needed (again in a forked
+    """This process's threads for first attempts, started as they are needed (afresh in a forked
     child, which inherits none)."""
 
     def __init__(self) -> None:
+        self._start_afresh()
+        os.register_at_fork(after_in_child=self._start_afresh)
+
+    def _start_afresh(self) -> None:
         self._lock = threading.Lock()
         self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self._pid = os.getpid()
         self._in_flight = 0
 
     def enabled(self) -> bool:
@@ -44,8 +47,6 @@ class FirstAttempts:
         """Run ``attempt`` for each delivery on a thread; return the ids there was no room for."""
         threads = settings.WEBHOOK_FIRST_ATTEMPT_THREADS
         with self._lock:
-            if self._pid != os.getpid():
-                self.__init__()  # type: ignore[misc]
             room = max(0, threads * (1 + WAITING_PER_THREAD) - self._in_flight)
             taken, refused = delivery_ids[:room], delivery_ids[room:]
             self._in_flight += len(taken)
@@ -61,8 +62,6 @@ class FirstAttempts:
         """Let the threads finish the attempts taken, and end them with their database connections.
         (A process that exits without this leaves its attempts to their leases.)"""
         with self._lock:
-            if self._pid != os.getpid():
-                return
             threads, self._threads = self._threads, []
         for _ in threads:
             self._jobs.put(None)

@@ -196,7 +196,7 @@ def _release(delivery_ids: list[int], lease: datetime) -> None:
     """Give up deliveries claimed with ``lease`` (not attempted): pending again, and queued."""
     held = WebhookDelivery.objects.filter(pk__in=delivery_ids, status=DeliveryStatus.SENDING, lease_until=lease)
     ids = list(held.values_list("id", flat=True))
-    WebhookDelivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.PENDING, lease_until=None)
+    held.update(status=DeliveryStatus.PENDING, lease_until=None)
     transaction.on_commit(lambda: enqueue(ids), robust=True)
 
 
