@@ -35,6 +35,12 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Django's own advice for tests: a fast hash (each admin_client's user took half a second of PBKDF2)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def first_attempts_finished() -> Iterator[None]:
     """No test leaves a webhook's first attempt running into the next, nor its thread's database connection."""
     from trades.services.first_attempts import FIRST_ATTEMPTS

@@ -92,7 +92,7 @@ def test_the_tape_has_every_kind_of_order():
     assert len(EXPECTED) < len(TAPE) - 500  # prints were grouped, and cancels took some away
 
 
-@settings(max_examples=50, deadline=None)  # 50 random batchings a run (each run new ones): 9 s
+@settings(max_examples=30, deadline=None)  # 30 random batchings a run (each run new ones): 6 s
 @given(st.integers(0, 2**32))
 def test_f12_batching_and_arrival_within_the_lateness_do_not_change_the_orders(seed):
     rng = random.Random(seed)
@@ -143,7 +143,7 @@ def a_closed_half() -> MemoryPrints:
     return store
 
 
-@pytest.mark.parametrize("place", [0.05, 0.1, 0.2, 0.25, 0.3, 0.4])
+@pytest.mark.parametrize("place", [0.1, 0.25, 0.4])
 def test_pruning_forgets_exactly_the_prints_of_orders_ended_before_and_the_unordered_ones_before(place):
     store = a_closed_half()
     before = TAPE[int(len(TAPE) * place)].ts_ns + 1  # inside a moment: prints on both sides of it

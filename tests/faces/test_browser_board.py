@@ -103,9 +103,8 @@ def page(browser: Any, seen: Seen, settings: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def trader(db: None, settings: Any) -> Any:
+def trader(db: None) -> Any:
     """An ordinary active user: no staff flag needed for the board."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # a fast hash: tests only
     return get_user_model().objects.create_user(USER, "trader@example.com", PASSWORD)
 
 

@@ -66,8 +66,7 @@ def test_the_board_wants_a_signed_in_user(client: Client):
         assert response.status_code == 302 and response["Location"] == f"{LOGIN}?next={path}"
 
 
-def test_any_active_user_signs_in_to_the_board_and_out(client: Client, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # a fast hash: tests only
+def test_any_active_user_signs_in_to_the_board_and_out(client: Client):
     get_user_model().objects.create_user("trader", password="a-long-test-password-9")
     form = client.get(LOGIN)
     assert form.status_code == 200 and 'name="username"' in form.text and "static/trades/board/board.css" in form.text

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tests.config_files import db_state, profile, run, webhook
 from trades.models import FilterProfile, Watchlist, WebhookEndpoint
+from trades.services import flowconfig
 from trades.services.flowconfig import ConfigError, export_config, import_config, parse_config
 
 pytestmark = pytest.mark.django_db
@@ -295,11 +296,20 @@ def test_an_entry_changes_only_the_keys_it_gives():
 
 ORDER_RULE_KEYS = ["judges", "order_types", "golden_only", "iso_only", "aggressors", "sentiments", "opening"]
 ORDER_RULE_KEYS += ["min_vol_oi", "repeated_hits_only"]
+CONTEXT_RULE_KEYS = ["min_strike_multiple", "min_strike_share", "min_share_of_daily_premium"]
 KEYS = {  # the keys each object of the file may have, by where the object is
     "": ["subscriptions", "profiles", "webhooks"],
-    "profiles": [*profile(), "description", "watchlist", "exclude_categories", *ORDER_RULE_KEYS],
-    "webhooks": [*webhook(), "secret"],
+    "profiles": [*profile(), "description", "watchlist", "exclude_categories", *ORDER_RULE_KEYS, *CONTEXT_RULE_KEYS],
+    "webhooks": [*webhook(), "secret", "cooldown_minutes", "digest_minutes", "escalate_premium"],
 }
+
+
+def test_the_keys_above_are_the_files_keys():
+    """The properties below draw keys from KEYS: a key the file gained and KEYS lacks would make
+    them fail only when hypothesis happens upon it."""
+    assert sorted(KEYS[""]) == sorted(flowconfig._TOP_LEVEL_KEYS)
+    assert sorted(KEYS["profiles"]) == sorted(flowconfig._PROFILE_KEYS)
+    assert sorted(KEYS["webhooks"]) == sorted(flowconfig._WEBHOOK_KEYS)
 
 
 def slips(key: str) -> set[str]:
@@ -324,7 +334,8 @@ def unknown_key_errors(key: str, where: str) -> list[str]:
 
 
 def test_every_one_letter_slip_in_a_key_is_met_with_did_you_mean():
-    every_key = profile(description="", watchlist="", exclude_categories=[], **dict.fromkeys(ORDER_RULE_KEYS))
+    rule_keys = dict.fromkeys([*ORDER_RULE_KEYS, *CONTEXT_RULE_KEYS])
+    every_key = profile(description="", watchlist="", exclude_categories=[], **rule_keys)
     assert sorted(KEYS["profiles"]) == sorted(every_key)
     for where, keys in KEYS.items():
         for key in keys:
