@@ -8,6 +8,7 @@ from typing import Any
 from trades.domain.calendar import utc_datetime
 from trades.domain.formatting import iso_utc, optional_float
 from trades.domain.noise import REASONS, Noise
+from trades.domain.orders import NS_PER_MS
 from trades.domain.outcomes import HORIZONS, signed, versus_market
 from trades.models import KeptPrint, OptionTrade, Order, TradeSource
 
@@ -154,7 +155,7 @@ def latency_of(hit: OptionTrade | Order) -> dict[str, int | None] | None:
     if hit.source not in (TradeSource.LIVE, TradeSource.GAP):
         return None
     if isinstance(hit, Order):
-        printed, stored = utc_datetime(hit.last_ts_ns // 1_000_000), hit.judged_at
+        printed, stored = utc_datetime(hit.last_ts_ns // NS_PER_MS), hit.judged_at
     else:
         printed, stored = hit.traded_at, hit.stored_at
 

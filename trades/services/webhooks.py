@@ -83,14 +83,13 @@ def create_deliveries(matched_profiles: dict[int, set[int]], *, orders: bool = F
         return []
     if orders:
         _calm(rows, now)
-    if not FIRST_ATTEMPTS.enabled():
-        WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-        return _queue_new([row.webhook_id for row in rows if row.status == DeliveryStatus.PENDING])
-    lease = _lease_from(now)
+    lease = _lease_from(now) if FIRST_ATTEMPTS.enabled() else None
     for row in rows:
-        if row.status == DeliveryStatus.PENDING:  # claimed at birth, for the first attempt made here
+        if lease is not None and row.status == DeliveryStatus.PENDING:  # claimed at birth, sent from here
             row.status, row.lease_until = DeliveryStatus.SENDING, lease
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
+    if lease is None:
+        return _queue_new([row.webhook_id for row in rows if row.status == DeliveryStatus.PENDING])
     ids = _ids_of([row.webhook_id for row in rows if row.status == DeliveryStatus.SENDING])
     transaction.on_commit(partial(_attempt_here, ids, lease), robust=True)
     return ids
@@ -182,7 +181,7 @@ def _attempt_here(delivery_ids: list[int], lease: datetime) -> None:
 def deliver_claimed(delivery_id: int, lease: datetime) -> str:
     """The first attempt of a delivery born claimed with ``lease``: made if the claim still holds
     for a whole attempt (its sends' time-outs), else left to the webhooks queue."""
-    delivery = WebhookDelivery.objects.select_related("endpoint", "trade", "order").get(pk=delivery_id)
+    delivery = _with_hit(delivery_id)
     if delivery.status != DeliveryStatus.SENDING or delivery.lease_until != lease:
         return "not-due"  # the lease ran out and the sweeper queued it: its worker sends it
     attempt_seconds = settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT
@@ -255,6 +254,11 @@ def claim(delivery_id: int) -> WebhookDelivery | None:
     )
     if not taken:
         return None
+    return _with_hit(delivery_id)
+
+
+def _with_hit(delivery_id: int) -> WebhookDelivery:
+    """The delivery with what an attempt reads: its endpoint and its trade or order."""
     return WebhookDelivery.objects.select_related("endpoint", "trade", "order").get(pk=delivery_id)
 
 
