@@ -443,6 +443,10 @@ class TradeSource(models.TextChoices):
 class OptionTrade(models.Model):
     """A trade that matched at least one profile, with what the rules saw when judging it."""
 
+    # The names of the profiles it matched, when the process that stored it has them at hand:
+    # serializing it then reads no matches (None: it does).
+    profile_names: list[str] | None = None
+
     trade_key = models.CharField(
         max_length=96, unique=True, help_text="Natural key: the print key, # its place among identical prints."
     )
@@ -616,6 +620,10 @@ class OrderState(models.TextChoices):
 class Order(models.Model):
     """An order that passed a profile: its prints grouped (FLOW.md), side against the NBBO at its
     first print, opening inference. Its prints are the KeptPrint rows with its ``order_id``."""
+
+    # The names of the profiles it matched, when the process that stored it has them at hand:
+    # serializing it then reads no matches (None: it does).
+    profile_names: list[str] | None = None
 
     order_id = models.CharField(max_length=20, unique=True, help_text="Hash of the contract and its first print.")
     state = models.CharField(max_length=10, choices=OrderState.choices, default=OrderState.JUDGING)

@@ -28,6 +28,7 @@ from trades.models import (
     WebhookEndpoint,
 )
 from trades.selectors import flow_rules
+from trades.selectors.serializers import serialize_trade
 from trades.services.first_attempts import FIRST_ATTEMPTS
 from trades.services.ingest import ingest_frames
 
@@ -80,6 +81,15 @@ def test_a_hits_first_attempt_needs_no_webhooks_worker(receiver, desk, webhooks_
     assert WebhookAttempt.objects.count() == 2
     assert OptionTrade.objects.filter(alerted_at__isnull=False).count() == 2  # the latency's last step
     assert queued_deliveries(webhooks_queue) == []
+    # Sent from the rows as the worker stored them, not read again: the same as the API shows.
+    for trade in OptionTrade.objects.all():
+        trade.alerted_at = None  # sent before it was alerted
+        as_sent = next(
+            request.json()["data"]
+            for request in receiver.requests
+            if request.json()["data"]["sequence"] == trade.sequence
+        )
+        assert as_sent == orjson.loads(orjson.dumps(serialize_trade(trade)))
 
 
 def test_a_failed_first_attempt_is_retried_through_the_webhooks_queue(receiver, desk, webhooks_queue):

@@ -51,7 +51,7 @@ def serialize_trade(trade: OptionTrade) -> dict[str, Any]:
         "conditions": list(trade.conditions),
         "sequence": trade.sequence,
         "timestamp": iso_utc(trade.traded_at),
-        "profiles": sorted(profile.name for profile in trade.profiles.all()),
+        "profiles": profile_names(trade),
         "latency": latency_of(trade),
     }
 
@@ -112,7 +112,7 @@ def serialize_order(order: Order, fills: list[KeptPrint] | None = None) -> dict[
         "conditions": list(order.conditions),
         "sequence": first.sequence if first else None,
         "timestamp": iso_utc(order.traded_at),
-        "profiles": sorted(profile.name for profile in order.profiles.all()),
+        "profiles": profile_names(order),
         "latency": latency_of(order),
         "kind": "order",
         "order_id": order.order_id,
@@ -145,6 +145,13 @@ def serialize_order(order: Order, fills: list[KeptPrint] | None = None) -> dict[
         "suppressed": _suppressed(order),
         "fills": [_fill(fill) for fill in fills],
     }
+
+
+def profile_names(hit: OptionTrade | Order) -> list[str]:
+    """The names of the profiles the hit matched, sorted."""
+    if hit.profile_names is not None:  # at hand where it was stored
+        return sorted(hit.profile_names)
+    return sorted(profile.name for profile in hit.profiles.all())
 
 
 def latency_of(hit: OptionTrade | Order) -> dict[str, int | None] | None:

@@ -15,15 +15,18 @@ import os
 import queue
 import threading
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections, connections
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 WAITING_PER_THREAD = 2  # deliveries that may wait for a busy thread: beyond, they go to the webhooks queue
 
-Job = tuple[Callable[[int], object], int] | None  # None: the thread that takes it ends
+Job = tuple[Callable[[Any], object], Any] | None  # an attempt and its delivery; None: the thread that takes it ends
 
 
 class FirstAttempts:
@@ -43,19 +46,19 @@ class FirstAttempts:
     def enabled(self) -> bool:
         return settings.WEBHOOK_FIRST_ATTEMPT_THREADS > 0
 
-    def submit(self, delivery_ids: list[int], attempt: Callable[[int], object]) -> list[int]:
-        """Run ``attempt`` for each delivery on a thread; return the ids there was no room for."""
+    def submit(self, deliveries: list[T], attempt: Callable[[T], object]) -> list[T]:
+        """Run ``attempt`` for each delivery on a thread; return those there was no room for."""
         threads = settings.WEBHOOK_FIRST_ATTEMPT_THREADS
         with self._lock:
             room = max(0, threads * (1 + WAITING_PER_THREAD) - self._in_flight)
-            taken, refused = delivery_ids[:room], delivery_ids[room:]
+            taken, refused = deliveries[:room], deliveries[room:]
             self._in_flight += len(taken)
             while len(self._threads) < min(threads, self._in_flight):
                 thread = threading.Thread(target=self._work, name="first-attempt", daemon=True)
                 thread.start()
                 self._threads.append(thread)
-        for delivery_id in taken:
-            self._jobs.put((attempt, delivery_id))
+        for delivery in taken:
+            self._jobs.put((attempt, delivery))
         return refused
 
     def stop(self) -> None:
@@ -75,14 +78,13 @@ class FirstAttempts:
         finally:
             connections.close_all()
 
-    def _run(self, attempt: Callable[[int], object], delivery_id: int) -> None:
+    def _run(self, attempt: Callable[[Any], object], delivery: Any) -> None:
         close_old_connections()  # as Celery does before a task: this thread's connection may be stale
         try:
-            attempt(delivery_id)
+            attempt(delivery)
         except Exception:
             logger.exception(
-                "The first attempt of webhook delivery %s failed; it is sent again once its lease runs out",
-                delivery_id,
+                "The first attempt of webhook delivery %s failed; it is sent again once its lease runs out", delivery
             )
         finally:
             with self._lock:

@@ -426,13 +426,11 @@ def _store(hits: list[Hit], source: str, received_at: datetime, deliver: bool) -
         # concurrent batches never take the same place.
         locks.lock_names("print", print_keys)
         placement = place_prints(incoming, _stored_prints(print_keys))
-        inserted = rows.insert_instances(
-            [
-                trade_row(hits[index], incoming[index].print_key, occurrence, source, received_at)
-                for index, occurrence in placement.new.items()
-            ],
-            "ON CONFLICT DO NOTHING RETURNING trade_key, id",
-        )
+        new_rows = {
+            index: trade_row(hits[index], incoming[index].print_key, occurrence, source, received_at)
+            for index, occurrence in placement.new.items()
+        }
+        inserted = rows.insert_instances(list(new_rows.values()), "ON CONFLICT DO NOTHING RETURNING trade_key, id")
         for index, row in placement.claims.items():  # REST stored it first; now we know its sequence
             OptionTrade.objects.filter(trade_key=trade_key(row.print_key, row.occurrence)).update(
                 sequence=hits[index].trade.sequence
@@ -452,9 +450,17 @@ def _store(hits: list[Hit], source: str, received_at: datetime, deliver: bool) -
         )
         if deliver:  # the outbox, in the same transaction: a stored hit always has its deliveries
             webhooks.create_deliveries(
-                {ids[keys[index]]: {profile.id for profile in hits[index].profiles} for index in placement.new}
+                {ids[keys[index]]: {profile.id for profile in hits[index].profiles} for index in placement.new},
+                stored=_as_stored(new_rows, hits, ids),
             )
     return [hits[index] for index in placement.new]
+
+
+def _as_stored(new_rows: dict[int, OptionTrade], hits: list[Hit], ids: dict[str, int]) -> dict[int, OptionTrade]:
+    """The new hits' rows by id, as stored, with their profiles' names: what their webhooks send."""
+    for index, row in new_rows.items():
+        row.pk, row.profile_names = ids[row.trade_key], [profile.name for profile in hits[index].profiles]
+    return {row.pk: row for row in new_rows.values()}
 
 
 def _stored_prints(print_keys: list[str]) -> list[StoredPrint]:

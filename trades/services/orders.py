@@ -725,7 +725,13 @@ def _settle(judged: list[tuple[OrderRow, Order, Any, list[Profile]]]) -> list[tu
             ignore_conflicts=True,
         )
         insights.describe(row for row, _ in hits)  # before the webhooks: they carry it
-        webhooks.create_deliveries({row.pk: {profile.id for profile in matched} for row, matched in hits}, orders=True)
+        for row, matched in hits:
+            row.profile_names = [profile.name for profile in matched]
+        webhooks.create_deliveries(
+            {row.pk: {profile.id for profile in matched} for row, matched in hits},
+            orders=True,
+            stored={row.pk: row for row, _ in hits},
+        )
     return hits
 
 

@@ -13,7 +13,7 @@ due, and what a dead process left claimed once its lease has run out.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -64,12 +64,19 @@ def regenerate_secrets(endpoints: Iterable[WebhookEndpoint]) -> list[str]:
     return names
 
 
-def create_deliveries(matched_profiles: dict[int, set[int]], *, orders: bool = False) -> list[int]:
+def create_deliveries(
+    matched_profiles: dict[int, set[int]],
+    *,
+    orders: bool = False,
+    stored: Mapping[int, OptionTrade | Order] | None = None,
+) -> list[int]:
     """One delivery per (active endpoint, new hit) whose profiles the hit matched; for an order, as
     the endpoint wants it: held for its digest, or calmed within its cooldown (see `_calm`).
 
     Runs inside the transaction that stores the hits (``matched_profiles``: trade id, or order id
     with ``orders``, → profile ids) and queues the deliveries to send once that transaction commits.
+    ``stored``: the hits by id as this process stored them, for its first attempts to send without
+    reading them again.
     """
     now = timezone.now()
     hit = "order_id" if orders else "trade_id"
@@ -89,18 +96,29 @@ def create_deliveries(matched_profiles: dict[int, set[int]], *, orders: bool = F
             row.status, row.lease_until = DeliveryStatus.SENDING, lease
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
     if lease is None:
-        return _queue_new([row.webhook_id for row in rows if row.status == DeliveryStatus.PENDING])
-    ids = _ids_of([row.webhook_id for row in rows if row.status == DeliveryStatus.SENDING])
-    transaction.on_commit(partial(_attempt_here, ids, lease), robust=True)
-    return ids
+        return _queue_new([row for row in rows if row.status == DeliveryStatus.PENDING])
+    claimed = _with_ids([row for row in rows if row.status == DeliveryStatus.SENDING])
+    for row in claimed:  # what the attempt sends, at hand (else it is read on the attempt's thread)
+        at_hand = (stored or {}).get(row.order_id if orders else row.trade_id)  # type: ignore[arg-type]
+        if isinstance(at_hand, Order):
+            row.order = at_hand
+        elif isinstance(at_hand, OptionTrade):
+            row.trade = at_hand
+    transaction.on_commit(partial(_attempt_here, claimed, lease), robust=True)
+    return [row.pk for row in claimed]
 
 
-def _ids_of(webhook_ids: list[str]) -> list[int]:
-    return list(WebhookDelivery.objects.filter(webhook_id__in=webhook_ids).values_list("id", flat=True))
+def _with_ids(rows: list[WebhookDelivery]) -> list[WebhookDelivery]:
+    """The rows just inserted (without their ids: conflicts were ignored) with their ids."""
+    inserted = WebhookDelivery.objects.filter(webhook_id__in=[row.webhook_id for row in rows])
+    ids = dict(inserted.values_list("webhook_id", "id"))
+    for row in rows:
+        row.pk = ids.get(row.webhook_id)
+    return [row for row in rows if row.pk is not None]
 
 
-def _queue_new(webhook_ids: list[str]) -> list[int]:
-    ids = _ids_of(webhook_ids)
+def _queue_new(rows: list[WebhookDelivery]) -> list[int]:
+    ids = [row.pk for row in _with_ids(rows)]
     # robust: a broker that is away must not undo the commit; the sweeper queues them later.
     transaction.on_commit(lambda: enqueue(ids), robust=True)
     return ids
@@ -171,22 +189,20 @@ def deliver(delivery_id: int) -> str:
     return _attempt(delivery)
 
 
-def _attempt_here(delivery_ids: list[int], lease: datetime) -> None:
+def _attempt_here(deliveries: list[WebhookDelivery], lease: datetime) -> None:
     """After the commit: the first attempts of deliveries born claimed, on this process's threads;
     those there is no room for go to the webhooks queue."""
-    if refused := FIRST_ATTEMPTS.submit(delivery_ids, partial(deliver_claimed, lease=lease)):
-        _release(refused, lease)
+    if refused := FIRST_ATTEMPTS.submit(deliveries, partial(deliver_claimed, lease=lease)):
+        _release([delivery.pk for delivery in refused], lease)
 
 
-def deliver_claimed(delivery_id: int, lease: datetime) -> str:
-    """The first attempt of a delivery born claimed with ``lease``: made if the claim still holds
-    for a whole attempt (its sends' time-outs), else left to the webhooks queue."""
-    delivery = _with_hit(delivery_id)
-    if delivery.status != DeliveryStatus.SENDING or delivery.lease_until != lease:
-        return "not-due"  # the lease ran out and the sweeper queued it: its worker sends it
+def deliver_claimed(delivery: WebhookDelivery, lease: datetime) -> str:
+    """The first attempt of a delivery born claimed with ``lease`` (as this process created it, with
+    its endpoint): made if the claim holds for a whole attempt (its sends' time-outs), else left to
+    the webhooks queue. No one else takes a delivery before its lease runs out, so it is not read again."""
     attempt_seconds = settings.WEBHOOK_CONNECT_TIMEOUT + settings.WEBHOOK_READ_TIMEOUT
     if (lease - timezone.now()).total_seconds() < attempt_seconds:
-        _release([delivery_id], lease)
+        _release([delivery.pk], lease)
         return "queued"
     return _attempt(delivery)
 
@@ -432,7 +448,7 @@ def create_follow_ups(order_events: dict[int, str]) -> list[int]:
         for endpoint_id, order_id in sorted(set(sent))
     ]
     WebhookDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-    return _queue_new([row.webhook_id for row in rows])
+    return _queue_new(rows)
 
 
 _SENDING_STATES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DELIVERED)
