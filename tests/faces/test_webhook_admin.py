@@ -69,6 +69,16 @@ def test_every_webhook_page_renders(admin_client: Client, endpoint: WebhookEndpo
     assert delivery.webhook_id in admin_client.get(reverse("admin:trades_webhookdelivery_changelist")).content.decode()
 
 
+def test_each_delivered_alert_says_how_long_after_its_print_it_arrived(admin_client: Client, endpoint):
+    page = admin_client.get(reverse("admin:trades_webhookdelivery_changelist")).content.decode()
+    deliveries = WebhookDelivery.objects.select_related("trade").exclude(delivered_at=None)
+    assert deliveries.count() == 2
+    for delivery in deliveries:
+        assert delivery.delivered_at is not None and delivery.trade is not None
+        late_ms = round((delivery.delivered_at - delivery.trade.traded_at).total_seconds() * 1000)
+        assert f"{late_ms:,} ms after the print" in page
+
+
 def test_the_delivery_changelist_does_not_query_per_row(admin_client: Client, endpoint, django_assert_max_num_queries):
     with django_assert_max_num_queries(12):
         admin_client.get(reverse("admin:trades_webhookdelivery_changelist"))

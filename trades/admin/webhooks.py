@@ -24,6 +24,7 @@ from trades.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from trades.selectors.serializers import delivered_ms
 from trades.services import webhooks
 
 logger = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "outcome",
     ]
     list_filter = ["status", "endpoint"]
-    list_select_related = ["endpoint", "trade"]
+    list_select_related = ["endpoint", "trade", "order"]
     search_fields = ["webhook_id", "trade__symbol"]
     date_hierarchy = "created_at"
     inlines = [WebhookAttemptInline]
@@ -214,7 +215,9 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="delivered / next try")
     def outcome(self, delivery: WebhookDelivery) -> str:
         if delivery.delivered_at is not None:
-            return f"delivered {display.new_york_time(delivery.delivered_at)}"
+            late = delivered_ms(delivery)
+            after = "" if late is None else f", {late:,} ms after the print"
+            return f"delivered {display.new_york_time(delivery.delivered_at)}{after}"
         if delivery.status == DeliveryStatus.DEAD:
             return "no more tries"
         return f"next {display.new_york_time(delivery.next_attempt_at)}"

@@ -10,6 +10,8 @@ a known hit: its print's send time is looked up by its sequence number. Printed,
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterable
@@ -20,6 +22,9 @@ from typing import Any
 
 import orjson
 from celery import Celery
+from django.db.models import Max
+from django.utils import timezone
+from kombu import Queue
 
 from trades import queues
 from trades.domain.orders import GAP_MS, LATENESS_MS
@@ -41,7 +46,8 @@ from trades.presets import PRESET_TICKERS
 
 FRAMES_PER_SECOND = 200  # as the real feed sends them: a frame every few milliseconds
 WORKER_QUEUES = ",".join((queues.INGEST, queues.REFERENCE, queues.DEFAULT))  # compose's `worker`
-SETTLE_SECONDS = 30.0  # after the last print: the last orders close, the last webhooks go out
+SETTLE_SECONDS = 120.0  # at most, after the last print: the last batches, orders and webhooks
+STOP_SECONDS = 30.0  # a warm stop's wait
 
 
 class SendTimes:
@@ -131,12 +137,10 @@ def run(app: Celery, rate: int, seconds: float, child_env: dict[str, str], log_d
             benchmark.wait_for_worker(app, len(processes))
             before = {name: tree_cpu_seconds(process.pid) for name, process in processes.items()}
             listener, _ = benchmark.run_listener(f"ws://{host}:{port}", env, log_dir / "stream.log", source="live")
-            settle(SETTLE_SECONDS)
+            settled = settle(app, SETTLE_SECONDS)
             cpu = {name: tree_cpu_seconds(process.pid) - before[name] for name, process in processes.items()}
         finally:
-            for process in processes.values():
-                process.terminate()  # a warm stop
-                process.wait()
+            stop_all(processes)
     finally:
         feed.stop()
         receiver.shutdown()
@@ -149,7 +153,22 @@ def run(app: Celery, rate: int, seconds: float, child_env: dict[str, str], log_d
         "  CPU per million trades at this rate   "
         + ", ".join(f"{name} {used * 1e6 / trades:.1f} s" for name, used in cpu.items())
         + f", listener {listener.cpu_seconds * 1e6 / trades:.1f} s (workers: from the first print to the last alert)",
+        *([] if settled else [f"  not settled {SETTLE_SECONDS:.0f} s after the last print: work was still waiting"]),
     ]
+
+
+def stop_all(processes: dict[str, subprocess.Popen]) -> None:
+    """A warm stop; a process that has not ended within STOP_SECONDS is killed, and said so."""
+    for process in processes.values():
+        process.terminate()
+    for name, process in processes.items():
+        try:
+            process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            print(f"  the {name} did not stop within {STOP_SECONDS:.0f} s of SIGTERM: killed", flush=True)
+            for pid in [*benchmark.children(process.pid), process.pid]:
+                os.kill(pid, signal.SIGKILL)
+            process.wait()
 
 
 def tree_cpu_seconds(pid: int) -> float:
@@ -173,15 +192,29 @@ def frame_index(frames: list[Frame]) -> dict[int, int]:
     return index
 
 
-def settle(seconds: float) -> None:
-    """Wait until no delivery is pending and no order is being judged (at most ``seconds``)."""
+def settle(app: Celery, seconds: float) -> bool:
+    """Wait until every batch is judged (none queued, no hit stored for a second), no delivery
+    waits or is being sent, and no order is being judged: True; False after ``seconds``."""
     deadline = time.monotonic() + seconds
     time.sleep(min(seconds, (GAP_MS + LATENESS_MS) / 1000 + 1))  # the last orders' watermark
     while time.monotonic() < deadline:
-        pending = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING).exists()
-        if not pending and not Order.objects.filter(state=OrderState.JUDGING).exists():
-            return
+        if not (queued_batches(app) or _busy()):
+            return True
         time.sleep(0.2)
+    return False
+
+
+def queued_batches(app: Celery) -> int:
+    with app.connection_for_write() as connection:
+        declared: Any = Queue(queues.INGEST, channel=connection.default_channel).queue_declare()
+        return int(declared.message_count)
+
+
+def _busy() -> bool:
+    unsent = WebhookDelivery.objects.filter(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+    latest = OptionTrade.objects.aggregate(latest=Max("stored_at"))["latest"]
+    storing = latest is not None and (timezone.now() - latest).total_seconds() < 1
+    return storing or unsent.exists() or Order.objects.filter(state=OrderState.JUDGING).exists()
 
 
 def trade_lines(frame_of: dict[int, int], sent: list[float], arrivals: Arrivals) -> list[str]:

@@ -10,7 +10,7 @@ from trades.domain.formatting import iso_utc, optional_float
 from trades.domain.noise import REASONS, Noise
 from trades.domain.orders import NS_PER_MS
 from trades.domain.outcomes import HORIZONS, signed, versus_market
-from trades.models import KeptPrint, OptionTrade, Order, TradeSource
+from trades.models import KeptPrint, OptionTrade, Order, TradeSource, WebhookDelivery
 
 _SIDES = {"C": "CALL", "P": "PUT"}
 
@@ -159,17 +159,36 @@ def latency_of(hit: OptionTrade | Order) -> dict[str, int | None] | None:
     flowsite had it (an order: when it closed), when it was stored as a hit, when its first webhook
     was delivered (null until then, or without webhooks). Only for hits of the stream: a replay's
     or a backfill's prints are old by design."""
-    if hit.source not in (TradeSource.LIVE, TradeSource.GAP):
+    if not _streamed(hit):
         return None
-    if isinstance(hit, Order):
-        printed, stored = utc_datetime(hit.last_ts_ns // NS_PER_MS), hit.judged_at
-    else:
-        printed, stored = hit.traded_at, hit.stored_at
+    stored = hit.judged_at if isinstance(hit, Order) else hit.stored_at
+    return {
+        "received_ms": ms_after_print(hit, hit.received_at),
+        "stored_ms": ms_after_print(hit, stored),
+        "alerted_ms": ms_after_print(hit, hit.alerted_at),
+    }
 
-    def after(moment: datetime | None) -> int | None:
-        return None if moment is None else round((moment - printed).total_seconds() * 1000)
 
-    return {"received_ms": after(hit.received_at), "stored_ms": after(stored), "alerted_ms": after(hit.alerted_at)}
+def delivered_ms(delivery: WebhookDelivery) -> int | None:
+    """Milliseconds from the hit's print to this delivery's webhook delivered: for a stream hit's
+    own alert (not a digest or a follow-up), once delivered."""
+    hit = delivery.trade or delivery.order
+    if hit is None or delivery.event or not _streamed(hit):
+        return None
+    return ms_after_print(hit, delivery.delivered_at)
+
+
+def _streamed(hit: OptionTrade | Order) -> bool:
+    """A hit of the stream: a replay's or a backfill's prints are old by design."""
+    return hit.source in (TradeSource.LIVE, TradeSource.GAP)
+
+
+def ms_after_print(hit: OptionTrade | Order, moment: datetime | None) -> int | None:
+    """Milliseconds from the hit's print (an order's: its last print) to ``moment``."""
+    if moment is None:
+        return None
+    printed = utc_datetime(hit.last_ts_ns // NS_PER_MS) if isinstance(hit, Order) else hit.traded_at
+    return round((moment - printed).total_seconds() * 1000)
 
 
 def _suppressed(order: Order) -> dict[str, Any] | None:
