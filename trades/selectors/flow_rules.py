@@ -128,7 +128,8 @@ def _known_roots() -> dict[str, RootInfo]:
     unusual = OptionContract.objects.filter(
         ~Q(root=F("underlying")) | ~Q(shares_per_contract=DEFAULT_SHARES_PER_CONTRACT)
     )
-    rows = unusual.values_list("root", "underlying", "shares_per_contract").distinct()
+    # Without the model's ordering, or DISTINCT would keep one row per contract of these roots.
+    rows = unusual.order_by().values_list("root", "underlying", "shares_per_contract").distinct()
     return {root: RootInfo(underlying, shares) for root, underlying, shares in rows}
 
 
