@@ -83,6 +83,12 @@ EVENT_TYPES = (
 )
 
 
+def is_the_hits_alert(event: str) -> bool:
+    """A delivery's event (empty: the hit itself) is the hit's own alert, whose arrival is how late
+    the hit was; not a digest's, an update's, an escalation's or a next morning's."""
+    return event in ("", TRADE_FLAGGED, ORDER_FLAGGED)
+
+
 def calm_event(sent: Sequence[str], window_premium: float, escalate_at: float | None) -> str | None:
     """What an endpoint with a cooldown sends for one more hit on a contract, given the events it
     already sent for that contract within the cooldown (``sent``) and the contract's premium in it

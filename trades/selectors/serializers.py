@@ -10,6 +10,7 @@ from trades.domain.formatting import iso_utc, optional_float
 from trades.domain.noise import REASONS, Noise
 from trades.domain.orders import NS_PER_MS
 from trades.domain.outcomes import HORIZONS, signed, versus_market
+from trades.domain.webhooks import is_the_hits_alert
 from trades.models import KeptPrint, OptionTrade, Order, TradeSource, WebhookDelivery
 
 _SIDES = {"C": "CALL", "P": "PUT"}
@@ -173,7 +174,7 @@ def delivered_ms(delivery: WebhookDelivery) -> int | None:
     """Milliseconds from the hit's print to this delivery's webhook delivered: for a stream hit's
     own alert (not a digest or a follow-up), once delivered."""
     hit = delivery.trade or delivery.order
-    if hit is None or delivery.event or not _streamed(hit):
+    if hit is None or not is_the_hits_alert(delivery.event) or not _streamed(hit):
         return None
     return ms_after_print(hit, delivery.delivered_at)
 

@@ -35,6 +35,7 @@ from trades.domain.webhooks import (
     ORDER_UPDATE,
     TRADE_FLAGGED,
     calm_event,
+    is_the_hits_alert,
     retry_delay,
 )
 from trades.models import DeliveryStatus, OptionTrade, Order, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -270,11 +271,6 @@ def claim(delivery_id: int) -> WebhookDelivery | None:
     )
     if not taken:
         return None
-    return _with_hit(delivery_id)
-
-
-def _with_hit(delivery_id: int) -> WebhookDelivery:
-    """The delivery with what an attempt reads: its endpoint and its trade or order."""
     return WebhookDelivery.objects.select_related("endpoint", "trade", "order").get(pk=delivery_id)
 
 
@@ -335,7 +331,7 @@ def _settle(delivery: WebhookDelivery, endpoint: WebhookEndpoint, result: SendRe
 
 def _note_alerted(delivery: WebhookDelivery) -> None:
     """The hit's first delivered alert (its latency's last step); later events of an order are not it."""
-    if delivery.event not in ("", TRADE_FLAGGED, ORDER_FLAGGED):
+    if not is_the_hits_alert(delivery.event):
         return
     trade_id, order_id = delivery.trade_id, delivery.order_id
     if trade_id is not None:
