@@ -79,7 +79,10 @@ def test_reference_rules_on_data_loaded_from_the_feeds_rest_side(tmp_path):
     )
     host, port = feed.start_in_thread(host="127.0.0.1", port=0)
     env = {"POLYGON_WS_URL": f"ws://{host}:{port}", "POLYGON_REST_URL": f"http://{host}:{port}", "POLYGON_API_KEY": KEY}
-    worker = processes.start_worker(tmp_path / "worker.log", queues="ingest,reference", env=env)
+    # Rules re-read on every batch: a reference task during the refresh must not leave the worker
+    # judging the tape on roots read before AMC1's multiplier was loaded (they live up to 2 s).
+    worker_env = {**env, "FLOW_CONFIG_TTL_SECONDS": "0"}
+    worker = processes.start_worker(tmp_path / "worker.log", queues="ingest,reference", env=worker_env)
     try:
         refresh = subprocess.run(
             processes.manage("refresh_reference"),
